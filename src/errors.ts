@@ -1,0 +1,68 @@
+/**
+ * The one error type of genlog. Every failure a caller can act on carries a stable
+ * `code`; only the CLI maps codes to exit statuses and only a server maps them to HTTP.
+ * `docs/reference/errors.md` lists every code, and a test keeps that table and
+ * {@link ERROR_CODES} equal.
+ */
+
+/** Every error code genlog throws, with the one-line meaning used in the docs. */
+export const ERROR_CODES = {
+  GENLOG_E_INVALID_INPUT: "An event or option failed validation; `pointer` names the field.",
+  GENLOG_E_USAGE: "A command or function was called the wrong way (unknown flag, bad argument).",
+  GENLOG_E_NOT_FOUND: "The record, checkpoint or tree size asked for does not exist.",
+  GENLOG_E_NOT_INITIALIZED: "The data directory has no database or signing key: run `genlog init`.",
+  GENLOG_E_ALREADY_INITIALIZED: "`genlog init` found an existing signing key and kept it.",
+  GENLOG_E_KEY: "A signing or verifier key is unreadable, malformed or has unsafe permissions.",
+  GENLOG_E_MALFORMED_NOTE: "A signed note or checkpoint text does not follow C2SP signed-note.",
+  GENLOG_E_BAD_SIGNATURE: "A signed note carries no valid signature from the expected key.",
+  GENLOG_E_BAD_PROOF: "An inclusion or consistency proof does not verify.",
+  GENLOG_E_INCONSISTENT:
+    "A new checkpoint is not consistent with the previous one; nothing was acked.",
+  GENLOG_E_STORE: "The storage driver failed; the batch was rolled back and nothing was acked.",
+  GENLOG_E_CLOSED: "The log was closed; open it again to append or read.",
+} as const;
+
+/** A stable, documented error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Extra, machine-readable facts about an error. */
+export interface GenlogErrorDetails {
+  /** JSON Pointer (RFC 6901) to the offending field, for input errors. */
+  pointer?: string;
+  /** The rule that failed, e.g. `maxLength`, `pattern`, `depth`. */
+  rule?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * The error genlog throws.
+ *
+ * @example
+ * try { await log.append({ type: "Bad Type" }); }
+ * catch (e) { if (e instanceof GenlogError && e.code === "GENLOG_E_INVALID_INPUT") console.log(e.details.pointer); }
+ */
+export class GenlogError extends Error {
+  override readonly name = "GenlogError";
+  readonly code: ErrorCode;
+  readonly details: GenlogErrorDetails;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: GenlogErrorDetails } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** A plain object for `--json` output and HTTP bodies. */
+  toJSON(): { code: ErrorCode; message: string; details: GenlogErrorDetails } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** True when `e` is a {@link GenlogError}, optionally with the given code. */
+export function isGenlogError(e: unknown, code?: ErrorCode): e is GenlogError {
+  return e instanceof GenlogError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,553 @@
+/**
+ * The library's front door: `openLog` wires the default preset (SQLite file, local Ed25519
+ * keys, key-name redaction, pass-through protection) and returns a {@link Genlog} that
+ * routes each event to its tenant's log.
+ */
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pino, type Logger } from "pino";
+import { GenlogError } from "./errors.js";
+import { SLUG_PATTERN } from "./core/event-schema.js";
+import { prepareRecord, type GenerationRecord, type PipelineStages } from "./core/record.js";
+import { KeyNameRedactor } from "./core/redact.js";
+import { PassthroughProtector } from "./core/protect.js";
+import { parseCheckpoint } from "./core/checkpoint.js";
+import { parseSignedNote } from "./core/signed-note.js";
+import { assembleProof, planConsistencyProof, planInclusionProof } from "./core/merkle.js";
+import { LogWriter, type AppendResult, type CommittedBatch } from "./log-writer.js";
+import { SqliteStore } from "./store/sqlite-store.js";
+import type { EntryRow, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
+import { createKeyFile, ed25519Signer, keyPath, readKeyFile, type Signer } from "./keys.js";
+import { verifyLog, type VerifyOptions, type VerifyReport } from "./verify.js";
+
+/** Default data directory, relative to the working directory. */
+export const DEFAULT_DATA_DIR = "./genlog-data";
+/** Default tenant. */
+export const DEFAULT_TENANT = "default";
+/** Default instance name, the first part of every origin. */
+export const DEFAULT_INSTANCE = "genlog.local";
+
+/** Options of {@link openLog}. */
+export interface OpenLogOptions {
+  /** Directory of the database and keys; default `$GENLOG_DATA_DIR` or `./genlog-data`. */
+  dataDir?: string;
+  /** Tenant used when an event or call names none; default `default`. */
+  tenant?: string;
+  /** Create the data directory, database and keys when missing; default true. */
+  create?: boolean;
+  /** Instance name in origins (`<instance>/<tenant>/events`); fixed when the store is created. */
+  instance?: string;
+  /** Where hook errors and warnings go; default pino at level `warn` on stderr. */
+  logger?: Logger;
+  /** Most records per transaction; default 4096. */
+  maxBatch?: number;
+}
+
+/** The fields of the seed API `logGenerationEvent(type, fields)`. */
+export interface GenerationFields {
+  user?: string | null;
+  actor?: string | null;
+  tenant?: string;
+  sector?: string | null;
+  status?: "started" | "succeeded" | "failed";
+  meta?: Record<string, unknown>;
+  artifacts?: { name: string; digest: string; size: number }[];
+  occurredAt?: string;
+  id?: string;
+}
+
+/** A full event for {@link Genlog.append}. */
+export type GenerationEventInput = GenerationFields & { type: string };
+
+/** Query filters plus paging. */
+export interface QueryOptions extends Partial<Omit<QueryFilter, "afterSeq" | "limit">> {
+  tenant?: string;
+  /** Page size, 1..1000; default 100. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of query results. */
+export interface QueryPage {
+  records: GenerationRecord[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** An RFC 9162 inclusion proof with the signed checkpoint it is relative to. */
+export interface InclusionProof {
+  origin: string;
+  leafIndex: number;
+  treeSize: number;
+  /** Base64 leaf hash. */
+  leafHash: string;
+  /** Base64 proof hashes, leaf to root. */
+  hashes: string[];
+  /** The signed note of the checkpoint at `treeSize`. */
+  checkpoint: string;
+  record: GenerationRecord;
+}
+
+/** An RFC 9162 consistency proof between two checkpoints of one log. */
+export interface ConsistencyProof {
+  origin: string;
+  from: number;
+  to: number;
+  hashes: string[];
+}
+
+/** Hook events and their payloads. */
+export interface HookEvents {
+  /** After a record is durable (not called again for an idempotent repeat). */
+  appended: (record: GenerationRecord) => unknown;
+  /** After a batch is durable, with the new signed checkpoint. */
+  checkpoint: (checkpoint: { origin: string; size: number; note: string }) => unknown;
+}
+
+type HookName = keyof HookEvents;
+
+interface TenantLog {
+  ref: LogRef;
+  signer: Signer;
+  /** Opened on the first append; one writer per log, shared by racing appends. */
+  writer: Promise<LogWriter> | undefined;
+}
+
+/**
+ * Opens (and by default creates) a genlog data directory.
+ *
+ * @example
+ * const log = await openLog({ dataDir: "./genlog-data" });
+ * const rec = await log.logGenerationEvent("backend", { user: "alice", meta: { stack: "Flask" } });
+ * await log.close();
+ * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` when `create` is false and nothing is there.
+ */
+export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
+  const dataDir = resolve(options.dataDir ?? process.env.GENLOG_DATA_DIR ?? DEFAULT_DATA_DIR);
+  const create = options.create ?? true;
+  const dbPath = join(dataDir, "genlog.db");
+  if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  else {
+    try {
+      readKeyFile(keyPath(dataDir, options.tenant ?? DEFAULT_TENANT));
+    } catch (e) {
+      if (e instanceof GenlogError && e.code === "GENLOG_E_NOT_INITIALIZED") {
+        throw new GenlogError(
+          "GENLOG_E_NOT_INITIALIZED",
+          `${dataDir} is not an initialised genlog data directory: run \`genlog init --data-dir ${dataDir}\``,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+  const store = SqliteStore.open({ path: dbPath });
+  try {
+    const instance = await store.initSetting("instance", options.instance ?? DEFAULT_INSTANCE);
+    return new Genlog({ store, dataDir, instance, create, options });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** A genlog data directory: one log per tenant and stream. */
+export class Genlog {
+  /** Absolute path of the data directory. */
+  readonly dataDir: string;
+  /** Instance name in origins. */
+  readonly instance: string;
+  /** Default tenant of this handle. */
+  readonly tenant: string;
+  readonly #store: LogStore;
+  readonly #create: boolean;
+  readonly #logger: Logger;
+  readonly #maxBatch: number | undefined;
+  readonly #stages: PipelineStages = {
+    redactor: new KeyNameRedactor(),
+    protector: new PassthroughProtector(),
+  };
+  readonly #tenants = new Map<string, Promise<TenantLog>>();
+  readonly #hooks: { [K in HookName]: HookEvents[K][] } = { appended: [], checkpoint: [] };
+  #closed = false;
+
+  /** @internal use {@link openLog}. */
+  constructor(init: {
+    store: LogStore;
+    dataDir: string;
+    instance: string;
+    create: boolean;
+    options: OpenLogOptions;
+  }) {
+    this.#store = init.store;
+    this.dataDir = init.dataDir;
+    this.instance = init.instance;
+    this.#create = init.create;
+    this.tenant = checkTenant(init.options.tenant ?? DEFAULT_TENANT);
+    this.#logger = init.options.logger ?? pino({ level: "warn" }, pino.destination(2));
+    this.#maxBatch = init.options.maxBatch;
+  }
+
+  /**
+   * Appends one generation event. Resolves once the record is durable and covered by a
+   * signed checkpoint that was proved consistent with the previous one.
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the field (nothing is stored),
+   * `GENLOG_E_STORE` or `GENLOG_E_INCONSISTENT` (nothing of the batch is stored).
+   */
+  async append(event: GenerationEventInput): Promise<GenerationRecord> {
+    return (await this.appendWithStatus(event)).record;
+  }
+
+  /** Like {@link append}, and says whether the idempotency key matched an earlier record. */
+  async appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
+    this.#check();
+    const prepared = prepareRecord(event, this.tenant, this.#stages);
+    const log = await this.#tenant(prepared.tenant);
+    const writer = await (log.writer ??= this.#openWriter(log));
+    return writer.append(prepared, event.id !== undefined);
+  }
+
+  /**
+   * The seed API, kept working: `logGenerationEvent("backend", { user: "alice", meta: {...} })`.
+   *
+   * @example
+   * await log.logGenerationEvent("frontend", { meta: { framework: "React" } });
+   */
+  logGenerationEvent(type: string, fields: GenerationFields = {}): Promise<GenerationRecord> {
+    return this.append({ ...fields, type });
+  }
+
+  /** Registers a hook. Hooks run after the ack; a throwing or slow hook never affects appends. */
+  on<K extends HookName>(event: K, fn: HookEvents[K]): this {
+    if (!(event in this.#hooks)) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `unknown hook "${String(event)}"; expected appended or checkpoint`,
+      );
+    }
+    this.#hooks[event].push(fn);
+    return this;
+  }
+
+  /** Removes a hook registered with {@link on}. */
+  off<K extends HookName>(event: K, fn: HookEvents[K]): this {
+    const list = this.#hooks[event] as HookEvents[K][];
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+
+  /** The verifier key line of a tenant's signer. */
+  async verifierKey(tenant?: string): Promise<string> {
+    return (await this.#tenant(tenant ?? this.tenant)).signer.verifierKey;
+  }
+
+  /** The origin of a tenant's events log. */
+  origin(tenant?: string): string {
+    return `${this.instance}/${checkTenant(tenant ?? this.tenant)}/events`;
+  }
+
+  /** The latest signed checkpoint note, or undefined for an empty log. */
+  async checkpoint(tenant?: string): Promise<string | undefined> {
+    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    return (await this.#store.logState(ref.logId)).latest?.note;
+  }
+
+  /** Number of records in a tenant's events log. */
+  async size(tenant?: string): Promise<number> {
+    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    return (await this.#store.logState(ref.logId)).size;
+  }
+
+  /**
+   * A record by id (UUID) or seq (decimal string or number).
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND`.
+   */
+  async get(idOrSeq: string | number, tenant?: string): Promise<GenerationRecord> {
+    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    return parseRecord((await this.#entry(ref, idOrSeq)).canonical);
+  }
+
+  /** One page of records matching all filters, in log order. */
+  async query(options: QueryOptions = {}): Promise<QueryPage> {
+    const { ref } = await this.#tenant(options.tenant ?? this.tenant);
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new GenlogError(
+        "GENLOG_E_INVALID_INPUT",
+        `limit: expected an integer 1..1000, got ${limit}`,
+        {
+          details: { pointer: "/limit", rule: "range" },
+        },
+      );
+    }
+    const filter: QueryFilter = { limit };
+    if (options.type !== undefined) filter.type = options.type;
+    if (options.actor !== undefined) filter.actor = options.actor;
+    if (options.sector !== undefined) filter.sector = options.sector;
+    if (options.status !== undefined) filter.status = options.status;
+    if (options.since !== undefined) filter.since = toUtc(options.since, "/since");
+    if (options.until !== undefined) filter.until = toUtc(options.until, "/until");
+    if (options.cursor !== undefined) filter.afterSeq = decodeCursor(options.cursor);
+    const rows = await this.#store.query(ref.logId, filter);
+    const records = rows.map((r) => parseRecord(r.canonical));
+    const last = rows[rows.length - 1];
+    return {
+      records,
+      nextCursor: rows.length === limit && last !== undefined ? encodeCursor(last.seq) : null,
+    };
+  }
+
+  /**
+   * Every record of a tenant's log, exactly as committed, in log order.
+   * Each yielded string is the canonical JSON its leaf hashes.
+   */
+  async *exportCanonical(tenant?: string): AsyncIterable<string> {
+    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    for await (const e of this.#store.scanEntries(ref.logId)) yield e.canonical;
+  }
+
+  /**
+   * An inclusion proof of a record in the tree of the checkpoint at `treeSize` (default:
+   * the latest checkpoint).
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when the record or a checkpoint at that size does not exist.
+   */
+  async inclusionProof(
+    idOrSeq: string | number,
+    options: { treeSize?: number; tenant?: string } = {},
+  ): Promise<InclusionProof> {
+    const { ref } = await this.#tenant(options.tenant ?? this.tenant);
+    const entry = await this.#entry(ref, idOrSeq);
+    const cp = await this.#checkpointAt(ref, options.treeSize);
+    if (entry.seq >= cp.size) {
+      throw new GenlogError(
+        "GENLOG_E_NOT_FOUND",
+        `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger --size`,
+      );
+    }
+    const plan = planInclusionProof(entry.seq, cp.size);
+    const hashes = await this.#assemble(ref, plan);
+    return {
+      origin: ref.origin,
+      leafIndex: entry.seq,
+      treeSize: cp.size,
+      leafHash: Buffer.from(entry.leafHash).toString("base64"),
+      hashes,
+      checkpoint: cp.note,
+      record: parseRecord(entry.canonical),
+    };
+  }
+
+  /**
+   * A consistency proof between the checkpoints at sizes `from` and `to` (default latest).
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when either checkpoint does not exist.
+   */
+  async consistencyProof(
+    from: number,
+    options: { to?: number; tenant?: string } = {},
+  ): Promise<ConsistencyProof> {
+    const { ref } = await this.#tenant(options.tenant ?? this.tenant);
+    const to = await this.#checkpointAt(ref, options.to);
+    const start = await this.#checkpointAt(ref, from);
+    if (start.size > to.size) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `--from ${start.size} is larger than --to ${to.size}`,
+      );
+    }
+    const hashes = await this.#assemble(ref, planConsistencyProof(start.size, to.size));
+    return { origin: ref.origin, from: start.size, to: to.size, hashes };
+  }
+
+  /** Verifies a tenant's log end to end; see {@link verifyLog}. */
+  async verify(
+    options: Omit<VerifyOptions, "verifierKey"> & { tenant?: string; verifierKey?: string } = {},
+  ): Promise<VerifyReport> {
+    const log = await this.#tenant(options.tenant ?? this.tenant);
+    await idle(log);
+    return verifyLog(this.#store, log.ref, {
+      ...options,
+      verifierKey: options.verifierKey ?? log.signer.verifierKey,
+    });
+  }
+
+  /** Waits for queued appends, then closes the store. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.#tenants.values()) {
+      const log = await p.catch(() => undefined);
+      if (log !== undefined) await idle(log);
+    }
+    await this.#store.close();
+    this.#logger.flush?.();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "this genlog handle is closed");
+  }
+
+  #tenant(tenant: string): Promise<TenantLog> {
+    this.#check();
+    let p = this.#tenants.get(tenant);
+    if (p === undefined) {
+      p = this.#loadTenant(checkTenant(tenant));
+      this.#tenants.set(tenant, p);
+      p.catch(() => this.#tenants.delete(tenant));
+    }
+    return p;
+  }
+
+  async #loadTenant(tenant: string): Promise<TenantLog> {
+    const path = keyPath(this.dataDir, tenant);
+    if (this.#create) {
+      try {
+        createKeyFile(path);
+      } catch (e) {
+        if (!(e instanceof GenlogError && e.code === "GENLOG_E_ALREADY_INITIALIZED")) throw e;
+      }
+    }
+    const signer = ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path));
+    const ref = await this.#store.openLogRef(
+      { origin: `${this.instance}/${tenant}/events`, tenant, stream: "events" },
+      true,
+    );
+    return { ref: ref!, signer, writer: undefined };
+  }
+
+  #openWriter(log: TenantLog): Promise<LogWriter> {
+    const opening = LogWriter.open({
+      store: this.#store,
+      ref: log.ref,
+      signer: log.signer,
+      ...(this.#maxBatch !== undefined ? { maxBatch: this.#maxBatch } : {}),
+      onCommit: (batch) => this.#runHooks(batch),
+    });
+    // A failed open (e.g. a tampered log) is retried by the next append, not cached.
+    opening.catch(() => (log.writer = undefined));
+    return opening;
+  }
+
+  #runHooks(batch: CommittedBatch): void {
+    if (this.#hooks.appended.length === 0 && this.#hooks.checkpoint.length === 0) return;
+    // Off the ack path: the appends of this batch are already resolved.
+    setImmediate(() => {
+      for (const r of batch.results) {
+        if (r.duplicate) continue;
+        for (const fn of this.#hooks.appended) this.#callHook("appended", () => fn(r.record));
+      }
+      const cp = { origin: batch.origin, size: batch.size, note: batch.checkpoint };
+      for (const fn of this.#hooks.checkpoint) this.#callHook("checkpoint", () => fn(cp));
+    });
+  }
+
+  #callHook(name: HookName, call: () => unknown): void {
+    const report = (err: unknown) => this.#logger.error({ err, hook: name }, "genlog hook failed");
+    try {
+      const out = call();
+      if (out instanceof Promise) out.catch(report);
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  async #entry(ref: LogRef, idOrSeq: string | number): Promise<EntryRow> {
+    const key = String(idOrSeq);
+    let entry: EntryRow | undefined;
+    if (/^\d+$/.test(key)) entry = await this.#store.getEntry(ref.logId, Number(key));
+    else
+      entry = (await this.#store.findByIds(ref.logId, [key.toLowerCase()])).get(key.toLowerCase());
+    if (entry === undefined) {
+      throw new GenlogError("GENLOG_E_NOT_FOUND", `no record ${key} in ${ref.origin}`, {
+        details: { key },
+      });
+    }
+    return entry;
+  }
+
+  async #checkpointAt(ref: LogRef, size: number | undefined) {
+    const cp =
+      size === undefined
+        ? (await this.#store.logState(ref.logId)).latest
+        : await this.#store.checkpointAt(ref.logId, size);
+    if (cp === undefined) {
+      throw new GenlogError(
+        "GENLOG_E_NOT_FOUND",
+        size === undefined
+          ? `${ref.origin} has no checkpoint yet: append a record first`
+          : `${ref.origin} has no checkpoint at size ${size}`,
+        { details: { size } },
+      );
+    }
+    // The stored note must still be ours: a proof relative to a forged checkpoint is useless.
+    parseCheckpoint(parseSignedNote(cp.note).body);
+    return cp;
+  }
+
+  async #assemble(ref: LogRef, plan: ReturnType<typeof planInclusionProof>): Promise<string[]> {
+    const hashes = await this.#store.readNodes(ref.logId, plan.nodes);
+    const byNode = new Map(plan.nodes.map((n, i) => [`${n.level}/${n.index}`, hashes[i]!]));
+    return assembleProof(plan, (level, index) => byNode.get(`${level}/${index}`)!).map((h) =>
+      Buffer.from(h).toString("base64"),
+    );
+  }
+}
+
+async function idle(log: TenantLog): Promise<void> {
+  const writer = await log.writer?.catch(() => undefined);
+  await writer?.idle();
+}
+
+function checkTenant(tenant: string): string {
+  if (!new RegExp(SLUG_PATTERN).test(tenant)) {
+    throw new GenlogError(
+      "GENLOG_E_INVALID_INPUT",
+      `tenant: expected a string matching ${SLUG_PATTERN}, got "${tenant}"`,
+      {
+        details: { pointer: "/tenant", rule: "pattern" },
+      },
+    );
+  }
+  return tenant;
+}
+
+function parseRecord(canonical: string): GenerationRecord {
+  return JSON.parse(canonical) as GenerationRecord;
+}
+
+function toUtc(value: string, pointer: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw new GenlogError(
+      "GENLOG_E_INVALID_INPUT",
+      `${pointer.slice(1)}: expected an ISO 8601 date, got "${value}"`,
+      {
+        details: { pointer, rule: "format" },
+      },
+    );
+  }
+  return new Date(ms).toISOString();
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number {
+  const m = /^s:(\d+)$/.exec(Buffer.from(cursor, "base64url").toString());
+  if (m === null) {
+    throw new GenlogError(
+      "GENLOG_E_INVALID_INPUT",
+      "cursor: expected a nextCursor returned by query",
+      {
+        details: { pointer: "/cursor", rule: "format" },
+      },
+    );
+  }
+  return Number(m[1]);
+}

@@ -1,0 +1,49 @@
+/**
+ * genlog: a verifiable, privacy-first ledger of code-generation events.
+ *
+ * @example
+ * import { openLog } from "genlog";
+ * const log = await openLog({ dataDir: "./genlog-data" });
+ * await log.logGenerationEvent("backend", { user: "alice", meta: { stack: "Flask" } });
+ */
+export {
+  openLog,
+  Genlog,
+  DEFAULT_DATA_DIR,
+  DEFAULT_INSTANCE,
+  DEFAULT_TENANT,
+  type OpenLogOptions,
+  type GenerationFields,
+  type GenerationEventInput,
+  type QueryOptions,
+  type QueryPage,
+  type InclusionProof,
+  type ConsistencyProof,
+  type HookEvents,
+} from "./genlog.js";
+export { GenlogError, isGenlogError, ERROR_CODES, type ErrorCode } from "./errors.js";
+export type { GenerationRecord, Artifact } from "./core/record.js";
+export type { Redaction } from "./core/redact.js";
+export {
+  GenerationEventSchema,
+  generationEventJsonSchema,
+  EVENT_LIMITS,
+  type GenerationEvent,
+} from "./core/event-schema.js";
+export type { AppendResult } from "./log-writer.js";
+export { verifyLog, type VerifyReport, type VerifyProblem, type ProblemKind } from "./verify.js";
+export { canonicalize } from "./core/jcs.js";
+export {
+  hashLeaf,
+  hashChildren,
+  rootFromLeafHashes,
+  verifyInclusion,
+  verifyConsistency,
+} from "./core/merkle.js";
+export { formatCheckpoint, parseCheckpoint, type Checkpoint } from "./core/checkpoint.js";
+export {
+  parseSignedNote,
+  verifyNote,
+  formatVerifierKey,
+  parseVerifierKey,
+} from "./core/signed-note.js";

@@ -1,0 +1,114 @@
+/**
+ * Signing keys on local disk: one Ed25519 key per tenant, PKCS#8 PEM, file mode 0600. A key
+ * file readable by group or others is refused, because whoever holds the key can sign a
+ * rewritten history (DESIGN.md §7).
+ */
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { GenlogError } from "./errors.js";
+import { ed25519RawPublicKey, formatVerifierKey, signNote } from "./core/signed-note.js";
+
+/** Signs checkpoints of one tenant's logs. */
+export interface Signer {
+  /** Key name in signed notes: `<instance>/<tenant>`. */
+  readonly name: string;
+  /** The verifier key line `<name>+<hex key id>+<base64(0x01||pubkey)>`. */
+  readonly verifierKey: string;
+  /** Signs a note body and returns the whole signed note. */
+  sign(body: string): string;
+}
+
+/** Path of a tenant's key file in a data directory. */
+export function keyPath(dataDir: string, tenant: string): string {
+  return join(dataDir, "keys", `${tenant}.ed25519.pem`);
+}
+
+/**
+ * Creates a new Ed25519 key file with mode 0600; never overwrites one.
+ *
+ * @throws {GenlogError} `GENLOG_E_ALREADY_INITIALIZED` when the file exists.
+ */
+export function createKeyFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
+      throw new GenlogError(
+        "GENLOG_E_ALREADY_INITIALIZED",
+        `signing key ${path} already exists; kept it`,
+        {
+          cause,
+        },
+      );
+    }
+    throw new GenlogError("GENLOG_E_KEY", `cannot create signing key ${path}: ${String(cause)}`, {
+      cause,
+    });
+  }
+  try {
+    writeSync(fd, pem);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads a private key file, refusing one that others can read.
+ *
+ * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` when missing, `GENLOG_E_KEY` when unsafe or malformed.
+ */
+export function readKeyFile(path: string): KeyObject {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (cause) {
+    throw new GenlogError(
+      "GENLOG_E_NOT_INITIALIZED",
+      `no signing key at ${path}: run \`genlog init\``,
+      {
+        cause,
+      },
+    );
+  }
+  if (process.platform !== "win32" && (mode & 0o077) !== 0) {
+    throw new GenlogError(
+      "GENLOG_E_KEY",
+      `signing key ${path} has mode ${(mode & 0o777).toString(8)}, expected 600: run \`chmod 600 ${path}\``,
+    );
+  }
+  try {
+    const key = createPrivateKey(readFileSync(path));
+    if (key.asymmetricKeyType !== "ed25519") {
+      throw new Error(`expected an ed25519 key, got ${key.asymmetricKeyType ?? "unknown"}`);
+    }
+    return key;
+  } catch (cause) {
+    throw new GenlogError(
+      "GENLOG_E_KEY",
+      `signing key ${path} is not a PKCS#8 Ed25519 PEM: ${String(cause)}`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/** A {@link Signer} over an Ed25519 private key. */
+export function ed25519Signer(name: string, privateKey: KeyObject): Signer {
+  const verifierKey = formatVerifierKey(name, ed25519RawPublicKey(privateKey));
+  return { name, verifierKey, sign: (body) => signNote(body, name, privateKey) };
+}

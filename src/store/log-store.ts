@@ -1,0 +1,112 @@
+/**
+ * The storage contract. It describes the steps of a log (append a batch with its checkpoint,
+ * serve nodes for proofs, read records back), not tables, so that SQLite and PostgreSQL
+ * drivers can each store them their own way and pass one conformance suite.
+ */
+import type { EventStatus } from "../core/event-schema.js";
+import type { NodeId } from "../core/merkle.js";
+
+/** A log, named by its origin `<instance>/<tenant>/<stream>`. */
+export interface LogRef {
+  logId: number;
+  origin: string;
+  tenant: string;
+  stream: string;
+}
+
+/** One sealed record as the store keeps it. */
+export interface StoredEntry {
+  seq: number;
+  id: string;
+  ts: string;
+  type: string;
+  actor: string | null;
+  sector: string | null;
+  status: EventStatus;
+  /** The exact canonical JSON the leaf hashes. */
+  canonical: string;
+  leafHash: Uint8Array;
+  /**
+   * Hashes of the perfect subtrees this leaf completes, levels 1..k in order, 32 bytes each
+   * (empty when the leaf completes none). Node (level L, index i) is kept by the leaf
+   * `(i + 1) * 2^L - 1`, so any node is one point read and no separate node table exists.
+   */
+  nodes: Uint8Array;
+}
+
+/** A signed checkpoint as kept: every checkpoint ever issued is retained. */
+export interface StoredCheckpoint {
+  size: number;
+  /** The C2SP signed note. */
+  note: string;
+}
+
+export type { NodeId } from "../core/merkle.js";
+
+/** The seq of the leaf that completes node `n`: the store keeps the node in that entry. */
+export function completingSeq(n: NodeId): number {
+  return (n.index + 1) * 2 ** n.level - 1;
+}
+
+/** Filters of a query; all optional and combined with AND. */
+export interface QueryFilter {
+  type?: string;
+  actor?: string;
+  sector?: string;
+  status?: EventStatus;
+  /** Inclusive lower bound on `ts` (RFC 3339, compared as UTC). */
+  since?: string;
+  /** Exclusive upper bound on `ts`. */
+  until?: string;
+  /** Only records with `seq` greater than this (cursor pagination). */
+  afterSeq?: number;
+  limit: number;
+}
+
+/** A row read back: its position and the committed bytes. */
+export interface EntryRow {
+  seq: number;
+  canonical: string;
+  leafHash: Uint8Array;
+}
+
+/**
+ * A storage driver. Every method that writes MUST be atomic; `appendBatch` MUST be durable
+ * (committed and synced to stable storage) before its promise resolves, because the writer
+ * acknowledges the batch's appends as soon as it does.
+ */
+export interface LogStore {
+  /** A short name of the driver, e.g. `sqlite`. */
+  readonly driver: string;
+
+  getSetting(key: string): Promise<string | undefined>;
+  /** Sets a setting only if it is absent; returns the value in force. */
+  initSetting(key: string, value: string): Promise<string>;
+
+  /** Returns the log with this origin, creating it when `create` is true. */
+  openLogRef(ref: Omit<LogRef, "logId">, create: boolean): Promise<LogRef | undefined>;
+  /** Number of records in the log (= next seq) and its latest checkpoint. */
+  logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }>;
+
+  /**
+   * Appends entries (consecutive seqs starting at the current size) and the checkpoint that
+   * covers them, in one durable transaction. Nothing is written if anything fails.
+   */
+  appendBatch(logId: number, entries: StoredEntry[], checkpoint: StoredCheckpoint): Promise<void>;
+
+  /** Committed records with these ids, by id (idempotency and lookup). */
+  findByIds(logId: number, ids: readonly string[]): Promise<Map<string, EntryRow>>;
+  /** Stored perfect-subtree hashes, in the order asked. Throws NOT_FOUND for a missing node. */
+  readNodes(logId: number, nodes: readonly NodeId[]): Promise<Uint8Array[]>;
+
+  getEntry(logId: number, seq: number): Promise<EntryRow | undefined>;
+  query(logId: number, filter: QueryFilter): Promise<EntryRow[]>;
+  /** Every stored row in seq order, from `fromSeq`, in pages (for verify and export). */
+  scanEntries(logId: number, fromSeq?: number): AsyncIterable<EntryRow>;
+
+  /** Every checkpoint of the log in the order they were issued. */
+  listCheckpoints(logId: number): Promise<StoredCheckpoint[]>;
+  checkpointAt(logId: number, size: number): Promise<StoredCheckpoint | undefined>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,354 @@
+/**
+ * The embedded default store: one SQLite file through better-sqlite3, WAL journal and
+ * `synchronous=FULL`, so a committed transaction has been fsynced before `appendBatch`
+ * resolves. better-sqlite3 is synchronous; the async contract of {@link LogStore} costs one
+ * microtask per call and keeps the PostgreSQL driver on the same interface.
+ */
+import Database from "better-sqlite3";
+import { GenlogError } from "../errors.js";
+import {
+  completingSeq,
+  type EntryRow,
+  type LogRef,
+  type LogStore,
+  type NodeId,
+  type QueryFilter,
+  type StoredCheckpoint,
+  type StoredEntry,
+} from "./log-store.js";
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /** Path of the database file (created if missing). */
+  path: string;
+  /** Open read-only (verify, export from a copy). */
+  readonly?: boolean;
+}
+
+const SCHEMA_VERSION = "1";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+  log_id INTEGER PRIMARY KEY,
+  origin TEXT NOT NULL UNIQUE,
+  tenant TEXT NOT NULL,
+  stream TEXT NOT NULL,
+  UNIQUE (tenant, stream)
+);
+CREATE TABLE IF NOT EXISTS entries (
+  log_id    INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  id        TEXT NOT NULL,
+  ts        TEXT NOT NULL,
+  type      TEXT NOT NULL,
+  actor     TEXT,
+  sector    TEXT,
+  status    TEXT NOT NULL,
+  record    TEXT NOT NULL,
+  leaf_hash BLOB NOT NULL,
+  nodes     BLOB NOT NULL,
+  PRIMARY KEY (log_id, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (log_id, id);
+CREATE INDEX IF NOT EXISTS entries_type ON entries (log_id, type, seq);
+CREATE INDEX IF NOT EXISTS entries_actor ON entries (log_id, actor, seq) WHERE actor IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_sector ON entries (log_id, sector, seq) WHERE sector IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_status ON entries (log_id, status, seq) WHERE status <> 'succeeded';
+CREATE TABLE IF NOT EXISTS checkpoints (
+  log_id INTEGER NOT NULL,
+  size   INTEGER NOT NULL,
+  note   TEXT NOT NULL,
+  PRIMARY KEY (log_id, size)
+);
+`;
+
+/** The SQL schema, exported for the benchmark that compares raw inserts with genlog. */
+export const SQLITE_SCHEMA = SCHEMA;
+
+const SCAN_PAGE = 2048;
+
+type Row = { seq: number; record: string; leaf_hash: Buffer };
+
+/** {@link LogStore} on a SQLite file. */
+export class SqliteStore implements LogStore {
+  readonly driver = "sqlite";
+  readonly #db: Database.Database;
+  readonly #insertEntry: Database.Statement;
+  readonly #insertCheckpoint: Database.Statement;
+  readonly #nodeRow: Database.Statement<[number, number], { leaf_hash: Buffer; nodes: Buffer }>;
+  readonly #entry: Database.Statement<[number, number], Row>;
+  readonly #appendTx: (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => void;
+  #closed = false;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+    this.#insertEntry = db.prepare(
+      `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#insertCheckpoint = db.prepare(
+      "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
+    );
+    this.#nodeRow = db.prepare("SELECT leaf_hash, nodes FROM entries WHERE log_id = ? AND seq = ?");
+    this.#entry = db.prepare(
+      "SELECT seq, record, leaf_hash FROM entries WHERE log_id = ? AND seq = ?",
+    );
+    this.#appendTx = db.transaction(
+      (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => {
+        for (const e of entries) {
+          this.#insertEntry.run(
+            logId,
+            e.seq,
+            e.id,
+            e.ts,
+            e.type,
+            e.actor,
+            e.sector,
+            e.status,
+            e.canonical,
+            e.leafHash,
+            e.nodes,
+          );
+        }
+        this.#insertCheckpoint.run(logId, cp.size, cp.note);
+      },
+    );
+  }
+
+  /**
+   * Opens (and creates) the database file.
+   *
+   * @throws {GenlogError} `GENLOG_E_STORE` when the file cannot be opened or is not a genlog database.
+   */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    let db: Database.Database;
+    try {
+      db = new Database(options.path, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+      });
+      if (!options.readonly) {
+        db.pragma("journal_mode = WAL");
+        // FULL: the WAL is fsynced at every commit, so an acked batch survives power loss.
+        db.pragma("synchronous = FULL");
+        db.pragma("foreign_keys = ON");
+        db.exec(SCHEMA);
+        const version = db
+          .prepare("SELECT value FROM settings WHERE key = 'schema_version'")
+          .get() as { value: string } | undefined;
+        if (version === undefined) {
+          db.prepare("INSERT INTO settings (key, value) VALUES ('schema_version', ?)").run(
+            SCHEMA_VERSION,
+          );
+        } else if (version.value !== SCHEMA_VERSION) {
+          throw new GenlogError(
+            "GENLOG_E_STORE",
+            `database schema version is ${version.value}, this genlog expects ${SCHEMA_VERSION}`,
+          );
+        }
+      }
+      db.pragma("busy_timeout = 5000");
+    } catch (cause) {
+      if (cause instanceof GenlogError) throw cause;
+      throw new GenlogError(
+        "GENLOG_E_STORE",
+        `cannot open SQLite database ${options.path}: ${String(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+    return new SqliteStore(db);
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    this.#check();
+    const row = this.#db.prepare("SELECT value FROM settings WHERE key = ?").get(key) as
+      { value: string } | undefined;
+    return row?.value;
+  }
+
+  async initSetting(key: string, value: string): Promise<string> {
+    this.#check();
+    this.#db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)").run(key, value);
+    return (await this.getSetting(key)) ?? value;
+  }
+
+  async openLogRef(ref: Omit<LogRef, "logId">, create: boolean): Promise<LogRef | undefined> {
+    this.#check();
+    const find = () =>
+      this.#db
+        .prepare("SELECT log_id AS logId, origin, tenant, stream FROM logs WHERE origin = ?")
+        .get(ref.origin) as LogRef | undefined;
+    const found = find();
+    if (found !== undefined || !create) return found;
+    this.#db
+      .prepare("INSERT OR IGNORE INTO logs (origin, tenant, stream) VALUES (?, ?, ?)")
+      .run(ref.origin, ref.tenant, ref.stream);
+    return find();
+  }
+
+  async logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }> {
+    this.#check();
+    const last = this.#db
+      .prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?")
+      .get(logId) as { seq: number | null };
+    const latest = this.#db
+      .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1")
+      .get(logId) as StoredCheckpoint | undefined;
+    return { size: last.seq === null ? 0 : last.seq + 1, latest };
+  }
+
+  async appendBatch(
+    logId: number,
+    entries: StoredEntry[],
+    checkpoint: StoredCheckpoint,
+  ): Promise<void> {
+    this.#check();
+    try {
+      this.#appendTx(logId, entries, checkpoint);
+    } catch (cause) {
+      throw new GenlogError(
+        "GENLOG_E_STORE",
+        `append of ${entries.length} records failed and was rolled back: ${String(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+  }
+
+  async findByIds(logId: number, ids: readonly string[]): Promise<Map<string, EntryRow>> {
+    this.#check();
+    const out = new Map<string, EntryRow>();
+    if (ids.length === 0) return out;
+    const stmt = this.#db.prepare(
+      "SELECT seq, record, leaf_hash, id FROM entries WHERE log_id = ? AND id = ?",
+    );
+    for (const id of ids) {
+      const row = stmt.get(logId, id) as (Row & { id: string }) | undefined;
+      if (row !== undefined) out.set(id, toEntry(row));
+    }
+    return out;
+  }
+
+  async readNodes(logId: number, nodes: readonly NodeId[]): Promise<Uint8Array[]> {
+    this.#check();
+    return nodes.map(({ level, index }) => {
+      const seq = completingSeq({ level, index });
+      const row = this.#nodeRow.get(logId, seq);
+      if (row === undefined) {
+        throw new GenlogError(
+          "GENLOG_E_NOT_FOUND",
+          `Merkle node (${level}, ${index}) is not stored: entry ${seq} is missing`,
+          {
+            details: { level, index },
+          },
+        );
+      }
+      if (level === 0) return row.leaf_hash;
+      const start = (level - 1) * 32;
+      if (row.nodes.length < start + 32) {
+        throw new GenlogError(
+          "GENLOG_E_NOT_FOUND",
+          `Merkle node (${level}, ${index}) is not stored in entry ${seq}`,
+          {
+            details: { level, index },
+          },
+        );
+      }
+      return row.nodes.subarray(start, start + 32);
+    });
+  }
+
+  async getEntry(logId: number, seq: number): Promise<EntryRow | undefined> {
+    this.#check();
+    const row = this.#entry.get(logId, seq);
+    return row === undefined ? undefined : toEntry(row);
+  }
+
+  async query(logId: number, filter: QueryFilter): Promise<EntryRow[]> {
+    this.#check();
+    const where = ["log_id = ?"];
+    const args: unknown[] = [logId];
+    const eq = (col: string, v: string | undefined) => {
+      if (v !== undefined) {
+        where.push(`${col} = ?`);
+        args.push(v);
+      }
+    };
+    eq("type", filter.type);
+    eq("actor", filter.actor);
+    eq("sector", filter.sector);
+    eq("status", filter.status);
+    // The status index is partial (most records succeed); this term lets the planner use it.
+    if (filter.status !== undefined && filter.status !== "succeeded") {
+      where.push("status <> 'succeeded'");
+    }
+    if (filter.since !== undefined) {
+      where.push("ts >= ?");
+      args.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push("ts < ?");
+      args.push(filter.until);
+    }
+    if (filter.afterSeq !== undefined) {
+      where.push("seq > ?");
+      args.push(filter.afterSeq);
+    }
+    args.push(filter.limit);
+    const rows = this.#db
+      .prepare(
+        `SELECT seq, record, leaf_hash FROM entries WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`,
+      )
+      .all(...args) as Row[];
+    return rows.map(toEntry);
+  }
+
+  async *scanEntries(logId: number, fromSeq = 0): AsyncIterable<EntryRow> {
+    this.#check();
+    const page = this.#db.prepare(
+      "SELECT seq, record, leaf_hash FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+    );
+    let next = fromSeq;
+    for (;;) {
+      const rows = page.all(logId, next, SCAN_PAGE) as Row[];
+      for (const row of rows) yield toEntry(row);
+      if (rows.length < SCAN_PAGE) return;
+      next = rows[rows.length - 1]!.seq + 1;
+    }
+  }
+
+  async listCheckpoints(logId: number): Promise<StoredCheckpoint[]> {
+    this.#check();
+    return this.#db
+      .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY rowid")
+      .all(logId) as StoredCheckpoint[];
+  }
+
+  async checkpointAt(logId: number, size: number): Promise<StoredCheckpoint | undefined> {
+    this.#check();
+    return this.#db
+      .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? AND size = ?")
+      .get(logId, size) as StoredCheckpoint | undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "the store is closed");
+  }
+}
+
+function toEntry(row: Row): EntryRow {
+  return { seq: row.seq, canonical: row.record, leafHash: row.leaf_hash };
+}

@@ -1,0 +1,354 @@
+/**
+ * Full verification of one log from its stored bytes: every leaf is recomputed from the
+ * committed record, every root from those leaves, every checkpoint signature is checked and
+ * every checkpoint must be the root of the same leaf sequence at its size (which is exactly
+ * consistency between successive checkpoints). Optionally the log must also extend a
+ * checkpoint the caller trusts (one published earlier), which catches a rollback of both
+ * records and checkpoints by someone who holds the database.
+ *
+ * The report names every bad entry by index and id and says what is wrong with it.
+ */
+import { GenlogError } from "./errors.js";
+import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "./core/checkpoint.js";
+import { parseVerifierKey, verifyNote } from "./core/signed-note.js";
+import { MerkleFrontier, hashLeaf } from "./core/merkle.js";
+import { canonicalize } from "./core/jcs.js";
+import type { LogRef, LogStore } from "./store/log-store.js";
+
+/** What can be wrong; the names are part of the `--json` report contract. */
+export type ProblemKind =
+  | "modified"
+  | "missing"
+  | "inserted"
+  | "reordered"
+  | "truncated"
+  | "forged-checkpoint"
+  | "rolled-back-checkpoint";
+
+/** One finding of {@link verifyLog}. */
+export interface VerifyProblem {
+  kind: ProblemKind;
+  /** Leaf index (seq) of the entry concerned, when there is one. */
+  index?: number;
+  /** Record id of the entry concerned, when it could be read. */
+  id?: string;
+  /** Tree size of the checkpoint concerned, for checkpoint problems. */
+  size?: number;
+  message: string;
+}
+
+/** The result of {@link verifyLog}. */
+export interface VerifyReport {
+  ok: boolean;
+  origin: string;
+  /** Entries read from the store. */
+  entries: number;
+  /** Checkpoints checked. */
+  checkpoints: number;
+  /** Size and root (base64) of the latest valid checkpoint. */
+  verifiedSize: number;
+  root: string | null;
+  /** Size of the trusted checkpoint the log was checked against, if any. */
+  trustedSize?: number;
+  problems: VerifyProblem[];
+}
+
+/** Options of {@link verifyLog}. */
+export interface VerifyOptions {
+  /** The verifier key line of the log's signer. */
+  verifierKey: string;
+  /** A signed checkpoint note the caller trusts (e.g. one published earlier). */
+  trusted?: string;
+  /** Called now and then with (entries done, entries in all). */
+  onProgress?: (done: number, total: number) => void;
+  /** Stop listing problems after this many (the report says how many more). */
+  maxProblems?: number;
+}
+
+interface Row {
+  /** Position key in the store. */
+  key: number;
+  /** `seq` and `id` as claimed by the record, if it parsed. */
+  seq: number | undefined;
+  id: string | undefined;
+  leaf: Buffer;
+  storedLeaf: Uint8Array;
+  canonicalOk: boolean;
+}
+
+/**
+ * Verifies a log end to end.
+ *
+ * @throws {GenlogError} `GENLOG_E_KEY` for a malformed verifier key or `GENLOG_E_MALFORMED_NOTE`
+ * for an unreadable trusted checkpoint; tampering is reported, not thrown.
+ */
+export async function verifyLog(
+  store: LogStore,
+  ref: LogRef,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
+  const verifier = parseVerifierKey(options.verifierKey);
+  const problems: VerifyProblem[] = [];
+  const add = (p: VerifyProblem) => problems.push(p);
+
+  // 1. Checkpoints: signature, origin, and sizes that never go back.
+  const stored = await store.listCheckpoints(ref.logId);
+  const checkpoints: Checkpoint[] = [];
+  let maxSize = -1;
+  for (const c of stored) {
+    let cp: Checkpoint;
+    try {
+      cp = parseCheckpoint(verifyNote(c.note, verifier));
+      if (cp.origin !== ref.origin) throw new Error(`origin is ${cp.origin}`);
+      if (cp.size !== c.size) throw new Error(`note says size ${cp.size}, row says ${c.size}`);
+    } catch (e) {
+      add({
+        kind: "forged-checkpoint",
+        size: c.size,
+        message: `checkpoint at size ${c.size} does not verify: ${(e as Error).message}`,
+      });
+      continue;
+    }
+    if (cp.size < maxSize) {
+      add({
+        kind: "rolled-back-checkpoint",
+        size: cp.size,
+        message: `checkpoint at size ${cp.size} was issued after one at size ${maxSize}`,
+      });
+    }
+    maxSize = Math.max(maxSize, cp.size);
+    checkpoints.push(cp);
+  }
+  let trusted: Checkpoint | undefined;
+  if (options.trusted !== undefined) {
+    trusted = parseCheckpoint(verifyNote(options.trusted, verifier));
+    if (trusted.origin !== ref.origin) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `trusted checkpoint is for ${trusted.origin}, expected ${ref.origin}`,
+      );
+    }
+    if (trusted.size > maxSize) {
+      add({
+        kind: "rolled-back-checkpoint",
+        size: trusted.size,
+        message: `the trusted checkpoint covers ${trusted.size} entries but the log's latest checkpoint covers ${Math.max(maxSize, 0)}: history was rolled back`,
+      });
+    }
+  }
+
+  // 2. Rows: recompute every leaf from the committed bytes.
+  const rows: Row[] = [];
+  const total = Math.max(maxSize, 0);
+  for await (const e of store.scanEntries(ref.logId)) {
+    const bytes = Buffer.from(e.canonical, "utf8");
+    let seq: number | undefined;
+    let id: string | undefined;
+    let canonicalOk = false;
+    try {
+      const parsed = JSON.parse(e.canonical) as { seq?: unknown; id?: unknown };
+      if (Number.isSafeInteger(parsed.seq)) seq = parsed.seq as number;
+      if (typeof parsed.id === "string") id = parsed.id;
+      canonicalOk = canonicalize(parsed) === e.canonical;
+    } catch {
+      canonicalOk = false;
+    }
+    rows.push({ key: e.seq, seq, id, leaf: hashLeaf(bytes), storedLeaf: e.leafHash, canonicalOk });
+    if (options.onProgress !== undefined && rows.length % 4096 === 0) {
+      options.onProgress(rows.length, Math.max(total, rows.length));
+    }
+  }
+
+  // 3. Place each record at the position it claims; classify what does not fit.
+  const size = Math.max(total, trusted?.size ?? 0);
+  const bySeq = new Map<number, Row[]>();
+  const byKey = new Map<number, Row>();
+  let maxClaimed = -1;
+  for (const r of rows) {
+    byKey.set(r.key, r);
+    maxClaimed = Math.max(maxClaimed, r.seq ?? -1);
+    if (r.seq === undefined) continue;
+    const list = bySeq.get(r.seq);
+    if (list === undefined) bySeq.set(r.seq, [r]);
+    else list.push(r);
+  }
+  const chosen: (Row | undefined)[] = new Array<Row | undefined>(Math.max(size, rows.length));
+  const flagged = new Set<number>();
+  const flag = (p: VerifyProblem) => {
+    add(p);
+    if (p.index !== undefined) flagged.add(p.index);
+  };
+  for (const r of rows) {
+    if (r.seq === undefined) {
+      flag({
+        kind: "modified",
+        index: r.key,
+        message: `entry ${r.key} is not a readable record`,
+      });
+    }
+  }
+  for (let s = 0; s < chosen.length; s++) {
+    const candidates = bySeq.get(s);
+    if (candidates === undefined) {
+      const at = byKey.get(s);
+      if (at !== undefined && at.seq === undefined) continue; // already reported as modified
+      if (s >= total && trusted === undefined) continue;
+      flag({
+        kind: s >= rows.length && s > maxClaimed ? "truncated" : "missing",
+        index: s,
+        message:
+          s >= rows.length
+            ? `entry ${s} is gone: the log ends at ${rows.length} but was signed at size ${size}`
+            : `no record claims position ${s}`,
+      });
+      continue;
+    }
+    // Prefer the record whose bytes still match their stored leaf and that sits at its place.
+    const best =
+      candidates.find((c) => c.key === s && c.leaf.equals(c.storedLeaf)) ??
+      candidates.find((c) => c.key === s) ??
+      candidates[0]!;
+    chosen[s] = best;
+    for (const c of candidates) {
+      if (c === best) continue;
+      flag({
+        kind: "inserted",
+        index: c.key,
+        ...(c.id !== undefined ? { id: c.id } : {}),
+        message: `entry at position ${c.key} repeats position ${s}, which another record holds`,
+      });
+    }
+  }
+  for (const r of rows) {
+    if (r.seq !== undefined && r.seq >= total && trusted === undefined && !flagged.has(r.key)) {
+      flag({
+        kind: "inserted",
+        index: r.key,
+        ...(r.id !== undefined ? { id: r.id } : {}),
+        message: `entry ${r.key} is not covered by any signed checkpoint (latest covers ${total})`,
+      });
+    }
+  }
+  markReordered(rows, flag, flagged);
+  for (let s = 0; s < chosen.length; s++) {
+    const r = chosen[s];
+    if (r === undefined || flagged.has(r.key)) continue;
+    if (!r.canonicalOk || !r.leaf.equals(r.storedLeaf)) {
+      flag({
+        kind: "modified",
+        index: s,
+        ...(r.id !== undefined ? { id: r.id } : {}),
+        message: r.canonicalOk
+          ? `record ${s} does not hash to its stored leaf: its content was changed`
+          : `record ${s} is not in canonical form: its bytes were changed`,
+      });
+    }
+  }
+
+  // 4. Roots: the recomputed leaves must give every signed root.
+  const signed = [...checkpoints];
+  if (trusted !== undefined) signed.push(trusted);
+  signed.sort((a, b) => a.size - b.size);
+  const frontier = new MerkleFrontier();
+  let verifiedSize = 0;
+  let root: string | null = null;
+  let lastGood = 0;
+  for (const cp of signed) {
+    let broken = false;
+    while (frontier.size < cp.size) {
+      const r = chosen[frontier.size];
+      if (r === undefined) {
+        broken = true;
+        break;
+      }
+      frontier.append(r.leaf);
+    }
+    if (broken) break;
+    if (!Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash))) {
+      const range: number[] = [];
+      for (let s = lastGood; s < cp.size; s++) range.push(s);
+      if (
+        !range.some(
+          (s) => flagged.has(s) || (chosen[s] !== undefined && flagged.has(chosen[s]!.key)),
+        )
+      ) {
+        const first = range[0] ?? 0;
+        const r = chosen[first];
+        flag({
+          kind: "modified",
+          index: first,
+          ...(r?.id !== undefined ? { id: r.id } : {}),
+          message:
+            range.length === 1
+              ? `record ${first} does not match the checkpoint at size ${cp.size}: it was changed together with its stored hashes`
+              : `records ${first}..${cp.size - 1} do not match the checkpoint at size ${cp.size}: one of them was changed together with its stored hashes`,
+        });
+      }
+      break;
+    }
+    lastGood = cp.size;
+    verifiedSize = cp.size;
+    root = Buffer.from(cp.rootHash).toString("base64");
+  }
+  options.onProgress?.(rows.length, Math.max(total, rows.length));
+
+  const limit = options.maxProblems ?? 1000;
+  problems.sort((a, b) => (a.index ?? a.size ?? 0) - (b.index ?? b.size ?? 0));
+  return {
+    ok: problems.length === 0,
+    origin: ref.origin,
+    entries: rows.length,
+    checkpoints: stored.length,
+    verifiedSize,
+    root,
+    ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
+    problems: problems.slice(0, limit),
+  };
+}
+
+/**
+ * Rows read in store order whose claimed positions are out of order. The longest run of
+ * positions that is in order is taken as the untouched log; every other row was moved.
+ */
+function markReordered(rows: Row[], flag: (p: VerifyProblem) => void, flagged: Set<number>): void {
+  const seqs: number[] = [];
+  const idx: number[] = [];
+  rows.forEach((r, i) => {
+    if (r.seq !== undefined && !flagged.has(r.key)) {
+      seqs.push(r.seq);
+      idx.push(i);
+    }
+  });
+  if (seqs.every((s, i) => i === 0 || s > seqs[i - 1]!)) return;
+  const keep = longestIncreasing(seqs);
+  seqs.forEach((s, j) => {
+    if (keep.has(j)) return;
+    const r = rows[idx[j]!]!;
+    flag({
+      kind: "reordered",
+      index: r.key,
+      ...(r.id !== undefined ? { id: r.id } : {}),
+      message: `entry at position ${r.key} holds record ${s}: records were moved`,
+    });
+  });
+}
+
+/** Indexes of one longest strictly increasing subsequence (patience sorting, O(n log n)). */
+function longestIncreasing(a: number[]): Set<number> {
+  const tails: number[] = [];
+  const prev = new Array<number>(a.length).fill(-1);
+  for (let i = 0; i < a.length; i++) {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[tails[mid]!]! < a[i]!) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[i] = tails[lo - 1]!;
+    tails[lo] = i;
+  }
+  const keep = new Set<number>();
+  for (let k = tails[tails.length - 1] ?? -1; k >= 0; k = prev[k]!) keep.add(k);
+  return keep;
+}
