@@ -23,7 +23,8 @@ export type ProblemKind =
   | "reordered"
   | "truncated"
   | "forged-checkpoint"
-  | "rolled-back-checkpoint";
+  | "rolled-back-checkpoint"
+  | "inconsistent-checkpoint";
 
 /** One finding of {@link verifyLog}. */
 export interface VerifyProblem {
@@ -95,6 +96,8 @@ export async function verifyLog(
   const stored = await store.listCheckpoints(ref.logId);
   const checkpoints: Checkpoint[] = [];
   let maxSize = -1;
+  // Entries that only a forged checkpoint claims to cover are explained by that finding.
+  let forgedCover = 0;
   for (const c of stored) {
     let cp: Checkpoint;
     try {
@@ -107,6 +110,7 @@ export async function verifyLog(
         size: c.size,
         message: `checkpoint at size ${c.size} does not verify: ${(e as Error).message}`,
       });
+      forgedCover = Math.max(forgedCover, c.size);
       continue;
     }
     if (cp.size < maxSize) {
@@ -159,7 +163,9 @@ export async function verifyLog(
     }
   }
 
-  // 3. Place each record at the position it claims; classify what does not fit.
+  // 3. Walk the positions in order, placing the record that claims each one and checking
+  //    every signed root on the way. Where several records claim one position, the one that
+  //    yields the next signed root is the original; the others were inserted.
   const size = Math.max(total, trusted?.size ?? 0);
   const bySeq = new Map<number, Row[]>();
   const byKey = new Map<number, Row>();
@@ -172,7 +178,6 @@ export async function verifyLog(
     if (list === undefined) bySeq.set(r.seq, [r]);
     else list.push(r);
   }
-  const chosen: (Row | undefined)[] = new Array<Row | undefined>(Math.max(size, rows.length));
   const flagged = new Set<number>();
   const flag = (p: VerifyProblem) => {
     add(p);
@@ -180,52 +185,107 @@ export async function verifyLog(
   };
   for (const r of rows) {
     if (r.seq === undefined) {
-      flag({
-        kind: "modified",
-        index: r.key,
-        message: `entry ${r.key} is not a readable record`,
-      });
+      flag({ kind: "modified", index: r.key, message: `entry ${r.key} is not a readable record` });
     }
   }
+
+  const signed = [...checkpoints];
+  if (trusted !== undefined) signed.push(trusted);
+  signed.sort((a, b) => a.size - b.size);
+  const frontier = new MerkleFrontier();
+  let next = 0; // index in `signed` of the next checkpoint to reach
+  let verifiedSize = 0;
+  let root: string | null = null;
+  let lastGood = 0;
+  let mismatch: { from: number; size: number } | undefined;
+  let walking = true;
+  const checkRoots = () => {
+    while (walking && next < signed.length && signed[next]!.size === frontier.size) {
+      const cp = signed[next++]!;
+      if (Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash))) {
+        verifiedSize = cp.size;
+        root = Buffer.from(cp.rootHash).toString("base64");
+        lastGood = cp.size;
+      } else if (cp === trusted && lastGood === cp.size) {
+        // The log agrees with its own checkpoint at this size but not with the published one:
+        // someone holding the key rewrote history after it was published.
+        add({
+          kind: "inconsistent-checkpoint",
+          size: cp.size,
+          message: `the trusted checkpoint at size ${cp.size} has another root than this log: its history was rewritten after that checkpoint was published`,
+        });
+      } else {
+        mismatch = { from: lastGood, size: cp.size };
+        walking = false;
+      }
+    }
+  };
+  /** The candidate for position `s` that gives the next signed root, if one does. */
+  const pickByRoot = (s: number, candidates: Row[]): Row | undefined => {
+    const target = signed[next];
+    if (!walking || target === undefined) return undefined;
+    for (const c of candidates) {
+      const f = frontier.clone();
+      f.append(c.leaf);
+      for (let t = s + 1; t < target.size; t++) {
+        const later = bySeq.get(t);
+        if (later === undefined) return undefined;
+        f.append(later[0]!.leaf);
+      }
+      if (Buffer.from(f.root()).equals(Buffer.from(target.rootHash))) return c;
+    }
+    return undefined;
+  };
+
+  checkRoots();
+  const chosen: (Row | undefined)[] = new Array<Row | undefined>(Math.max(size, maxClaimed + 1));
   for (let s = 0; s < chosen.length; s++) {
     const candidates = bySeq.get(s);
     if (candidates === undefined) {
+      walking = false;
       const at = byKey.get(s);
-      if (at !== undefined && at.seq === undefined) continue; // already reported as modified
-      if (s >= total && trusted === undefined) continue;
+      if (at !== undefined && at.seq === undefined) continue; // reported as unreadable
+      if (s >= size) continue; // beyond anything signed: nothing is owed here
       flag({
         kind: s >= rows.length && s > maxClaimed ? "truncated" : "missing",
         index: s,
         message:
-          s >= rows.length
-            ? `entry ${s} is gone: the log ends at ${rows.length} but was signed at size ${size}`
-            : `no record claims position ${s}`,
+          s >= rows.length && s > maxClaimed
+            ? `entry ${s} is gone: the log ends at ${rows.length} entries but was signed at size ${size}`
+            : `no record holds position ${s}: it was deleted`,
       });
       continue;
     }
-    // Prefer the record whose bytes still match their stored leaf and that sits at its place.
-    const best =
-      candidates.find((c) => c.key === s && c.leaf.equals(c.storedLeaf)) ??
-      candidates.find((c) => c.key === s) ??
-      candidates[0]!;
+    let best = candidates[0]!;
+    if (candidates.length > 1) {
+      best =
+        pickByRoot(s, candidates) ??
+        candidates.find((c) => c.key === s && c.leaf.equals(c.storedLeaf)) ??
+        candidates.find((c) => c.key === s) ??
+        best;
+      for (const c of candidates) {
+        if (c === best) continue;
+        flag({
+          kind: "inserted",
+          index: c.key,
+          ...(c.id !== undefined ? { id: c.id } : {}),
+          message: `entry at position ${c.key} claims position ${s}, which another record holds`,
+        });
+      }
+    }
     chosen[s] = best;
-    for (const c of candidates) {
-      if (c === best) continue;
-      flag({
-        kind: "inserted",
-        index: c.key,
-        ...(c.id !== undefined ? { id: c.id } : {}),
-        message: `entry at position ${c.key} repeats position ${s}, which another record holds`,
-      });
+    if (walking) {
+      frontier.append(best.leaf);
+      checkRoots();
     }
   }
   for (const r of rows) {
-    if (r.seq !== undefined && r.seq >= total && trusted === undefined && !flagged.has(r.key)) {
+    if (r.seq !== undefined && r.seq >= Math.max(size, forgedCover) && !flagged.has(r.key)) {
       flag({
         kind: "inserted",
         index: r.key,
         ...(r.id !== undefined ? { id: r.id } : {}),
-        message: `entry ${r.key} is not covered by any signed checkpoint (latest covers ${total})`,
+        message: `entry ${r.key} is not covered by any signed checkpoint (the latest covers ${size})`,
       });
     }
   }
@@ -244,51 +304,26 @@ export async function verifyLog(
       });
     }
   }
-
-  // 4. Roots: the recomputed leaves must give every signed root.
-  const signed = [...checkpoints];
-  if (trusted !== undefined) signed.push(trusted);
-  signed.sort((a, b) => a.size - b.size);
-  const frontier = new MerkleFrontier();
-  let verifiedSize = 0;
-  let root: string | null = null;
-  let lastGood = 0;
-  for (const cp of signed) {
-    let broken = false;
-    while (frontier.size < cp.size) {
-      const r = chosen[frontier.size];
-      if (r === undefined) {
-        broken = true;
-        break;
-      }
-      frontier.append(r.leaf);
+  // 4. A signed root that the leaves do not give, with no entry to blame yet: a record was
+  //    changed together with its stored hashes. The checkpoints bound where.
+  if (mismatch !== undefined) {
+    const { from, size: at } = mismatch;
+    let blamed = false;
+    for (let s = from; s < at && !blamed; s++) {
+      blamed = flagged.has(s) || (chosen[s] !== undefined && flagged.has(chosen[s]!.key));
     }
-    if (broken) break;
-    if (!Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash))) {
-      const range: number[] = [];
-      for (let s = lastGood; s < cp.size; s++) range.push(s);
-      if (
-        !range.some(
-          (s) => flagged.has(s) || (chosen[s] !== undefined && flagged.has(chosen[s]!.key)),
-        )
-      ) {
-        const first = range[0] ?? 0;
-        const r = chosen[first];
-        flag({
-          kind: "modified",
-          index: first,
-          ...(r?.id !== undefined ? { id: r.id } : {}),
-          message:
-            range.length === 1
-              ? `record ${first} does not match the checkpoint at size ${cp.size}: it was changed together with its stored hashes`
-              : `records ${first}..${cp.size - 1} do not match the checkpoint at size ${cp.size}: one of them was changed together with its stored hashes`,
-        });
-      }
-      break;
+    if (!blamed) {
+      const r = chosen[from];
+      flag({
+        kind: "modified",
+        index: from,
+        ...(r?.id !== undefined ? { id: r.id } : {}),
+        message:
+          at - from === 1
+            ? `record ${from} does not match the signed checkpoint at size ${at}: it was changed together with its stored hashes`
+            : `records ${from}..${at - 1} do not match the signed checkpoint at size ${at}: one of them was changed together with its stored hashes`,
+      });
     }
-    lastGood = cp.size;
-    verifiedSize = cp.size;
-    root = Buffer.from(cp.rootHash).toString("base64");
   }
   options.onProgress?.(rows.length, Math.max(total, rows.length));
 

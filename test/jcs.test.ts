@@ -352,14 +352,20 @@ describe("canonicalize: refusals", () => {
         throw boom;
       },
     });
-    assert.throws(() => canonicalize({ o }), (e: unknown) => e === boom);
+    assert.throws(
+      () => canonicalize({ o }),
+      (e: unknown) => e === boom,
+    );
   });
 
   it("stays correct when a getter canonicalises re-entrantly", () => {
     const inner = { y: 1, x: 2 };
     const o = {};
     Object.defineProperty(o, "g", { enumerable: true, get: () => canonicalize(inner) });
-    assert.equal(canonicalize({ b: o, a: inner }), '{"a":{"x":2,"y":1},"b":{"g":"{\\"x\\":2,\\"y\\":1}"}}');
+    assert.equal(
+      canonicalize({ b: o, a: inner }),
+      '{"a":{"x":2,"y":1},"b":{"g":"{\\"x\\":2,\\"y\\":1}"}}',
+    );
   });
 });
 

@@ -17,7 +17,9 @@
  * commit to the data the caller holds, not to whatever a method chooses to return, so a
  * `Date`, `Map`, `Buffer`, boxed primitive or class instance is refused rather than silently
  * converted. Symbol-keyed and non-enumerable properties are ignored, as `JSON.stringify`
- * ignores them; array elements are never skipped.
+ * ignores them; array elements are never skipped. Nesting depth is bounded only by the
+ * JavaScript stack (a `RangeError` past it): callers that take untrusted input limit depth
+ * when they validate it, before it gets here.
  *
  * @module
  */
@@ -256,7 +258,7 @@ function sortNames(names: string[]): string[] {
   for (let i = 1; i < n; i++) {
     const name = names[i] as string;
     let j = i - 1;
-    while (j >= 0 && (names[j] as string) < name) {
+    while (j >= 0 && (names[j] as string) > name) {
       names[j + 1] = names[j] as string;
       j--;
     }

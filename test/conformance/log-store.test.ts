@@ -1,0 +1,237 @@
+/**
+ * The LogStore contract, run against every driver with a real database. A new driver adds
+ * one entry to DRIVERS and must pass all of it.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { GenlogError } from "../../src/errors.js";
+import { SqliteStore } from "../../src/store/sqlite-store.js";
+import type { LogStore, StoredEntry } from "../../src/store/log-store.js";
+import { tempDir } from "../helpers/temp-dir.js";
+
+interface Driver {
+  name: string;
+  /** A new, empty store; `reopen` gives a second handle on the same data. */
+  make(): { store: LogStore; reopen: () => LogStore };
+}
+
+const DRIVERS: Driver[] = [
+  {
+    name: "sqlite",
+    make() {
+      const path = join(tempDir(), "store.db");
+      return { store: SqliteStore.open({ path }), reopen: () => SqliteStore.open({ path }) };
+    },
+  },
+];
+
+function h(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+function entry(seq: number, over: Partial<StoredEntry> = {}): StoredEntry {
+  return {
+    seq,
+    id: `00000000-0000-7000-8000-${String(seq).padStart(12, "0")}`,
+    ts: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+    type: seq % 2 === 0 ? "backend" : "frontend",
+    actor: seq % 3 === 0 ? null : `u${seq % 3}`,
+    sector: seq % 4 === 0 ? "health" : null,
+    status: seq % 5 === 4 ? "failed" : "succeeded",
+    canonical: JSON.stringify({ seq }),
+    leafHash: h(`leaf ${seq}`),
+    // Pretend every odd leaf completes one level-1 node.
+    nodes: seq % 2 === 1 ? h(`node 1/${(seq - 1) / 2}`) : Buffer.alloc(0),
+    ...over,
+  };
+}
+
+async function fill(store: LogStore, n: number, batch = 100): Promise<number> {
+  const ref = (await store.openLogRef(
+    { origin: "i/t/events", tenant: "t", stream: "events" },
+    true,
+  ))!;
+  for (let start = 0; start < n; start += batch) {
+    const entries = [];
+    for (let s = start; s < Math.min(n, start + batch); s++) entries.push(entry(s));
+    await store.appendBatch(ref.logId, entries, {
+      size: start + entries.length,
+      note: `cp ${start + entries.length}`,
+    });
+  }
+  return ref.logId;
+}
+
+for (const driver of DRIVERS) {
+  describe(`LogStore conformance: ${driver.name}`, () => {
+    test("logs are created on demand and found by origin", async () => {
+      const { store } = driver.make();
+      assert.equal(
+        await store.openLogRef({ origin: "i/a/events", tenant: "a", stream: "events" }, false),
+        undefined,
+      );
+      const a = await store.openLogRef(
+        { origin: "i/a/events", tenant: "a", stream: "events" },
+        true,
+      );
+      const b = await store.openLogRef(
+        { origin: "i/b/events", tenant: "b", stream: "events" },
+        true,
+      );
+      assert.ok(a && b && a.logId !== b.logId);
+      assert.deepEqual(
+        await store.openLogRef({ origin: "i/a/events", tenant: "a", stream: "events" }, false),
+        a,
+      );
+      assert.deepEqual(await store.logState(a.logId), { size: 0, latest: undefined });
+      await store.close();
+    });
+
+    test("settings are set once and then kept", async () => {
+      const { store } = driver.make();
+      assert.equal(await store.initSetting("instance", "one"), "one");
+      assert.equal(await store.initSetting("instance", "two"), "one");
+      assert.equal(await store.getSetting("instance"), "one");
+      assert.equal(await store.getSetting("absent"), undefined);
+      await store.close();
+    });
+
+    test("an appended batch is visible to a second handle once the promise resolves", async () => {
+      const { store, reopen } = driver.make();
+      const logId = await fill(store, 10, 5);
+      const other = reopen();
+      const state = await other.logState(logId);
+      assert.equal(state.size, 10);
+      assert.deepEqual(state.latest, { size: 10, note: "cp 10" });
+      assert.deepEqual((await other.getEntry(logId, 7))?.canonical, JSON.stringify({ seq: 7 }));
+      await other.close();
+      await store.close();
+    });
+
+    test("a failing batch writes nothing, neither entries nor checkpoint", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 3);
+      await assert.rejects(
+        store.appendBatch(logId, [entry(3), entry(1)], { size: 5, note: "cp 5" }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_STORE",
+      );
+      assert.deepEqual(await store.logState(logId), { size: 3, latest: { size: 3, note: "cp 3" } });
+      assert.equal(await store.getEntry(logId, 3), undefined);
+      await store.close();
+    });
+
+    test("nodes are served from the entry that completes them", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 6);
+      const got = await store.readNodes(logId, [
+        { level: 0, index: 4 },
+        { level: 1, index: 2 },
+        { level: 1, index: 0 },
+      ]);
+      assert.deepEqual(
+        got.map((b) => Buffer.from(b).toString("hex")),
+        [h("leaf 4").toString("hex"), h("node 1/2").toString("hex"), h("node 1/0").toString("hex")],
+      );
+      await assert.rejects(
+        store.readNodes(logId, [{ level: 0, index: 6 }]),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_NOT_FOUND",
+      );
+      await assert.rejects(
+        store.readNodes(logId, [{ level: 2, index: 0 }]),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_NOT_FOUND",
+      );
+      await store.close();
+    });
+
+    test("records are found by id and by seq", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 4);
+      const found = await store.findByIds(logId, [entry(2).id, "nope"]);
+      assert.deepEqual([...found.keys()], [entry(2).id]);
+      assert.equal(found.get(entry(2).id)?.seq, 2);
+      assert.equal((await store.getEntry(logId, 3))?.seq, 3);
+      assert.equal(await store.getEntry(logId, 4), undefined);
+      await store.close();
+    });
+
+    test("queries combine filters, honour the limit and page by seq", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 40);
+      const seqs = async (f: Parameters<LogStore["query"]>[1]) =>
+        (await store.query(logId, f)).map((r) => r.seq);
+      const all = Array.from({ length: 40 }, (_, i) => entry(i));
+      const expect = (p: (e: StoredEntry) => boolean) => all.filter(p).map((e) => e.seq);
+      assert.deepEqual(
+        await seqs({ type: "backend", limit: 100 }),
+        expect((e) => e.type === "backend"),
+      );
+      assert.deepEqual(
+        await seqs({ actor: "u1", limit: 100 }),
+        expect((e) => e.actor === "u1"),
+      );
+      assert.deepEqual(
+        await seqs({ sector: "health", limit: 100 }),
+        expect((e) => e.sector === "health"),
+      );
+      assert.deepEqual(
+        await seqs({ status: "failed", limit: 100 }),
+        expect((e) => e.status === "failed"),
+      );
+      assert.deepEqual(
+        await seqs({ status: "succeeded", limit: 100 }),
+        expect((e) => e.status === "succeeded"),
+      );
+      assert.deepEqual(
+        await seqs({ type: "backend", status: "failed", limit: 100 }),
+        expect((e) => e.type === "backend" && e.status === "failed"),
+      );
+      const since = entry(10).ts;
+      const until = entry(20).ts;
+      assert.deepEqual(
+        await seqs({ since, until, limit: 100 }),
+        expect((e) => e.seq >= 10 && e.seq < 20),
+      );
+      assert.deepEqual(await seqs({ limit: 5 }), [0, 1, 2, 3, 4]);
+      assert.deepEqual(await seqs({ afterSeq: 4, limit: 3 }), [5, 6, 7]);
+      await store.close();
+    });
+
+    test("a scan returns every entry in seq order across pages", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 5000, 1000);
+      let expected = 0;
+      for await (const e of store.scanEntries(logId)) {
+        assert.equal(e.seq, expected++);
+      }
+      assert.equal(expected, 5000);
+      let from = 4990;
+      for await (const e of store.scanEntries(logId, 4990)) assert.equal(e.seq, from++);
+      assert.equal(from, 5000);
+      await store.close();
+    });
+
+    test("every checkpoint is kept in issue order and found by size", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 30, 10);
+      assert.deepEqual(
+        (await store.listCheckpoints(logId)).map((c) => c.size),
+        [10, 20, 30],
+      );
+      assert.deepEqual(await store.checkpointAt(logId, 20), { size: 20, note: "cp 20" });
+      assert.equal(await store.checkpointAt(logId, 15), undefined);
+      await store.close();
+    });
+
+    test("a closed store refuses work with GENLOG_E_CLOSED", async () => {
+      const { store } = driver.make();
+      await store.close();
+      await store.close();
+      await assert.rejects(
+        store.getSetting("x"),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CLOSED",
+      );
+    });
+  });
+}

@@ -1,0 +1,400 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import Database from "better-sqlite3";
+import { pino } from "pino";
+import {
+  openLog,
+  GenlogError,
+  parseCheckpoint,
+  verifyNote,
+  verifyInclusion,
+  verifyConsistency,
+  hashLeaf,
+  type GenerationRecord,
+} from "../src/index.js";
+import { tempDir } from "./helpers/temp-dir.js";
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+test("the seed call logs a backend event by testuser with meta.stack Flask", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const rec = await log.logGenerationEvent("backend", {
+    user: "testuser",
+    meta: { stack: "Flask" },
+  });
+  assert.equal(rec.v, 1);
+  assert.match(rec.id, UUID_V7);
+  assert.equal(rec.seq, 0);
+  assert.equal(rec.tenant, "default");
+  assert.equal(rec.type, "backend");
+  assert.equal(rec.actor, "testuser");
+  assert.equal(rec.status, "succeeded");
+  assert.deepEqual(rec.meta, { stack: "Flask" });
+  assert.ok(Math.abs(Date.parse(rec.ts) - Date.now()) < 60_000);
+  assert.match(rec.ts, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  assert.deepEqual(await log.get(rec.id), rec);
+  await log.close();
+});
+
+test("a frontend event with no user has actor null and meta {}", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const rec = await log.logGenerationEvent("frontend");
+  assert.equal(rec.actor, null);
+  assert.deepEqual(rec.meta, {});
+  assert.deepEqual(rec.artifacts, []);
+  assert.deepEqual(rec.redactions, []);
+  assert.equal(rec.sector, null);
+  assert.equal(rec.occurredAt, null);
+  await log.close();
+});
+
+test("meta keys password, api_key and token are never stored in clear", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  const secrets = [
+    "hunter2-pw-value",
+    "sk-live-apikey-value",
+    "ghp-token-value",
+    "nested-secret-v",
+  ];
+  const rec = await log.logGenerationEvent("backend", {
+    user: "alice",
+    meta: {
+      password: secrets[0],
+      api_key: secrets[1],
+      Token: secrets[2],
+      db: { "Client-Secret": secrets[3], host: "db.local" },
+    },
+  });
+  await log.close();
+  assert.deepEqual(rec.redactions.map((r) => r.path).sort(), [
+    "/meta/Token",
+    "/meta/api_key",
+    "/meta/db/Client-Secret",
+    "/meta/password",
+  ]);
+  assert.equal((rec.meta.db as Record<string, unknown>).host, "db.local");
+  const files = ["genlog.db", "genlog.db-wal"].map((f) => join(dir, f)).filter(existsSync);
+  const bytes = Buffer.concat(files.map((f) => readFileSync(f))).toString("latin1");
+  for (const s of secrets) assert.ok(!bytes.includes(s), `${s} reached the database`);
+  assert.ok(!JSON.stringify(rec).includes("hunter2"));
+});
+
+test("the caller's meta object is neither mutated nor able to change a committed record", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const meta = { password: "p", stack: "Flask" };
+  const pending = log.logGenerationEvent("backend", { meta });
+  meta.stack = "Changed";
+  const rec = await pending;
+  assert.equal(meta.password, "p");
+  assert.equal(rec.meta.stack, "Flask");
+  assert.equal((await log.get(rec.seq)).meta.stack, "Flask");
+  await log.close();
+});
+
+test("bad input is rejected with the field named and nothing is stored", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  await log.logGenerationEvent("backend");
+  await assert.rejects(
+    log.append({ type: "backend", status: "nope" as "failed" }),
+    (e: unknown) => e instanceof GenlogError && e.details.pointer === "/status",
+  );
+  await assert.rejects(
+    log.logGenerationEvent("Bad Type"),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INVALID_INPUT",
+  );
+  assert.equal(await log.size(), 1);
+  await log.close();
+});
+
+test("a bad event in a burst fails alone and the others are committed", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const results = await Promise.allSettled([
+    log.logGenerationEvent("a"),
+    log.logGenerationEvent("B"),
+    log.logGenerationEvent("c"),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["fulfilled", "rejected", "fulfilled"],
+  );
+  assert.equal(await log.size(), 2);
+  await log.close();
+});
+
+test("concurrent appends share transactions and get contiguous, unique seqs", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const checkpoints: number[] = [];
+  log.on("checkpoint", (cp) => void checkpoints.push(cp.size));
+  const recs = await Promise.all(
+    Array.from({ length: 500 }, (_, i) => log.logGenerationEvent("backend", { meta: { i } })),
+  );
+  assert.deepEqual(
+    recs.map((r) => r.seq).sort((a, b) => a - b),
+    Array.from({ length: 500 }, (_, i) => i),
+  );
+  // Each append resolves with its own record.
+  recs.forEach((r, i) => assert.equal(r.meta.i, i));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(checkpoints.length >= 1 && checkpoints.length < 500, `${checkpoints.length} batches`);
+  assert.equal(checkpoints[checkpoints.length - 1], 500);
+  assert.equal((await log.verify()).ok, true);
+  await log.close();
+});
+
+test("timestamps never decrease along the log", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const recs: GenerationRecord[] = [];
+  for (let i = 0; i < 20; i++) recs.push(await log.logGenerationEvent("t"));
+  for (let i = 1; i < recs.length; i++) assert.ok(recs[i]!.ts >= recs[i - 1]!.ts);
+  await log.close();
+});
+
+test("the same idempotency key returns the first record, never a second one", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const id = "01937f7e-1234-7abc-8def-0123456789ab";
+  const first = await log.appendWithStatus({ type: "backend", id, meta: { try: 1 } });
+  const again = await log.appendWithStatus({ type: "backend", id, meta: { try: 2 } });
+  const [c1, c2] = await Promise.all([
+    log.appendWithStatus({ type: "x", id: "01937f7e-1234-7abc-8def-0000000000aa" }),
+    log.appendWithStatus({ type: "x", id: "01937f7e-1234-7abc-8def-0000000000aa" }),
+  ]);
+  assert.equal(first.duplicate, false);
+  assert.equal(again.duplicate, true);
+  assert.deepEqual(again.record, first.record);
+  assert.equal(again.record.meta.try, 1);
+  assert.equal(c1!.record.seq, c2!.record.seq);
+  assert.deepEqual([c1!.duplicate, c2!.duplicate].sort(), [false, true]);
+  assert.equal(await log.size(), 2);
+  await log.close();
+});
+
+test("a reopened log continues its sequence and still verifies", async () => {
+  const dir = tempDir();
+  let log = await openLog({ dataDir: dir });
+  await log.logGenerationEvent("a");
+  await log.logGenerationEvent("b");
+  await log.close();
+  log = await openLog({ dataDir: dir });
+  const rec = await log.logGenerationEvent("c");
+  assert.equal(rec.seq, 2);
+  assert.equal((await log.verify()).ok, true);
+  await log.close();
+});
+
+test("the signing key file is PKCS#8 PEM with mode 0600", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  await log.logGenerationEvent("a");
+  await log.close();
+  const key = join(dir, "keys", "default.ed25519.pem");
+  assert.match(readFileSync(key, "utf8"), /^-----BEGIN PRIVATE KEY-----/);
+  assert.equal(statSync(key).mode & 0o777, 0o600);
+});
+
+test("checkpoints are C2SP signed notes that verify with the published verifier key", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  await log.logGenerationEvent("a");
+  const note = (await log.checkpoint())!;
+  const cp = parseCheckpoint(verifyNote(note, await log.verifierKey()));
+  assert.equal(cp.origin, "genlog.local/default/events");
+  assert.equal(cp.size, 1);
+  await log.close();
+});
+
+test("inclusion and consistency proofs verify against the signed checkpoints", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const key = await log.verifierKey();
+  const sizes: number[] = [];
+  for (let i = 0; i < 37; i++) {
+    await log.logGenerationEvent("t", { meta: { i } });
+    sizes.push(i + 1);
+  }
+  for (const seq of [0, 1, 17, 31, 32, 36]) {
+    for (const treeSize of [seq + 1, 33, 37]) {
+      if (treeSize <= seq) continue;
+      const p = await log.inclusionProof(seq, { treeSize });
+      const cp = parseCheckpoint(verifyNote(p.checkpoint, key));
+      assert.equal(cp.size, treeSize);
+      const canonical = JSON.stringify(p.record); // records are parsed from canonical JSON, key order kept
+      assert.equal(
+        Buffer.from(p.leafHash, "base64").toString("hex"),
+        hashLeaf(Buffer.from(canonical)).toString("hex"),
+      );
+      verifyInclusion(
+        Buffer.from(p.leafHash, "base64"),
+        p.leafIndex,
+        p.treeSize,
+        p.hashes.map((h) => Buffer.from(h, "base64")),
+        cp.rootHash,
+      );
+    }
+  }
+  for (const from of [1, 2, 5, 16, 32, 36]) {
+    const p = await log.consistencyProof(from);
+    const a = parseCheckpoint(
+      verifyNote((await log.inclusionProof(0, { treeSize: from })).checkpoint, key),
+    );
+    const b = parseCheckpoint(verifyNote((await log.checkpoint())!, key));
+    verifyConsistency(
+      p.from,
+      p.to,
+      p.hashes.map((h) => Buffer.from(h, "base64")),
+      a.rootHash,
+      b.rootHash,
+    );
+  }
+  await assert.rejects(log.inclusionProof(5, { treeSize: 3 }), /not in the tree/);
+  await assert.rejects(
+    log.inclusionProof("nope"),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_NOT_FOUND",
+  );
+  await log.close();
+});
+
+test("query filters by type, actor, sector, status and time, with cursor paging", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  for (let i = 0; i < 30; i++) {
+    await log.append({
+      type: i % 2 === 0 ? "backend" : "frontend",
+      user: `u${i % 3}`,
+      sector: i % 5 === 0 ? "health" : "education",
+      status: i % 10 === 9 ? "failed" : "succeeded",
+    });
+  }
+  const all = (await log.query({ limit: 1000 })).records;
+  assert.equal(all.length, 30);
+  assert.equal((await log.query({ type: "backend", limit: 1000 })).records.length, 15);
+  assert.ok((await log.query({ actor: "u1", limit: 1000 })).records.every((r) => r.actor === "u1"));
+  assert.equal((await log.query({ sector: "health", limit: 1000 })).records.length, 6);
+  assert.deepEqual(
+    (await log.query({ status: "failed", limit: 1000 })).records.map((r) => r.seq),
+    [9, 19, 29],
+  );
+  const mid = all[10]!.ts;
+  const since = (await log.query({ since: mid, limit: 1000 })).records;
+  assert.ok(since.every((r) => r.ts >= mid) && since.length >= 20);
+  const until = (await log.query({ until: mid, limit: 1000 })).records;
+  assert.equal(since.length + until.length, 30);
+  const seen: number[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await log.query({ type: "backend", limit: 4, ...(cursor ? { cursor } : {}) });
+    seen.push(...page.records.map((r) => r.seq));
+    if (page.nextCursor === null) break;
+    cursor = page.nextCursor;
+  }
+  assert.deepEqual(
+    seen,
+    all.filter((r) => r.type === "backend").map((r) => r.seq),
+  );
+  await assert.rejects(log.query({ limit: 0 }), /limit/);
+  await assert.rejects(log.query({ cursor: "garbage" }), /cursor/);
+  await assert.rejects(log.query({ since: "not a date" }), /since/);
+  await log.close();
+});
+
+test("tenants have their own logs, origins and keys", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const a = await log.logGenerationEvent("backend", { tenant: "acme" });
+  const b = await log.logGenerationEvent("backend", { tenant: "globex" });
+  const d = await log.logGenerationEvent("backend");
+  assert.deepEqual([a.seq, b.seq, d.seq], [0, 0, 0]);
+  assert.equal(a.tenant, "acme");
+  assert.notEqual(await log.verifierKey("acme"), await log.verifierKey("globex"));
+  assert.equal(log.origin("acme"), "genlog.local/acme/events");
+  assert.equal((await log.query({ tenant: "acme" })).records.length, 1);
+  assert.equal((await log.verify({ tenant: "globex" })).ok, true);
+  await log.close();
+});
+
+test("a throwing or slow hook never fails, delays or loses an append, and its error is logged", async () => {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: "warn" },
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    }),
+  );
+  const log = await openLog({ dataDir: tempDir(), logger });
+  const seen: number[] = [];
+  let release!: () => void;
+  const slow = new Promise<void>((r) => (release = r));
+  log.on("appended", () => {
+    throw new Error("hook exploded");
+  });
+  log.on("appended", () => slow); // never settles until the end of the test
+  log.on("appended", async () => {
+    throw new Error("async hook exploded");
+  });
+  log.on("appended", (r) => void seen.push(r.seq));
+  const recs = await Promise.all([log.logGenerationEvent("a"), log.logGenerationEvent("b")]);
+  assert.deepEqual(recs.map((r) => r.seq).sort(), [0, 1]);
+  for (let i = 0; i < 5 && seen.length < 2; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(seen.sort(), [0, 1]);
+  assert.ok(lines.some((l) => l.includes("hook exploded")));
+  assert.ok(lines.some((l) => l.includes("async hook exploded")));
+  assert.equal(await log.size(), 2);
+  release();
+  await log.close();
+  assert.throws(() => log.on("nope" as "appended", () => 1), /unknown hook/);
+});
+
+test("a closed handle refuses appends with GENLOG_E_CLOSED", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  await log.close();
+  await assert.rejects(
+    log.logGenerationEvent("a"),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CLOSED",
+  );
+});
+
+test("opening without create on an empty directory says to run genlog init", async () => {
+  await assert.rejects(
+    openLog({ dataDir: join(tempDir(), "none"), create: false }),
+    (e: unknown) =>
+      e instanceof GenlogError &&
+      e.code === "GENLOG_E_NOT_INITIALIZED" &&
+      /genlog init/.test(e.message),
+  );
+});
+
+test("a writer refuses to extend a log whose stored nodes no longer match its checkpoint", async () => {
+  const dir = tempDir();
+  let log = await openLog({ dataDir: dir });
+  for (let i = 0; i < 4; i++) await log.logGenerationEvent("a");
+  await log.close();
+  const db = new Database(join(dir, "genlog.db"));
+  // Entry 3 keeps nodes (1, 1) and (2, 0); (2, 0) is the whole tree of size 4.
+  db.prepare("UPDATE entries SET nodes = randomblob(64) WHERE seq = 3").run();
+  db.close();
+  log = await openLog({ dataDir: dir });
+  await assert.rejects(
+    log.logGenerationEvent("b"),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+  );
+  assert.equal(await log.size(), 4);
+  await log.close();
+});
+
+test("a writer refuses to commit a batch when an older node was altered under it", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  for (let i = 0; i < 5; i++) await log.logGenerationEvent("a");
+  // Entry 3 keeps node (2, 0), which the proof from size 5 to 6 uses; alter it under the writer.
+  const db = new Database(join(dir, "genlog.db"));
+  db.prepare("UPDATE entries SET nodes = randomblob(64) WHERE seq = 3").run();
+  db.close();
+  await assert.rejects(
+    log.logGenerationEvent("b"),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+  );
+  assert.equal(await log.size(), 5);
+  await log.close();
+});

@@ -1,0 +1,286 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { openLog, hashLeaf, canonicalize, type VerifyReport } from "../src/index.js";
+import { tempDir } from "./helpers/temp-dir.js";
+
+/** A log of `n` records, one checkpoint each; returns its data dir. */
+async function makeLog(n: number): Promise<{ dir: string; ids: string[]; notes: string[] }> {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  const ids: string[] = [];
+  const notes: string[] = [];
+  for (let i = 0; i < n; i++) {
+    ids.push((await log.logGenerationEvent("backend", { user: `u${i}`, meta: { i } })).id);
+    notes.push((await log.checkpoint())!);
+  }
+  await log.close();
+  return { dir, ids, notes };
+}
+
+function tamper(dir: string, fn: (db: Database.Database) => void): void {
+  const db = new Database(join(dir, "genlog.db"));
+  try {
+    db.transaction(() => fn(db))();
+  } finally {
+    db.close();
+  }
+}
+
+async function verify(dir: string, trusted?: string): Promise<VerifyReport> {
+  const log = await openLog({ dataDir: dir });
+  try {
+    return await log.verify(trusted === undefined ? {} : { trusted });
+  } finally {
+    await log.close();
+  }
+}
+
+function kinds(r: VerifyReport): string[] {
+  return r.problems.map((p) => `${p.kind}@${p.index ?? `size ${p.size}`}`);
+}
+
+/** Rewrites a record's JSON and, optionally, its stored leaf hash and the seq it claims. */
+function rewrite(
+  db: Database.Database,
+  seq: number,
+  change: (r: Record<string, unknown>) => void,
+  opts: { fixLeaf?: boolean } = {},
+) {
+  const row = db.prepare("SELECT record FROM entries WHERE seq = ?").get(seq) as { record: string };
+  const rec = JSON.parse(row.record) as Record<string, unknown>;
+  change(rec);
+  const text = canonicalize(rec);
+  db.prepare("UPDATE entries SET record = ? WHERE seq = ?").run(text, seq);
+  if (opts.fixLeaf) {
+    db.prepare("UPDATE entries SET leaf_hash = ? WHERE seq = ?").run(
+      hashLeaf(Buffer.from(text)),
+      seq,
+    );
+  }
+}
+
+test("an untouched log verifies", async () => {
+  const { dir } = await makeLog(12);
+  const r = await verify(dir);
+  assert.equal(r.ok, true, JSON.stringify(r.problems));
+  assert.equal(r.entries, 12);
+  assert.equal(r.checkpoints, 12);
+  assert.equal(r.verifiedSize, 12);
+});
+
+test("a changed record is reported as modified with its index and id", async () => {
+  const { dir, ids } = await makeLog(10);
+  tamper(dir, (db) => rewrite(db, 3, (r) => (r.actor = "mallory")));
+  const r = await verify(dir);
+  assert.equal(r.ok, false);
+  assert.deepEqual(kinds(r), ["modified@3"]);
+  assert.equal(r.problems[0]!.id, ids[3]);
+});
+
+test("a changed record whose stored leaf hash was recomputed is still named", async () => {
+  const { dir, ids } = await makeLog(10);
+  tamper(dir, (db) => rewrite(db, 6, (r) => (r.type = "frontend"), { fixLeaf: true }));
+  const r = await verify(dir);
+  assert.deepEqual(kinds(r), ["modified@6"]);
+  assert.equal(r.problems[0]!.id, ids[6]);
+});
+
+test("bytes that are no longer canonical JSON are reported as modified", async () => {
+  const { dir } = await makeLog(4);
+  tamper(dir, (db) =>
+    db
+      .prepare(
+        "UPDATE entries SET record = replace(record, '{\"actor\"', '{ \"actor\"') WHERE seq = 2",
+      )
+      .run(),
+  );
+  assert.deepEqual(kinds(await verify(dir)), ["modified@2"]);
+});
+
+test("a deleted record is reported as missing", async () => {
+  const { dir } = await makeLog(10);
+  tamper(dir, (db) => db.prepare("DELETE FROM entries WHERE seq = 4").run());
+  assert.deepEqual(kinds(await verify(dir)), ["missing@4"]);
+});
+
+test("a deleted record is still found when the later rows were renumbered to close the gap", async () => {
+  const { dir } = await makeLog(10);
+  tamper(dir, (db) => {
+    db.prepare("DELETE FROM entries WHERE seq = 4").run();
+    db.prepare("UPDATE entries SET seq = -seq WHERE seq > 4").run();
+    db.prepare("UPDATE entries SET seq = -seq - 1 WHERE seq < 0").run();
+  });
+  assert.deepEqual(kinds(await verify(dir)), ["missing@4"]);
+});
+
+test("a forged record inserted in the middle is reported as inserted, the original kept", async () => {
+  const { dir, ids } = await makeLog(10);
+  tamper(dir, (db) => {
+    db.prepare("UPDATE entries SET seq = -seq WHERE seq >= 5").run();
+    db.prepare("UPDATE entries SET seq = -seq + 1 WHERE seq <= -5").run();
+    const row = db.prepare("SELECT * FROM entries WHERE seq = 6").get() as Record<string, unknown>;
+    const rec = JSON.parse(row.record as string) as Record<string, unknown>;
+    rec.id = "01937f7e-0000-7000-8000-00000000beef";
+    rec.actor = "mallory";
+    const text = canonicalize(rec); // claims seq 5, like the original now at row 6
+    db.prepare(
+      "INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes) VALUES (?, 5, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      row.log_id,
+      rec.id,
+      row.ts,
+      row.type,
+      "mallory",
+      row.sector,
+      row.status,
+      text,
+      hashLeaf(Buffer.from(text)),
+      row.nodes,
+    );
+  });
+  const r = await verify(dir);
+  assert.deepEqual(kinds(r), ["inserted@5"]);
+  assert.equal(r.problems[0]!.id, "01937f7e-0000-7000-8000-00000000beef");
+  assert.ok(!r.problems.some((p) => p.id === ids[5]));
+});
+
+test("a record appended without a checkpoint is reported as inserted", async () => {
+  const { dir } = await makeLog(5);
+  tamper(dir, (db) => {
+    const row = db.prepare("SELECT * FROM entries WHERE seq = 4").get() as Record<string, unknown>;
+    const rec = JSON.parse(row.record as string) as Record<string, unknown>;
+    rec.seq = 5;
+    rec.id = "01937f7e-0000-7000-8000-0000000000aa";
+    const text = canonicalize(rec);
+    db.prepare(
+      "INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes) VALUES (?, 5, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      row.log_id,
+      rec.id,
+      row.ts,
+      row.type,
+      row.actor,
+      row.sector,
+      row.status,
+      text,
+      hashLeaf(Buffer.from(text)),
+      Buffer.alloc(0),
+    );
+  });
+  assert.deepEqual(kinds(await verify(dir)), ["inserted@5"]);
+});
+
+test("two swapped records are reported as reordered", async () => {
+  const { dir, ids } = await makeLog(10);
+  tamper(dir, (db) => {
+    db.prepare("UPDATE entries SET seq = -1 WHERE seq = 2").run();
+    db.prepare("UPDATE entries SET seq = 2 WHERE seq = 7").run();
+    db.prepare("UPDATE entries SET seq = 7 WHERE seq = -1").run();
+  });
+  const r = await verify(dir);
+  assert.equal(r.ok, false);
+  assert.ok(
+    r.problems.every((p) => p.kind === "reordered"),
+    JSON.stringify(r.problems),
+  );
+  assert.ok(r.problems.some((p) => p.index === 2 || p.index === 7));
+  assert.ok(r.problems.some((p) => p.id === ids[7] || p.id === ids[2]));
+});
+
+test("records cut from the end are reported as truncated", async () => {
+  const { dir } = await makeLog(10);
+  tamper(dir, (db) => db.prepare("DELETE FROM entries WHERE seq >= 8").run());
+  assert.deepEqual(kinds(await verify(dir)), ["truncated@8", "truncated@9"]);
+});
+
+test("a checkpoint with a broken signature is reported as forged", async () => {
+  const { dir } = await makeLog(4);
+  tamper(dir, (db) => {
+    const { note } = db.prepare("SELECT note FROM checkpoints WHERE size = 2").get() as {
+      note: string;
+    };
+    const forged = note.replace(
+      /\n\n— (\S+) (\S)/,
+      (_m, name: string, c: string) => `\n\n— ${name} ${c === "A" ? "B" : "A"}`,
+    );
+    db.prepare("UPDATE checkpoints SET note = ? WHERE size = 2").run(forged);
+  });
+  assert.deepEqual(kinds(await verify(dir)), ["forged-checkpoint@size 2"]);
+});
+
+test("a checkpoint signed by another key is reported as forged", async () => {
+  const { dir } = await makeLog(3);
+  const other = await makeLog(3);
+  const foreign = (
+    new Database(join(other.dir, "genlog.db"))
+      .prepare("SELECT note FROM checkpoints WHERE size = 3")
+      .get() as {
+      note: string;
+    }
+  ).note;
+  tamper(dir, (db) => db.prepare("UPDATE checkpoints SET note = ? WHERE size = 3").run(foreign));
+  assert.deepEqual(kinds(await verify(dir)), ["forged-checkpoint@size 3"]);
+});
+
+test("a log rolled back together with its checkpoints is caught by a trusted checkpoint", async () => {
+  const { dir, notes } = await makeLog(8);
+  const trusted = notes[7]!;
+  assert.equal((await verify(dir, trusted)).ok, true);
+  tamper(dir, (db) => {
+    db.prepare("DELETE FROM entries WHERE seq >= 5").run();
+    db.prepare("DELETE FROM checkpoints WHERE size > 5").run();
+  });
+  assert.equal(
+    (await verify(dir)).ok,
+    true,
+    "without a trusted checkpoint a clean rollback is invisible",
+  );
+  const r = await verify(dir, trusted);
+  assert.equal(r.ok, false);
+  assert.ok(r.problems.some((p) => p.kind === "rolled-back-checkpoint" && p.size === 8));
+  assert.ok(r.problems.some((p) => p.kind === "truncated" && p.index === 5));
+});
+
+test("an older checkpoint issued again after a newer one is reported as rolled back", async () => {
+  const { dir } = await makeLog(4);
+  tamper(dir, (db) => {
+    const { note } = db.prepare("SELECT note FROM checkpoints WHERE size = 2").get() as {
+      note: string;
+    };
+    db.prepare("DELETE FROM checkpoints WHERE size = 2").run();
+    db.prepare("INSERT INTO checkpoints (log_id, size, note) VALUES (1, 2, ?)").run(note);
+  });
+  assert.deepEqual(kinds(await verify(dir)), ["rolled-back-checkpoint@size 2"]);
+});
+
+test("a trusted checkpoint from a rewritten history is reported as inconsistent", async () => {
+  const { dir, notes } = await makeLog(4);
+  // The same key signs a second history of the same origin: a fork only the key holder can make.
+  const fork = tempDir();
+  mkdirSync(join(fork, "keys"), { recursive: true });
+  copyFileSync(join(dir, "keys", "default.ed25519.pem"), join(fork, "keys", "default.ed25519.pem"));
+  const log = await openLog({ dataDir: fork });
+  for (let i = 0; i < 4; i++) await log.logGenerationEvent("other");
+  const forked = (await log.checkpoint())!;
+  await log.close();
+  assert.equal((await verify(dir, notes[3]!)).ok, true);
+  assert.deepEqual(kinds(await verify(dir, forked)), ["inconsistent-checkpoint@size 4"]);
+});
+
+test("a trusted checkpoint signed by another key is refused", async () => {
+  const { dir } = await makeLog(2);
+  const other = await makeLog(2);
+  await assert.rejects(verify(dir, other.notes[1]!), /signature/i);
+});
+
+test("progress is reported while verifying", async () => {
+  const { dir } = await makeLog(3);
+  const log = await openLog({ dataDir: dir });
+  const seen: [number, number][] = [];
+  await log.verify({ onProgress: (d, t) => seen.push([d, t]) });
+  await log.close();
+  assert.deepEqual(seen[seen.length - 1], [3, 3]);
+});
