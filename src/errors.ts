@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   GENLOG_E_BAD_PROOF: "An inclusion or consistency proof does not verify.",
   GENLOG_E_INCONSISTENT:
     "A new checkpoint is not consistent with the previous one; nothing was acked.",
+  GENLOG_E_CONFLICT:
+    "Another writer appended to the log first and retries ran out; the append can be retried.",
   GENLOG_E_STORE: "The storage driver failed; the batch was rolled back and nothing was acked.",
   GENLOG_E_CLOSED: "The log was closed; open it again to append or read.",
 } as const;

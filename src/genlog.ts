@@ -145,7 +145,10 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   const store = SqliteStore.open({ path: dbPath });
   try {
     const instance = await store.initSetting("instance", options.instance ?? DEFAULT_INSTANCE);
-    return new Genlog({ store, dataDir, instance, create, options });
+    const log = new Genlog({ store, dataDir, instance, create, options });
+    // The default tenant's key and log exist as soon as the directory is opened.
+    await log.verifierKey();
+    return log;
   } catch (e) {
     await store.close();
     throw e;

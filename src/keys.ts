@@ -3,13 +3,16 @@
  * file readable by group or others is refused, because whoever holds the key can sign a
  * rewritten history (DESIGN.md §7).
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import {
   closeSync,
+  existsSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
+  rmSync,
   statSync,
   writeSync,
 } from "node:fs";
@@ -33,17 +36,35 @@ export function keyPath(dataDir: string, tenant: string): string {
 }
 
 /**
- * Creates a new Ed25519 key file with mode 0600; never overwrites one.
+ * Creates a new Ed25519 key file with mode 0600; never overwrites one. The key is written
+ * to a temporary file, synced, then linked into place, so a crash or a concurrent reader
+ * never sees an empty or partial key.
  *
  * @throws {GenlogError} `GENLOG_E_ALREADY_INITIALIZED` when the file exists.
  */
 export function createKeyFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (existsSync(path)) {
+    throw new GenlogError(
+      "GENLOG_E_ALREADY_INITIALIZED",
+      `signing key ${path} already exists; kept it`,
+    );
+  }
   const { privateKey } = generateKeyPairSync("ed25519");
   const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
-  let fd: number;
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    fd = openSync(path, "wx", 0o600);
+    const fd = openSync(temp, "wx", 0o600);
+    try {
+      writeSync(fd, pem);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    // link() fails if the target exists: of two racing creators exactly one wins.
+    linkSync(temp, path);
+    syncDir(dir);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
       throw new GenlogError(
@@ -57,9 +78,14 @@ export function createKeyFile(path: string): void {
     throw new GenlogError("GENLOG_E_KEY", `cannot create signing key ${path}: ${String(cause)}`, {
       cause,
     });
+  } finally {
+    rmSync(temp, { force: true });
   }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
   try {
-    writeSync(fd, pem);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -6,7 +6,7 @@
  */
 import { GenlogError } from "./errors.js";
 import { formatCheckpoint, parseCheckpoint } from "./core/checkpoint.js";
-import { parseSignedNote } from "./core/signed-note.js";
+import { verifyNote } from "./core/signed-note.js";
 import {
   MerkleFrontier,
   assembleProof,
@@ -67,7 +67,21 @@ export interface LogWriterOptions {
 
 const DEFAULT_MAX_BATCH = 4096;
 
-/** Appends to one log. One writer per log per process; the store serialises processes. */
+/** How often a batch is re-sealed after another process appended first. */
+const MAX_CONFLICT_RETRIES = 100;
+
+/** What a writer knows of its log: the right edge of the tree, its root and the last time. */
+interface WriterState {
+  frontier: MerkleFrontier;
+  root: Uint8Array;
+  lastTs: number;
+}
+
+/**
+ * Appends to one log. Several writers (in this or other processes) may share a log: the
+ * store refuses a batch that does not start at the log's current size, and the writer then
+ * reloads the state from the store and seals the batch again.
+ */
 export class LogWriter {
   readonly ref: LogRef;
   readonly #store: LogStore;
@@ -81,55 +95,25 @@ export class LogWriter {
   #scheduled = false;
   #flushing: Promise<void> | undefined;
 
-  private constructor(options: LogWriterOptions, frontier: MerkleFrontier, lastTs: number) {
+  private constructor(options: LogWriterOptions, state: WriterState) {
     this.ref = options.ref;
     this.#store = options.store;
     this.#signer = options.signer;
     this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     this.#onCommit = options.onCommit;
-    this.#frontier = frontier;
-    this.#root = frontier.root();
-    this.#lastTs = lastTs;
+    this.#frontier = state.frontier;
+    this.#root = state.root;
+    this.#lastTs = state.lastTs;
   }
 
   /**
-   * Loads the log's state and checks that the stored tree still matches its latest signed
-   * checkpoint, so that a writer never extends a log that was tampered with.
+   * Loads the log's state and checks it, so that a writer never extends a log that was
+   * tampered with.
    *
    * @throws {GenlogError} `GENLOG_E_INCONSISTENT` when stored entries and checkpoint disagree.
    */
   static async open(options: LogWriterOptions): Promise<LogWriter> {
-    const { store, ref } = options;
-    const { size, latest } = await store.logState(ref.logId);
-    const cpSize = latest?.size ?? 0;
-    if (size !== cpSize) {
-      throw new GenlogError(
-        "GENLOG_E_INCONSISTENT",
-        `log ${ref.origin} holds ${size} entries but its latest checkpoint covers ${cpSize}; run \`genlog verify\``,
-        { details: { origin: ref.origin, size, checkpointSize: cpSize } },
-      );
-    }
-    const plan = rootPlan(size);
-    const hashes = await store.readNodes(ref.logId, plan.nodes);
-    const byNode = new Map(plan.nodes.map((n, i) => [nodeKey(n), hashes[i]!]));
-    const frontier = MerkleFrontier.fromNodes(size, (level, index) =>
-      byNode.get(nodeKey({ level, index }))!,
-    );
-    let lastTs = 0;
-    if (latest !== undefined) {
-      const cp = parseCheckpoint(parseSignedNote(latest.note).body);
-      if (!Buffer.from(cp.rootHash).equals(Buffer.from(frontier.root()))) {
-        throw new GenlogError(
-          "GENLOG_E_INCONSISTENT",
-          `stored Merkle nodes of ${ref.origin} do not match its latest checkpoint (size ${size}); run \`genlog verify\``,
-          { details: { origin: ref.origin, size } },
-        );
-      }
-      const last = await store.getEntry(ref.logId, size - 1);
-      if (last !== undefined)
-        lastTs = Date.parse((JSON.parse(last.canonical) as { ts: string }).ts);
-    }
-    return new LogWriter(options, frontier, lastTs);
+    return new LogWriter(options, await loadState(options.store, options.ref, options.signer));
   }
 
   /** Number of committed records. */
@@ -141,14 +125,21 @@ export class LogWriter {
   append(prepared: PreparedRecord, clientId: boolean): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       this.#queue.push({ prepared, clientId, resolve, reject });
-      if (!this.#scheduled && this.#flushing === undefined) {
-        this.#scheduled = true;
-        // Yield one macrotask so that appends issued in the same turn join this batch.
-        setImmediate(() => {
-          this.#scheduled = false;
-          this.#flushing = this.#drain().finally(() => (this.#flushing = undefined));
-        });
-      }
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing !== undefined) return;
+    this.#scheduled = true;
+    // Yield one macrotask so that appends issued in the same turn join this batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flushing = this.#drain().finally(() => {
+        this.#flushing = undefined;
+        // An append queued after the drain loop saw an empty queue must not be stranded.
+        if (this.#queue.length > 0) this.#schedule();
+      });
     });
   }
 
@@ -171,6 +162,21 @@ export class LogWriter {
   }
 
   async #commit(batch: Pending[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#commitOnce(batch);
+      } catch (e) {
+        if (!(e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT")) throw e;
+        if (attempt >= MAX_CONFLICT_RETRIES) throw e;
+        const state = await loadState(this.#store, this.ref, this.#signer);
+        this.#frontier = state.frontier;
+        this.#root = state.root;
+        this.#lastTs = Math.max(this.#lastTs, state.lastTs);
+      }
+    }
+  }
+
+  async #commitOnce(batch: Pending[]): Promise<void> {
     const oldSize = this.#frontier.size;
     const results = new Array<AppendResult | undefined>(batch.length);
     await this.#findDuplicates(batch, results);
@@ -291,6 +297,51 @@ export class LogWriter {
       );
     }
   }
+}
+
+/**
+ * Reads a log's state from the store: the frontier from O(log n) stored nodes, checked
+ * against the latest checkpoint, whose signature must be the signer's own.
+ */
+async function loadState(store: LogStore, ref: LogRef, signer: Signer): Promise<WriterState> {
+  const { size, latest } = await store.logState(ref.logId);
+  const cpSize = latest?.size ?? 0;
+  if (size !== cpSize) {
+    throw new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `log ${ref.origin} holds ${size} entries but its latest checkpoint covers ${cpSize}; run \`genlog verify\``,
+      { details: { origin: ref.origin, size, checkpointSize: cpSize } },
+    );
+  }
+  const plan = rootPlan(size);
+  const hashes = await store.readNodes(ref.logId, plan.nodes);
+  const frontier = MerkleFrontier.fromNodes(size, (level, index) => {
+    const i = plan.nodes.findIndex((n) => n.level === level && n.index === index);
+    return hashes[i]!;
+  });
+  const root = frontier.root();
+  if (latest === undefined) return { frontier, root, lastTs: 0 };
+  let cp;
+  try {
+    cp = parseCheckpoint(verifyNote(latest.note, signer.verifierKey));
+  } catch (cause) {
+    throw new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `the latest checkpoint of ${ref.origin} (size ${size}) does not verify with this log's key; run \`genlog verify\``,
+      { cause, details: { origin: ref.origin, size } },
+    );
+  }
+  if (cp.size !== size || !Buffer.from(cp.rootHash).equals(Buffer.from(root))) {
+    throw new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `stored Merkle nodes of ${ref.origin} do not match its latest checkpoint (size ${size}); run \`genlog verify\``,
+      { details: { origin: ref.origin, size } },
+    );
+  }
+  const last = await store.getEntry(ref.logId, size - 1);
+  const lastTs =
+    last === undefined ? 0 : Date.parse((JSON.parse(last.canonical) as { ts: string }).ts);
+  return { frontier, root, lastTs };
 }
 
 function nodeKey(n: NodeId): string {

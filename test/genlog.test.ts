@@ -398,3 +398,42 @@ test("a writer refuses to commit a batch when an older node was altered under it
   assert.equal(await log.size(), 5);
   await log.close();
 });
+
+test("appends issued as earlier appends resolve are never stranded in the queue", { timeout: 60_000 }, async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const chain = async (n: number): Promise<number> => {
+    let done = 0;
+    for (let i = 0; i < n; i++) {
+      await log.logGenerationEvent("chain");
+      done++;
+    }
+    return done;
+  };
+  const counts = await Promise.all(Array.from({ length: 8 }, () => chain(25)));
+  assert.deepEqual(counts, Array.from({ length: 8 }, () => 25));
+  assert.equal(await log.size(), 200);
+  await log.close();
+});
+
+test("two handles on one data dir append in turn and the log stays consistent", async () => {
+  const dir = tempDir();
+  const a = await openLog({ dataDir: dir });
+  const b = await openLog({ dataDir: dir });
+  const seqs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    seqs.push((await a.logGenerationEvent("a")).seq);
+    seqs.push((await b.logGenerationEvent("b")).seq);
+  }
+  const burst = await Promise.all([
+    ...Array.from({ length: 50 }, () => a.logGenerationEvent("a")),
+    ...Array.from({ length: 50 }, () => b.logGenerationEvent("b")),
+  ]);
+  seqs.push(...burst.map((r) => r.seq));
+  assert.deepEqual(
+    seqs.sort((x, y) => x - y),
+    Array.from({ length: 110 }, (_, i) => i),
+  );
+  assert.equal((await a.verify()).ok, true);
+  await a.close();
+  await b.close();
+});

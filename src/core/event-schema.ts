@@ -143,15 +143,42 @@ function describeFirstError(input: unknown): GenlogError {
   const rule = ruleName(first.type);
   const got = describe(first.value);
   const schema = first.schema as Record<string, unknown>;
-  let expected = first.message;
-  if (rule === "pattern" && typeof schema.pattern === "string") {
-    expected = `a string matching ${schema.pattern}`;
-  } else if (rule === "format" && typeof schema.format === "string") {
-    expected = `a ${schema.format === "uuid" ? "UUID" : "RFC 3339 date-time"} string`;
-  } else if (rule === "required") {
-    expected = "this field to be present";
+  const expected = rule === "required" ? "this field to be present" : expectation(schema);
+  return invalid(pointer, rule, `${pointer || "event"}: expected ${expected}, got ${got}`);
+}
+
+/** What a (sub)schema accepts, in words. */
+function expectation(schema: Record<string, unknown>): string {
+  if (Array.isArray(schema.anyOf)) {
+    const branches = schema.anyOf as Record<string, unknown>[];
+    if (branches.every((b) => "const" in b)) {
+      return `one of ${branches.map((b) => JSON.stringify(b.const)).join(", ")}`;
+    }
+    return branches.map(expectation).join(" or ");
   }
-  return invalid(pointer, rule, `${pointer || "event"}: expected ${lower(expected)}, got ${got}`);
+  if ("const" in schema) return JSON.stringify(schema.const);
+  switch (schema.type) {
+    case "null":
+      return "null";
+    case "string": {
+      if (typeof schema.pattern === "string") return `a string matching ${schema.pattern}`;
+      if (schema.format === "uuid") return "a UUID string";
+      if (schema.format === "date-time") return "an RFC 3339 date-time string";
+      const min = typeof schema.minLength === "number" ? schema.minLength : 0;
+      const max = typeof schema.maxLength === "number" ? schema.maxLength : undefined;
+      return max === undefined ? "a string" : `a string of ${min} to ${max} characters`;
+    }
+    case "integer":
+      return typeof schema.minimum === "number" ? `an integer >= ${schema.minimum}` : "an integer";
+    case "array":
+      return typeof schema.maxItems === "number"
+        ? `an array of at most ${schema.maxItems} items`
+        : "an array";
+    case "object":
+      return "an object";
+    default:
+      return "a valid value";
+  }
 }
 
 function ruleName(type: ValueErrorType): string {
@@ -271,8 +298,4 @@ function describe(v: unknown): string {
     return name && name !== "Object" ? `a ${name}` : "an object";
   }
   return `${typeof v} ${String(v)}`;
-}
-
-function lower(s: string): string {
-  return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
 }

@@ -91,6 +91,9 @@ export interface LogStore {
   /**
    * Appends entries (consecutive seqs starting at the current size) and the checkpoint that
    * covers them, in one durable transaction. Nothing is written if anything fails.
+   *
+   * @throws {GenlogError} `GENLOG_E_CONFLICT` when the first seq is not the log's size at the
+   * moment of the write (another writer appended first); `GENLOG_E_STORE` for any other failure.
    */
   appendBatch(logId: number, entries: StoredEntry[], checkpoint: StoredCheckpoint): Promise<void>;
 

@@ -122,6 +122,24 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("a batch that does not start at the log's size is refused as a conflict", async () => {
+      const { store, reopen } = driver.make();
+      const logId = await fill(store, 3);
+      const other = reopen();
+      await other.appendBatch(logId, [entry(3)], { size: 4, note: "cp 4" });
+      await assert.rejects(
+        store.appendBatch(logId, [entry(3)], { size: 4, note: "cp 4 again" }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT",
+      );
+      await assert.rejects(
+        store.appendBatch(logId, [entry(6)], { size: 7, note: "cp 7" }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT",
+      );
+      assert.deepEqual(await store.logState(logId), { size: 4, latest: { size: 4, note: "cp 4" } });
+      await other.close();
+      await store.close();
+    });
+
     test("nodes are served from the entry that completes them", async () => {
       const { store } = driver.make();
       const logId = await fill(store, 6);
