@@ -3,11 +3,11 @@
  * keys, key-name redaction, pass-through protection) and returns a {@link Genlog} that
  * routes each event to its tenant's log.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { GenlogError } from "./errors.js";
-import { SLUG_PATTERN } from "./core/event-schema.js";
+import { assertTenant } from "./core/event-schema.js";
 import { prepareRecord, type GenerationRecord, type PipelineStages } from "./core/record.js";
 import { KeyNameRedactor } from "./core/redact.js";
 import { PassthroughProtector } from "./core/protect.js";
@@ -126,16 +126,17 @@ interface TenantLog {
 export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   const dataDir = resolve(options.dataDir ?? process.env.GENLOG_DATA_DIR ?? DEFAULT_DATA_DIR);
   const create = options.create ?? true;
+  const tenant = assertTenant(options.tenant ?? DEFAULT_TENANT);
   const dbPath = join(dataDir, "genlog.db");
   if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   else {
     try {
-      readKeyFile(keyPath(dataDir, options.tenant ?? DEFAULT_TENANT));
+      readKeyFile(keyPath(dataDir, tenant));
     } catch (e) {
       if (e instanceof GenlogError && e.code === "GENLOG_E_NOT_INITIALIZED") {
         throw new GenlogError(
           "GENLOG_E_NOT_INITIALIZED",
-          `${dataDir} is not an initialised genlog data directory: run \`genlog init --data-dir ${dataDir}\``,
+          `${dataDir} has no signing key for tenant "${tenant}": run \`genlog init --data-dir ${dataDir}${tenant === DEFAULT_TENANT ? "" : ` --tenant ${tenant}`}\``,
           { cause: e },
         );
       }
@@ -144,10 +145,20 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   }
   const store = SqliteStore.open({ path: dbPath });
   try {
-    const instance = await store.initSetting("instance", options.instance ?? DEFAULT_INSTANCE);
+    const instance = await store.initSetting(
+      "instance",
+      assertInstance(options.instance ?? DEFAULT_INSTANCE),
+    );
+    if (options.instance !== undefined && options.instance !== instance) {
+      // Origins are fixed once the first log exists; a silent rename would be a surprise.
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `${dataDir} belongs to instance "${instance}", not "${options.instance}"; the instance name cannot change`,
+      );
+    }
     const log = new Genlog({ store, dataDir, instance, create, options });
     // The default tenant's key and log exist as soon as the directory is opened.
-    await log.verifierKey();
+    await log.openTenant();
     return log;
   } catch (e) {
     await store.close();
@@ -187,7 +198,7 @@ export class Genlog {
     this.dataDir = init.dataDir;
     this.instance = init.instance;
     this.#create = init.create;
-    this.tenant = checkTenant(init.options.tenant ?? DEFAULT_TENANT);
+    this.tenant = assertTenant(init.options.tenant ?? DEFAULT_TENANT);
     this.#logger = init.options.logger ?? pino({ level: "warn" }, pino.destination(2));
     this.#maxBatch = init.options.maxBatch;
   }
@@ -207,7 +218,7 @@ export class Genlog {
   async appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
     this.#check();
     const prepared = prepareRecord(event, this.tenant, this.#stages);
-    const log = await this.#tenant(prepared.tenant);
+    const log = await this.#tenant(prepared.tenant, true);
     const writer = await (log.writer ??= this.#openWriter(log));
     return writer.append(prepared, event.id !== undefined);
   }
@@ -242,6 +253,14 @@ export class Genlog {
     return this;
   }
 
+  /**
+   * Creates a tenant's signing key and log if they do not exist (when the handle may
+   * create), and returns its origin.
+   */
+  async openTenant(tenant?: string): Promise<string> {
+    return (await this.#tenant(tenant ?? this.tenant, true)).ref.origin;
+  }
+
   /** The verifier key line of a tenant's signer. */
   async verifierKey(tenant?: string): Promise<string> {
     return (await this.#tenant(tenant ?? this.tenant)).signer.verifierKey;
@@ -249,7 +268,7 @@ export class Genlog {
 
   /** The origin of a tenant's events log. */
   origin(tenant?: string): string {
-    return `${this.instance}/${checkTenant(tenant ?? this.tenant)}/events`;
+    return `${this.instance}/${assertTenant(tenant ?? this.tenant)}/events`;
   }
 
   /** The latest signed checkpoint note, or undefined for an empty log. */
@@ -395,20 +414,31 @@ export class Genlog {
     if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "this genlog handle is closed");
   }
 
-  #tenant(tenant: string): Promise<TenantLog> {
+  /**
+   * A tenant's log. Only appends (and opening the handle) may create a tenant; reads of an
+   * unknown tenant fail instead of leaving a key and an empty log behind.
+   */
+  #tenant(tenant: string, create = false): Promise<TenantLog> {
     this.#check();
     let p = this.#tenants.get(tenant);
     if (p === undefined) {
-      p = this.#loadTenant(checkTenant(tenant));
+      p = this.#loadTenant(assertTenant(tenant), create && this.#create);
       this.#tenants.set(tenant, p);
       p.catch(() => this.#tenants.delete(tenant));
     }
     return p;
   }
 
-  async #loadTenant(tenant: string): Promise<TenantLog> {
+  async #loadTenant(tenant: string, create: boolean): Promise<TenantLog> {
     const path = keyPath(this.dataDir, tenant);
-    if (this.#create) {
+    if (!create && !existsSync(path)) {
+      throw new GenlogError(
+        "GENLOG_E_NOT_FOUND",
+        `tenant "${tenant}" has no log in ${this.dataDir}: append to it or run \`genlog init --tenant ${tenant}\``,
+        { details: { tenant } },
+      );
+    }
+    if (create) {
       try {
         createKeyFile(path);
       } catch (e) {
@@ -506,19 +536,6 @@ async function idle(log: TenantLog): Promise<void> {
   await writer?.idle();
 }
 
-function checkTenant(tenant: string): string {
-  if (!new RegExp(SLUG_PATTERN).test(tenant)) {
-    throw new GenlogError(
-      "GENLOG_E_INVALID_INPUT",
-      `tenant: expected a string matching ${SLUG_PATTERN}, got "${tenant}"`,
-      {
-        details: { pointer: "/tenant", rule: "pattern" },
-      },
-    );
-  }
-  return tenant;
-}
-
 function parseRecord(canonical: string): GenerationRecord {
   return JSON.parse(canonical) as GenerationRecord;
 }
@@ -553,4 +570,19 @@ function decodeCursor(cursor: string): number {
     );
   }
   return Number(m[1]);
+}
+
+/** Instance names start every origin and key name: no spaces, no `+` (C2SP signed-note). */
+function assertInstance(instance: string): string {
+  if (
+    !/^[A-Za-z0-9][A-Za-z0-9._~:-]*(\/[A-Za-z0-9._~:-]+)*$/.test(instance) ||
+    instance.length > 128
+  ) {
+    throw new GenlogError(
+      "GENLOG_E_INVALID_INPUT",
+      `instance: expected a host-like name such as "genlog.example.com" (letters, digits, . _ ~ : - and /), got "${instance}"`,
+      { details: { pointer: "/instance", rule: "pattern" } },
+    );
+  }
+  return instance;
 }

@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { GenlogError } from "./errors.js";
+import { assertTenant } from "./core/event-schema.js";
 import { ed25519RawPublicKey, formatVerifierKey, signNote } from "./core/signed-note.js";
 
 /** Signs checkpoints of one tenant's logs. */
@@ -32,7 +33,8 @@ export interface Signer {
 
 /** Path of a tenant's key file in a data directory. */
 export function keyPath(dataDir: string, tenant: string): string {
-  return join(dataDir, "keys", `${tenant}.ed25519.pem`);
+  // The tenant is a slug, so the path cannot leave keys/.
+  return join(dataDir, "keys", `${assertTenant(tenant)}.ed25519.pem`);
 }
 
 /**

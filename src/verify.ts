@@ -160,6 +160,25 @@ export async function verifyLog(
       options.onProgress(rows.length, Math.max(total, rows.length));
     }
   }
+  // A writer may have committed batches while we read. Each batch lands with its checkpoint
+  // in one transaction, so entries that a valid checkpoint issued since then covers are
+  // legitimate growth: they are left out, and this report speaks of the log as it was.
+  const grown = await store.logState(ref.logId);
+  if (grown.latest !== undefined && grown.latest.size > total) {
+    let newer: Checkpoint | undefined;
+    try {
+      newer = parseCheckpoint(verifyNote(grown.latest.note, verifier));
+    } catch {
+      newer = undefined; // a forged newer checkpoint covers nothing; the rows stay in
+    }
+    if (newer !== undefined && newer.origin === ref.origin && newer.size === grown.latest.size) {
+      const end = newer.size;
+      for (let i = rows.length - 1; i >= 0; i--) {
+        const k = rows[i]!.key;
+        if (k >= total && k < end) rows.splice(i, 1);
+      }
+    }
+  }
 
   // 3. Walk the positions in order, placing the record that claims each one and checking
   //    every signed root on the way. Where several records claim one position, the one that

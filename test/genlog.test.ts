@@ -399,21 +399,28 @@ test("a writer refuses to commit a batch when an older node was altered under it
   await log.close();
 });
 
-test("appends issued as earlier appends resolve are never stranded in the queue", { timeout: 60_000 }, async () => {
-  const log = await openLog({ dataDir: tempDir() });
-  const chain = async (n: number): Promise<number> => {
-    let done = 0;
-    for (let i = 0; i < n; i++) {
-      await log.logGenerationEvent("chain");
-      done++;
-    }
-    return done;
-  };
-  const counts = await Promise.all(Array.from({ length: 8 }, () => chain(25)));
-  assert.deepEqual(counts, Array.from({ length: 8 }, () => 25));
-  assert.equal(await log.size(), 200);
-  await log.close();
-});
+test(
+  "appends issued as earlier appends resolve are never stranded in the queue",
+  { timeout: 60_000 },
+  async () => {
+    const log = await openLog({ dataDir: tempDir() });
+    const chain = async (n: number): Promise<number> => {
+      let done = 0;
+      for (let i = 0; i < n; i++) {
+        await log.logGenerationEvent("chain");
+        done++;
+      }
+      return done;
+    };
+    const counts = await Promise.all(Array.from({ length: 8 }, () => chain(25)));
+    assert.deepEqual(
+      counts,
+      Array.from({ length: 8 }, () => 25),
+    );
+    assert.equal(await log.size(), 200);
+    await log.close();
+  },
+);
 
 test("two handles on one data dir append in turn and the log stays consistent", async () => {
   const dir = tempDir();

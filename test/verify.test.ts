@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { openLog, hashLeaf, canonicalize, type VerifyReport } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -284,3 +286,36 @@ test("progress is reported while verifying", async () => {
   await log.close();
   assert.deepEqual(seen[seen.length - 1], [3, 3]);
 });
+
+test(
+  "verify during appends by another process reports no false tampering",
+  { timeout: 120_000 },
+  async () => {
+    const { dir } = await makeLog(3);
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        fileURLToPath(new URL("./helpers/crash-appender.ts", import.meta.url)),
+        dir,
+        "8",
+        "1000000",
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const exited = new Promise((r) => child.once("exit", r));
+    let acks = 0;
+    child.stdout.on("data", (b: Buffer) => (acks += b.toString().split("\n").length - 1));
+    try {
+      const reports: VerifyReport[] = [];
+      while (acks < 3000 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 5; i++) reports.push(await verify(dir));
+      for (const r of reports) assert.equal(r.ok, true, JSON.stringify(r.problems.slice(0, 3)));
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    assert.equal((await verify(dir)).ok, true);
+  },
+);

@@ -8,7 +8,7 @@ import { basename, join, resolve } from "node:path";
 import { SingleBar, Presets } from "cli-progress";
 import { GenlogError } from "../errors.js";
 import { openLog, type Genlog, type GenerationEventInput } from "../genlog.js";
-import { createKeyFile, keyPath } from "../keys.js";
+import { keyPath } from "../keys.js";
 import type { GenerationRecord } from "../core/record.js";
 import { verifyInclusion } from "../core/merkle.js";
 import { parseCheckpoint } from "../core/checkpoint.js";
@@ -65,18 +65,11 @@ function out(text: string): void {
 async function init(o: GlobalOptions): Promise<number> {
   const dataDir = resolve(o.dataDir);
   const path = keyPath(dataDir, o.tenant);
-  let created = true;
-  try {
-    createKeyFile(path);
-  } catch (e) {
-    if (!(e instanceof GenlogError && e.code === "GENLOG_E_ALREADY_INITIALIZED")) throw e;
-    created = false;
-  }
+  const created = !existsSync(path);
   const log = await openLog({
     dataDir,
     tenant: o.tenant,
-    create: false,
-    instance: String(o.instance ?? "genlog.local"),
+    ...(typeof o.instance === "string" ? { instance: o.instance } : {}),
   });
   try {
     const verifierKey = await log.verifierKey();

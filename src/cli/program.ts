@@ -58,7 +58,7 @@ function buildProgram(
   program
     .command("init")
     .description("create the data directory, database and signing key; print the verifier key")
-    .option("--instance <name>", "instance name used in log origins", "genlog.local")
+    .option("--instance <name>", "instance name used in log origins (default: genlog.local)")
     .action(action("init"));
 
   program
@@ -82,7 +82,7 @@ function buildProgram(
 
   program
     .command("query")
-    .description("list records, newest filters first")
+    .description("list records in log order, filtered")
     .option("--type <type>")
     .option("--user <user>")
     .option("--sector <sector>")

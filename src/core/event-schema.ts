@@ -278,6 +278,24 @@ function tooManyKeys(pointer: string): GenlogError {
   );
 }
 
+const SLUG = new RegExp(SLUG_PATTERN);
+
+/**
+ * Checks a tenant name (also used in file names and origins, so it must be a slug).
+ *
+ * @throws {GenlogError} `GENLOG_E_INVALID_INPUT`.
+ */
+export function assertTenant(tenant: string): string {
+  if (typeof tenant !== "string" || !SLUG.test(tenant)) {
+    throw invalid(
+      "/tenant",
+      "pattern",
+      `tenant: expected a string matching ${SLUG_PATTERN}, got ${describe(tenant)}`,
+    );
+  }
+  return tenant;
+}
+
 /** Escapes one JSON Pointer reference token (RFC 6901 §3). */
 export function escapePointer(token: string): string {
   return token.replace(/~/g, "~0").replace(/\//g, "~1");

@@ -1,0 +1,115 @@
+/**
+ * The peers genlog is measured against, writing the same events:
+ *
+ * (b) pino to a file through an asynchronous SonicBoom destination. The clock stops once the
+ *     destination has flushed and closed; pino does not fsync, so nothing is durable.
+ * (c) better-sqlite3 inserting genlog-shaped rows (same schema and indexes, WAL,
+ *     synchronous=FULL) in fixed-size transactions: what the storage alone costs. Building a
+ *     row (UUIDv7, JSON.stringify of a record, SHA-256 of it as the leaf hash) is timed too,
+ *     as any application storing these rows would have to do it.
+ */
+import { hash } from "node:crypto";
+import { once } from "node:events";
+import { statSync } from "node:fs";
+import Database from "better-sqlite3";
+import { pino } from "pino";
+import { v7 as uuidv7 } from "uuid";
+import { SQLITE_SCHEMA } from "../src/store/sqlite-store.js";
+import { makeEvent, now } from "./common.js";
+
+/** The result of {@link measurePino}. */
+export interface PinoResult {
+  lines: number;
+  seconds: number;
+  linesPerSec: number;
+  bytes: number;
+}
+
+/** Logs `n` events with pino to `file` and waits for the destination to close. */
+export async function measurePino(file: string, n: number, firstIndex = 0): Promise<PinoResult> {
+  const dest = pino.destination({ dest: file, sync: false });
+  await once(dest, "ready");
+  const logger = pino(dest);
+  const closed = once(dest, "close");
+  const start = now();
+  for (let i = 0; i < n; i++) logger.info(makeEvent(firstIndex + i));
+  dest.end();
+  await closed;
+  const seconds = (now() - start) / 1000;
+  return { lines: n, seconds, linesPerSec: n / seconds, bytes: statSync(file).size };
+}
+
+/** The result of {@link measureSqlite}. */
+export interface SqliteResult {
+  rows: number;
+  rowsPerTx: number;
+  seconds: number;
+  rowsPerSec: number;
+}
+
+const INSERT = `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Zeros standing in for the interior nodes a leaf completes (32 bytes per level). */
+const NODE_BYTES = Buffer.alloc(64 * 32);
+
+/** Number of perfect subtrees above the leaf that leaf `seq` completes (its trailing 1 bits). */
+function completedLevels(seq: number): number {
+  let levels = 0;
+  for (let s = seq; s % 2 === 1; s = (s - 1) / 2) levels++;
+  return levels;
+}
+
+/** Inserts `n` genlog-shaped rows into a fresh database at `file`, `rowsPerTx` per transaction. */
+export function measureSqlite(file: string, n: number, rowsPerTx: number): SqliteResult {
+  const db = new Database(file);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec(SQLITE_SCHEMA);
+    const insert = db.prepare(INSERT);
+    const insertMany = db.transaction((from: number, count: number, ts: string) => {
+      for (let seq = from; seq < from + count; seq++) {
+        const event = makeEvent(seq);
+        const record = {
+          v: 1,
+          id: uuidv7(),
+          seq,
+          tenant: "default",
+          type: event.type,
+          ts,
+          occurredAt: null,
+          actor: event.user ?? null,
+          sector: event.sector ?? null,
+          status: "succeeded",
+          meta: event.meta,
+          artifacts: event.artifacts,
+          redactions: [],
+          pii: null,
+        };
+        const text = JSON.stringify(record);
+        insert.run(
+          1,
+          seq,
+          record.id,
+          ts,
+          record.type,
+          record.actor,
+          record.sector,
+          record.status,
+          text,
+          hash("sha256", text, "buffer"),
+          NODE_BYTES.subarray(0, completedLevels(seq) * 32),
+        );
+      }
+    });
+    const start = now();
+    for (let from = 0; from < n; from += rowsPerTx) {
+      insertMany(from, Math.min(rowsPerTx, n - from), new Date().toISOString());
+    }
+    const seconds = (now() - start) / 1000;
+    return { rows: n, rowsPerTx, seconds, rowsPerSec: n / seconds };
+  } finally {
+    db.close();
+  }
+}
