@@ -19,7 +19,6 @@ import {
   sealRecord,
   type GenerationRecord,
   type PreparedRecord,
-  type SealedRecord,
 } from "./core/record.js";
 import {
   completingSeq,
@@ -70,6 +69,23 @@ const DEFAULT_MAX_BATCH = 4096;
 /** How often a batch is re-sealed after another process appended first. */
 const MAX_CONFLICT_RETRIES = 100;
 
+/** A sealed batch waiting for (or in) its commit. */
+interface SealedBatch {
+  batch: Pending[];
+  /** One per pending append, in order. */
+  results: AppendResult[];
+  /** New entries only (repeats of an idempotency key add none). */
+  entries: StoredEntry[];
+  /** Results of appends with a client id, by id. */
+  byClientId: Map<string, AppendResult>;
+  /** Tree size once committed. */
+  size: number;
+  /** The signed checkpoint at `size`, when the batch adds entries. */
+  note: string | undefined;
+}
+
+const NO_NODES = Buffer.alloc(0);
+
 /** What a writer knows of its log: the right edge of the tree, its root and the last time. */
 interface WriterState {
   frontier: MerkleFrontier;
@@ -94,6 +110,8 @@ export class LogWriter {
   #queue: Pending[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
+  /** Conflicts in a row; reset by every successful commit. */
+  #conflicts = 0;
 
   private constructor(options: LogWriterOptions, state: WriterState) {
     this.ref = options.ref;
@@ -150,56 +168,120 @@ export class LogWriter {
     }
   }
 
+  /**
+   * Seals and commits the queue, two batches deep: while one batch is being committed (on
+   * the store's side, e.g. SQLite's worker thread), the next one is sealed against the tree
+   * that batch will leave. If a commit fails, the batch sealed after it is put back at the
+   * head of the queue unharmed and the state is reloaded from the store.
+   */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#maxBatch);
-      try {
-        await this.#commit(batch);
-      } catch (e) {
-        for (const p of batch) p.reject(e);
+    let inflight: { sealed: SealedBatch; done: Promise<unknown> } | undefined;
+    while (this.#queue.length > 0 || inflight !== undefined) {
+      let next: SealedBatch | undefined;
+      if (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        try {
+          next = await this.#seal(batch, inflight?.sealed);
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+      }
+      if (inflight !== undefined) {
+        const failure = await inflight.done;
+        if (failure === undefined) {
+          this.#conflicts = 0;
+          this.#finish(inflight.sealed);
+        } else {
+          const retry =
+            failure instanceof GenlogError &&
+            failure.code === "GENLOG_E_CONFLICT" &&
+            ++this.#conflicts <= MAX_CONFLICT_RETRIES;
+          this.#queue.unshift(...(retry ? inflight.sealed.batch : []), ...(next?.batch ?? []));
+          if (!retry) for (const p of inflight.sealed.batch) p.reject(failure);
+          next = undefined;
+          await this.#reload();
+        }
+        inflight = undefined;
+      }
+      if (next !== undefined) {
+        const sealed = next;
+        inflight = {
+          sealed,
+          // Settles to the failure, or undefined: handled at once, awaited later.
+          done: (sealed.entries.length === 0
+            ? Promise.resolve()
+            : this.#store.appendBatch(this.ref.logId, sealed.entries, {
+                size: sealed.size,
+                note: sealed.note!,
+              })
+          ).then(
+            () => undefined,
+            (e: unknown) => e ?? new Error("commit failed"),
+          ),
+        };
+        // Let the appends released by the last commit reach the queue, so the next batch is
+        // sealed while this one commits instead of after it.
+        await new Promise((r) => setImmediate(r));
       }
     }
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#commitOnce(batch);
-      } catch (e) {
-        if (!(e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT")) throw e;
-        if (attempt >= MAX_CONFLICT_RETRIES) throw e;
-        const state = await loadState(this.#store, this.ref, this.#signer);
-        this.#frontier = state.frontier;
-        this.#root = state.root;
-        this.#lastTs = Math.max(this.#lastTs, state.lastTs);
-      }
+  /** Drops sealed-but-uncommitted state: the store is the truth after a failed commit. */
+  async #reload(): Promise<void> {
+    try {
+      const state = await loadState(this.#store, this.ref, this.#signer);
+      this.#frontier = state.frontier;
+      this.#root = state.root;
+      this.#lastTs = Math.max(this.#lastTs, state.lastTs);
+    } catch (e) {
+      // The log cannot be extended safely any more: fail what waits rather than guess.
+      for (const p of this.#queue.splice(0)) p.reject(e);
     }
   }
 
-  async #commitOnce(batch: Pending[]): Promise<void> {
+  /** Resolves the appends of a committed batch, then hands it to the hooks. */
+  #finish(sealed: SealedBatch): void {
+    for (let i = 0; i < sealed.batch.length; i++) sealed.batch[i]!.resolve(sealed.results[i]!);
+    if (sealed.note !== undefined && this.#onCommit !== undefined) {
+      this.#onCommit({
+        origin: this.ref.origin,
+        size: sealed.size,
+        checkpoint: sealed.note,
+        results: sealed.results,
+      });
+    }
+  }
+
+  /**
+   * Seals a batch on top of the current (possibly not yet committed) tree: positions, time,
+   * canonical bytes, leaves, nodes, a consistency proof from the previous checkpoint, and
+   * the signed checkpoint. Advances the writer's tree only if all of it succeeds.
+   */
+  async #seal(batch: Pending[], previous: SealedBatch | undefined): Promise<SealedBatch> {
     const oldSize = this.#frontier.size;
     const results = new Array<AppendResult | undefined>(batch.length);
-    await this.#findDuplicates(batch, results);
+    await this.#findDuplicates(batch, results, previous);
 
     const frontier = this.#frontier.clone();
-    const now = Date.now();
-    const ts = Math.max(now, this.#lastTs);
+    const ts = Math.max(Date.now(), this.#lastTs);
     const tsText = formatTimestamp(ts);
     const entries: StoredEntry[] = [];
-    const sealed: SealedRecord[] = [];
-    const inBatch = new Map<string, AppendResult>();
+    const byClientId = new Map<string, AppendResult>();
     for (let i = 0; i < batch.length; i++) {
       if (results[i] !== undefined) continue;
-      const { prepared } = batch[i]!;
-      const repeat = inBatch.get(prepared.id);
+      const { prepared, clientId } = batch[i]!;
+      const repeat = clientId ? byClientId.get(prepared.id) : undefined;
       if (repeat !== undefined) {
         results[i] = { ...repeat, duplicate: true };
         continue;
       }
       const s = sealRecord(prepared, frontier.size, tsText);
       const completed = frontier.append(s.leafHash);
-      const nodes = Buffer.allocUnsafe((completed.length - 1) * 32);
-      for (const n of completed) if (n.level > 0) nodes.set(n.hash, (n.level - 1) * 32);
+      let nodes = NO_NODES;
+      if (completed.length > 1) {
+        nodes = Buffer.allocUnsafe((completed.length - 1) * 32);
+        for (const n of completed) if (n.level > 0) nodes.set(n.hash, (n.level - 1) * 32);
+      }
       const r = s.record;
       entries.push({
         seq: r.seq,
@@ -213,38 +295,36 @@ export class LogWriter {
         leafHash: s.leafHash,
         nodes,
       });
-      sealed.push(s);
       const result: AppendResult = { record: r, canonical: s.canonical, duplicate: false };
       results[i] = result;
-      if (batch[i]!.clientId) inBatch.set(prepared.id, result);
+      if (clientId) byClientId.set(prepared.id, result);
     }
-
-    let note: string | undefined;
-    if (entries.length > 0) {
-      const newRoot = frontier.root();
-      await this.#proveConsistent(oldSize, newRoot, entries);
-      note = this.#signer.sign(
-        formatCheckpoint({ origin: this.ref.origin, size: frontier.size, rootHash: newRoot }),
-      );
-      await this.#store.appendBatch(this.ref.logId, entries, { size: frontier.size, note });
-      this.#frontier = frontier;
-      this.#root = newRoot;
-      this.#lastTs = ts;
-    }
-    const done = results as AppendResult[];
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(done[i]!);
-    if (note !== undefined && this.#onCommit !== undefined) {
-      this.#onCommit({
-        origin: this.ref.origin,
-        size: this.#frontier.size,
-        checkpoint: note,
-        results: done,
-      });
-    }
+    const sealed: SealedBatch = {
+      batch,
+      results: results as AppendResult[],
+      entries,
+      byClientId,
+      size: frontier.size,
+      note: undefined,
+    };
+    if (entries.length === 0) return sealed;
+    const newRoot = frontier.root();
+    await this.#proveConsistent(oldSize, newRoot, entries, previous);
+    sealed.note = this.#signer.sign(
+      formatCheckpoint({ origin: this.ref.origin, size: frontier.size, rootHash: newRoot }),
+    );
+    this.#frontier = frontier;
+    this.#root = newRoot;
+    this.#lastTs = ts;
+    return sealed;
   }
 
   /** Fills `results` for appends whose client id is already committed. */
-  async #findDuplicates(batch: Pending[], results: (AppendResult | undefined)[]): Promise<void> {
+  async #findDuplicates(
+    batch: Pending[],
+    results: (AppendResult | undefined)[],
+    previous: SealedBatch | undefined,
+  ): Promise<void> {
     const ids: string[] = [];
     for (const p of batch) if (p.clientId) ids.push(p.prepared.id);
     if (ids.length === 0) return;
@@ -252,6 +332,13 @@ export class LogWriter {
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       if (!p.clientId) continue;
+      // Sealed in the batch still being committed: if that commit fails, this batch is
+      // sealed again from scratch, so the answer cannot outlive its premise.
+      const pending = previous?.byClientId.get(p.prepared.id);
+      if (pending !== undefined) {
+        results[i] = { ...pending, duplicate: true };
+        continue;
+      }
       const row = found.get(p.prepared.id);
       if (row === undefined) continue;
       results[i] = {
@@ -271,19 +358,22 @@ export class LogWriter {
     oldSize: number,
     newRoot: Uint8Array,
     entries: StoredEntry[],
+    previous: SealedBatch | undefined,
   ): Promise<void> {
     if (oldSize === 0) return;
     const newSize = oldSize + entries.length;
     const plan = planConsistencyProof(oldSize, newSize);
-    // A node lives in the entry that completes it: new nodes come from this batch, the
-    // others from disk.
-    const stored = plan.nodes.filter((n) => completingSeq(n) < oldSize);
+    // A node lives in the entry that completes it: it comes from this batch, from the batch
+    // still being committed, or from disk.
+    const held = [...(previous?.entries ?? []), ...entries];
+    const heldFrom = held[0]?.seq ?? oldSize;
+    const stored = plan.nodes.filter((n) => completingSeq(n) < heldFrom);
     const hashes = await this.#store.readNodes(this.ref.logId, stored);
     const fromDisk = new Map(stored.map((n, i) => [nodeKey(n), hashes[i]!]));
     const lookup = (level: number, index: number): Uint8Array => {
       const seq = completingSeq({ level, index });
-      if (seq < oldSize) return fromDisk.get(nodeKey({ level, index }))!;
-      const e = entries[seq - oldSize]!;
+      if (seq < heldFrom) return fromDisk.get(nodeKey({ level, index }))!;
+      const e = held[seq - heldFrom]!;
       return level === 0 ? e.leafHash : e.nodes.subarray((level - 1) * 32, level * 32);
     };
     try {

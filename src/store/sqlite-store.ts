@@ -5,7 +5,8 @@
  * microtask per call and keeps the PostgreSQL driver on the same interface.
  */
 import Database from "better-sqlite3";
-import { GenlogError } from "../errors.js";
+import { Worker } from "node:worker_threads";
+import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../errors.js";
 import {
   completingSeq,
   type EntryRow,
@@ -52,7 +53,7 @@ CREATE TABLE IF NOT EXISTS entries (
   leaf_hash BLOB NOT NULL,
   nodes     BLOB NOT NULL,
   PRIMARY KEY (log_id, seq)
-);
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (log_id, id);
 CREATE INDEX IF NOT EXISTS entries_type ON entries (log_id, type, seq);
 CREATE INDEX IF NOT EXISTS entries_actor ON entries (log_id, actor, seq) WHERE actor IS NOT NULL;
@@ -77,61 +78,25 @@ type Row = { seq: number; record: string; leaf_hash: Buffer };
 export class SqliteStore implements LogStore {
   readonly driver = "sqlite";
   readonly #db: Database.Database;
-  readonly #insertEntry: Database.Statement;
-  readonly #insertCheckpoint: Database.Statement;
   readonly #nodeRow: Database.Statement<[number, number], { leaf_hash: Buffer; nodes: Buffer }>;
   readonly #entry: Database.Statement<[number, number], Row>;
   readonly #tsAt: Database.Statement<[number, number], { ts: string }>;
   /** BEGIN IMMEDIATE: takes the write lock up front, so the size check cannot go stale. */
   readonly #appendTx: (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => void;
+  readonly #path: string;
+  /** Commits large batches on a second core; created on the first large batch. */
+  #worker: AppendWorker | undefined;
   #closed = false;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, path: string) {
     this.#db = db;
-    this.#insertEntry = db.prepare(
-      `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#insertCheckpoint = db.prepare(
-      "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
-    );
     this.#nodeRow = db.prepare("SELECT leaf_hash, nodes FROM entries WHERE log_id = ? AND seq = ?");
     this.#entry = db.prepare(
       "SELECT seq, record, leaf_hash FROM entries WHERE log_id = ? AND seq = ?",
     );
     this.#tsAt = db.prepare("SELECT ts FROM entries WHERE log_id = ? AND seq = ?");
-    const maxSeq = db.prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?");
-    this.#appendTx = db.transaction(
-      (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => {
-        // Checked under the write lock: another process may have appended since we read.
-        const last = (maxSeq.get(logId) as { seq: number | null }).seq;
-        const size = last === null ? 0 : last + 1;
-        const first = entries[0]?.seq ?? cp.size;
-        if (first !== size) {
-          throw new GenlogError(
-            "GENLOG_E_CONFLICT",
-            `batch starts at seq ${first} but the log holds ${size} entries: another writer appended first`,
-            { details: { expected: first, actual: size } },
-          );
-        }
-        for (const e of entries) {
-          this.#insertEntry.run(
-            logId,
-            e.seq,
-            e.id,
-            e.ts,
-            e.type,
-            e.actor,
-            e.sector,
-            e.status,
-            e.canonical,
-            e.leafHash,
-            e.nodes,
-          );
-        }
-        this.#insertCheckpoint.run(logId, cp.size, cp.note);
-      },
-    ).immediate;
+    this.#appendTx = prepareAppend(db);
+    this.#path = path;
   }
 
   /**
@@ -146,11 +111,10 @@ export class SqliteStore implements LogStore {
         readonly: options.readonly ?? false,
         fileMustExist: options.readonly ?? false,
       });
+      // First, so that opening next to a busy writer waits instead of failing.
+      db.pragma("busy_timeout = 5000");
       if (!options.readonly) {
-        db.pragma("journal_mode = WAL");
-        // FULL: the WAL is fsynced at every commit, so an acked batch survives power loss.
-        db.pragma("synchronous = FULL");
-        db.pragma("foreign_keys = ON");
+        configureWriter(db);
         db.exec(SCHEMA);
         const version = db
           .prepare("SELECT value FROM settings WHERE key = 'schema_version'")
@@ -166,7 +130,6 @@ export class SqliteStore implements LogStore {
           );
         }
       }
-      db.pragma("busy_timeout = 5000");
     } catch (cause) {
       if (cause instanceof GenlogError) throw cause;
       throw new GenlogError(
@@ -177,7 +140,7 @@ export class SqliteStore implements LogStore {
         },
       );
     }
-    return new SqliteStore(db);
+    return new SqliteStore(db, options.path);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -225,7 +188,12 @@ export class SqliteStore implements LogStore {
   ): Promise<void> {
     this.#check();
     try {
-      this.#appendTx(logId, entries, checkpoint);
+      if (entries.length >= WORKER_BATCH) {
+        this.#worker ??= new AppendWorker(this.#path);
+        await this.#worker.append(logId, entries, checkpoint);
+      } else {
+        this.#appendTx(logId, entries, checkpoint);
+      }
     } catch (cause) {
       if (cause instanceof GenlogError) throw cause;
       throw new GenlogError(
@@ -359,6 +327,7 @@ export class SqliteStore implements LogStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#worker?.close();
     this.#db.close();
   }
 
@@ -384,6 +353,132 @@ export class SqliteStore implements LogStore {
   #check(): void {
     if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "the store is closed");
   }
+}
+
+/**
+ * Batches at least this large are committed by a worker thread with its own connection, so
+ * that sealing the next batch on the main thread overlaps the b-tree work and fsync of this
+ * one. Small batches stay in-thread: a worker round trip would only add latency.
+ */
+const WORKER_BATCH = 256;
+
+/** Pragmas of a writing connection. */
+export function configureWriter(db: Database.Database): void {
+  db.pragma("busy_timeout = 5000");
+  db.pragma("journal_mode = WAL");
+  // FULL: the WAL is fsynced at every commit, so an acked batch survives power loss.
+  db.pragma("synchronous = FULL");
+}
+
+/**
+ * The append transaction (BEGIN IMMEDIATE: the write lock is taken first, so the size
+ * check cannot go stale). Shared by the in-thread path and the worker.
+ */
+export function prepareAppend(
+  db: Database.Database,
+): (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => void {
+  const insertEntry = db.prepare(
+    `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertCheckpoint = db.prepare(
+    "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
+  );
+  const maxSeq = db.prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?");
+  return db.transaction((logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => {
+    // Checked under the write lock: another process may have appended since we read.
+    const last = (maxSeq.get(logId) as { seq: number | null }).seq;
+    const size = last === null ? 0 : last + 1;
+    const first = entries[0]?.seq ?? cp.size;
+    if (first !== size) {
+      throw new GenlogError(
+        "GENLOG_E_CONFLICT",
+        `batch starts at seq ${first} but the log holds ${size} entries: another writer appended first`,
+        { details: { expected: first, actual: size } },
+      );
+    }
+    for (const e of entries) {
+      insertEntry.run(
+        logId,
+        e.seq,
+        e.id,
+        e.ts,
+        e.type,
+        e.actor,
+        e.sector,
+        e.status,
+        e.canonical,
+        asBuffer(e.leafHash),
+        asBuffer(e.nodes),
+      );
+    }
+    insertCheckpoint.run(logId, cp.size, cp.note);
+  }).immediate;
+}
+
+/** better-sqlite3 binds Buffers; a structured clone turns them into plain Uint8Arrays. */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The main thread's side of the append worker. */
+class AppendWorker {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  #next = 0;
+
+  constructor(path: string) {
+    // Under tsx (tests) this module is a .ts file, and so is its worker.
+    // Run from the TypeScript sources (tests, benchmarks), the worker is the built one:
+    // Node 20 workers cannot load TypeScript through tsx. `npm test` builds first.
+    const url = import.meta.url.endsWith(".ts")
+      ? new URL("../../dist/store/sqlite-append-worker.js", import.meta.url)
+      : new URL("./sqlite-append-worker.js", import.meta.url);
+    this.#worker = new Worker(url, { workerData: { path } });
+    this.#worker.unref();
+    this.#worker.on("message", (m: AppendReply) => {
+      const p = this.#pending.get(m.id);
+      if (p === undefined) return;
+      this.#pending.delete(m.id);
+      if (m.error === undefined) p.resolve();
+      else p.reject(new GenlogError(m.error.code, m.error.message, { details: m.error.details }));
+    });
+    const fail = (err: unknown) => {
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    };
+    this.#worker.on("error", fail);
+    this.#worker.on("exit", (code) => fail(new Error(`append worker exited with code ${code}`)));
+  }
+
+  append(logId: number, entries: StoredEntry[], checkpoint: StoredCheckpoint): Promise<void> {
+    const id = this.#next++;
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.ref(); // a commit in flight keeps the process alive until it is durable
+      this.#worker.postMessage({ id, logId, entries, checkpoint } satisfies AppendRequest);
+    }).finally(() => {
+      if (this.#pending.size === 0) this.#worker.unref();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.terminate();
+  }
+}
+
+/** A message to the append worker. */
+export interface AppendRequest {
+  id: number;
+  logId: number;
+  entries: StoredEntry[];
+  checkpoint: StoredCheckpoint;
+}
+
+/** The append worker's answer: no `error` means committed and synced. */
+export interface AppendReply {
+  id: number;
+  error?: { code: ErrorCode; message: string; details: GenlogErrorDetails };
 }
 
 function toEntry(row: Row): EntryRow {
