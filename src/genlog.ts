@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { GenlogError } from "./errors.js";
-import { assertTenant } from "./core/event-schema.js";
+import { STATUSES, assertTenant } from "./core/event-schema.js";
 import { prepareRecord, type GenerationRecord, type PipelineStages } from "./core/record.js";
 import { KeyNameRedactor } from "./core/redact.js";
 import { PassthroughProtector } from "./core/protect.js";
@@ -310,7 +310,16 @@ export class Genlog {
     if (options.type !== undefined) filter.type = options.type;
     if (options.actor !== undefined) filter.actor = options.actor;
     if (options.sector !== undefined) filter.sector = options.sector;
-    if (options.status !== undefined) filter.status = options.status;
+    if (options.status !== undefined) {
+      if (!STATUSES.includes(options.status)) {
+        throw new GenlogError(
+          "GENLOG_E_INVALID_INPUT",
+          `status: expected one of ${STATUSES.join(", ")}, got "${String(options.status)}"`,
+          { details: { pointer: "/status", rule: "enum" } },
+        );
+      }
+      filter.status = options.status;
+    }
     if (options.since !== undefined) filter.since = toUtc(options.since, "/since");
     if (options.until !== undefined) filter.until = toUtc(options.until, "/until");
     if (options.cursor !== undefined) filter.afterSeq = decodeCursor(options.cursor);

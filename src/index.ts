@@ -31,7 +31,22 @@ export {
   type GenerationEvent,
 } from "./core/event-schema.js";
 export type { AppendResult } from "./log-writer.js";
-export { verifyLog, type VerifyReport, type VerifyProblem, type ProblemKind } from "./verify.js";
+export {
+  verifyLog,
+  type VerifyOptions,
+  type VerifyReport,
+  type VerifyProblem,
+  type ProblemKind,
+} from "./verify.js";
+export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite-store.js";
+export type {
+  LogStore,
+  LogRef,
+  StoredEntry,
+  StoredCheckpoint,
+  EntryRow,
+  QueryFilter,
+} from "./store/log-store.js";
 export { canonicalize } from "./core/jcs.js";
 export {
   hashLeaf,
@@ -40,7 +55,12 @@ export {
   verifyInclusion,
   verifyConsistency,
 } from "./core/merkle.js";
-export { formatCheckpoint, parseCheckpoint, type Checkpoint } from "./core/checkpoint.js";
+export {
+  formatCheckpoint,
+  parseCheckpoint,
+  type Checkpoint,
+  type ParsedCheckpoint,
+} from "./core/checkpoint.js";
 export {
   parseSignedNote,
   verifyNote,

@@ -444,3 +444,26 @@ test("two handles on one data dir append in turn and the log stays consistent", 
   await a.close();
   await b.close();
 });
+
+test("reading an unknown tenant fails and creates nothing", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  await assert.rejects(
+    log.size("typo"),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_NOT_FOUND",
+  );
+  await assert.rejects(log.query({ tenant: "typo" }), /typo/);
+  assert.equal(existsSync(join(dir, "keys", "typo.ed25519.pem")), false);
+  await assert.rejects(log.query({ status: "weird" as "failed" }), /status/);
+  await log.close();
+});
+
+test("a tenant name that is not a slug is refused before any file is written", async () => {
+  const dir = tempDir();
+  await assert.rejects(
+    openLog({ dataDir: dir, tenant: "../escape" }),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INVALID_INPUT",
+  );
+  assert.equal(existsSync(join(dir, "..", "escape.ed25519.pem")), false);
+  assert.equal(existsSync(join(dir, "escape.ed25519.pem")), false);
+});

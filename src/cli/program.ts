@@ -3,6 +3,7 @@
  * 0 success, 1 verification failed, 2 bad usage or input, 3 the environment failed
  * (storage, I/O). Errors are one line on stderr; `--json` puts machine output on stdout.
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { GenlogError, type ErrorCode } from "../errors.js";
 import { runCommand, type GlobalOptions } from "./commands.js";
@@ -29,6 +30,13 @@ export function exitStatusFor(code: ErrorCode): number {
   return 3;
 }
 
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -38,7 +46,7 @@ function buildProgram(
 ): Command {
   const program = new Command("genlog")
     .description("A verifiable, privacy-first ledger of code-generation events.")
-    .version(process.env.npm_package_version ?? "0.1.0")
+    .version(packageVersion())
     .addOption(
       new Option("--data-dir <dir>", "data directory")
         .env("GENLOG_DATA_DIR")
