@@ -412,7 +412,8 @@ async function demo(o: GlobalOptions): Promise<number> {
       `  inclusion proof of #${last.seq} against the signed checkpoint at size ${proof.treeSize}: verified`,
     );
     say(
-      `Try: genlog --data-dir ${join(o.dataDir)} query   |   genlog --data-dir ${join(o.dataDir)} verify`,
+      // npx would take `--data-dir` for itself: name a non-default directory by environment.
+      `Try: ${join(o.dataDir) === "genlog-data" ? "" : `GENLOG_DATA_DIR=${dataDir} `}npx genlog query   (or verify, checkpoint, export)`,
     );
     if (o.json) out(JSON.stringify({ records, report }));
     return report.ok ? 0 : 1;
