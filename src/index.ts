@@ -48,6 +48,7 @@ export type {
   QueryFilter,
 } from "./store/log-store.js";
 export { canonicalize } from "./core/jcs.js";
+export { checkInclusionProof } from "./proof-check.js";
 export {
   hashLeaf,
   hashChildren,

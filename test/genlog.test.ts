@@ -13,6 +13,7 @@ import {
   verifyInclusion,
   verifyConsistency,
   hashLeaf,
+  checkInclusionProof,
   type GenerationRecord,
 } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -466,4 +467,31 @@ test("a tenant name that is not a slug is refused before any file is written", a
   );
   assert.equal(existsSync(join(dir, "..", "escape.ed25519.pem")), false);
   assert.equal(existsSync(join(dir, "escape.ed25519.pem")), false);
+});
+
+test("checkInclusionProof accepts a served proof and refuses an altered record or foreign key", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  for (let i = 0; i < 9; i++) await log.logGenerationEvent("t", { meta: { i } });
+  const key = await log.verifierKey();
+  const proof = await log.inclusionProof(4);
+  assert.equal(checkInclusionProof(proof, key).size, 9);
+  const altered = { ...proof, record: { ...proof.record, actor: "mallory" } };
+  assert.throws(() => checkInclusionProof(altered, key), /leafHash/);
+  const moved = { ...proof, leafIndex: 5 };
+  assert.throws(
+    () => checkInclusionProof(moved, key),
+    (e: unknown) => e instanceof GenlogError,
+  );
+  const other = await openLog({ dataDir: tempDir() });
+  const otherKey = await other.verifierKey();
+  assert.throws(
+    () => checkInclusionProof(proof, "x+00000000+AAAA"),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_KEY",
+  );
+  assert.throws(
+    () => checkInclusionProof(proof, otherKey),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_BAD_SIGNATURE",
+  );
+  await other.close();
+  await log.close();
 });

@@ -10,9 +10,8 @@ import { GenlogError } from "../errors.js";
 import { openLog, type Genlog, type GenerationEventInput } from "../genlog.js";
 import { keyPath } from "../keys.js";
 import type { GenerationRecord } from "../core/record.js";
-import { verifyInclusion } from "../core/merkle.js";
+import { checkInclusionProof } from "../proof-check.js";
 import { parseCheckpoint } from "../core/checkpoint.js";
-import { verifyNote } from "../core/signed-note.js";
 import type { VerifyReport } from "../verify.js";
 
 /** Options every command accepts. */
@@ -400,14 +399,7 @@ async function demo(o: GlobalOptions): Promise<number> {
     say(describeReport(report));
     const last = records[records.length - 1]!;
     const proof = await log.inclusionProof(last.id);
-    const cp = parseCheckpoint(verifyNote(proof.checkpoint, await log.verifierKey()));
-    verifyInclusion(
-      Buffer.from(proof.leafHash, "base64"),
-      proof.leafIndex,
-      proof.treeSize,
-      proof.hashes.map((h) => Buffer.from(h, "base64")),
-      cp.rootHash,
-    );
+    checkInclusionProof(proof, await log.verifierKey());
     say(
       `  inclusion proof of #${last.seq} against the signed checkpoint at size ${proof.treeSize}: verified`,
     );

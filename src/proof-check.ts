@@ -1,0 +1,42 @@
+/**
+ * Checks a proof as `genlog proof … --json` prints it, with nothing but the verifier key:
+ * what an auditor or another program does with a proof it received.
+ */
+import { GenlogError } from "./errors.js";
+import { canonicalize } from "./core/jcs.js";
+import { hashLeaf, verifyInclusion } from "./core/merkle.js";
+import { parseCheckpoint, type ParsedCheckpoint } from "./core/checkpoint.js";
+import { verifyNote } from "./core/signed-note.js";
+import type { InclusionProof } from "./genlog.js";
+
+/**
+ * Verifies an inclusion proof end to end: the checkpoint's signature and origin, that the
+ * record hashes to `leafHash` (RFC 8785 + RFC 9162 leaf), and the audit path to the signed root.
+ * Returns the verified checkpoint.
+ *
+ * @example
+ * const proof = await log.inclusionProof(rec.id);
+ * checkInclusionProof(proof, await log.verifierKey());
+ * @throws {GenlogError} `GENLOG_E_BAD_SIGNATURE`, `GENLOG_E_MALFORMED_NOTE` or `GENLOG_E_BAD_PROOF`.
+ */
+export function checkInclusionProof(proof: InclusionProof, verifierKey: string): ParsedCheckpoint {
+  const cp = parseCheckpoint(verifyNote(proof.checkpoint, verifierKey));
+  if (cp.origin !== proof.origin || cp.size !== proof.treeSize) {
+    throw new GenlogError(
+      "GENLOG_E_BAD_PROOF",
+      `the proof is for ${proof.origin} at size ${proof.treeSize}, its checkpoint for ${cp.origin} at size ${cp.size}`,
+    );
+  }
+  const leaf = Buffer.from(proof.leafHash, "base64");
+  if (!hashLeaf(Buffer.from(canonicalize(proof.record), "utf8")).equals(leaf)) {
+    throw new GenlogError("GENLOG_E_BAD_PROOF", "the record does not hash to the proof's leafHash");
+  }
+  verifyInclusion(
+    leaf,
+    proof.leafIndex,
+    proof.treeSize,
+    proof.hashes.map((h) => Buffer.from(h, "base64")),
+    cp.rootHash,
+  );
+  return cp;
+}
