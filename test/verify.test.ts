@@ -64,6 +64,37 @@ function rewrite(
   }
 }
 
+/** Inserts at row `at` a changed copy of the record at row `from`, with a matching leaf hash. */
+function forgeRow(
+  db: Database.Database,
+  from: number,
+  at: number,
+  change: (r: Record<string, unknown>) => void,
+): void {
+  const row = db.prepare("SELECT * FROM entries WHERE seq = ?").get(from) as Record<
+    string,
+    unknown
+  >;
+  const rec = JSON.parse(row.record as string) as Record<string, unknown>;
+  change(rec);
+  const text = canonicalize(rec);
+  db.prepare(
+    "INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  ).run(
+    row.log_id,
+    at,
+    rec.id,
+    row.ts,
+    row.type,
+    rec.actor,
+    row.sector,
+    row.status,
+    text,
+    hashLeaf(Buffer.from(text)),
+    row.nodes,
+  );
+}
+
 test("an untouched log verifies", async () => {
   const { dir } = await makeLog(12);
   const r = await verify(dir);
@@ -123,25 +154,11 @@ test("a forged record inserted in the middle is reported as inserted, the origin
   tamper(dir, (db) => {
     db.prepare("UPDATE entries SET seq = -seq WHERE seq >= 5").run();
     db.prepare("UPDATE entries SET seq = -seq + 1 WHERE seq <= -5").run();
-    const row = db.prepare("SELECT * FROM entries WHERE seq = 6").get() as Record<string, unknown>;
-    const rec = JSON.parse(row.record as string) as Record<string, unknown>;
-    rec.id = "01937f7e-0000-7000-8000-00000000beef";
-    rec.actor = "mallory";
-    const text = canonicalize(rec); // claims seq 5, like the original now at row 6
-    db.prepare(
-      "INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes) VALUES (?, 5, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    ).run(
-      row.log_id,
-      rec.id,
-      row.ts,
-      row.type,
-      "mallory",
-      row.sector,
-      row.status,
-      text,
-      hashLeaf(Buffer.from(text)),
-      row.nodes,
-    );
+    // A copy of the original (now at row 6) that claims seq 5 too, with a valid leaf hash.
+    forgeRow(db, 6, 5, (rec) => {
+      rec.id = "01937f7e-0000-7000-8000-00000000beef";
+      rec.actor = "mallory";
+    });
   });
   const r = await verify(dir);
   assert.deepEqual(kinds(r), ["inserted@5"]);
@@ -152,25 +169,10 @@ test("a forged record inserted in the middle is reported as inserted, the origin
 test("a record appended without a checkpoint is reported as inserted", async () => {
   const { dir } = await makeLog(5);
   tamper(dir, (db) => {
-    const row = db.prepare("SELECT * FROM entries WHERE seq = 4").get() as Record<string, unknown>;
-    const rec = JSON.parse(row.record as string) as Record<string, unknown>;
-    rec.seq = 5;
-    rec.id = "01937f7e-0000-7000-8000-0000000000aa";
-    const text = canonicalize(rec);
-    db.prepare(
-      "INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes) VALUES (?, 5, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    ).run(
-      row.log_id,
-      rec.id,
-      row.ts,
-      row.type,
-      row.actor,
-      row.sector,
-      row.status,
-      text,
-      hashLeaf(Buffer.from(text)),
-      Buffer.alloc(0),
-    );
+    forgeRow(db, 4, 5, (rec) => {
+      rec.seq = 5;
+      rec.id = "01937f7e-0000-7000-8000-0000000000aa";
+    });
   });
   assert.deepEqual(kinds(await verify(dir)), ["inserted@5"]);
 });
