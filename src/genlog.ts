@@ -533,10 +533,8 @@ export class Genlog {
 
   async #assemble(ref: LogRef, plan: ReturnType<typeof planInclusionProof>): Promise<string[]> {
     const hashes = await this.#store.readNodes(ref.logId, plan.nodes);
-    const byNode = new Map(plan.nodes.map((n, i) => [`${n.level}/${n.index}`, hashes[i]!]));
-    return assembleProof(plan, (level, index) => byNode.get(`${level}/${index}`)!).map((h) =>
-      Buffer.from(h).toString("base64"),
-    );
+    // The store returns hashes in plan order, which assembleProof takes as is.
+    return assembleProof(plan, hashes).map((h) => Buffer.from(h).toString("base64"));
   }
 }
 

@@ -81,6 +81,8 @@ export class SqliteStore implements LogStore {
   readonly #nodeRow: Database.Statement<[number, number], { leaf_hash: Buffer; nodes: Buffer }>;
   readonly #entry: Database.Statement<[number, number], Row>;
   readonly #tsAt: Database.Statement<[number, number], { ts: string }>;
+  readonly #maxSeq: Database.Statement<[number], { seq: number | null }>;
+  readonly #latestCheckpoint: Database.Statement<[number], StoredCheckpoint>;
   /** BEGIN IMMEDIATE: takes the write lock up front, so the size check cannot go stale. */
   readonly #appendTx: (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => void;
   readonly #path: string;
@@ -95,6 +97,10 @@ export class SqliteStore implements LogStore {
       "SELECT seq, record, leaf_hash FROM entries WHERE log_id = ? AND seq = ?",
     );
     this.#tsAt = db.prepare("SELECT ts FROM entries WHERE log_id = ? AND seq = ?");
+    this.#maxSeq = db.prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?");
+    this.#latestCheckpoint = db.prepare(
+      "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
+    );
     this.#appendTx = prepareAppend(db);
     this.#path = path;
   }
@@ -172,13 +178,7 @@ export class SqliteStore implements LogStore {
 
   async logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }> {
     this.#check();
-    const last = this.#db
-      .prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?")
-      .get(logId) as { seq: number | null };
-    const latest = this.#db
-      .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1")
-      .get(logId) as StoredCheckpoint | undefined;
-    return { size: last.seq === null ? 0 : last.seq + 1, latest };
+    return { size: this.#size(logId), latest: this.#latestCheckpoint.get(logId) };
   }
 
   async appendBatch(
@@ -333,13 +333,8 @@ export class SqliteStore implements LogStore {
 
   /** The smallest seq whose ts is >= `ts` (the log size when there is none). */
   #firstSeqAtOrAfter(logId: number, ts: string): number {
-    const last = this.#db
-      .prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?")
-      .get(logId) as {
-      seq: number | null;
-    };
     let lo = 0;
-    let hi = last.seq === null ? 0 : last.seq + 1;
+    let hi = this.#size(logId);
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
       // A missing row only exists in a damaged log (which verify reports); treat it as "before".
@@ -348,6 +343,12 @@ export class SqliteStore implements LogStore {
       else lo = mid + 1;
     }
     return lo;
+  }
+
+  /** Number of entries of a log (its next seq). */
+  #size(logId: number): number {
+    const last = this.#maxSeq.get(logId)!.seq;
+    return last === null ? 0 : last + 1;
   }
 
   #check(): void {
