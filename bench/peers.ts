@@ -13,7 +13,7 @@ import { once } from "node:events";
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { pino } from "pino";
-import { v7 as uuidv7 } from "uuid";
+import { uuidv7 } from "../src/core/uuid.js";
 import { SQLITE_SCHEMA } from "../src/store/sqlite-store.js";
 import { makeEvent, now } from "./common.js";
 

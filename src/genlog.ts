@@ -218,7 +218,7 @@ export class Genlog {
   async appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
     this.#check();
     const prepared = prepareRecord(event, this.tenant, this.#stages);
-    const log = await this.#tenant(prepared.tenant, true);
+    const log = await this.#tenant(prepared.template.tenant, true);
     const writer = await (log.writer ??= this.#openWriter(log));
     return writer.append(prepared, event.id !== undefined);
   }

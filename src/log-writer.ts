@@ -270,7 +270,7 @@ export class LogWriter {
     for (let i = 0; i < batch.length; i++) {
       if (results[i] !== undefined) continue;
       const { prepared, clientId } = batch[i]!;
-      const repeat = clientId ? byClientId.get(prepared.id) : undefined;
+      const repeat = clientId ? byClientId.get(prepared.template.id) : undefined;
       if (repeat !== undefined) {
         results[i] = { ...repeat, duplicate: true };
         continue;
@@ -297,7 +297,7 @@ export class LogWriter {
       });
       const result: AppendResult = { record: r, canonical: s.canonical, duplicate: false };
       results[i] = result;
-      if (clientId) byClientId.set(prepared.id, result);
+      if (clientId) byClientId.set(prepared.template.id, result);
     }
     const sealed: SealedBatch = {
       batch,
@@ -326,7 +326,7 @@ export class LogWriter {
     previous: SealedBatch | undefined,
   ): Promise<void> {
     const ids: string[] = [];
-    for (const p of batch) if (p.clientId) ids.push(p.prepared.id);
+    for (const p of batch) if (p.clientId) ids.push(p.prepared.template.id);
     if (ids.length === 0) return;
     const found = await this.#store.findByIds(this.ref.logId, ids);
     for (let i = 0; i < batch.length; i++) {
@@ -334,12 +334,12 @@ export class LogWriter {
       if (!p.clientId) continue;
       // Sealed in the batch still being committed: if that commit fails, this batch is
       // sealed again from scratch, so the answer cannot outlive its premise.
-      const pending = previous?.byClientId.get(p.prepared.id);
+      const pending = previous?.byClientId.get(p.prepared.template.id);
       if (pending !== undefined) {
         results[i] = { ...pending, duplicate: true };
         continue;
       }
-      const row = found.get(p.prepared.id);
+      const row = found.get(p.prepared.template.id);
       if (row === undefined) continue;
       results[i] = {
         record: JSON.parse(row.canonical) as GenerationRecord,

@@ -210,7 +210,10 @@ function checkMetaLimits(meta: Record<string, unknown>): void {
   // unit and UTF-8 at most 3 bytes per unit, so `chars * 6` bounds the bytes from above and
   // the exact (costly) measure is only taken for large metadata.
   let chars = 2;
-  const walk = (value: unknown, pointer: string, depth: number): void => {
+  // The path is kept as tokens and joined only for an error: most metadata is valid.
+  const path: string[] = [];
+  const at = () => pointerOf("/meta", path);
+  const walk = (value: unknown, depth: number): void => {
     if (typeof value === "string") {
       chars += value.length + 3;
       return;
@@ -220,37 +223,43 @@ function checkMetaLimits(meta: Record<string, unknown>): void {
         chars += 25;
         return;
       }
-      throw invalid(pointer, "json", `${pointer}: expected a JSON value, got ${describe(value)}`);
+      throw invalid(at(), "json", `${at()}: expected a JSON value, got ${describe(value)}`);
     }
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) {
       throw invalid(
-        pointer,
+        at(),
         "json",
-        `${pointer}: expected a plain object or array, got ${describe(value)}`,
+        `${at()}: expected a plain object or array, got ${describe(value)}`,
       );
     }
     if (depth > EVENT_LIMITS.metaDepth) {
       throw invalid(
-        pointer,
+        at(),
         "depth",
-        `meta is nested deeper than ${EVENT_LIMITS.metaDepth} levels at ${pointer}`,
+        `meta is nested deeper than ${EVENT_LIMITS.metaDepth} levels at ${at()}`,
       );
     }
     chars += 2;
     if (Array.isArray(value)) {
       keys += value.length;
-      if (keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(pointer);
-      for (let i = 0; i < value.length; i++) walk(value[i], `${pointer}/${i}`, depth + 1);
+      if (keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(at());
+      for (let i = 0; i < value.length; i++) {
+        path.push(String(i));
+        walk(value[i], depth + 1);
+        path.pop();
+      }
       return;
     }
     for (const k in value) {
-      if (++keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(pointer);
+      if (++keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(at());
       chars += k.length + 4;
-      walk((value as Record<string, unknown>)[k], `${pointer}/${escapePointer(k)}`, depth + 1);
+      path.push(k);
+      walk((value as Record<string, unknown>)[k], depth + 1);
+      path.pop();
     }
   };
-  walk(meta, "/meta", 1);
+  walk(meta, 1);
   if (chars * 6 <= EVENT_LIMITS.metaBytes) return;
   let bytes: number;
   try {
@@ -294,6 +303,13 @@ export function assertTenant(tenant: string): string {
     );
   }
   return tenant;
+}
+
+/** The JSON Pointer of `tokens` (unescaped reference tokens) under `base`. */
+export function pointerOf(base: string, tokens: readonly string[]): string {
+  let pointer = base;
+  for (const t of tokens) pointer += "/" + escapePointer(t);
+  return pointer;
 }
 
 /** Escapes one JSON Pointer reference token (RFC 6901 §3). */

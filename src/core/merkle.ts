@@ -74,7 +74,7 @@ nodeScratch[0] = RFC9162_NODE_HASH_PREFIX;
 const LEAF_PREFIX = Buffer.from([RFC9162_LEAF_HASH_PREFIX]);
 const NODE_PREFIX = Buffer.from([RFC9162_NODE_HASH_PREFIX]);
 // Small leaves are copied behind the prefix into this buffer for the same reason.
-const LEAF_SCRATCH_MAX = 1024;
+const LEAF_SCRATCH_MAX = 16 * 1024;
 const leafScratch = Buffer.alloc(1 + LEAF_SCRATCH_MAX);
 leafScratch[0] = RFC9162_LEAF_HASH_PREFIX;
 
@@ -85,6 +85,18 @@ export function hashLeaf(data: Uint8Array): Buffer {
     return oneShotHash("sha256", leafScratch.subarray(0, 1 + data.length), "buffer");
   }
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
+}
+
+/**
+ * {@link hashLeaf} of the UTF-8 encoding of `text`, without an intermediate buffer when
+ * the text fits the scratch buffer (UTF-8 takes at most 3 bytes per UTF-16 unit).
+ */
+export function hashLeafText(text: string): Buffer {
+  if (text.length * 3 <= LEAF_SCRATCH_MAX) {
+    const n = leafScratch.write(text, 1, "utf8");
+    return oneShotHash("sha256", leafScratch.subarray(0, 1 + n), "buffer");
+  }
+  return createHash("sha256").update(LEAF_PREFIX).update(text, "utf8").digest();
 }
 
 /** RFC 9162 §2.1.1 interior node hash: `SHA-256(0x01 || left || right)`. */

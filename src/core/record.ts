@@ -1,15 +1,16 @@
 /**
  * The record: what a leaf of the log commits to (DESIGN.md §3). A record is built in two
  * steps because its position is only known inside the writer's batch: {@link prepareRecord}
- * runs validate → redact → protect when `append` is called, and {@link sealRecord} adds the
- * position and server time when the batch is committed.
+ * runs validate → redact → protect → canonicalise when `append` is called, and
+ * {@link sealRecord} splices the position and server time into the canonical text when the
+ * batch is sealed, so the writer's single thread does no JSON work per record.
  */
-import { v7 as uuidv7 } from "uuid";
+import { uuidv7 } from "./uuid.js";
 import { canonicalize } from "./jcs.js";
 import { validateEvent, type EventStatus } from "./event-schema.js";
 import type { Redaction, Redactor } from "./redact.js";
 import type { Protector } from "./protect.js";
-import { hashLeaf } from "./merkle.js";
+import { hashLeafText } from "./merkle.js";
 
 /** Version of the record format; bumped on any change to the fields a leaf commits to. */
 export const RECORD_VERSION = 1;
@@ -44,8 +45,17 @@ export interface GenerationRecord {
   pii: Record<string, unknown> | null;
 }
 
-/** A record before it has a position: everything but `seq` and `ts`. */
-export type PreparedRecord = Omit<GenerationRecord, "seq" | "ts">;
+/**
+ * A record ready to seal: the record with placeholders `seq: 0` and `ts: ""`, and its
+ * RFC 8785 text cut around those two values, so that the canonical text of the sealed
+ * record is `head + seq + middle + JSON(ts) + tail`.
+ */
+export interface PreparedRecord {
+  template: GenerationRecord;
+  head: string;
+  middle: string;
+  tail: string;
+}
 
 /** The stages a record goes through before sealing. */
 export interface PipelineStages {
@@ -53,9 +63,16 @@ export interface PipelineStages {
   protector: Protector;
 }
 
+// The placeholders of `seq` and `ts` as they appear in the canonical text. The text is cut
+// at their last occurrence: every top-level member after `seq` (status, tenant, ts, type, v)
+// holds an enum, a slug, a time or a number, so neither mark can occur after its real
+// place, while `meta`, `pii` and the rest all come before it.
+const SEQ_MARK = ',"seq":0,';
+const TS_MARK = ',"ts":"",';
+
 /**
- * validate → redact → protect. Runs in the caller's turn so that bad input fails its own
- * `append` and never a shared batch.
+ * validate → redact → protect → canonicalise. Runs in the caller's turn so that bad input
+ * fails its own `append` and never a shared batch.
  *
  * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the field.
  */
@@ -68,11 +85,15 @@ export function prepareRecord(
   const tenant = event.tenant ?? defaultTenant;
   const { meta, redactions } = stages.redactor.redact(event.meta ?? {});
   const { actor, pii } = stages.protector.protect(tenant, event.user ?? event.actor ?? null);
-  return {
+  // Object literals in one member order throughout: spreading a record costs more than
+  // canonicalising it.
+  const template: GenerationRecord = {
     v: RECORD_VERSION,
     id: event.id?.toLowerCase() ?? uuidv7(),
+    seq: 0,
     tenant,
     type: event.type,
+    ts: "",
     occurredAt: event.occurredAt ?? null,
     actor,
     sector: event.sector ?? null,
@@ -86,6 +107,21 @@ export function prepareRecord(
     redactions,
     pii,
   };
+  const text = canonicalize(template);
+  const seqAt = text.lastIndexOf(SEQ_MARK);
+  const tsAt = text.lastIndexOf(TS_MARK);
+  if (seqAt < 0 || tsAt < seqAt) {
+    // Only a change to the record's members could get here: a bug, not bad input.
+    throw new Error("record layout changed: seq or ts is no longer where the cut expects it");
+  }
+  const seqValue = seqAt + SEQ_MARK.length - 2; // the "0"
+  const tsValue = tsAt + TS_MARK.length - 3; // the '""'
+  return {
+    template,
+    head: text.slice(0, seqValue),
+    middle: text.slice(seqValue + 1, tsValue),
+    tail: text.slice(tsValue + 2),
+  };
 }
 
 /** A sealed record with the exact bytes its leaf hashes. */
@@ -93,15 +129,34 @@ export interface SealedRecord {
   record: GenerationRecord;
   /** RFC 8785 canonical JSON of `record`. */
   canonical: string;
-  /** SHA-256(0x00 || canonical). */
+  /** SHA-256(0x00 || UTF-8 of canonical). */
   leafHash: Buffer;
 }
 
-/** Gives a prepared record its position and time, canonicalises it and hashes the leaf. */
+/**
+ * Gives a prepared record its position and time and hashes the leaf. `ts` must be the
+ * output of {@link formatTimestamp}, which JSON writes without escapes.
+ */
 export function sealRecord(prepared: PreparedRecord, seq: number, ts: string): SealedRecord {
-  const record: GenerationRecord = { ...prepared, seq, ts };
-  const canonical = canonicalize(record);
-  return { record, canonical, leafHash: hashLeaf(Buffer.from(canonical, "utf8")) };
+  const f = prepared.template;
+  const record: GenerationRecord = {
+    v: f.v,
+    id: f.id,
+    seq,
+    tenant: f.tenant,
+    type: f.type,
+    ts,
+    occurredAt: f.occurredAt,
+    actor: f.actor,
+    sector: f.sector,
+    status: f.status,
+    meta: f.meta,
+    artifacts: f.artifacts,
+    redactions: f.redactions,
+    pii: f.pii,
+  };
+  const canonical = `${prepared.head}${seq}${prepared.middle}"${ts}"${prepared.tail}`;
+  return { record, canonical, leafHash: hashLeafText(canonical) };
 }
 
 /** Formats a millisecond epoch as RFC 3339 UTC with milliseconds. */

@@ -3,7 +3,7 @@
  * depth of `meta`; value detectors (cloud keys, JWTs, PII, …) and per-tenant policies plug in
  * behind the same {@link Redactor} interface later.
  */
-import { escapePointer } from "./event-schema.js";
+import { pointerOf } from "./event-schema.js";
 
 /** Where a value was removed and which rule removed it. The value itself is never kept. */
 export interface Redaction {
@@ -78,28 +78,49 @@ export const SECRET_KEY_SUFFIXES: readonly string[] = [
 
 const SEPARATORS = /[-_. ]/g;
 
+/**
+ * Verdicts of recent key names: metadata repeats the same few keys event after event. The
+ * map is emptied when full, so hostile input with endless new keys cannot grow it.
+ */
+const verdicts = new Map<string, string | null>();
+const VERDICTS_MAX = 4096;
+
 /** The key-name rule name for `key`, or undefined when the key is not secret. */
 export function secretKeyRule(key: string): string | undefined {
-  const k = key.toLowerCase().replace(SEPARATORS, "");
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    verdict = ruleFor(key.toLowerCase().replace(SEPARATORS, ""));
+    if (verdicts.size >= VERDICTS_MAX) verdicts.clear();
+    verdicts.set(key, verdict);
+  }
+  return verdict ?? undefined;
+}
+
+function ruleFor(k: string): string | null {
   if (SECRET_KEY_NAMES.includes(k)) return `key:${k}`;
   for (const suffix of SECRET_KEY_SUFFIXES) if (k.endsWith(suffix)) return `key:*${suffix}`;
-  return undefined;
+  return null;
 }
 
 /** The default redactor: key-name rules at any depth, values replaced by {@link REDACTED}. */
 export class KeyNameRedactor implements Redactor {
   redact(meta: Record<string, unknown>): RedactionResult {
     const redactions: Redaction[] = [];
-    const copy = copyRedacted(meta, "/meta", redactions) as Record<string, unknown>;
+    const copy = copyRedacted(meta, [], redactions) as Record<string, unknown>;
     return { meta: copy, redactions };
   }
 }
 
-function copyRedacted(value: unknown, pointer: string, out: Redaction[]): unknown {
+/** Deep-copies `value`, found at `path` under `/meta`, redacting as it goes. */
+function copyRedacted(value: unknown, path: string[], out: Redaction[]): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
     const arr = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) arr[i] = copyRedacted(value[i], `${pointer}/${i}`, out);
+    for (let i = 0; i < value.length; i++) {
+      path.push(String(i));
+      arr[i] = copyRedacted(value[i], path, out);
+      path.pop();
+    }
     return arr;
   }
   const obj: Record<string, unknown> = {};
@@ -108,10 +129,12 @@ function copyRedacted(value: unknown, pointer: string, out: Redaction[]): unknow
     const rule = secretKeyRule(key);
     let copied: unknown;
     if (rule !== undefined) {
-      out.push({ path: `${pointer}/${escapePointer(key)}`, rule });
+      out.push({ path: pointerOf("/meta", [...path, key]), rule });
       copied = REDACTED;
     } else if (typeof v === "object" && v !== null) {
-      copied = copyRedacted(v, `${pointer}/${escapePointer(key)}`, out);
+      path.push(key);
+      copied = copyRedacted(v, path, out);
+      path.pop();
     } else {
       copied = v;
     }

@@ -20,7 +20,7 @@ const append = prepareAppend(db);
 parentPort!.on("message", (m: AppendRequest) => {
   let reply: AppendReply;
   try {
-    append(m.logId, m.entries, m.checkpoint);
+    append(m.batch);
     reply = { id: m.id };
   } catch (e) {
     reply =

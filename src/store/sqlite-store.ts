@@ -84,7 +84,7 @@ export class SqliteStore implements LogStore {
   readonly #maxSeq: Database.Statement<[number], { seq: number | null }>;
   readonly #latestCheckpoint: Database.Statement<[number], StoredCheckpoint>;
   /** BEGIN IMMEDIATE: takes the write lock up front, so the size check cannot go stale. */
-  readonly #appendTx: (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => void;
+  readonly #appendTx: (batch: PackedBatch) => void;
   readonly #path: string;
   /** Commits large batches on a second core; created on the first large batch. */
   #worker: AppendWorker | undefined;
@@ -188,11 +188,12 @@ export class SqliteStore implements LogStore {
   ): Promise<void> {
     this.#check();
     try {
+      const batch = packBatch(logId, entries, checkpoint);
       if (entries.length >= WORKER_BATCH) {
         this.#worker ??= new AppendWorker(this.#path);
-        await this.#worker.append(logId, entries, checkpoint);
+        await this.#worker.append(batch);
       } else {
-        this.#appendTx(logId, entries, checkpoint);
+        this.#appendTx(batch);
       }
     } catch (cause) {
       if (cause instanceof GenlogError) throw cause;
@@ -372,12 +373,76 @@ export function configureWriter(db: Database.Database): void {
 }
 
 /**
+ * A batch as the append transaction takes it: one array per column, and every hash in one
+ * buffer, so that handing it to the worker clones a few arrays instead of thousands of
+ * objects, and moves the hashes without copying them.
+ */
+export interface PackedBatch {
+  logId: number;
+  seqs: number[];
+  ids: string[];
+  ts: string[];
+  types: string[];
+  actors: (string | null)[];
+  sectors: (string | null)[];
+  statuses: string[];
+  records: string[];
+  /** Leaf hashes (32 bytes each, in order), then every entry's nodes, in order. */
+  hashes: Uint8Array<ArrayBuffer>;
+  /** End offset in `hashes` of each entry's nodes. */
+  nodeEnds: Uint32Array;
+  checkpoint: StoredCheckpoint;
+}
+
+/** Packs entries into a {@link PackedBatch}. */
+export function packBatch(
+  logId: number,
+  entries: readonly StoredEntry[],
+  checkpoint: StoredCheckpoint,
+): PackedBatch {
+  const n = entries.length;
+  let nodeBytes = 0;
+  for (const e of entries) nodeBytes += e.nodes.length;
+  const hashes = new Uint8Array(n * 32 + nodeBytes);
+  const nodeEnds = new Uint32Array(n);
+  const b: PackedBatch = {
+    logId,
+    seqs: new Array<number>(n),
+    ids: new Array<string>(n),
+    ts: new Array<string>(n),
+    types: new Array<string>(n),
+    actors: new Array<string | null>(n),
+    sectors: new Array<string | null>(n),
+    statuses: new Array<string>(n),
+    records: new Array<string>(n),
+    hashes,
+    nodeEnds,
+    checkpoint,
+  };
+  let at = n * 32;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    b.seqs[i] = e.seq;
+    b.ids[i] = e.id;
+    b.ts[i] = e.ts;
+    b.types[i] = e.type;
+    b.actors[i] = e.actor;
+    b.sectors[i] = e.sector;
+    b.statuses[i] = e.status;
+    b.records[i] = e.canonical;
+    hashes.set(e.leafHash, i * 32);
+    hashes.set(e.nodes, at);
+    at += e.nodes.length;
+    nodeEnds[i] = at;
+  }
+  return b;
+}
+
+/**
  * The append transaction (BEGIN IMMEDIATE: the write lock is taken first, so the size
  * check cannot go stale). Shared by the in-thread path and the worker.
  */
-export function prepareAppend(
-  db: Database.Database,
-): (logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => void {
+export function prepareAppend(db: Database.Database): (batch: PackedBatch) => void {
   const insertEntry = db.prepare(
     `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -386,11 +451,12 @@ export function prepareAppend(
     "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
   );
   const maxSeq = db.prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?");
-  return db.transaction((logId: number, entries: StoredEntry[], cp: StoredCheckpoint) => {
+  return db.transaction((b: PackedBatch) => {
+    const { logId, checkpoint: cp } = b;
     // Checked under the write lock: another process may have appended since we read.
     const last = (maxSeq.get(logId) as { seq: number | null }).seq;
     const size = last === null ? 0 : last + 1;
-    const first = entries[0]?.seq ?? cp.size;
+    const first = b.seqs[0] ?? cp.size;
     if (first !== size) {
       throw new GenlogError(
         "GENLOG_E_CONFLICT",
@@ -398,28 +464,28 @@ export function prepareAppend(
         { details: { expected: first, actual: size } },
       );
     }
-    for (const e of entries) {
+    // better-sqlite3 binds Buffers only; these are views, not copies.
+    const hashes = Buffer.from(b.hashes.buffer, b.hashes.byteOffset, b.hashes.byteLength);
+    let at = b.seqs.length * 32;
+    for (let i = 0; i < b.seqs.length; i++) {
+      const end = b.nodeEnds[i]!;
       insertEntry.run(
         logId,
-        e.seq,
-        e.id,
-        e.ts,
-        e.type,
-        e.actor,
-        e.sector,
-        e.status,
-        e.canonical,
-        asBuffer(e.leafHash),
-        asBuffer(e.nodes),
+        b.seqs[i],
+        b.ids[i],
+        b.ts[i],
+        b.types[i],
+        b.actors[i],
+        b.sectors[i],
+        b.statuses[i],
+        b.records[i],
+        hashes.subarray(i * 32, i * 32 + 32),
+        hashes.subarray(at, end),
       );
+      at = end;
     }
     insertCheckpoint.run(logId, cp.size, cp.note);
   }).immediate;
-}
-
-/** better-sqlite3 binds Buffers; a structured clone turns them into plain Uint8Arrays. */
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The main thread's side of the append worker. */
@@ -452,12 +518,13 @@ class AppendWorker {
     this.#worker.on("exit", (code) => fail(new Error(`append worker exited with code ${code}`)));
   }
 
-  append(logId: number, entries: StoredEntry[], checkpoint: StoredCheckpoint): Promise<void> {
+  append(batch: PackedBatch): Promise<void> {
     const id = this.#next++;
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#worker.ref(); // a commit in flight keeps the process alive until it is durable
-      this.#worker.postMessage({ id, logId, entries, checkpoint } satisfies AppendRequest);
+      // The hashes move to the worker: the batch is not used here any more.
+      this.#worker.postMessage({ id, batch } satisfies AppendRequest, [batch.hashes.buffer]);
     }).finally(() => {
       if (this.#pending.size === 0) this.#worker.unref();
     });
@@ -471,9 +538,7 @@ class AppendWorker {
 /** A message to the append worker. */
 export interface AppendRequest {
   id: number;
-  logId: number;
-  entries: StoredEntry[];
-  checkpoint: StoredCheckpoint;
+  batch: PackedBatch;
 }
 
 /** The append worker's answer: no `error` means committed and synced. */
