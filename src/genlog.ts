@@ -8,7 +8,12 @@ import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { GenlogError } from "./errors.js";
 import { STATUSES, assertTenant } from "./core/event-schema.js";
-import { prepareRecord, type GenerationRecord, type PipelineStages } from "./core/record.js";
+import {
+  prepareRecord,
+  type GenerationRecord,
+  type PipelineStages,
+  type PreparedRecord,
+} from "./core/record.js";
 import { KeyNameRedactor } from "./core/redact.js";
 import { PassthroughProtector } from "./core/protect.js";
 import { parseCheckpoint } from "./core/checkpoint.js";
@@ -183,6 +188,8 @@ export class Genlog {
     protector: new PassthroughProtector(),
   };
   readonly #tenants = new Map<string, Promise<TenantLog>>();
+  /** The writers that are open, by tenant, for the append fast path. */
+  readonly #writers = new Map<string, LogWriter>();
   readonly #hooks: { [K in HookName]: HookEvents[K][] } = { appended: [], checkpoint: [] };
   #closed = false;
 
@@ -210,17 +217,30 @@ export class Genlog {
    * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the field (nothing is stored),
    * `GENLOG_E_STORE` or `GENLOG_E_INCONSISTENT` (nothing of the batch is stored).
    */
-  async append(event: GenerationEventInput): Promise<GenerationRecord> {
-    return (await this.appendWithStatus(event)).record;
+  append(event: GenerationEventInput): Promise<GenerationRecord> {
+    return this.appendWithStatus(event).then(recordOf);
   }
 
   /** Like {@link append}, and says whether the idempotency key matched an earlier record. */
-  async appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
-    this.#check();
-    const prepared = prepareRecord(event, this.tenant, this.#stages);
+  appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
+    let prepared: PreparedRecord;
+    try {
+      this.#check();
+      prepared = prepareRecord(event, this.tenant, this.#stages);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const clientId = event.id !== undefined;
+    // Once a tenant's writer is open, an append is one call: no await, no extra promise.
+    const writer = this.#writers.get(prepared.template.tenant);
+    if (writer !== undefined) return writer.append(prepared, clientId);
+    return this.#appendOpening(prepared, clientId);
+  }
+
+  async #appendOpening(prepared: PreparedRecord, clientId: boolean): Promise<AppendResult> {
     const log = await this.#tenant(prepared.template.tenant, true);
     const writer = await (log.writer ??= this.#openWriter(log));
-    return writer.append(prepared, event.id !== undefined);
+    return writer.append(prepared, clientId);
   }
 
   /**
@@ -471,7 +491,10 @@ export class Genlog {
       onCommit: (batch) => this.#runHooks(batch),
     });
     // A failed open (e.g. a tampered log) is retried by the next append, not cached.
-    opening.catch(() => (log.writer = undefined));
+    opening.then(
+      (writer) => this.#writers.set(log.ref.tenant, writer),
+      () => (log.writer = undefined),
+    );
     return opening;
   }
 
@@ -541,6 +564,10 @@ export class Genlog {
 async function idle(log: TenantLog): Promise<void> {
   const writer = await log.writer?.catch(() => undefined);
   await writer?.idle();
+}
+
+function recordOf(result: AppendResult): GenerationRecord {
+  return result.record;
 }
 
 function parseRecord(canonical: string): GenerationRecord {

@@ -292,6 +292,16 @@ describe("canonicalize: refusals", () => {
     const arr: unknown[] = [1];
     arr.push([arr]);
     assertRefused(arr, "/1/0", "cycle");
+    // A branching cycle is caught at its first back-reference, not explored path by path.
+    const wide: Record<string, unknown> = {};
+    for (const k of ["a", "b", "c", "d"]) wide[k] = wide;
+    assertRefused(wide, "/a", "cycle");
+  });
+
+  it("ignores a toJSON member rather than calling it", () => {
+    const withToJson = Object.assign(Object.create(null) as object, { a: 1, toJSON: 2 });
+    assert.equal(canonicalize(withToJson), '{"a":1,"toJSON":2}');
+    assertRefused({ a: 1, toJSON: () => "x" }, "/toJSON", "unsupported-type");
   });
 
   it("refuses lone surrogates in values and member names", () => {

@@ -85,27 +85,27 @@ export function prepareRecord(
   const tenant = event.tenant ?? defaultTenant;
   const { meta, redactions } = stages.redactor.redact(event.meta ?? {});
   const { actor, pii } = stages.protector.protect(tenant, event.user ?? event.actor ?? null);
-  // Object literals in one member order throughout: spreading a record costs more than
-  // canonicalising it.
+  // Members in RFC 8785 order, here and in sealRecord, so that a record append returns
+  // lists its members as one read back (JSON.parse of the stored text) does.
   const template: GenerationRecord = {
-    v: RECORD_VERSION,
-    id: event.id?.toLowerCase() ?? uuidv7(),
-    seq: 0,
-    tenant,
-    type: event.type,
-    ts: "",
-    occurredAt: event.occurredAt ?? null,
     actor,
-    sector: event.sector ?? null,
-    status: event.status ?? "succeeded",
-    meta,
     artifacts: (event.artifacts ?? []).map((a) => ({
-      name: a.name,
       digest: a.digest,
+      name: a.name,
       size: a.size,
     })),
-    redactions,
+    id: event.id?.toLowerCase() ?? uuidv7(),
+    meta,
+    occurredAt: event.occurredAt ?? null,
     pii,
+    redactions,
+    sector: event.sector ?? null,
+    seq: 0,
+    status: event.status ?? "succeeded",
+    tenant,
+    ts: "",
+    type: event.type,
+    v: RECORD_VERSION,
   };
   const text = canonicalize(template);
   const seqAt = text.lastIndexOf(SEQ_MARK);
@@ -140,20 +140,20 @@ export interface SealedRecord {
 export function sealRecord(prepared: PreparedRecord, seq: number, ts: string): SealedRecord {
   const f = prepared.template;
   const record: GenerationRecord = {
-    v: f.v,
-    id: f.id,
-    seq,
-    tenant: f.tenant,
-    type: f.type,
-    ts,
-    occurredAt: f.occurredAt,
     actor: f.actor,
-    sector: f.sector,
-    status: f.status,
-    meta: f.meta,
     artifacts: f.artifacts,
-    redactions: f.redactions,
+    id: f.id,
+    meta: f.meta,
+    occurredAt: f.occurredAt,
     pii: f.pii,
+    redactions: f.redactions,
+    sector: f.sector,
+    seq,
+    status: f.status,
+    tenant: f.tenant,
+    ts,
+    type: f.type,
+    v: f.v,
   };
   const canonical = `${prepared.head}${seq}${prepared.middle}"${ts}"${prepared.tail}`;
   return { record, canonical, leafHash: hashLeafText(canonical) };

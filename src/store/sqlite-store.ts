@@ -120,6 +120,8 @@ export class SqliteStore implements LogStore {
       // First, so that opening next to a busy writer waits instead of failing.
       db.pragma("busy_timeout = 5000");
       if (!options.readonly) {
+        // Only takes effect on a new file, before WAL is on: see configureWriter.
+        db.pragma("page_size = 16384");
         configureWriter(db);
         db.exec(SCHEMA);
         const version = db
