@@ -84,8 +84,6 @@ interface SealedBatch {
   note: string | undefined;
 }
 
-const NO_NODES = Buffer.alloc(0);
-
 /** What a writer knows of its log: the right edge of the tree, its root and the last time. */
 interface WriterState {
   frontier: MerkleFrontier;
@@ -276,12 +274,7 @@ export class LogWriter {
         continue;
       }
       const s = sealRecord(prepared, frontier.size, tsText);
-      const completed = frontier.append(s.leafHash);
-      let nodes = NO_NODES;
-      if (completed.length > 1) {
-        nodes = Buffer.allocUnsafe((completed.length - 1) * 32);
-        for (const n of completed) if (n.level > 0) nodes.set(n.hash, (n.level - 1) * 32);
-      }
+      const nodes = frontier.appendOwned(s.leafHash);
       const r = s.record;
       entries.push({
         seq: r.seq,

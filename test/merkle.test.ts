@@ -237,6 +237,24 @@ test("frontier root equals MTH for every size 0..200 and reports every perfect s
   );
 });
 
+test("appendOwned gives the nodes and roots append gives", () => {
+  const general = new MerkleFrontier();
+  const owned = new MerkleFrontier();
+  for (let n = 1; n <= MAX_N; n++) {
+    const leaf = ALL_LEAVES[n - 1] as Buffer;
+    const completed = general.append(leaf);
+    const nodes = owned.appendOwned(Buffer.from(leaf));
+    const expected = Buffer.concat(completed.slice(1).map((node) => node.hash));
+    assert.deepEqual(nodes, expected, `size ${n}`);
+    assert.equal(owned.size, n);
+    assert.deepEqual(owned.root(), general.root());
+  }
+  assert.throws(
+    () => owned.appendOwned(Buffer.alloc(31)),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_USAGE"),
+  );
+});
+
 test("frontier clone is independent and append validates input", () => {
   const f = new MerkleFrontier();
   f.append(ALL_LEAVES[0] as Buffer);

@@ -35,3 +35,18 @@ test("ids of one millisecond differ; ids of later milliseconds sort after", () =
 test("a timestamp outside 48 bits of milliseconds is refused", () => {
   for (const ms of [-1, 2 ** 48, 1.5, Number.NaN]) assert.throws(() => uuidv7(ms), RangeError);
 });
+
+test("every random digit varies; the fixed ones do not", () => {
+  const ms = Date.parse("2026-11-25T10:00:00Z");
+  const seen = Array.from({ length: 36 }, () => new Set<string>());
+  for (let i = 0; i < 5000; i++) {
+    const id = uuidv7(ms);
+    for (let p = 0; p < 36; p++) seen[p]!.add(id[p]!);
+  }
+  for (let p = 0; p < 36; p++) {
+    const fixed = p <= 12 || p === 13 || p === 14 || p === 18 || p === 23;
+    if (fixed) assert.equal(seen[p]!.size, 1, `position ${p}`);
+    else if (p === 19) assert.deepEqual([...seen[p]!].sort(), ["8", "9", "a", "b"]);
+    else assert.equal(seen[p]!.size, 16, `position ${p}`);
+  }
+});

@@ -204,63 +204,68 @@ function ruleName(type: ValueErrorType): string {
   }
 }
 
+/** What {@link walkMeta} counts, and the path it is at (joined only for an error). */
+interface MetaWalk {
+  keys: number;
+  /**
+   * Upper bound of the serialised size, in UTF-16 units: a JSON escape is at most 6 units
+   * per unit and UTF-8 at most 3 bytes per unit, so `chars * 6` bounds the bytes from above
+   * and the exact (costly) measure is only taken for large metadata.
+   */
+  chars: number;
+  path: string[];
+}
+
+function walkMeta(value: unknown, depth: number, w: MetaWalk): void {
+  if (typeof value === "string") {
+    w.chars += value.length + 3;
+    return;
+  }
+  if (typeof value !== "object" || value === null) {
+    if (value === null || typeof value === "boolean" || Number.isFinite(value)) {
+      w.chars += 25;
+      return;
+    }
+    const at = pointerOf("/meta", w.path);
+    throw invalid(at, "json", `${at}: expected a JSON value, got ${describe(value)}`);
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) {
+    const at = pointerOf("/meta", w.path);
+    throw invalid(at, "json", `${at}: expected a plain object or array, got ${describe(value)}`);
+  }
+  if (depth > EVENT_LIMITS.metaDepth) {
+    const at = pointerOf("/meta", w.path);
+    throw invalid(
+      at,
+      "depth",
+      `meta is nested deeper than ${EVENT_LIMITS.metaDepth} levels at ${at}`,
+    );
+  }
+  w.chars += 2;
+  if (Array.isArray(value)) {
+    w.keys += value.length;
+    if (w.keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(pointerOf("/meta", w.path));
+    for (let i = 0; i < value.length; i++) {
+      w.path.push(String(i));
+      walkMeta(value[i], depth + 1, w);
+      w.path.pop();
+    }
+    return;
+  }
+  for (const k in value) {
+    if (++w.keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(pointerOf("/meta", w.path));
+    w.chars += k.length + 4;
+    w.path.push(k);
+    walkMeta((value as Record<string, unknown>)[k], depth + 1, w);
+    w.path.pop();
+  }
+}
+
 function checkMetaLimits(meta: Record<string, unknown>): void {
-  let keys = 0;
-  // Upper bound of the serialised size, in UTF-16 units: a JSON escape is at most 6 units per
-  // unit and UTF-8 at most 3 bytes per unit, so `chars * 6` bounds the bytes from above and
-  // the exact (costly) measure is only taken for large metadata.
-  let chars = 2;
-  // The path is kept as tokens and joined only for an error: most metadata is valid.
-  const path: string[] = [];
-  const at = () => pointerOf("/meta", path);
-  const walk = (value: unknown, depth: number): void => {
-    if (typeof value === "string") {
-      chars += value.length + 3;
-      return;
-    }
-    if (typeof value !== "object" || value === null) {
-      if (value === null || typeof value === "boolean" || Number.isFinite(value)) {
-        chars += 25;
-        return;
-      }
-      throw invalid(at(), "json", `${at()}: expected a JSON value, got ${describe(value)}`);
-    }
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) {
-      throw invalid(
-        at(),
-        "json",
-        `${at()}: expected a plain object or array, got ${describe(value)}`,
-      );
-    }
-    if (depth > EVENT_LIMITS.metaDepth) {
-      throw invalid(
-        at(),
-        "depth",
-        `meta is nested deeper than ${EVENT_LIMITS.metaDepth} levels at ${at()}`,
-      );
-    }
-    chars += 2;
-    if (Array.isArray(value)) {
-      keys += value.length;
-      if (keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(at());
-      for (let i = 0; i < value.length; i++) {
-        path.push(String(i));
-        walk(value[i], depth + 1);
-        path.pop();
-      }
-      return;
-    }
-    for (const k in value) {
-      if (++keys > EVENT_LIMITS.metaKeys) throw tooManyKeys(at());
-      chars += k.length + 4;
-      path.push(k);
-      walk((value as Record<string, unknown>)[k], depth + 1);
-      path.pop();
-    }
-  };
-  walk(meta, 1);
-  if (chars * 6 <= EVENT_LIMITS.metaBytes) return;
+  const w: MetaWalk = { keys: 0, chars: 2, path: [] };
+  walkMeta(meta, 1, w);
+  if (w.chars * 6 <= EVENT_LIMITS.metaBytes) return;
   let bytes: number;
   try {
     bytes = Buffer.byteLength(JSON.stringify(meta));

@@ -72,6 +72,7 @@ export interface ProofPlan {
 const nodeScratch = Buffer.alloc(1 + 2 * HASH_SIZE);
 nodeScratch[0] = RFC9162_NODE_HASH_PREFIX;
 const LEAF_PREFIX = Buffer.from([RFC9162_LEAF_HASH_PREFIX]);
+const NO_NODES = Buffer.alloc(0);
 const NODE_PREFIX = Buffer.from([RFC9162_NODE_HASH_PREFIX]);
 // Small leaves are copied behind the prefix into this buffer for the same reason.
 const LEAF_SCRATCH_MAX = 16 * 1024;
@@ -215,14 +216,7 @@ export class MerkleFrontier {
    * {@link MerkleFrontier.fromNodes} need later.
    */
   append(leafHash: Uint8Array): TreeNode[] {
-    if (!(leafHash instanceof Uint8Array) || leafHash.length !== HASH_SIZE) {
-      throw usage(
-        `expected a ${HASH_SIZE}-byte leaf hash, got ${describeBytes(leafHash as unknown)}`,
-      );
-    }
-    if (this.#size >= Number.MAX_SAFE_INTEGER) {
-      throw usage(`expected a tree size below 2^53 - 1, got ${this.#size}`);
-    }
+    this.#checkAppend(leafHash);
     // Copy: the caller may reuse its buffer, and we keep this hash.
     let hash: Buffer = Buffer.from(leafHash);
     const completed: TreeNode[] = [{ level: 0, index: this.#size, hash }];
@@ -241,6 +235,37 @@ export class MerkleFrontier {
     this.#hashes.push(hash);
     this.#size++;
     return completed;
+  }
+
+  /**
+   * {@link append} for the writer's hot path: keeps `leafHash` itself (the caller must not
+   * change it afterwards) and returns only the interior nodes the leaf completed, level 1
+   * first, 32 bytes each in one buffer (empty when it completed none).
+   */
+  appendOwned(leafHash: Buffer): Buffer {
+    this.#checkAppend(leafHash);
+    let levels = 0;
+    for (let s = this.#size; s % 2 === 1; s = (s - 1) / 2) levels++;
+    const nodes = levels === 0 ? NO_NODES : Buffer.allocUnsafe(levels * HASH_SIZE);
+    let hash = leafHash;
+    for (let level = 0; level < levels; level++) {
+      hash = hashChildren(this.#hashes.pop()!, hash);
+      nodes.set(hash, level * HASH_SIZE);
+    }
+    this.#hashes.push(hash);
+    this.#size++;
+    return nodes;
+  }
+
+  #checkAppend(leafHash: Uint8Array): void {
+    if (!(leafHash instanceof Uint8Array) || leafHash.length !== HASH_SIZE) {
+      throw usage(
+        `expected a ${HASH_SIZE}-byte leaf hash, got ${describeBytes(leafHash as unknown)}`,
+      );
+    }
+    if (this.#size >= Number.MAX_SAFE_INTEGER) {
+      throw usage(`expected a tree size below 2^53 - 1, got ${this.#size}`);
+    }
   }
 
   /** RFC 9162 MTH of the current tree (the empty-tree hash when size is 0). */
