@@ -3,7 +3,7 @@
  *
  * (b) pino to a file through an asynchronous SonicBoom destination. The clock stops once the
  *     destination has flushed and closed; pino does not fsync, so nothing is durable.
- * (c) better-sqlite3 inserting genlog-shaped rows (same schema and indexes, WAL,
+ * (c) better-sqlite3 inserting genlog-shaped rows (same schema, indexes and page size, WAL,
  *     synchronous=FULL) in fixed-size transactions: what the storage alone costs. Building a
  *     row (UUIDv7, JSON.stringify of a record, SHA-256 of it as the leaf hash) is timed too,
  *     as any application storing these rows would have to do it.
@@ -14,7 +14,7 @@ import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import { uuidv7 } from "../src/core/uuid.js";
-import { SQLITE_SCHEMA } from "../src/store/sqlite-store.js";
+import { SQLITE_PAGE_SIZE, SQLITE_SCHEMA } from "../src/store/sqlite-store.js";
 import { makeEvent, now } from "./common.js";
 
 /** The result of {@link measurePino}. */
@@ -64,6 +64,7 @@ function completedLevels(seq: number): number {
 export function measureSqlite(file: string, n: number, rowsPerTx: number): SqliteResult {
   const db = new Database(file);
   try {
+    db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.exec(SQLITE_SCHEMA);
