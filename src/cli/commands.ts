@@ -161,9 +161,35 @@ async function logEvent(log: Genlog, type: string, o: GlobalOptions): Promise<nu
         ? `Already logged (same id); the first record is:\n`
         : `Logged ${result.record.type} #${result.record.seq} in ${log.origin()}:\n`,
     );
-    out(JSON.stringify(result.record, null, 2));
+    out(JSON.stringify(forReading(result.record), null, 2));
   }
   return 0;
+}
+
+/** Members in the order a person reads a record (the stored text is in RFC 8785 order). */
+const READING_ORDER = [
+  "v",
+  "id",
+  "seq",
+  "tenant",
+  "type",
+  "ts",
+  "occurredAt",
+  "actor",
+  "sector",
+  "status",
+  "meta",
+  "artifacts",
+  "redactions",
+  "pii",
+] as const satisfies readonly (keyof GenerationRecord)[];
+
+function forReading(record: GenerationRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of READING_ORDER) out[k] = record[k];
+  // Members a later record version adds still show, after the known ones.
+  for (const [k, v] of Object.entries(record)) if (!(k in out)) out[k] = v;
+  return out;
 }
 
 async function query(log: Genlog, o: GlobalOptions): Promise<number> {
