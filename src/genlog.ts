@@ -297,6 +297,21 @@ export class Genlog {
     return (await this.#store.logState(ref.logId)).latest?.note;
   }
 
+  /**
+   * The signed checkpoint note issued at exactly `size` (every checkpoint is kept).
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when no checkpoint was issued at that size.
+   */
+  async checkpointAt(size: number, tenant?: string): Promise<string> {
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new GenlogError("GENLOG_E_INVALID_INPUT", `size: expected a tree size, got ${size}`, {
+        details: { pointer: "/size", rule: "minimum" },
+      });
+    }
+    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    return (await this.#checkpointAt(ref, size)).note;
+  }
+
   /** Number of records in a tenant's events log. */
   async size(tenant?: string): Promise<number> {
     const { ref } = await this.#tenant(tenant ?? this.tenant);

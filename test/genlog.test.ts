@@ -8,6 +8,7 @@ import { pino } from "pino";
 import {
   openLog,
   GenlogError,
+  isGenlogError,
   parseCheckpoint,
   verifyNote,
   verifyInclusion,
@@ -186,6 +187,16 @@ test("a reopened log continues its sequence and still verifies", async () => {
   await log.close();
 });
 
+test("the database and its WAL are readable by their owner only", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  await log.logGenerationEvent("a");
+  for (const file of ["genlog.db", "genlog.db-wal", "genlog.db-shm"]) {
+    assert.equal(statSync(join(dir, file)).mode & 0o777, 0o600, file);
+  }
+  await log.close();
+});
+
 test("the signing key file is PKCS#8 PEM with mode 0600", async () => {
   const dir = tempDir();
   const log = await openLog({ dataDir: dir });
@@ -203,6 +214,26 @@ test("checkpoints are C2SP signed notes that verify with the published verifier 
   const cp = parseCheckpoint(verifyNote(note, await log.verifierKey()));
   assert.equal(cp.origin, "genlog.local/default/events");
   assert.equal(cp.size, 1);
+  await log.close();
+});
+
+test("every checkpoint stays available by size", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const key = await log.verifierKey();
+  const notes: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    await log.logGenerationEvent("a");
+    notes.push((await log.checkpoint())!);
+  }
+  for (let size = 1; size <= 3; size++) {
+    const note = await log.checkpointAt(size);
+    assert.equal(note, notes[size - 1]);
+    assert.equal(parseCheckpoint(verifyNote(note, key)).size, size);
+  }
+  await assert.rejects(log.checkpointAt(4), (e: unknown) => isGenlogError(e, "GENLOG_E_NOT_FOUND"));
+  await assert.rejects(log.checkpointAt(-1), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_INVALID_INPUT"),
+  );
   await log.close();
 });
 

@@ -238,7 +238,8 @@ export function formatTable(records: GenerationRecord[]): string {
 }
 
 async function checkpoint(log: Genlog, o: GlobalOptions): Promise<number> {
-  const note = await log.checkpoint();
+  const size = parseSize(o.size, "--size");
+  const note = size === undefined ? await log.checkpoint() : await log.checkpointAt(size);
   if (note === undefined) {
     throw new GenlogError(
       "GENLOG_E_NOT_FOUND",

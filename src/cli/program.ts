@@ -103,7 +103,8 @@ function buildProgram(
 
   program
     .command("checkpoint")
-    .description("print the latest signed checkpoint")
+    .description("print the latest signed checkpoint, or the one issued at --size")
+    .option("--size <n>", "tree size of the checkpoint (default: latest)")
     .action(action("checkpoint"));
   program.command("key").description("print the verifier key line").action(action("key"));
 

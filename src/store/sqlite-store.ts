@@ -5,6 +5,7 @@
  * microtask per call and keeps the PostgreSQL driver on the same interface.
  */
 import Database from "better-sqlite3";
+import { closeSync, openSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../errors.js";
 import {
@@ -121,6 +122,9 @@ export class SqliteStore implements LogStore {
   static open(options: SqliteStoreOptions): SqliteStore {
     let db: Database.Database;
     try {
+      // The database holds every record: create it owner-only (SQLite gives the -wal and
+      // -shm files the mode of the database file). An existing file keeps its mode.
+      if (!options.readonly) closeSync(openSync(options.path, "a", 0o600));
       db = new Database(options.path, {
         readonly: options.readonly ?? false,
         fileMustExist: options.readonly ?? false,

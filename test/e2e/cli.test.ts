@@ -437,6 +437,17 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.throws(() => verifyNote(note.replace("\n6\n", "\n7\n"), key));
     });
 
+    test("checkpoint --size N prints the note issued at N; a size never signed exits 2", async () => {
+      assert.equal((await ok(genlog(dir, "checkpoint", "--size", "3"))).stdout, noteAt3);
+      const json = JSON.parse(
+        (await ok(genlog(dir, "--json", "checkpoint", "--size", "3"))).stdout,
+      );
+      assert.equal(json.size, 3);
+      assert.equal(json.note, noteAt3);
+      assertOneLineError(await genlog(dir, "checkpoint", "--size", "99"), 2);
+      assertOneLineError(await genlog(dir, "checkpoint", "--size", "-1"), 2);
+    });
+
     /** Checks an inclusion proof independently of genlog's own verification. */
     function checkInclusion(proof: InclusionProof, leafIndex: number, treeSize: number): void {
       assert.deepEqual(Object.keys(proof).sort(), [
