@@ -46,6 +46,12 @@ export interface OpenLogOptions {
   logger?: Logger;
   /** Most records per transaction; default 4096. */
   maxBatch?: number;
+  /**
+   * Open an existing database for reading only (verify, query, proofs, export), e.g. an
+   * auditor's copy: the SQLite file is opened read-only, no signing key is needed or
+   * created, and appends fail with `GENLOG_E_USAGE`. Default false.
+   */
+  readOnly?: boolean;
 }
 
 /** The fields of the seed API `logGenerationEvent(type, fields)`. */
@@ -114,7 +120,8 @@ type HookName = keyof HookEvents;
 
 interface TenantLog {
   ref: LogRef;
-  signer: Signer;
+  /** Absent only on a read-only handle without the tenant's key file. */
+  signer: Signer | undefined;
   /** Opened on the first append; one writer per log, shared by racing appends. */
   writer: Promise<LogWriter> | undefined;
 }
@@ -130,10 +137,18 @@ interface TenantLog {
  */
 export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   const dataDir = resolve(options.dataDir ?? process.env.GENLOG_DATA_DIR ?? DEFAULT_DATA_DIR);
-  const create = options.create ?? true;
+  const readOnly = options.readOnly ?? false;
+  const create = !readOnly && (options.create ?? true);
   const tenant = assertTenant(options.tenant ?? DEFAULT_TENANT);
   const dbPath = join(dataDir, "genlog.db");
-  if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (readOnly) {
+    if (!existsSync(dbPath)) {
+      throw new GenlogError(
+        "GENLOG_E_NOT_INITIALIZED",
+        `${dataDir} has no genlog.db: run \`genlog init --data-dir ${dataDir}\`, or point --data-dir at a genlog data directory`,
+      );
+    }
+  } else if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   else {
     try {
       readKeyFile(keyPath(dataDir, tenant));
@@ -148,12 +163,15 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
       throw e;
     }
   }
-  const store = SqliteStore.open({ path: dbPath });
+  const store = SqliteStore.open({ path: dbPath, readonly: readOnly });
   try {
-    const instance = await store.initSetting(
-      "instance",
-      assertInstance(options.instance ?? DEFAULT_INSTANCE),
-    );
+    const wanted = assertInstance(options.instance ?? DEFAULT_INSTANCE);
+    const instance = readOnly
+      ? await store.getSetting("instance")
+      : await store.initSetting("instance", wanted);
+    if (instance === undefined) {
+      throw new GenlogError("GENLOG_E_NOT_INITIALIZED", `${dbPath} holds no genlog log yet`);
+    }
     if (options.instance !== undefined && options.instance !== instance) {
       // Origins are fixed once the first log exists; a silent rename would be a surprise.
       throw new GenlogError(
@@ -161,9 +179,9 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
         `${dataDir} belongs to instance "${instance}", not "${options.instance}"; the instance name cannot change`,
       );
     }
-    const log = new Genlog({ store, dataDir, instance, create, options });
+    const log = new Genlog({ store, dataDir, instance, create, readOnly, options });
     // The default tenant's key and log exist as soon as the directory is opened.
-    await log.openTenant();
+    if (!readOnly) await log.openTenant();
     return log;
   } catch (e) {
     await store.close();
@@ -181,6 +199,7 @@ export class Genlog {
   readonly tenant: string;
   readonly #store: LogStore;
   readonly #create: boolean;
+  readonly #readOnly: boolean;
   readonly #logger: Logger;
   readonly #maxBatch: number | undefined;
   readonly #stages: PipelineStages = {
@@ -199,12 +218,14 @@ export class Genlog {
     dataDir: string;
     instance: string;
     create: boolean;
+    readOnly: boolean;
     options: OpenLogOptions;
   }) {
     this.#store = init.store;
     this.dataDir = init.dataDir;
     this.instance = init.instance;
     this.#create = init.create;
+    this.#readOnly = init.readOnly;
     this.tenant = assertTenant(init.options.tenant ?? DEFAULT_TENANT);
     this.#logger = init.options.logger ?? pino({ level: "warn" }, pino.destination(2));
     this.#maxBatch = init.options.maxBatch;
@@ -226,6 +247,9 @@ export class Genlog {
     let prepared: PreparedRecord;
     try {
       this.#check();
+      if (this.#readOnly) {
+        throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
+      }
       prepared = prepareRecord(event, this.tenant, this.#stages);
     } catch (e) {
       return Promise.reject(e);
@@ -281,9 +305,21 @@ export class Genlog {
     return (await this.#tenant(tenant ?? this.tenant, true)).ref.origin;
   }
 
-  /** The verifier key line of a tenant's signer. */
+  /**
+   * The verifier key line of a tenant's signer.
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` on a read-only handle whose data
+   *   directory has no key for the tenant.
+   */
   async verifierKey(tenant?: string): Promise<string> {
-    return (await this.#tenant(tenant ?? this.tenant)).signer.verifierKey;
+    const log = await this.#tenant(tenant ?? this.tenant);
+    if (log.signer === undefined) {
+      throw new GenlogError(
+        "GENLOG_E_NOT_INITIALIZED",
+        `${this.dataDir} has no key for tenant "${log.ref.tenant}": ask the log's operator for its verifier key`,
+      );
+    }
+    return log.signer.verifierKey;
   }
 
   /** The origin of a tenant's events log. */
@@ -438,7 +474,7 @@ export class Genlog {
     await idle(log);
     return verifyLog(this.#store, log.ref, {
       ...options,
-      verifierKey: options.verifierKey ?? log.signer.verifierKey,
+      verifierKey: options.verifierKey ?? (await this.verifierKey(log.ref.tenant)),
     });
   }
 
@@ -475,6 +511,24 @@ export class Genlog {
 
   async #loadTenant(tenant: string, create: boolean): Promise<TenantLog> {
     const path = keyPath(this.dataDir, tenant);
+    const origin = `${this.instance}/${tenant}/events`;
+    if (this.#readOnly) {
+      // The key is optional here: an auditor brings the verifier key instead.
+      const ref = await this.#store.openLogRef({ origin, tenant, stream: "events" }, false);
+      if (ref === undefined) {
+        throw new GenlogError(
+          "GENLOG_E_NOT_FOUND",
+          `tenant "${tenant}" has no log in ${this.dataDir}`,
+          {
+            details: { tenant },
+          },
+        );
+      }
+      const signer = existsSync(path)
+        ? ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path))
+        : undefined;
+      return { ref, signer, writer: undefined };
+    }
     if (!create && !existsSync(path)) {
       throw new GenlogError(
         "GENLOG_E_NOT_FOUND",
@@ -490,18 +544,16 @@ export class Genlog {
       }
     }
     const signer = ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path));
-    const ref = await this.#store.openLogRef(
-      { origin: `${this.instance}/${tenant}/events`, tenant, stream: "events" },
-      true,
-    );
+    const ref = await this.#store.openLogRef({ origin, tenant, stream: "events" }, true);
     return { ref: ref!, signer, writer: undefined };
   }
 
   #openWriter(log: TenantLog): Promise<LogWriter> {
+    // Only appends open a writer, and a read-only handle refuses them first.
     const opening = LogWriter.open({
       store: this.#store,
       ref: log.ref,
-      signer: log.signer,
+      signer: log.signer!,
       ...(this.#maxBatch !== undefined ? { maxBatch: this.#maxBatch } : {}),
       onCommit: (batch) => this.#runHooks(batch),
     });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, existsSync, statSync } from "node:fs";
+import { readFileSync, existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import Database from "better-sqlite3";
@@ -185,6 +185,33 @@ test("a reopened log continues its sequence and still verifies", async () => {
   assert.equal(rec.seq, 2);
   assert.equal((await log.verify()).ok, true);
   await log.close();
+});
+
+test("a read-only handle reads and verifies without the signing key, and refuses appends", async () => {
+  const dir = tempDir();
+  const writer = await openLog({ dataDir: dir });
+  await writer.logGenerationEvent("backend", { user: "alice" });
+  const key = await writer.verifierKey();
+  await writer.close();
+  rmSync(join(dir, "keys"), { recursive: true });
+
+  const reader = await openLog({ dataDir: dir, readOnly: true });
+  assert.equal((await reader.query()).records.length, 1);
+  assert.equal((await reader.verify({ verifierKey: key })).ok, true);
+  await assert.rejects(reader.verify(), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_NOT_INITIALIZED"),
+  );
+  await assert.rejects(reader.logGenerationEvent("x"), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_USAGE"),
+  );
+  await assert.rejects(reader.query({ tenant: "other" }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_NOT_FOUND"),
+  );
+  await reader.close();
+  assert.ok(!existsSync(join(dir, "keys")));
+  await assert.rejects(openLog({ dataDir: tempDir(), readOnly: true }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_NOT_INITIALIZED"),
+  );
 });
 
 test("the database and its WAL are readable by their owner only", async () => {

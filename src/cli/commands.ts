@@ -30,7 +30,13 @@ export async function runCommand(name: string, args: unknown[], o: GlobalOptions
     case "demo":
       return demo(o);
   }
-  const log = await openLog({ dataDir: o.dataDir, tenant: o.tenant, create: false });
+  // Only `log` writes; every other command reads, and needs no signing key to do so (an
+  // auditor's copy of genlog.db is enough for verify, given --verifier-key).
+  const log = await openLog({
+    dataDir: o.dataDir,
+    tenant: o.tenant,
+    ...(name === "log" ? { create: false } : { readOnly: true }),
+  });
   try {
     switch (name) {
       case "log":
@@ -324,6 +330,7 @@ async function verify(log: Genlog, o: GlobalOptions): Promise<number> {
   let started = false;
   const report = await log.verify({
     ...(trusted !== undefined ? { trusted } : {}),
+    ...(typeof o.verifierKey === "string" ? { verifierKey: readVerifierKey(o.verifierKey) } : {}),
     onProgress: (done, total) => {
       if (bar === undefined) return;
       if (!started) {
@@ -339,6 +346,16 @@ async function verify(log: Genlog, o: GlobalOptions): Promise<number> {
   if (o.json) out(JSON.stringify(report));
   else out(describeReport(report));
   return report.ok ? 0 : 1;
+}
+
+/** A verifier key given on the command line, or the first line of the file it names. */
+function readVerifierKey(value: string): string {
+  if (!existsSync(value)) return value;
+  try {
+    return readFileSync(value, "utf8").split("\n")[0]!.trim();
+  } catch (cause) {
+    throw new GenlogError("GENLOG_E_USAGE", `--verifier-key: cannot read ${value}`, { cause });
+  }
 }
 
 /** The human form of a verify report. */

@@ -124,6 +124,10 @@ function buildProgram(
     .command("verify")
     .description("recompute every leaf, root and signature; exit 1 if anything is wrong")
     .option("--trusted <file>", "a signed checkpoint you trust; the log must extend it")
+    .option(
+      "--verifier-key <key|file>",
+      "check signatures with this verifier key (or the key in this file) instead of the key in the data directory",
+    )
     .action(action("verify"));
 
   program

@@ -9,9 +9,11 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -581,6 +583,61 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.match(human.stdout, /^FAILED/);
       assert.match(human.stdout, /modified: entry 0/);
       assert.equal((await genlog(dir, "verify", "--trusted", trusted)).code, 1);
+    });
+  });
+
+  describe("an auditor with a copy of genlog.db and the published verifier key", () => {
+    test("verifies, queries and proves without the signing key; a wrong key or an edit exits 1", async () => {
+      const { dir, key } = await initDir();
+      const first = await logJson(dir, "backend", "--user", "alice", "--meta", "stack=Flask");
+      await logJson(dir, "frontend");
+      // The operator hands over the database only (a consistent copy, as after close).
+      const copy = freshDir();
+      const source = new Database(join(dir, "genlog.db"), { readonly: true });
+      try {
+        await source.backup(join(root, "audit.db"));
+      } finally {
+        source.close();
+      }
+      mkdirSync(copy);
+      renameSync(join(root, "audit.db"), join(copy, "genlog.db"));
+      const keyFile = join(root, "published-verifier-key.txt");
+      writeFileSync(keyFile, `${key}\n`);
+
+      const report = JSON.parse(
+        (await ok(genlog(copy, "verify", "--json", "--verifier-key", key))).stdout,
+      ) as VerifyReport;
+      assert.equal(report.ok, true);
+      assert.equal(report.entries, 2);
+      await ok(genlog(copy, "verify", "--verifier-key", keyFile));
+      assert.equal((await queryJson(copy)).length, 2);
+      await ok(genlog(copy, "--json", "proof", "inclusion", "0"));
+      // No key was created next to the copy (SQLite itself may add its -wal and -shm files).
+      assert.ok(!existsSync(join(copy, "keys")));
+      // Without a key there is nothing to check signatures with, and writing is refused.
+      assertOneLineError(await genlog(copy, "verify"), 2);
+      assertOneLineError(await genlog(copy, "key"), 2);
+
+      // Another log's key does not vouch for these checkpoints.
+      const { key: otherKey } = await initDir();
+      const wrong = JSON.parse(
+        (await genlog(copy, "verify", "--json", "--verifier-key", otherKey)).stdout,
+      ) as VerifyReport;
+      assert.equal(wrong.ok, false);
+      assert.ok(wrong.problems.every((p) => p.kind === "forged-checkpoint"));
+
+      const db = new Database(join(copy, "genlog.db"));
+      try {
+        db.prepare(
+          "UPDATE entries SET record = replace(record, 'Flask', 'Django') WHERE seq = 0",
+        ).run();
+      } finally {
+        db.close();
+      }
+      const tampered = await genlog(copy, "verify", "--json", "--verifier-key", key);
+      assert.equal(tampered.code, 1);
+      const problems = (JSON.parse(tampered.stdout) as VerifyReport).problems;
+      assert.ok(problems.some((p) => p.kind === "modified" && p.id === first.record.id));
     });
   });
 
