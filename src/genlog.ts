@@ -316,7 +316,7 @@ export class Genlog {
     if (log.signer === undefined) {
       throw new GenlogError(
         "GENLOG_E_NOT_INITIALIZED",
-        `${this.dataDir} has no key for tenant "${log.ref.tenant}": ask the log's operator for its verifier key`,
+        `${this.dataDir} has no key for tenant "${log.ref.tenant}": give the verifier key its operator published (\`verify --verifier-key\`, or \`verifierKey\` in the library)`,
       );
     }
     return log.signer.verifierKey;
