@@ -22,7 +22,14 @@ import { assembleProof, planConsistencyProof, planInclusionProof } from "./core/
 import { LogWriter, type AppendResult, type CommittedBatch } from "./log-writer.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import type { EntryRow, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
-import { createKeyFile, ed25519Signer, keyPath, readKeyFile, type Signer } from "./keys.js";
+import {
+  createKeyFile,
+  defaultKeysDir,
+  ed25519Signer,
+  keyPath,
+  readKeyFile,
+  type Signer,
+} from "./keys.js";
 import { verifyLog, type VerifyOptions, type VerifyReport } from "./verify.js";
 
 /** Default data directory, relative to the working directory. */
@@ -38,6 +45,12 @@ export interface OpenLogOptions {
   dataDir?: string;
   /** Tenant used when an event or call names none; default `default`. */
   tenant?: string;
+  /**
+   * Directory of the tenants' signing keys; default `$GENLOG_KEYS_DIR`, else `keys/` in the
+   * data directory. Keep it elsewhere (other owner, other backups) so that whoever can write
+   * the database cannot also sign.
+   */
+  keysDir?: string;
   /** Create the data directory, database and keys when missing; default true. */
   create?: boolean;
   /** Instance name in origins (`<instance>/<tenant>/events`); fixed when the store is created. */
@@ -140,6 +153,9 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   const readOnly = options.readOnly ?? false;
   const create = !readOnly && (options.create ?? true);
   const tenant = assertTenant(options.tenant ?? DEFAULT_TENANT);
+  const keysDir = resolve(
+    options.keysDir ?? process.env.GENLOG_KEYS_DIR ?? defaultKeysDir(dataDir),
+  );
   const dbPath = join(dataDir, "genlog.db");
   if (readOnly) {
     if (!existsSync(dbPath)) {
@@ -151,12 +167,12 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   } else if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   else {
     try {
-      readKeyFile(keyPath(dataDir, tenant));
+      readKeyFile(keyPath(keysDir, tenant));
     } catch (e) {
       if (e instanceof GenlogError && e.code === "GENLOG_E_NOT_INITIALIZED") {
         throw new GenlogError(
           "GENLOG_E_NOT_INITIALIZED",
-          `${dataDir} has no signing key for tenant "${tenant}": run \`genlog init --data-dir ${dataDir}${tenant === DEFAULT_TENANT ? "" : ` --tenant ${tenant}`}\``,
+          `no signing key for tenant "${tenant}" in ${keysDir}: run \`genlog init --data-dir ${dataDir}${keysDir === defaultKeysDir(dataDir) ? "" : ` --keys-dir ${keysDir}`}${tenant === DEFAULT_TENANT ? "" : ` --tenant ${tenant}`}\``,
           { cause: e },
         );
       }
@@ -179,7 +195,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
         `${dataDir} belongs to instance "${instance}", not "${options.instance}"; the instance name cannot change`,
       );
     }
-    const log = new Genlog({ store, dataDir, instance, create, readOnly, options });
+    const log = new Genlog({ store, dataDir, keysDir, instance, create, readOnly, options });
     // The default tenant's key and log exist as soon as the directory is opened.
     if (!readOnly) await log.openTenant();
     return log;
@@ -193,6 +209,8 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
 export class Genlog {
   /** Absolute path of the data directory. */
   readonly dataDir: string;
+  /** Absolute path of the directory of the signing keys. */
+  readonly keysDir: string;
   /** Instance name in origins. */
   readonly instance: string;
   /** Default tenant of this handle. */
@@ -216,6 +234,7 @@ export class Genlog {
   constructor(init: {
     store: LogStore;
     dataDir: string;
+    keysDir: string;
     instance: string;
     create: boolean;
     readOnly: boolean;
@@ -223,6 +242,7 @@ export class Genlog {
   }) {
     this.#store = init.store;
     this.dataDir = init.dataDir;
+    this.keysDir = init.keysDir;
     this.instance = init.instance;
     this.#create = init.create;
     this.#readOnly = init.readOnly;
@@ -510,7 +530,7 @@ export class Genlog {
   }
 
   async #loadTenant(tenant: string, create: boolean): Promise<TenantLog> {
-    const path = keyPath(this.dataDir, tenant);
+    const path = keyPath(this.keysDir, tenant);
     const origin = `${this.instance}/${tenant}/events`;
     if (this.#readOnly) {
       // The key is optional here: an auditor brings the verifier key instead.

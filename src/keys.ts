@@ -32,9 +32,14 @@ export interface Signer {
 }
 
 /** Path of a tenant's key file in a data directory. */
-export function keyPath(dataDir: string, tenant: string): string {
-  // The tenant is a slug, so the path cannot leave keys/.
-  return join(dataDir, "keys", `${assertTenant(tenant)}.ed25519.pem`);
+export function keyPath(keysDir: string, tenant: string): string {
+  // The tenant is a slug, so the path cannot leave the keys directory.
+  return join(keysDir, `${assertTenant(tenant)}.ed25519.pem`);
+}
+
+/** The keys directory when none is configured: `keys/` inside the data directory. */
+export function defaultKeysDir(dataDir: string): string {
+  return join(dataDir, "keys");
 }
 
 /**

@@ -214,6 +214,28 @@ test("a read-only handle reads and verifies without the signing key, and refuses
   );
 });
 
+test("keysDir keeps the signing keys outside the data directory", async () => {
+  const dataDir = tempDir();
+  const keysDir = join(tempDir(), "genlog-keys");
+  const log = await openLog({ dataDir, keysDir });
+  assert.equal(log.keysDir, keysDir);
+  await log.logGenerationEvent("backend", { user: "alice" });
+  const key = await log.verifierKey();
+  await log.close();
+  assert.ok(!existsSync(join(dataDir, "keys")));
+  assert.equal(statSync(keysDir).mode & 0o777, 0o700);
+  assert.equal(statSync(join(keysDir, "default.ed25519.pem")).mode & 0o777, 0o600);
+
+  // Reopening needs the same keys directory; without it there is no key to sign with.
+  const again = await openLog({ dataDir, keysDir, create: false });
+  assert.equal(await again.verifierKey(), key);
+  assert.equal((await again.logGenerationEvent("frontend")).seq, 1);
+  await again.close();
+  await assert.rejects(openLog({ dataDir, create: false }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_NOT_INITIALIZED"),
+  );
+});
+
 test("the database and its WAL are readable by their owner only", async () => {
   const dir = tempDir();
   const log = await openLog({ dataDir: dir });

@@ -8,7 +8,7 @@ import { basename, join, resolve } from "node:path";
 import { SingleBar, Presets } from "cli-progress";
 import { GenlogError } from "../errors.js";
 import { openLog, type Genlog, type GenerationEventInput } from "../genlog.js";
-import { keyPath } from "../keys.js";
+import { defaultKeysDir, keyPath } from "../keys.js";
 import type { GenerationRecord } from "../core/record.js";
 import { checkInclusionProof } from "../proof-check.js";
 import { parseCheckpoint } from "../core/checkpoint.js";
@@ -35,6 +35,7 @@ export async function runCommand(name: string, args: unknown[], o: GlobalOptions
   const log = await openLog({
     dataDir: o.dataDir,
     tenant: o.tenant,
+    ...keysDirOption(o),
     ...(name === "log" ? { create: false } : { readOnly: true }),
   });
   try {
@@ -67,12 +68,19 @@ function out(text: string): void {
   process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
+/** `--keys-dir` (or `GENLOG_KEYS_DIR`) as an `openLog` option, when given. */
+function keysDirOption(o: GlobalOptions): { keysDir?: string } {
+  return typeof o.keysDir === "string" ? { keysDir: o.keysDir } : {};
+}
+
 async function init(o: GlobalOptions): Promise<number> {
   const dataDir = resolve(o.dataDir);
-  const path = keyPath(dataDir, o.tenant);
+  const keysDir = typeof o.keysDir === "string" ? resolve(o.keysDir) : defaultKeysDir(dataDir);
+  const path = keyPath(keysDir, o.tenant);
   const created = !existsSync(path);
   const log = await openLog({
     dataDir,
+    keysDir,
     tenant: o.tenant,
     ...(typeof o.instance === "string" ? { instance: o.instance } : {}),
   });
@@ -413,7 +421,7 @@ async function exportRecords(log: Genlog, o: GlobalOptions): Promise<number> {
 
 async function demo(o: GlobalOptions): Promise<number> {
   const dataDir = resolve(o.dataDir);
-  const log = await openLog({ dataDir, tenant: o.tenant });
+  const log = await openLog({ dataDir, tenant: o.tenant, ...keysDirOption(o) });
   try {
     const say = (s: string) => process.stderr.write(`${s}\n`);
     say(`genlog demo: data in ${dataDir}, log ${log.origin()}`);

@@ -52,6 +52,11 @@ function buildProgram(
         .env("GENLOG_DATA_DIR")
         .default("./genlog-data"),
     )
+    .addOption(
+      new Option("--keys-dir <dir>", "directory of the signing keys (default: DATA_DIR/keys)").env(
+        "GENLOG_KEYS_DIR",
+      ),
+    )
     .option("--tenant <tenant>", "tenant", "default")
     .option("--json", "machine-readable output", false)
     .showHelpAfterError(false)

@@ -586,6 +586,24 @@ describe("the genlog command", { concurrency: 3 }, () => {
     });
   });
 
+  describe("--keys-dir", () => {
+    test("init, log and verify with the signing key kept outside the data directory", async () => {
+      const dir = freshDir();
+      const keys = join(root, `keys-${dirs}`);
+      const init = await ok(genlog(dir, "--keys-dir", keys, "init"));
+      assert.match(init.stderr, new RegExp(`Signing key: ${keys}/default\\.ed25519\\.pem`));
+      assert.ok(existsSync(join(keys, "default.ed25519.pem")));
+      assert.ok(!existsSync(join(dir, "keys")));
+      await logJson(dir, "--keys-dir", keys, "backend", "--user", "alice");
+      await ok(genlog(dir, "--keys-dir", keys, "verify"));
+      assert.equal((await ok(genlog(dir, "--keys-dir", keys, "key"))).stdout, init.stdout);
+      // Without it, log finds no key and says how to get one.
+      const r = await genlog(dir, "log", "frontend");
+      assertOneLineError(r, 2);
+      assert.match(r.stderr, /GENLOG_E_NOT_INITIALIZED/);
+    });
+  });
+
   describe("an auditor with a copy of genlog.db and the published verifier key", () => {
     test("verifies, queries and proves without the signing key; a wrong key or an edit exits 1", async () => {
       const { dir, key } = await initDir();

@@ -20,10 +20,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** The environment for child processes: no data dir default, no test-runner context. */
+/** The environment for child processes: no data or keys dir, no test-runner context. */
 export function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.GENLOG_DATA_DIR;
+  delete env.GENLOG_KEYS_DIR;
   delete env.NODE_TEST_CONTEXT;
   return env;
 }
