@@ -212,6 +212,11 @@ test("a read-only handle reads and verifies without the signing key, and refuses
   await assert.rejects(openLog({ dataDir: tempDir(), readOnly: true }), (e: unknown) =>
     isGenlogError(e, "GENLOG_E_NOT_INITIALIZED"),
   );
+  const stranger = tempDir();
+  new Database(join(stranger, "genlog.db")).exec("CREATE TABLE t (x)").close();
+  await assert.rejects(openLog({ dataDir: stranger, readOnly: true }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_STORE"),
+  );
 });
 
 test("keysDir keeps the signing keys outside the data directory", async () => {

@@ -120,7 +120,7 @@ export class SqliteStore implements LogStore {
    * @throws {GenlogError} `GENLOG_E_STORE` when the file cannot be opened or is not a genlog database.
    */
   static open(options: SqliteStoreOptions): SqliteStore {
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       // The database holds every record: create it owner-only (SQLite gives the -wal and
       // -shm files the mode of the database file). An existing file keeps its mode.
@@ -136,21 +136,29 @@ export class SqliteStore implements LogStore {
         db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
         configureWriter(db);
         db.exec(SCHEMA);
-        const version = db
-          .prepare("SELECT value FROM settings WHERE key = 'schema_version'")
-          .get() as { value: string } | undefined;
-        if (version === undefined) {
-          db.prepare("INSERT INTO settings (key, value) VALUES ('schema_version', ?)").run(
-            SCHEMA_VERSION,
-          );
-        } else if (version.value !== SCHEMA_VERSION) {
-          throw new GenlogError(
-            "GENLOG_E_STORE",
-            `database schema version is ${version.value}, this genlog expects ${SCHEMA_VERSION}`,
-          );
+      }
+      const hasSettings = db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'settings'")
+        .get();
+      const version = hasSettings
+        ? (db.prepare("SELECT value FROM settings WHERE key = 'schema_version'").get() as
+            { value: string } | undefined)
+        : undefined;
+      if (version === undefined) {
+        if (options.readonly) {
+          throw new GenlogError("GENLOG_E_STORE", `${options.path} is not a genlog database`);
         }
+        db.prepare("INSERT INTO settings (key, value) VALUES ('schema_version', ?)").run(
+          SCHEMA_VERSION,
+        );
+      } else if (version.value !== SCHEMA_VERSION) {
+        throw new GenlogError(
+          "GENLOG_E_STORE",
+          `database schema version is ${version.value}, this genlog expects ${SCHEMA_VERSION}`,
+        );
       }
     } catch (cause) {
+      db?.close();
       if (cause instanceof GenlogError) throw cause;
       throw new GenlogError(
         "GENLOG_E_STORE",
