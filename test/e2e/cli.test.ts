@@ -201,7 +201,9 @@ describe("the genlog command", { concurrency: 3 }, () => {
     });
 
     test("secret metadata never reaches the database files or the export, and the record lists what was redacted", async () => {
-      const dir = shared;
+      // Its own directory: it reads the SQLite files, which another process closing the
+      // shared directory's database could remove (-wal, -shm) between listing and reading.
+      const { dir } = await initDir();
       const tag = randomBytes(6).toString("hex");
       const secrets = [`pw-${tag}`, `ak-${tag}`, `tok-${tag}`, `cs-${tag}`];
       const visible = `visible-${tag}`;
