@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, existsSync, rmSync, statSync } from "node:fs";
+import { readFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import Database from "better-sqlite3";
@@ -239,6 +239,26 @@ test("keysDir keeps the signing keys outside the data directory", async () => {
   await assert.rejects(openLog({ dataDir, create: false }), (e: unknown) =>
     isGenlogError(e, "GENLOG_E_NOT_INITIALIZED"),
   );
+});
+
+test("when the SQLite append thread dies, its batch fails and the next large batch gets a new one", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  const burst = (n: number, tag: string) =>
+    Promise.allSettled(Array.from({ length: n }, (_, i) => log.append({ type: tag, meta: { i } })));
+  // Batches of 256 or more are committed by the thread; it cannot open a file moved away.
+  const db = join(dir, "genlog.db");
+  renameSync(db, `${db}.moved`);
+  const failed = await burst(300, "lost");
+  renameSync(`${db}.moved`, db);
+  assert.ok(
+    failed.every((r) => r.status === "rejected" && isGenlogError(r.reason, "GENLOG_E_STORE")),
+  );
+  const ok = await burst(300, "kept");
+  assert.ok(ok.every((r) => r.status === "fulfilled"));
+  assert.equal(await log.size(), 300);
+  assert.equal((await log.verify()).ok, true);
+  await log.close();
 });
 
 test("the database and its WAL are readable by their owner only", async () => {

@@ -212,6 +212,7 @@ export class SqliteStore implements LogStore {
     try {
       const batch = packBatch(logId, entries, checkpoint);
       if (entries.length >= WORKER_BATCH) {
+        if (this.#worker?.stopped) this.#worker = undefined;
         this.#worker ??= new AppendWorker(this.#path);
         await this.#worker.append(batch);
       } else {
@@ -515,9 +516,10 @@ class AppendWorker {
   readonly #worker: Worker;
   readonly #pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
   #next = 0;
+  /** Set once the thread has failed or exited: the store then starts a new one. */
+  #stopped: GenlogError | undefined;
 
   constructor(path: string) {
-    // Under tsx (tests) this module is a .ts file, and so is its worker.
     // Run from the TypeScript sources (tests, benchmarks), the worker is the built one:
     // Node 20 workers cannot load TypeScript through tsx. `npm test` builds first.
     const url = import.meta.url.endsWith(".ts")
@@ -532,15 +534,28 @@ class AppendWorker {
       if (m.error === undefined) p.resolve();
       else p.reject(new GenlogError(m.error.code, m.error.message, { details: m.error.details }));
     });
-    const fail = (err: unknown) => {
-      for (const p of this.#pending.values()) p.reject(err);
+    const stop = (why: string, cause?: unknown) => {
+      // A thread that dies after COMMIT but before answering leaves its batch committed:
+      // say so rather than claim a rollback. The writer reloads its state from the store.
+      this.#stopped ??= new GenlogError(
+        "GENLOG_E_STORE",
+        `the SQLite append thread stopped (${why}); its last batch may or may not be committed`,
+        { cause },
+      );
+      for (const p of this.#pending.values()) p.reject(this.#stopped);
       this.#pending.clear();
     };
-    this.#worker.on("error", fail);
-    this.#worker.on("exit", (code) => fail(new Error(`append worker exited with code ${code}`)));
+    this.#worker.on("error", (err) => stop(String(err), err));
+    this.#worker.on("exit", (code) => stop(`exit code ${code}`));
+  }
+
+  /** True once the thread can take no more batches. */
+  get stopped(): boolean {
+    return this.#stopped !== undefined;
   }
 
   append(batch: PackedBatch): Promise<void> {
+    if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
     const id = this.#next++;
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
