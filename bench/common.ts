@@ -43,6 +43,8 @@ export interface BenchConfig {
   proofWindow: number;
   /** Inclusion proofs measured in (f). */
   proofs: number;
+  /** Queries of each kind measured in (g), on the log of (f). */
+  queries: number;
   /** Records of the JCS benchmark; 0 skips it. */
   jcsN: number;
   /** Events of the untimed warm-up before (a), (b) and (c). */
@@ -65,6 +67,7 @@ export function readConfig(): BenchConfig {
     proofN: envInt("GENLOG_BENCH_PROOF_N", 1_000_000, true),
     proofWindow: envInt("GENLOG_BENCH_PROOF_WINDOW", 16_384),
     proofs: envInt("GENLOG_BENCH_PROOFS", 1000),
+    queries: envInt("GENLOG_BENCH_QUERIES", 200),
     jcsN: envInt("GENLOG_BENCH_JCS_N", 200_000, true),
     warmup: envInt("GENLOG_BENCH_WARMUP", 10_000, true),
     maxBatch: maxBatch === 0 ? undefined : maxBatch,

@@ -14,6 +14,7 @@
  * | `GENLOG_BENCH_PROOF_N`      | 1000000   | entries of the log of (f); 0 skips (f)            |
  * | `GENLOG_BENCH_PROOF_WINDOW` | 16384     | appends in flight while building that log         |
  * | `GENLOG_BENCH_PROOFS`       | 1000      | inclusion proofs timed in (f)                     |
+ * | `GENLOG_BENCH_QUERIES`      | 200       | queries of each kind timed in (g), on (f)'s log   |
  * | `GENLOG_BENCH_JCS_N`        | 200000    | records of the JCS benchmark; 0 skips it          |
  * | `GENLOG_BENCH_WARMUP`       | 10000     | untimed events before (a), (b) and (c)            |
  * | `GENLOG_BENCH_MAX_BATCH`    | (genlog)  | `maxBatch` of `openLog`                           |
@@ -38,6 +39,7 @@ import { measurePino, measureSqlite, type PinoResult, type SqliteResult } from "
 import { measureLatency } from "./latency.js";
 import { measureVerify, type VerifyResult } from "./verify.js";
 import { measureProofs, type ProofResult } from "./proof.js";
+import { measureQueries, type QueryKindResult } from "./query.js";
 import { profile, topFiles, topFunctions, topInclusive, type HotSpot } from "./profile.js";
 import { machineInfo, type MachineInfo } from "./machine.js";
 
@@ -65,7 +67,7 @@ interface Results {
   rounds: Round[];
   latency: LatencyStats;
   verify: VerifyResult;
-  proof: { build: IngestResult; proofs: ProofResult } | null;
+  proof: { build: IngestResult; proofs: ProofResult; queries: QueryKindResult[] } | null;
   /** Medians of the per-round ratios. */
   ratios: { ingestOverPino: number; ingestOverSqlite: number; required: number; aim: number };
   jcs: JcsBenchResult[] | null;
@@ -186,7 +188,10 @@ async function main(): Promise<void> {
         );
         await breathe();
         const proofs = await measureProofs(log, config.proofN, config.proofs);
-        return { build, proofs };
+        progress(`(g) ${fmtInt(config.queries)} queries of each kind`);
+        await breathe();
+        const queries = await measureQueries(log, config.proofN, config.queries);
+        return { build, proofs, queries };
       } finally {
         await log.close();
       }
@@ -335,6 +340,15 @@ function report(r: Results): string {
       `${fmtFixed(proofs.preparesPerProof, 1)} statements prepared, ` +
         `${fmtFixed(proofs.meanHashes, 1)} hashes per proof`,
     );
+    for (const q of r.proof.queries) {
+      row(
+        `(g) query ${q.kind} p50`,
+        fmtFixed(q.latency.p50Ms, 3),
+        "ms",
+        `p99 ${fmtFixed(q.latency.p99Ms, 3)} ms, ${fmtFixed(q.meanRecords, 0)} records per page, ` +
+          `${fmtInt(q.latency.count)} queries, tree size ${fmtInt(proofs.treeSize)}`,
+      );
+    }
   }
   lines.push(...table(["measure", "value", "unit", "detail"], rows));
 
