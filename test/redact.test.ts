@@ -86,3 +86,14 @@ test("a __proto__ key is kept as data and never changes the prototype", () => {
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.deepEqual(Object.keys(meta), ["__proto__", "x"]);
 });
+
+test("long key names are judged like short ones (they are only left out of the verdict cache)", () => {
+  const long = `${"x".repeat(300)}_password`;
+  const { meta, redactions } = new KeyNameRedactor().redact({ [long]: "s3cret", note: "ok" });
+  assert.equal(meta[long], REDACTED);
+  assert.equal(meta.note, "ok");
+  assert.deepEqual(redactions, [{ path: `/meta/${long}`, rule: "key:*password" }]);
+  // Asked twice, the same answer (the second time is not served from a cache).
+  assert.equal(secretKeyRule(long), "key:*password");
+  assert.equal(secretKeyRule(long), "key:*password");
+});

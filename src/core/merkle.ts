@@ -72,8 +72,9 @@ export interface ProofPlan {
 const nodeScratch = Buffer.alloc(1 + 2 * HASH_SIZE);
 nodeScratch[0] = RFC9162_NODE_HASH_PREFIX;
 const LEAF_PREFIX = Buffer.from([RFC9162_LEAF_HASH_PREFIX]);
-const NO_NODES = Buffer.alloc(0);
 const NODE_PREFIX = Buffer.from([RFC9162_NODE_HASH_PREFIX]);
+/** What {@link MerkleFrontier.appendOwned} returns for a leaf that completes no subtree. */
+const NO_NODES = Buffer.alloc(0);
 // Small leaves are copied behind the prefix into this buffer for the same reason.
 const LEAF_SCRATCH_MAX = 16 * 1024;
 const leafScratch = Buffer.alloc(1 + LEAF_SCRATCH_MAX);

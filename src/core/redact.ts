@@ -79,19 +79,23 @@ export const SECRET_KEY_SUFFIXES: readonly string[] = [
 const SEPARATORS = /[-_. ]/g;
 
 /**
- * Verdicts of recent key names: metadata repeats the same few keys event after event. The
- * map is emptied when full, so hostile input with endless new keys cannot grow it.
+ * Verdicts of recent key names: metadata repeats the same few keys event after event. Only
+ * short keys are kept, and the map is emptied when full, so hostile input with endless or
+ * huge new keys cannot make it hold more than about a megabyte.
  */
 const verdicts = new Map<string, string | null>();
 const VERDICTS_MAX = 4096;
+const VERDICT_KEY_MAX = 128;
 
 /** The key-name rule name for `key`, or undefined when the key is not secret. */
 export function secretKeyRule(key: string): string | undefined {
   let verdict = verdicts.get(key);
   if (verdict === undefined) {
     verdict = ruleFor(key.toLowerCase().replace(SEPARATORS, ""));
-    if (verdicts.size >= VERDICTS_MAX) verdicts.clear();
-    verdicts.set(key, verdict);
+    if (key.length <= VERDICT_KEY_MAX) {
+      if (verdicts.size >= VERDICTS_MAX) verdicts.clear();
+      verdicts.set(key, verdict);
+    }
   }
   return verdict ?? undefined;
 }
