@@ -82,10 +82,31 @@ interface Row {
  * @throws {GenlogError} `GENLOG_E_KEY` for a malformed verifier key or `GENLOG_E_MALFORMED_NOTE`
  * for an unreadable trusted checkpoint; tampering is reported, not thrown.
  */
-export async function verifyLog(
+export function verifyLog(
   store: LogStore,
   ref: LogRef,
   options: VerifyOptions,
+): Promise<VerifyReport> {
+  return verifyWith(store, ref, options, true);
+}
+
+/**
+ * {@link verifyLog} without the streaming pass: always the full analysis, whose memory grows
+ * with the log. The report is the same; tests use it to hold the two paths to that.
+ */
+export function verifyLogFully(
+  store: LogStore,
+  ref: LogRef,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
+  return verifyWith(store, ref, options, false);
+}
+
+async function verifyWith(
+  store: LogStore,
+  ref: LogRef,
+  options: VerifyOptions,
+  streaming: boolean,
 ): Promise<VerifyReport> {
   const verifier = parseVerifierKey(options.verifierKey);
   const problems: VerifyProblem[] = [];
@@ -138,6 +159,14 @@ export async function verifyLog(
         message: `the trusted checkpoint covers ${trusted.size} entries but the log's latest checkpoint covers ${Math.max(maxSize, 0)}: history was rolled back`,
       });
     }
+  }
+
+  // An intact log, the usual case, is checked in one streaming pass that keeps only the
+  // tree's frontier, so memory does not grow with the log. Anything unexpected sends the
+  // check to the full analysis below, which holds every row to say what happened to each.
+  if (streaming && problems.length === 0) {
+    const intact = await verifyIntact(store, ref, verifier, checkpoints, trusted, options);
+    if (intact !== undefined) return { ...intact, checkpoints: stored.length };
   }
 
   // 2. Rows: recompute every leaf from the committed bytes.
@@ -353,6 +382,77 @@ export async function verifyLog(
     root,
     ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
     problems: problems.slice(0, limit),
+  };
+}
+
+/**
+ * The streaming check of a log expected to be intact: every row sits at the position its
+ * record claims, hashes to its stored leaf, and every signed root is reproduced in order.
+ * Returns the report of an intact log (without `checkpoints`), or undefined at the first
+ * thing that is not so, for the full analysis to explain.
+ */
+async function verifyIntact(
+  store: LogStore,
+  ref: LogRef,
+  verifier: ReturnType<typeof parseVerifierKey>,
+  checkpoints: readonly Checkpoint[],
+  trusted: Checkpoint | undefined,
+  options: VerifyOptions,
+): Promise<Omit<VerifyReport, "checkpoints"> | undefined> {
+  const signed = [...checkpoints, ...(trusted !== undefined ? [trusted] : [])].sort(
+    (a, b) => a.size - b.size,
+  );
+  const total = signed.reduce((m, c) => Math.max(m, c.size), 0);
+  const frontier = new MerkleFrontier();
+  let next = 0;
+  let root: string | null = null;
+  let beyond = 0; // rows past every signed size: growth while we read, or insertions
+  for await (const e of store.scanEntries(ref.logId)) {
+    const position = frontier.size + beyond;
+    if (e.seq !== position) return undefined;
+    let claimed: unknown;
+    try {
+      claimed = (JSON.parse(e.canonical) as { seq?: unknown }).seq;
+    } catch {
+      return undefined;
+    }
+    const leaf = hashLeaf(Buffer.from(e.canonical, "utf8"));
+    if (claimed !== position || !leaf.equals(e.leafHash)) return undefined;
+    if (position >= total) {
+      beyond++;
+      continue;
+    }
+    frontier.append(leaf);
+    for (; next < signed.length && signed[next]!.size === frontier.size; next++) {
+      const cp = signed[next]!;
+      if (!Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash))) return undefined;
+      root = Buffer.from(cp.rootHash).toString("base64");
+    }
+    if (options.onProgress !== undefined && frontier.size % 4096 === 0) {
+      options.onProgress(frontier.size, total);
+    }
+  }
+  if (frontier.size !== total || next !== signed.length) return undefined; // truncated
+  if (beyond > 0) {
+    // Rows past the signed sizes are fine only if a checkpoint issued since covers them all.
+    const grown = await store.logState(ref.logId);
+    if (grown.latest === undefined || grown.latest.size < total + beyond) return undefined;
+    try {
+      const newer = parseCheckpoint(verifyNote(grown.latest.note, verifier));
+      if (newer.origin !== ref.origin || newer.size !== grown.latest.size) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  options.onProgress?.(frontier.size, total);
+  return {
+    ok: true,
+    origin: ref.origin,
+    entries: frontier.size,
+    verifiedSize: total,
+    root,
+    ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
+    problems: [],
   };
 }
 
