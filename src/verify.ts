@@ -109,6 +109,26 @@ async function verifyWith(
   streaming: boolean,
 ): Promise<VerifyReport> {
   const verifier = parseVerifierKey(options.verifierKey);
+  let trusted: Checkpoint | undefined;
+  if (options.trusted !== undefined) {
+    trusted = parseCheckpoint(verifyNote(options.trusted, verifier));
+    if (trusted.origin !== ref.origin) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `trusted checkpoint is for ${trusted.origin}, expected ${ref.origin}`,
+      );
+    }
+  }
+
+  // An intact log, the usual case, is checked in one streaming pass over checkpoints and
+  // entries that keeps only the tree's frontier, so memory does not grow with the log.
+  // Anything unexpected sends the check to the full analysis below, which holds every row
+  // and every checkpoint to say what happened to each.
+  if (streaming) {
+    const intact = await verifyIntact(store, ref, verifier, trusted, options);
+    if (intact !== undefined) return intact;
+  }
+
   const problems: VerifyProblem[] = [];
   const add = (p: VerifyProblem) => problems.push(p);
 
@@ -143,15 +163,7 @@ async function verifyWith(
     maxSize = Math.max(maxSize, cp.size);
     checkpoints.push(cp);
   }
-  let trusted: Checkpoint | undefined;
-  if (options.trusted !== undefined) {
-    trusted = parseCheckpoint(verifyNote(options.trusted, verifier));
-    if (trusted.origin !== ref.origin) {
-      throw new GenlogError(
-        "GENLOG_E_USAGE",
-        `trusted checkpoint is for ${trusted.origin}, expected ${ref.origin}`,
-      );
-    }
+  if (trusted !== undefined) {
     if (trusted.size > maxSize) {
       add({
         kind: "rolled-back-checkpoint",
@@ -159,14 +171,6 @@ async function verifyWith(
         message: `the trusted checkpoint covers ${trusted.size} entries but the log's latest checkpoint covers ${Math.max(maxSize, 0)}: history was rolled back`,
       });
     }
-  }
-
-  // An intact log, the usual case, is checked in one streaming pass that keeps only the
-  // tree's frontier, so memory does not grow with the log. Anything unexpected sends the
-  // check to the full analysis below, which holds every row to say what happened to each.
-  if (streaming && problems.length === 0) {
-    const intact = await verifyIntact(store, ref, verifier, checkpoints, trusted, options);
-    if (intact !== undefined) return { ...intact, checkpoints: stored.length };
   }
 
   // 2. Rows: recompute every leaf from the committed bytes.
@@ -386,30 +390,50 @@ async function verifyWith(
 }
 
 /**
- * The streaming check of a log expected to be intact: every row sits at the position its
- * record claims, hashes to its stored leaf, and every signed root is reproduced in order.
- * Returns the report of an intact log (without `checkpoints`), or undefined at the first
- * thing that is not so, for the full analysis to explain.
+ * The streaming check of a log expected to be intact: checkpoints, read in issue order,
+ * verify and grow strictly; every row sits at the position its record claims and hashes to
+ * its stored leaf; every signed root (and the trusted one) is reproduced when the tree
+ * reaches its size. Returns the report of an intact log, or undefined at the first thing
+ * that is not so, for the full analysis to explain.
  */
 async function verifyIntact(
   store: LogStore,
   ref: LogRef,
   verifier: ReturnType<typeof parseVerifierKey>,
-  checkpoints: readonly Checkpoint[],
   trusted: Checkpoint | undefined,
   options: VerifyOptions,
-): Promise<Omit<VerifyReport, "checkpoints"> | undefined> {
-  const signed = [...checkpoints, ...(trusted !== undefined ? [trusted] : [])].sort(
-    (a, b) => a.size - b.size,
-  );
-  const total = signed.reduce((m, c) => Math.max(m, c.size), 0);
+): Promise<VerifyReport | undefined> {
+  const total = (await store.logState(ref.logId)).latest?.size ?? 0; // for progress only
+  const stored = store.scanCheckpoints(ref.logId)[Symbol.asyncIterator]();
+  let read = 0;
+  let lastSize = 0;
+  /** The next stored checkpoint, undefined after the last one, null if it is not valid. */
+  const nextCheckpoint = async (): Promise<Checkpoint | undefined | null> => {
+    const next = await stored.next();
+    if (next.done === true) return undefined;
+    read++;
+    try {
+      const cp = parseCheckpoint(verifyNote(next.value.note, verifier));
+      if (cp.origin !== ref.origin || cp.size !== next.value.size || cp.size <= lastSize) {
+        return null;
+      }
+      lastSize = cp.size;
+      return cp;
+    } catch {
+      return null;
+    }
+  };
+  const sameRoot = (frontier: MerkleFrontier, cp: Checkpoint) =>
+    Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash));
+
   const frontier = new MerkleFrontier();
-  let next = 0;
+  if (trusted?.size === 0 && !sameRoot(frontier, trusted)) return undefined;
+  let pending = await nextCheckpoint();
+  let verifiedSize = 0;
   let root: string | null = null;
-  let beyond = 0; // rows past every signed size: growth while we read, or insertions
+  let beyond = 0; // rows past the last checkpoint: growth while we read, or insertions
   for await (const e of store.scanEntries(ref.logId)) {
-    const position = frontier.size + beyond;
-    if (e.seq !== position) return undefined;
+    if (pending === null || e.seq !== frontier.size) return undefined;
     let claimed: unknown;
     try {
       claimed = (JSON.parse(e.canonical) as { seq?: unknown }).seq;
@@ -417,39 +441,45 @@ async function verifyIntact(
       return undefined;
     }
     const leaf = hashLeaf(Buffer.from(e.canonical, "utf8"));
-    if (claimed !== position || !leaf.equals(e.leafHash)) return undefined;
-    if (position >= total) {
+    if (claimed !== e.seq || !leaf.equals(e.leafHash)) return undefined;
+    frontier.append(leaf);
+    if (trusted?.size === frontier.size && !sameRoot(frontier, trusted)) return undefined;
+    if (pending === undefined) {
       beyond++;
       continue;
     }
-    frontier.append(leaf);
-    for (; next < signed.length && signed[next]!.size === frontier.size; next++) {
-      const cp = signed[next]!;
-      if (!Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash))) return undefined;
-      root = Buffer.from(cp.rootHash).toString("base64");
+    if (pending.size === frontier.size) {
+      if (!sameRoot(frontier, pending)) return undefined;
+      verifiedSize = pending.size;
+      root = Buffer.from(pending.rootHash).toString("base64");
+      pending = await nextCheckpoint();
     }
     if (options.onProgress !== undefined && frontier.size % 4096 === 0) {
-      options.onProgress(frontier.size, total);
+      options.onProgress(frontier.size, Math.max(total, frontier.size));
     }
   }
-  if (frontier.size !== total || next !== signed.length) return undefined; // truncated
+  // A checkpoint past the last row (truncated), one not valid, or a trusted checkpoint the
+  // log does not reach (rolled back): all for the full analysis.
+  if (pending !== undefined) return undefined;
+  if (trusted !== undefined && trusted.size > verifiedSize) return undefined;
   if (beyond > 0) {
-    // Rows past the signed sizes are fine only if a checkpoint issued since covers them all.
-    const grown = await store.logState(ref.logId);
-    if (grown.latest === undefined || grown.latest.size < total + beyond) return undefined;
+    // Rows past the last checkpoint are fine only if one issued since covers them all.
+    const { latest } = await store.logState(ref.logId);
+    if (latest === undefined || latest.size < frontier.size) return undefined;
     try {
-      const newer = parseCheckpoint(verifyNote(grown.latest.note, verifier));
-      if (newer.origin !== ref.origin || newer.size !== grown.latest.size) return undefined;
+      const newer = parseCheckpoint(verifyNote(latest.note, verifier));
+      if (newer.origin !== ref.origin || newer.size !== latest.size) return undefined;
     } catch {
       return undefined;
     }
   }
-  options.onProgress?.(frontier.size, total);
+  options.onProgress?.(verifiedSize, Math.max(total, verifiedSize));
   return {
     ok: true,
     origin: ref.origin,
-    entries: frontier.size,
-    verifiedSize: total,
+    entries: verifiedSize,
+    checkpoints: read,
+    verifiedSize,
     root,
     ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
     problems: [],

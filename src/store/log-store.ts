@@ -109,6 +109,8 @@ export interface LogStore {
 
   /** Every checkpoint of the log in the order they were issued. */
   listCheckpoints(logId: number): Promise<StoredCheckpoint[]>;
+  /** The same, read in pages: memory does not grow with the number of checkpoints. */
+  scanCheckpoints(logId: number): AsyncIterable<StoredCheckpoint>;
   checkpointAt(logId: number, size: number): Promise<StoredCheckpoint | undefined>;
 
   close(): Promise<void>;

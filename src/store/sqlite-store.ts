@@ -80,6 +80,7 @@ export const SQLITE_SCHEMA = SCHEMA;
 export const SQLITE_PAGE_SIZE = 16384;
 
 const SCAN_PAGE = 2048;
+const CHECKPOINT_PAGE = 1024;
 
 type Row = { seq: number; record: string; leaf_hash: Buffer };
 
@@ -310,6 +311,22 @@ export class SqliteStore implements LogStore {
     return this.#db
       .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY rowid")
       .all(logId) as StoredCheckpoint[];
+  }
+
+  async *scanCheckpoints(logId: number): AsyncIterable<StoredCheckpoint> {
+    this.#check();
+    const page = this.#db.prepare(
+      "SELECT rowid, size, note FROM checkpoints WHERE log_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+    );
+    let after = 0;
+    for (;;) {
+      const rows = page.all(logId, after, CHECKPOINT_PAGE) as (StoredCheckpoint & {
+        rowid: number;
+      })[];
+      for (const { size, note } of rows) yield { size, note };
+      if (rows.length < CHECKPOINT_PAGE) return;
+      after = rows[rows.length - 1]!.rowid;
+    }
   }
 
   async checkpointAt(logId: number, size: number): Promise<StoredCheckpoint | undefined> {

@@ -242,6 +242,21 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("a checkpoint scan returns every checkpoint in issue order across pages", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 2100, 2);
+      const listed = await store.listCheckpoints(logId);
+      const scanned: { size: number; note: string }[] = [];
+      for await (const c of store.scanCheckpoints(logId)) scanned.push(c);
+      assert.equal(scanned.length, 1050);
+      assert.deepEqual(scanned, listed);
+      assert.deepEqual(
+        scanned.slice(0, 2).map((c) => c.size),
+        [2, 4],
+      );
+      await store.close();
+    });
+
     test("a closed store refuses work with GENLOG_E_CLOSED", async () => {
       const { store } = driver.make();
       await store.close();
