@@ -12,7 +12,7 @@ import { GenlogError } from "./errors.js";
 import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "./core/checkpoint.js";
 import { parseVerifierKey, verifyNote } from "./core/signed-note.js";
 import { MerkleFrontier, hashLeaf } from "./core/merkle.js";
-import type { LogRef, LogStore } from "./store/log-store.js";
+import type { LogRef, LogStore, StoredCheckpoint } from "./store/log-store.js";
 
 /** What can be wrong; the names are part of the `--json` report contract. */
 export type ProblemKind =
@@ -141,9 +141,7 @@ async function verifyWith(
   for (const c of stored) {
     let cp: Checkpoint;
     try {
-      cp = parseCheckpoint(verifyNote(c.note, verifier));
-      if (cp.origin !== ref.origin) throw new Error(`origin is ${cp.origin}`);
-      if (cp.size !== c.size) throw new Error(`note says size ${cp.size}, row says ${c.size}`);
+      cp = openCheckpoint(c, verifier, ref.origin);
     } catch (e) {
       add({
         kind: "forged-checkpoint",
@@ -196,20 +194,11 @@ async function verifyWith(
   // A writer may have committed batches while we read. Each batch lands with its checkpoint
   // in one transaction, so entries that a valid checkpoint issued since then covers are
   // legitimate growth: they are left out, and this report speaks of the log as it was.
-  const grown = await store.logState(ref.logId);
-  if (grown.latest !== undefined && grown.latest.size > total) {
-    let newer: Checkpoint | undefined;
-    try {
-      newer = parseCheckpoint(verifyNote(grown.latest.note, verifier));
-    } catch {
-      newer = undefined; // a forged newer checkpoint covers nothing; the rows stay in
-    }
-    if (newer !== undefined && newer.origin === ref.origin && newer.size === grown.latest.size) {
-      const end = newer.size;
-      for (let i = rows.length - 1; i >= 0; i--) {
-        const k = rows[i]!.key;
-        if (k >= total && k < end) rows.splice(i, 1);
-      }
+  const end = await latestSignedSize(store, ref, verifier);
+  if (end > total) {
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const k = rows[i]!.key;
+      if (k >= total && k < end) rows.splice(i, 1);
     }
   }
 
@@ -390,6 +379,40 @@ async function verifyWith(
 }
 
 /**
+ * A stored checkpoint, verified: signed by the log's key, for its origin, and stored under
+ * the size it states. Throws an Error saying what is wrong otherwise.
+ */
+function openCheckpoint(
+  c: StoredCheckpoint,
+  verifier: ReturnType<typeof parseVerifierKey>,
+  origin: string,
+): Checkpoint {
+  const cp = parseCheckpoint(verifyNote(c.note, verifier));
+  if (cp.origin !== origin) throw new Error(`origin is ${cp.origin}`);
+  if (cp.size !== c.size) throw new Error(`note says size ${cp.size}, row says ${c.size}`);
+  return cp;
+}
+
+/**
+ * The size of the log's latest checkpoint as stored now, or 0 if it does not verify. A
+ * writer may commit while verify reads; each batch lands with its checkpoint, so entries it
+ * covers are legitimate growth rather than insertions.
+ */
+async function latestSignedSize(
+  store: LogStore,
+  ref: LogRef,
+  verifier: ReturnType<typeof parseVerifierKey>,
+): Promise<number> {
+  const { latest } = await store.logState(ref.logId);
+  if (latest === undefined) return 0;
+  try {
+    return openCheckpoint(latest, verifier, ref.origin).size;
+  } catch {
+    return 0; // a forged newer checkpoint covers nothing
+  }
+}
+
+/**
  * The streaming check of a log expected to be intact: checkpoints, read in issue order,
  * verify and grow strictly; every row sits at the position its record claims and hashes to
  * its stored leaf; every signed root (and the trusted one) is reproduced when the tree
@@ -413,10 +436,8 @@ async function verifyIntact(
     if (next.done === true) return undefined;
     read++;
     try {
-      const cp = parseCheckpoint(verifyNote(next.value.note, verifier));
-      if (cp.origin !== ref.origin || cp.size !== next.value.size || cp.size <= lastSize) {
-        return null;
-      }
+      const cp = openCheckpoint(next.value, verifier, ref.origin);
+      if (cp.size <= lastSize) return null;
       lastSize = cp.size;
       return cp;
     } catch {
@@ -462,16 +483,9 @@ async function verifyIntact(
   // log does not reach (rolled back): all for the full analysis.
   if (pending !== undefined) return undefined;
   if (trusted !== undefined && trusted.size > verifiedSize) return undefined;
-  if (beyond > 0) {
-    // Rows past the last checkpoint are fine only if one issued since covers them all.
-    const { latest } = await store.logState(ref.logId);
-    if (latest === undefined || latest.size < frontier.size) return undefined;
-    try {
-      const newer = parseCheckpoint(verifyNote(latest.note, verifier));
-      if (newer.origin !== ref.origin || newer.size !== latest.size) return undefined;
-    } catch {
-      return undefined;
-    }
+  // Rows past the last checkpoint are fine only if one issued since covers them all.
+  if (beyond > 0 && (await latestSignedSize(store, ref, verifier)) < frontier.size) {
+    return undefined;
   }
   options.onProgress?.(verifiedSize, Math.max(total, verifiedSize));
   return {
