@@ -14,7 +14,7 @@ import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import { uuidv7 } from "../src/core/uuid.js";
-import { SQLITE_PAGE_SIZE, SQLITE_SCHEMA } from "../src/store/sqlite-store.js";
+import { SQLITE_PAGE_SIZE, SQLITE_SCHEMA } from "../src/store/sqlite/sqlite-store.js";
 import { makeEvent, now } from "./common.js";
 
 /** The result of {@link measurePino}. */

@@ -19,8 +19,9 @@ import { PassthroughProtector } from "./core/protect.js";
 import { parseCheckpoint } from "./core/checkpoint.js";
 import { parseSignedNote } from "./core/signed-note.js";
 import { assembleProof, planConsistencyProof, planInclusionProof } from "./core/merkle.js";
-import { LogWriter, type AppendResult, type CommittedBatch } from "./log-writer.js";
-import { SqliteStore } from "./store/sqlite-store.js";
+import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
+import { LogWriter, type AppendResult, type CommittedBatch } from "./log/writer.js";
+import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { EntryRow, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
 import {
   createKeyFile,
@@ -28,9 +29,9 @@ import {
   ed25519Signer,
   keyPath,
   readKeyFile,
-  type Signer,
-} from "./keys.js";
-import { verifyLog, type VerifyOptions, type VerifyReport } from "./verify.js";
+} from "./keys/file-keys.js";
+import type { Signer } from "./keys/signer.js";
+import { verifyLog, type VerifyOptions, type VerifyReport } from "./log/verify.js";
 
 /** Default data directory, relative to the working directory. */
 export const DEFAULT_DATA_DIR = "./genlog-data";
@@ -97,28 +98,6 @@ export interface QueryPage {
   records: GenerationRecord[];
   /** Pass as `cursor` for the next page; null on the last page. */
   nextCursor: string | null;
-}
-
-/** An RFC 9162 inclusion proof with the signed checkpoint it is relative to. */
-export interface InclusionProof {
-  origin: string;
-  leafIndex: number;
-  treeSize: number;
-  /** Base64 leaf hash. */
-  leafHash: string;
-  /** Base64 proof hashes, leaf to root. */
-  hashes: string[];
-  /** The signed note of the checkpoint at `treeSize`. */
-  checkpoint: string;
-  record: GenerationRecord;
-}
-
-/** An RFC 9162 consistency proof between two checkpoints of one log. */
-export interface ConsistencyProof {
-  origin: string;
-  from: number;
-  to: number;
-  hashes: string[];
 }
 
 /** Hook events and their payloads. */

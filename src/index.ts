@@ -17,8 +17,6 @@ export {
   type GenerationEventInput,
   type QueryOptions,
   type QueryPage,
-  type InclusionProof,
-  type ConsistencyProof,
   type HookEvents,
 } from "./genlog.js";
 export { GenlogError, isGenlogError, ERROR_CODES, type ErrorCode } from "./errors.js";
@@ -30,15 +28,15 @@ export {
   EVENT_LIMITS,
   type GenerationEvent,
 } from "./core/event-schema.js";
-export type { AppendResult } from "./log-writer.js";
+export type { AppendResult } from "./log/writer.js";
 export {
   verifyLog,
   type VerifyOptions,
   type VerifyReport,
   type VerifyProblem,
   type ProblemKind,
-} from "./verify.js";
-export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite-store.js";
+} from "./log/verify.js";
+export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 export type {
   LogStore,
   LogRef,
@@ -48,7 +46,7 @@ export type {
   QueryFilter,
 } from "./store/log-store.js";
 export { canonicalize } from "./core/jcs.js";
-export { checkInclusionProof } from "./proof-check.js";
+export { checkInclusionProof, type InclusionProof, type ConsistencyProof } from "./core/proofs.js";
 export {
   hashLeaf,
   hashChildren,

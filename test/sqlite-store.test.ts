@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { SqliteStore, pageQuery } from "../src/store/sqlite-store.js";
+import { SqliteStore, pageQuery } from "../src/store/sqlite/sqlite-store.js";
 import type { QueryFilter } from "../src/store/log-store.js";
 import { tempDir } from "./helpers/temp-dir.js";
 

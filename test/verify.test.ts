@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { openLog, hashLeaf, canonicalize, type VerifyReport } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
-import { SqliteStore } from "../src/store/sqlite-store.js";
-import { verifyLog, verifyLogFully } from "../src/verify.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { verifyLog, verifyLogFully } from "../src/log/verify.js";
 
 /** A log of `n` records, one checkpoint each; returns its data dir. */
 async function makeLog(n: number): Promise<{ dir: string; ids: string[]; notes: string[] }> {

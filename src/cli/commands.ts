@@ -8,11 +8,11 @@ import { basename, join, resolve } from "node:path";
 import { SingleBar, Presets } from "cli-progress";
 import { GenlogError } from "../errors.js";
 import { openLog, type Genlog, type GenerationEventInput } from "../genlog.js";
-import { defaultKeysDir, keyPath } from "../keys.js";
+import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
 import type { GenerationRecord } from "../core/record.js";
-import { checkInclusionProof } from "../proof-check.js";
+import { checkInclusionProof } from "../core/proofs.js";
 import { parseCheckpoint } from "../core/checkpoint.js";
-import type { VerifyReport } from "../verify.js";
+import type { VerifyReport } from "../log/verify.js";
 
 /** Options every command accepts. */
 export interface GlobalOptions {

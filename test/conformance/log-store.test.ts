@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { GenlogError } from "../../src/errors.js";
-import { SqliteStore } from "../../src/store/sqlite-store.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { LogStore, StoredEntry } from "../../src/store/log-store.js";
 import { tempDir } from "../helpers/temp-dir.js";
 

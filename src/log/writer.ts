@@ -4,30 +4,30 @@
  * durable transaction before it acknowledges anything. Concurrent appends share that
  * transaction (group commit): while one batch is being committed, the next one fills.
  */
-import { GenlogError } from "./errors.js";
-import { formatCheckpoint, parseCheckpoint } from "./core/checkpoint.js";
-import { verifyNote } from "./core/signed-note.js";
+import { GenlogError } from "../errors.js";
+import { formatCheckpoint, parseCheckpoint } from "../core/checkpoint.js";
+import { verifyNote } from "../core/signed-note.js";
 import {
   MerkleFrontier,
   assembleProof,
   planConsistencyProof,
   rootPlan,
   verifyConsistency,
-} from "./core/merkle.js";
+} from "../core/merkle.js";
 import {
   formatTimestamp,
   sealRecord,
   type GenerationRecord,
   type PreparedRecord,
-} from "./core/record.js";
+} from "../core/record.js";
 import {
   completingSeq,
   type LogRef,
   type LogStore,
   type NodeId,
   type StoredEntry,
-} from "./store/log-store.js";
-import type { Signer } from "./keys.js";
+} from "../store/log-store.js";
+import type { Signer } from "../keys/signer.js";
 
 /** The outcome of one append: the committed record and whether it was already there. */
 export interface AppendResult {

@@ -1,13 +1,36 @@
 /**
- * Checks a proof as `genlog proof … --json` prints it, with nothing but the verifier key:
- * what an auditor or another program does with a proof it received.
+ * The proofs genlog serves, as `genlog proof … --json` prints them, and the check that a
+ * recipient runs on one with nothing but the verifier key: what an auditor or another
+ * program does with a proof it received.
  */
-import { GenlogError } from "./errors.js";
-import { canonicalize } from "./core/jcs.js";
-import { hashLeaf, verifyInclusion } from "./core/merkle.js";
-import { parseCheckpoint, type ParsedCheckpoint } from "./core/checkpoint.js";
-import { verifyNote } from "./core/signed-note.js";
-import type { InclusionProof } from "./genlog.js";
+import { GenlogError } from "../errors.js";
+import { canonicalize } from "./jcs.js";
+import { hashLeaf, verifyInclusion } from "./merkle.js";
+import { parseCheckpoint, type ParsedCheckpoint } from "./checkpoint.js";
+import { verifyNote } from "./signed-note.js";
+import type { GenerationRecord } from "./record.js";
+
+/** An RFC 9162 inclusion proof with the signed checkpoint it is relative to. */
+export interface InclusionProof {
+  origin: string;
+  leafIndex: number;
+  treeSize: number;
+  /** Base64 leaf hash. */
+  leafHash: string;
+  /** Base64 proof hashes, leaf to root. */
+  hashes: string[];
+  /** The signed note of the checkpoint at `treeSize`. */
+  checkpoint: string;
+  record: GenerationRecord;
+}
+
+/** An RFC 9162 consistency proof between two checkpoints of one log. */
+export interface ConsistencyProof {
+  origin: string;
+  from: number;
+  to: number;
+  hashes: string[];
+}
 
 /**
  * Verifies an inclusion proof end to end: the checkpoint's signature and origin, that the

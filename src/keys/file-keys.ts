@@ -17,19 +17,10 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { GenlogError } from "./errors.js";
-import { assertTenant } from "./core/event-schema.js";
-import { ed25519RawPublicKey, formatVerifierKey, signNote } from "./core/signed-note.js";
-
-/** Signs checkpoints of one tenant's logs. */
-export interface Signer {
-  /** Key name in signed notes: `<instance>/<tenant>`. */
-  readonly name: string;
-  /** The verifier key line `<name>+<hex key id>+<base64(0x01||pubkey)>`. */
-  readonly verifierKey: string;
-  /** Signs a note body and returns the whole signed note. */
-  sign(body: string): string;
-}
+import { GenlogError } from "../errors.js";
+import { assertTenant } from "../core/event-schema.js";
+import { ed25519RawPublicKey, formatVerifierKey, signNote } from "../core/signed-note.js";
+import type { Signer } from "./signer.js";
 
 /** Path of a tenant's key file in a data directory. */
 export function keyPath(keysDir: string, tenant: string): string {

@@ -7,7 +7,7 @@
 import Database from "better-sqlite3";
 import { closeSync, openSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../errors.js";
+import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../../errors.js";
 import {
   completingSeq,
   type EntryRow,
@@ -17,7 +17,7 @@ import {
   type QueryFilter,
   type StoredCheckpoint,
   type StoredEntry,
-} from "./log-store.js";
+} from "../log-store.js";
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -573,8 +573,8 @@ class AppendWorker {
     // Run from the TypeScript sources (tests, benchmarks), the worker is the built one:
     // Node 20 workers cannot load TypeScript through tsx. `npm test` builds first.
     const url = import.meta.url.endsWith(".ts")
-      ? new URL("../../dist/store/sqlite-append-worker.js", import.meta.url)
-      : new URL("./sqlite-append-worker.js", import.meta.url);
+      ? new URL("../../../dist/store/sqlite/append-worker.js", import.meta.url)
+      : new URL("./append-worker.js", import.meta.url);
     this.#worker = new Worker(url, { workerData: { path } });
     this.#worker.unref();
     this.#worker.on("message", (m: AppendReply) => {

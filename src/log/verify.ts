@@ -8,11 +8,11 @@
  *
  * The report names every bad entry by index and id and says what is wrong with it.
  */
-import { GenlogError } from "./errors.js";
-import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "./core/checkpoint.js";
-import { parseVerifierKey, verifyNote } from "./core/signed-note.js";
-import { MerkleFrontier, hashLeaf } from "./core/merkle.js";
-import type { LogRef, LogStore, StoredCheckpoint } from "./store/log-store.js";
+import { GenlogError } from "../errors.js";
+import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "../core/checkpoint.js";
+import { parseVerifierKey, verifyNote } from "../core/signed-note.js";
+import { MerkleFrontier, hashLeaf } from "../core/merkle.js";
+import type { LogRef, LogStore, StoredCheckpoint } from "../store/log-store.js";
 
 /** What can be wrong; the names are part of the `--json` report contract. */
 export type ProblemKind =

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { GenlogError } from "../errors.js";
+import { GenlogError } from "../../errors.js";
 import {
   configureWriter,
   prepareAppend,
