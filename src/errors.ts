@@ -21,6 +21,16 @@ export const ERROR_CODES = {
   GENLOG_E_CONFLICT:
     "Another writer appended to the log first and retries ran out; the append can be retried.",
   GENLOG_E_STORE: "The storage driver failed; the batch was rolled back and nothing was acked.",
+  GENLOG_E_BUSY:
+    "The database stayed locked by another connection past the busy timeout; nothing was changed, retry.",
+  GENLOG_E_CORRUPT:
+    "The database file is damaged (SQLite reports corruption); `genlog verify` names what it can.",
+  GENLOG_E_COMMIT_UNKNOWN:
+    "A commit may or may not have landed (the committing thread or connection died) and reading back could not tell.",
+  GENLOG_E_ID_REUSED:
+    "An idempotency id was sent again with a different payload; the first record is kept and returned in `details`.",
+  GENLOG_E_IO:
+    "Reading or writing a file or stream failed (disk full, missing directory, closed pipe).",
   GENLOG_E_CLOSED: "The log was closed; open it again to append or read.",
 } as const;
 

@@ -16,6 +16,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_ALREADY_INITIALIZED",
   "GENLOG_E_KEY",
   "GENLOG_E_MALFORMED_NOTE",
+  "GENLOG_E_ID_REUSED",
 ]);
 const VERIFY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_BAD_SIGNATURE",
