@@ -22,7 +22,7 @@ import { assembleProof, planConsistencyProof, planInclusionProof } from "./core/
 import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
 import { LogWriter, type AppendResult, type CommittedBatch } from "./log/writer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
-import type { EntryRow, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
+import type { StoredEntry, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
 import {
   createKeyFile,
   defaultKeysDir,
@@ -587,9 +587,9 @@ export class Genlog {
     }
   }
 
-  async #entry(ref: LogRef, idOrSeq: string | number): Promise<EntryRow> {
+  async #entry(ref: LogRef, idOrSeq: string | number): Promise<StoredEntry> {
     const key = String(idOrSeq);
-    let entry: EntryRow | undefined;
+    let entry: StoredEntry | undefined;
     if (/^\d+$/.test(key)) entry = await this.#store.getEntry(ref.logId, Number(key));
     else
       entry = (await this.#store.findByIds(ref.logId, [key.toLowerCase()])).get(key.toLowerCase());

@@ -42,7 +42,6 @@ export type {
   LogRef,
   StoredEntry,
   StoredCheckpoint,
-  EntryRow,
   QueryFilter,
 } from "./store/log-store.js";
 export { canonicalize } from "./core/jcs.js";

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { rawDatabase } from "./helpers/raw-database.js";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import {
@@ -159,7 +160,14 @@ test("the same idempotency key returns the first record, never a second one", as
   const log = await openLog({ dataDir: tempDir() });
   const id = "01937f7e-1234-7abc-8def-0123456789ab";
   const first = await log.appendWithStatus({ type: "backend", id, meta: { try: 1 } });
-  const again = await log.appendWithStatus({ type: "backend", id, meta: { try: 2 } });
+  const again = await log.appendWithStatus({ type: "backend", id, meta: { try: 1 } });
+  // The same id for another event: the first record is kept, and the caller is told.
+  await assert.rejects(
+    log.appendWithStatus({ type: "backend", id, meta: { try: 2 } }),
+    (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_ID_REUSED") &&
+      (e.details.record as { meta: { try: number } }).meta.try === 1,
+  );
   const [c1, c2] = await Promise.all([
     log.appendWithStatus({ type: "x", id: "01937f7e-1234-7abc-8def-0000000000aa" }),
     log.appendWithStatus({ type: "x", id: "01937f7e-1234-7abc-8def-0000000000aa" }),
@@ -251,8 +259,14 @@ test("when the SQLite append thread dies, its batch fails and the next large bat
   renameSync(db, `${db}.moved`);
   const failed = await burst(300, "lost");
   renameSync(`${db}.moved`, db);
+  // The thread died before committing: read back, the batch is known not to have landed.
   assert.ok(
-    failed.every((r) => r.status === "rejected" && isGenlogError(r.reason, "GENLOG_E_STORE")),
+    failed.every(
+      (r) =>
+        r.status === "rejected" &&
+        isGenlogError(r.reason, "GENLOG_E_STORE") &&
+        r.reason.details.landed === false,
+    ),
   );
   const ok = await burst(300, "kept");
   assert.ok(ok.every((r) => r.status === "fulfilled"));
@@ -476,7 +490,7 @@ test("a writer refuses to extend a log whose stored nodes no longer match its ch
   let log = await openLog({ dataDir: dir });
   for (let i = 0; i < 4; i++) await log.logGenerationEvent("a");
   await log.close();
-  const db = new Database(join(dir, "genlog.db"));
+  const db = rawDatabase(join(dir, "genlog.db"));
   // Entry 3 keeps nodes (1, 1) and (2, 0); (2, 0) is the whole tree of size 4.
   db.prepare("UPDATE entries SET nodes = randomblob(64) WHERE seq = 3").run();
   db.close();
@@ -494,7 +508,7 @@ test("a writer refuses to commit a batch when an older node was altered under it
   const log = await openLog({ dataDir: dir });
   for (let i = 0; i < 5; i++) await log.logGenerationEvent("a");
   // Entry 3 keeps node (2, 0), which the proof from size 5 to 6 uses; alter it under the writer.
-  const db = new Database(join(dir, "genlog.db"));
+  const db = rawDatabase(join(dir, "genlog.db"));
   db.prepare("UPDATE entries SET nodes = randomblob(64) WHERE seq = 3").run();
   db.close();
   await assert.rejects(

@@ -4,7 +4,8 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
+import { rawDatabase } from "./helpers/raw-database.js";
+import type Database from "better-sqlite3";
 import { openLog, hashLeaf, canonicalize, type VerifyReport } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
@@ -25,7 +26,7 @@ async function makeLog(n: number): Promise<{ dir: string; ids: string[]; notes: 
 }
 
 function tamper(dir: string, fn: (db: Database.Database) => void): void {
-  const db = new Database(join(dir, "genlog.db"));
+  const db = rawDatabase(join(dir, "genlog.db"));
   try {
     db.transaction(() => fn(db))();
   } finally {
@@ -277,7 +278,7 @@ test("a checkpoint signed by another key is reported as forged", async () => {
   const { dir } = await makeLog(3);
   const other = await makeLog(3);
   const foreign = (
-    new Database(join(other.dir, "genlog.db"))
+    rawDatabase(join(other.dir, "genlog.db"))
       .prepare("SELECT note FROM checkpoints WHERE size = 3")
       .get() as {
       note: string;

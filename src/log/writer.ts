@@ -4,7 +4,7 @@
  * durable transaction before it acknowledges anything. Concurrent appends share that
  * transaction (group commit): while one batch is being committed, the next one fills.
  */
-import { GenlogError } from "../errors.js";
+import { GenlogError, isGenlogError } from "../errors.js";
 import { formatCheckpoint, parseCheckpoint } from "../core/checkpoint.js";
 import { verifyNote } from "../core/signed-note.js";
 import {
@@ -25,6 +25,7 @@ import {
   type LogRef,
   type LogStore,
   type NodeId,
+  type StoredCheckpoint,
   type StoredEntry,
 } from "../store/log-store.js";
 import type { Signer } from "../keys/signer.js";
@@ -82,13 +83,37 @@ interface SealedBatch {
   size: number;
   /** The signed checkpoint at `size`, when the batch adds entries. */
   note: string | undefined;
+  /** The checkpoint this batch extends (undefined for the first batch of a log). */
+  previous: StoredCheckpoint | undefined;
 }
 
-/** What a writer knows of its log: the right edge of the tree, its root and the last time. */
+/**
+ * What a writer knows of its log: the right edge of the tree, its root, the last time and
+ * the latest checkpoint.
+ */
 interface WriterState {
   frontier: MerkleFrontier;
   root: Uint8Array;
   lastTs: number;
+  latest: StoredCheckpoint | undefined;
+}
+
+/**
+ * Checks `maxBatch` at the edge: 0, a negative number or NaN would make the writer take
+ * nothing from its queue and spin.
+ *
+ * @throws {GenlogError} `GENLOG_E_USAGE`.
+ */
+export function checkMaxBatch(maxBatch: unknown): number {
+  if (maxBatch === undefined) return DEFAULT_MAX_BATCH;
+  if (typeof maxBatch !== "number" || !Number.isSafeInteger(maxBatch) || maxBatch < 1) {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      `maxBatch: expected a whole number of at least 1, got ${String(maxBatch)}`,
+      { details: { pointer: "/maxBatch", rule: "minimum" } },
+    );
+  }
+  return maxBatch;
 }
 
 /**
@@ -105,6 +130,8 @@ export class LogWriter {
   #frontier: MerkleFrontier;
   #root: Uint8Array;
   #lastTs = 0;
+  /** The checkpoint of the last sealed batch: the one the next batch extends. */
+  #tip: StoredCheckpoint | undefined;
   #queue: Pending[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
@@ -115,21 +142,36 @@ export class LogWriter {
     this.ref = options.ref;
     this.#store = options.store;
     this.#signer = options.signer;
-    this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.#maxBatch = checkMaxBatch(options.maxBatch);
     this.#onCommit = options.onCommit;
     this.#frontier = state.frontier;
     this.#root = state.root;
     this.#lastTs = state.lastTs;
+    this.#tip = state.latest;
   }
 
   /**
    * Loads the log's state and checks it, so that a writer never extends a log that was
    * tampered with.
    *
-   * @throws {GenlogError} `GENLOG_E_INCONSISTENT` when stored entries and checkpoint disagree.
+   * @throws {GenlogError} `GENLOG_E_INCONSISTENT` when stored entries and checkpoint
+   * disagree or an entry is missing; `GENLOG_E_USAGE` for a bad `maxBatch`.
    */
   static async open(options: LogWriterOptions): Promise<LogWriter> {
-    return new LogWriter(options, await loadState(options.store, options.ref, options.signer));
+    checkMaxBatch(options.maxBatch);
+    const { store, ref, signer } = options;
+    const state = await loadState(store, ref, signer);
+    // A deleted entry leaves the kept size standing; count them once, so that a writer never
+    // extends a log with a hole (O(n), ~40 ms at a million entries, only when opening).
+    const stored = await store.countEntries(ref.logId);
+    if (stored !== state.frontier.size) {
+      throw new GenlogError(
+        "GENLOG_E_INCONSISTENT",
+        `log ${ref.origin} has size ${state.frontier.size} but holds ${stored} entries: entries were removed; nothing can be appended, run \`genlog verify\``,
+        { details: { origin: ref.origin, size: state.frontier.size, stored } },
+      );
+    }
+    return new LogWriter(options, state);
   }
 
   /** Number of committed records. */
@@ -185,15 +227,18 @@ export class LogWriter {
         }
       }
       if (inflight !== undefined) {
-        const failure = await inflight.done;
+        let failure = await inflight.done;
+        // Unknown outcome: the store is asked which it was before anything else happens.
+        if (isGenlogError(failure, "GENLOG_E_COMMIT_UNKNOWN")) {
+          failure = await this.#resolveUnknown(inflight.sealed, failure);
+        }
+        // Lost a race: seal again on the new state.
+        const retryable = isGenlogError(failure, "GENLOG_E_CONFLICT");
         if (failure === undefined) {
           this.#conflicts = 0;
           this.#finish(inflight.sealed);
         } else {
-          const retry =
-            failure instanceof GenlogError &&
-            failure.code === "GENLOG_E_CONFLICT" &&
-            ++this.#conflicts <= MAX_CONFLICT_RETRIES;
+          const retry = retryable && ++this.#conflicts <= MAX_CONFLICT_RETRIES;
           this.#queue.unshift(...(retry ? inflight.sealed.batch : []), ...(next?.batch ?? []));
           if (!retry) for (const p of inflight.sealed.batch) p.reject(failure);
           next = undefined;
@@ -208,9 +253,10 @@ export class LogWriter {
           // Settles to the failure, or undefined: handled at once, awaited later.
           done: (sealed.entries.length === 0
             ? Promise.resolve()
-            : this.#store.appendBatch(this.ref.logId, sealed.entries, {
-                size: sealed.size,
-                note: sealed.note!,
+            : this.#store.appendBatch(this.ref.logId, {
+                entries: sealed.entries,
+                checkpoint: { size: sealed.size, note: sealed.note! },
+                previous: sealed.previous,
               })
           ).then(
             () => undefined,
@@ -224,6 +270,28 @@ export class LogWriter {
     }
   }
 
+  /**
+   * Settles a commit whose outcome is unknown (the committing thread or connection died
+   * after it may have sent COMMIT). Once the committer is gone, reading back is definitive:
+   * the batch landed if the log holds this very checkpoint, whose note is signed over this
+   * batch's root; otherwise nothing of it was written. Returns undefined when it landed, a
+   * STORE error when it did not, and `unknown` itself when the store cannot be read.
+   */
+  async #resolveUnknown(sealed: SealedBatch, unknown: GenlogError): Promise<unknown> {
+    let cp: StoredCheckpoint | undefined;
+    try {
+      cp = await this.#store.checkpointAt(this.ref.logId, sealed.size);
+    } catch {
+      return unknown;
+    }
+    if (cp?.note === sealed.note) return undefined;
+    return new GenlogError(
+      "GENLOG_E_STORE",
+      `${unknown.message}; read back: it did not land, nothing of the batch was written, the append can be retried`,
+      { cause: unknown, details: { ...unknown.details, landed: false } },
+    );
+  }
+
   /** Drops sealed-but-uncommitted state: the store is the truth after a failed commit. */
   async #reload(): Promise<void> {
     try {
@@ -231,6 +299,7 @@ export class LogWriter {
       this.#frontier = state.frontier;
       this.#root = state.root;
       this.#lastTs = Math.max(this.#lastTs, state.lastTs);
+      this.#tip = state.latest;
     } catch (e) {
       // The log cannot be extended safely any more: fail what waits rather than guess.
       for (const p of this.#queue.splice(0)) p.reject(e);
@@ -255,22 +324,36 @@ export class LogWriter {
    * canonical bytes, leaves, nodes, a consistency proof from the previous checkpoint, and
    * the signed checkpoint. Advances the writer's tree only if all of it succeeds.
    */
-  async #seal(batch: Pending[], previous: SealedBatch | undefined): Promise<SealedBatch> {
+  async #seal(taken: Pending[], previous: SealedBatch | undefined): Promise<SealedBatch> {
     const oldSize = this.#frontier.size;
-    const results = new Array<AppendResult | undefined>(batch.length);
-    await this.#findDuplicates(batch, results, previous);
+    const found = await this.#findDuplicates(taken, previous);
+    // An id reused for another payload fails its own append; the rest of the batch goes on.
+    const batch: Pending[] = [];
+    const results: (AppendResult | undefined)[] = [];
+    taken.forEach((p, i) => {
+      const f = found[i];
+      if (f instanceof GenlogError) return p.reject(f);
+      batch.push(p);
+      results.push(f);
+    });
 
     const frontier = this.#frontier.clone();
     const ts = Math.max(Date.now(), this.#lastTs);
     const tsText = formatTimestamp(ts);
     const entries: StoredEntry[] = [];
     const byClientId = new Map<string, AppendResult>();
+    const rejected = new Set<number>();
     for (let i = 0; i < batch.length; i++) {
       if (results[i] !== undefined) continue;
       const { prepared, clientId } = batch[i]!;
       const repeat = clientId ? byClientId.get(prepared.template.id) : undefined;
       if (repeat !== undefined) {
-        results[i] = { ...repeat, duplicate: true };
+        const reused = checkSamePayload(prepared, repeat.canonical);
+        if (reused !== undefined) {
+          // Nothing of the batch is resolved before its commit: reject this one alone.
+          batch[i]!.reject(reused);
+          rejected.add(i);
+        } else results[i] = { ...repeat, duplicate: true };
         continue;
       }
       const s = sealRecord(prepared, frontier.size, tsText);
@@ -292,13 +375,17 @@ export class LogWriter {
       results[i] = result;
       if (clientId) byClientId.set(prepared.template.id, result);
     }
+    const kept = rejected.size === 0 ? batch : batch.filter((_, i) => !rejected.has(i));
     const sealed: SealedBatch = {
-      batch,
-      results: results as AppendResult[],
+      batch: kept,
+      results: (rejected.size === 0
+        ? results
+        : results.filter((_, i) => !rejected.has(i))) as AppendResult[],
       entries,
       byClientId,
       size: frontier.size,
       note: undefined,
+      previous: this.#tip,
     };
     if (entries.length === 0) return sealed;
     const newRoot = frontier.root();
@@ -309,18 +396,22 @@ export class LogWriter {
     this.#frontier = frontier;
     this.#root = newRoot;
     this.#lastTs = ts;
+    this.#tip = { size: sealed.size, note: sealed.note };
     return sealed;
   }
 
-  /** Fills `results` for appends whose client id is already committed. */
+  /**
+   * For each append with a client id already committed (or in the batch being committed):
+   * the earlier record, or an ID_REUSED error when this append's payload differs from it.
+   */
   async #findDuplicates(
     batch: Pending[],
-    results: (AppendResult | undefined)[],
     previous: SealedBatch | undefined,
-  ): Promise<void> {
+  ): Promise<(AppendResult | GenlogError | undefined)[]> {
+    const out = new Array<AppendResult | GenlogError | undefined>(batch.length);
     const ids: string[] = [];
     for (const p of batch) if (p.clientId) ids.push(p.prepared.template.id);
-    if (ids.length === 0) return;
+    if (ids.length === 0) return out;
     const found = await this.#store.findByIds(this.ref.logId, ids);
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
@@ -328,18 +419,15 @@ export class LogWriter {
       // Sealed in the batch still being committed: if that commit fails, this batch is
       // sealed again from scratch, so the answer cannot outlive its premise.
       const pending = previous?.byClientId.get(p.prepared.template.id);
-      if (pending !== undefined) {
-        results[i] = { ...pending, duplicate: true };
-        continue;
-      }
-      const row = found.get(p.prepared.template.id);
-      if (row === undefined) continue;
-      results[i] = {
-        record: JSON.parse(row.canonical) as GenerationRecord,
-        canonical: row.canonical,
+      const canonical = pending?.canonical ?? found.get(p.prepared.template.id)?.canonical;
+      if (canonical === undefined) continue;
+      out[i] = checkSamePayload(p.prepared, canonical) ?? {
+        record: pending?.record ?? (JSON.parse(canonical) as GenerationRecord),
+        canonical,
         duplicate: true,
       };
     }
+    return out;
   }
 
   /**
@@ -403,7 +491,7 @@ async function loadState(store: LogStore, ref: LogRef, signer: Signer): Promise<
     return hashes[i]!;
   });
   const root = frontier.root();
-  if (latest === undefined) return { frontier, root, lastTs: 0 };
+  if (latest === undefined) return { frontier, root, lastTs: 0, latest };
   let cp;
   try {
     cp = parseCheckpoint(verifyNote(latest.note, signer.verifierKey));
@@ -424,7 +512,23 @@ async function loadState(store: LogStore, ref: LogRef, signer: Signer): Promise<
   const last = await store.getEntry(ref.logId, size - 1);
   const lastTs =
     last === undefined ? 0 : Date.parse((JSON.parse(last.canonical) as { ts: string }).ts);
-  return { frontier, root, lastTs };
+  return { frontier, root, lastTs, latest };
+}
+
+/**
+ * Undefined when `prepared` is the same event as the committed record `canonical` (a true
+ * retry); else the ID_REUSED error that keeps the first record. The comparison is of the
+ * canonical text with the first record's own seq and ts put in.
+ */
+function checkSamePayload(prepared: PreparedRecord, canonical: string): GenlogError | undefined {
+  const first = JSON.parse(canonical) as GenerationRecord;
+  const again = `${prepared.head}${first.seq}${prepared.middle}"${first.ts}"${prepared.tail}`;
+  if (again === canonical) return undefined;
+  return new GenlogError(
+    "GENLOG_E_ID_REUSED",
+    `id ${first.id} was already used for another event (seq ${first.seq}); the first record is kept`,
+    { details: { pointer: "/id", id: first.id, seq: first.seq, record: first } },
+  );
 }
 
 function nodeKey(n: NodeId): string {

@@ -14,7 +14,11 @@ export interface LogRef {
   stream: string;
 }
 
-/** One sealed record as the store keeps it. */
+/**
+ * One sealed record as the store keeps it. `id`, `ts`, `type`, `actor`, `sector` and
+ * `status` are copies of the record's own members, kept as columns for lookups and queries;
+ * `verify` checks every one of them against `canonical`.
+ */
 export interface StoredEntry {
   seq: number;
   id: string;
@@ -63,11 +67,19 @@ export interface QueryFilter {
   limit: number;
 }
 
-/** A row read back: its position and the committed bytes. */
-export interface EntryRow {
-  seq: number;
-  canonical: string;
-  leafHash: Uint8Array;
+/**
+ * A batch to commit: entries at consecutive seqs from the log's current size, the signed
+ * checkpoint that covers them, and the checkpoint they extend.
+ */
+export interface AppendBatch {
+  entries: StoredEntry[];
+  checkpoint: StoredCheckpoint;
+  /**
+   * The log's latest checkpoint as the writer sealed on it (undefined for an empty log). The
+   * store refuses the batch unless it is still the latest: a size alone could match after
+   * another writer appended as many entries, and the batch's tree would then fork the log.
+   */
+  previous: StoredCheckpoint | undefined;
 }
 
 /**
@@ -85,33 +97,52 @@ export interface LogStore {
 
   /** Returns the log with this origin, creating it when `create` is true. */
   openLogRef(ref: Omit<LogRef, "logId">, create: boolean): Promise<LogRef | undefined>;
-  /** Number of records in the log (= next seq) and its latest checkpoint. */
+  /** Every log, in the order they were created. */
+  listLogs(): Promise<LogRef[]>;
+  /**
+   * The log's size (its next seq, kept apart from the entries so that deleting one cannot
+   * change it) and its latest checkpoint, read in one snapshot: a commit by another process
+   * can never make them disagree.
+   */
   logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }>;
+  /** How many entries are stored: less than the size when some were deleted. O(n). */
+  countEntries(logId: number): Promise<number>;
 
   /**
-   * Appends entries (consecutive seqs starting at the current size) and the checkpoint that
-   * covers them, in one durable transaction. Nothing is written if anything fails.
+   * Commits a batch: its entries, its checkpoint and the log's new size, in one durable
+   * transaction. Nothing of the batch is written if anything fails. A driver MAY commit
+   * batches of several logs, or several batches of one log, in one transaction (one fsync);
+   * each batch still succeeds or fails on its own.
    *
-   * @throws {GenlogError} `GENLOG_E_CONFLICT` when the first seq is not the log's size at the
-   * moment of the write (another writer appended first); `GENLOG_E_STORE` for any other failure.
+   * @throws {GenlogError} `GENLOG_E_CONFLICT` when the log is no longer at `batch.previous`
+   * (another writer appended first); `GENLOG_E_INCONSISTENT` when the stored entries no longer
+   * end at the log's size; `GENLOG_E_COMMIT_UNKNOWN` when the committing connection died and
+   * the outcome is not known (read back to resolve it); `GENLOG_E_BUSY`, `GENLOG_E_STORE`.
    */
-  appendBatch(logId: number, entries: StoredEntry[], checkpoint: StoredCheckpoint): Promise<void>;
+  appendBatch(logId: number, batch: AppendBatch): Promise<void>;
 
   /** Committed records with these ids, by id (idempotency and lookup). */
-  findByIds(logId: number, ids: readonly string[]): Promise<Map<string, EntryRow>>;
+  findByIds(logId: number, ids: readonly string[]): Promise<Map<string, StoredEntry>>;
   /** Stored perfect-subtree hashes, in the order asked. Throws NOT_FOUND for a missing node. */
   readNodes(logId: number, nodes: readonly NodeId[]): Promise<Uint8Array[]>;
 
-  getEntry(logId: number, seq: number): Promise<EntryRow | undefined>;
-  query(logId: number, filter: QueryFilter): Promise<EntryRow[]>;
+  getEntry(logId: number, seq: number): Promise<StoredEntry | undefined>;
+  query(logId: number, filter: QueryFilter): Promise<StoredEntry[]>;
   /** Every stored row in seq order, from `fromSeq`, in pages (for verify and export). */
-  scanEntries(logId: number, fromSeq?: number): AsyncIterable<EntryRow>;
+  scanEntries(logId: number, fromSeq?: number): AsyncIterable<StoredEntry>;
 
   /** Every checkpoint of the log in the order they were issued. */
   listCheckpoints(logId: number): Promise<StoredCheckpoint[]>;
   /** The same, read in pages: memory does not grow with the number of checkpoints. */
   scanCheckpoints(logId: number): AsyncIterable<StoredCheckpoint>;
   checkpointAt(logId: number, size: number): Promise<StoredCheckpoint | undefined>;
+
+  /**
+   * The store's own check of everything below the log's rules: damaged pages, indexes that
+   * disagree with their table, a schema changed by hand (a dropped trigger or unique index).
+   * One sentence per finding; empty when all is well. Reads the whole database.
+   */
+  checkIntegrity(): Promise<string[]>;
 
   close(): Promise<void>;
 }

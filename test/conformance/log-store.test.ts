@@ -5,16 +5,21 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { GenlogError } from "../../src/errors.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { LogStore, StoredEntry } from "../../src/store/log-store.js";
 import { tempDir } from "../helpers/temp-dir.js";
 
+const here = dirname(fileURLToPath(import.meta.url));
+
 interface Driver {
   name: string;
   /** A new, empty store; `reopen` gives a second handle on the same data. */
-  make(): { store: LogStore; reopen: () => LogStore };
+  make(): { store: LogStore; reopen: () => LogStore; location: string };
 }
 
 const DRIVERS: Driver[] = [
@@ -22,7 +27,11 @@ const DRIVERS: Driver[] = [
     name: "sqlite",
     make() {
       const path = join(tempDir(), "store.db");
-      return { store: SqliteStore.open({ path }), reopen: () => SqliteStore.open({ path }) };
+      return {
+        store: SqliteStore.open({ path }),
+        reopen: () => SqliteStore.open({ path }),
+        location: path,
+      };
     },
   },
 ];
@@ -56,9 +65,10 @@ async function fill(store: LogStore, n: number, batch = 100): Promise<number> {
   for (let start = 0; start < n; start += batch) {
     const entries = [];
     for (let s = start; s < Math.min(n, start + batch); s++) entries.push(entry(s));
-    await store.appendBatch(ref.logId, entries, {
-      size: start + entries.length,
-      note: `cp ${start + entries.length}`,
+    await store.appendBatch(ref.logId, {
+      entries,
+      checkpoint: { size: start + entries.length, note: `cp ${start + entries.length}` },
+      previous: start === 0 ? undefined : { size: start, note: `cp ${start}` },
     });
   }
   return ref.logId;
@@ -114,7 +124,11 @@ for (const driver of DRIVERS) {
       const { store } = driver.make();
       const logId = await fill(store, 3);
       await assert.rejects(
-        store.appendBatch(logId, [entry(3), entry(1)], { size: 5, note: "cp 5" }),
+        store.appendBatch(logId, {
+          entries: [entry(3), entry(1)],
+          checkpoint: { size: 5, note: "cp 5" },
+          previous: { size: 3, note: "cp 3" },
+        }),
         (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_STORE",
       );
       assert.deepEqual(await store.logState(logId), { size: 3, latest: { size: 3, note: "cp 3" } });
@@ -126,14 +140,37 @@ for (const driver of DRIVERS) {
       const { store, reopen } = driver.make();
       const logId = await fill(store, 3);
       const other = reopen();
-      await other.appendBatch(logId, [entry(3)], { size: 4, note: "cp 4" });
+      const cp3 = { size: 3, note: "cp 3" };
+      await other.appendBatch(logId, {
+        entries: [entry(3)],
+        checkpoint: { size: 4, note: "cp 4" },
+        previous: cp3,
+      });
+      const conflict = (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT";
       await assert.rejects(
-        store.appendBatch(logId, [entry(3)], { size: 4, note: "cp 4 again" }),
-        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT",
+        store.appendBatch(logId, {
+          entries: [entry(3)],
+          checkpoint: { size: 4, note: "cp 4 again" },
+          previous: cp3,
+        }),
+        conflict,
       );
       await assert.rejects(
-        store.appendBatch(logId, [entry(6)], { size: 7, note: "cp 7" }),
-        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT",
+        store.appendBatch(logId, {
+          entries: [entry(6)],
+          checkpoint: { size: 7, note: "cp 7" },
+          previous: { size: 6, note: "cp 6" },
+        }),
+        conflict,
+      );
+      // Right size, wrong tree: a writer that sealed on another checkpoint would fork the log.
+      await assert.rejects(
+        store.appendBatch(logId, {
+          entries: [entry(4)],
+          checkpoint: { size: 5, note: "cp 5" },
+          previous: { size: 4, note: "another cp 4" },
+        }),
+        conflict,
       );
       assert.deepEqual(await store.logState(logId), { size: 4, latest: { size: 4, note: "cp 4" } });
       await other.close();
@@ -254,6 +291,73 @@ for (const driver of DRIVERS) {
         scanned.slice(0, 2).map((c) => c.size),
         [2, 4],
       );
+      await store.close();
+    });
+
+    test("batches of several logs handed over in one turn all commit, each on its own", async () => {
+      const { store } = driver.make();
+      const refs = [];
+      for (const t of ["a", "b", "c"]) {
+        refs.push(
+          (await store.openLogRef({ origin: `i/${t}/events`, tenant: t, stream: "events" }, true))!,
+        );
+      }
+      const results = await Promise.allSettled(
+        refs.map((r, k) =>
+          store.appendBatch(r.logId, {
+            entries: [entry(0), entry(1)],
+            checkpoint: { size: 2, note: `cp ${r.tenant}` },
+            // The second log's batch claims a previous checkpoint it does not have.
+            previous: k === 1 ? { size: 0, note: "bogus" } : undefined,
+          }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ["fulfilled", "rejected", "fulfilled"],
+      );
+      assert.deepEqual(
+        (await store.listLogs()).map((r) => r.tenant),
+        ["a", "b", "c"],
+      );
+      assert.equal((await store.logState(refs[0]!.logId)).size, 2);
+      assert.equal((await store.logState(refs[1]!.logId)).size, 0);
+      assert.equal(await store.countEntries(refs[2]!.logId), 2);
+      await store.close();
+    });
+
+    test("size and latest checkpoint agree while another process appends", async () => {
+      const { store, location } = driver.make();
+      const logId = await fill(store, 1);
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          join(here, "../helpers/store-appender.ts"),
+          driver.name,
+          location,
+          String(logId),
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      try {
+        await once(child.stdout, "data"); // the child is appending
+        let reads = 0;
+        let last = 0;
+        while (reads < 3000 || last < 200) {
+          const { size, latest } = await store.logState(logId);
+          assert.equal(
+            latest?.size,
+            size,
+            `read ${reads}: size ${size}, checkpoint ${latest?.size}`,
+          );
+          last = size;
+          reads++;
+        }
+      } finally {
+        child.kill();
+      }
       await store.close();
     });
 

@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rawDatabase } from "../helpers/raw-database.js";
 import Database from "better-sqlite3";
 import {
   isGenlogError,
@@ -285,7 +286,9 @@ describe("the genlog command", { concurrency: 3 }, () => {
       const second = await logJson(dir, "backend", "--id", id, "--user", "alice");
       assert.equal(second.line, first.line);
       // The same key in upper case is the same UUID; human output says it was already logged.
-      const third = await ok(genlog(dir, "log", "backend", "--id", id.toUpperCase()));
+      const third = await ok(
+        genlog(dir, "log", "backend", "--id", id.toUpperCase(), "--user", "alice"),
+      );
       assert.match(third.stderr, /already logged/i);
       assert.deepEqual(JSON.parse(third.stdout), first.record);
       assert.equal(await recordCount(dir), size);
@@ -559,7 +562,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       writeFileSync(trusted, (await ok(genlog(dir, "checkpoint"))).stdout);
       await ok(genlog(dir, "verify"));
 
-      const db = new Database(join(dir, "genlog.db"));
+      const db = rawDatabase(join(dir, "genlog.db"));
       try {
         const changed = db
           .prepare("UPDATE entries SET record = replace(record, 'Flask', 'Django') WHERE seq = 0")
@@ -646,7 +649,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.equal(wrong.ok, false);
       assert.ok(wrong.problems.every((p) => p.kind === "forged-checkpoint"));
 
-      const db = new Database(join(copy, "genlog.db"));
+      const db = rawDatabase(join(copy, "genlog.db"));
       try {
         db.prepare(
           "UPDATE entries SET record = replace(record, 'Flask', 'Django') WHERE seq = 0",

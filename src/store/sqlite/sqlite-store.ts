@@ -1,16 +1,21 @@
 /**
  * The embedded default store: one SQLite file through better-sqlite3, WAL journal and
  * `synchronous=FULL`, so a committed transaction has been fsynced before `appendBatch`
- * resolves. better-sqlite3 is synchronous; the async contract of {@link LogStore} costs one
- * microtask per call and keeps the PostgreSQL driver on the same interface.
+ * resolves. better-sqlite3 is synchronous; the async contract of {@link LogStore} keeps the
+ * PostgreSQL driver on the same interface.
+ *
+ * Commits are grouped: batches handed to `appendBatch` in one turn of the event loop, by
+ * the writers of any number of logs, are committed in one transaction (one fsync), each in a
+ * savepoint of its own. While a large commit runs on the append worker's thread, the next
+ * batches queue up and form the next transaction.
  */
 import Database from "better-sqlite3";
 import { closeSync, openSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../../errors.js";
+import { GenlogError } from "../../errors.js";
 import {
   completingSeq,
-  type EntryRow,
+  type AppendBatch,
   type LogRef,
   type LogStore,
   type NodeId,
@@ -18,58 +23,43 @@ import {
   type StoredCheckpoint,
   type StoredEntry,
 } from "../log-store.js";
+import type { EventStatus } from "../../core/event-schema.js";
+import {
+  fromErrorData,
+  packBatch,
+  prepareAppend,
+  type BatchOutcomes,
+  type PackedBatch,
+} from "./append-transaction.js";
+import type { AppendReply, AppendRequest, CloseRequest } from "./append-worker.js";
+import type { IntegrityReply, IntegrityRequest } from "./integrity-worker.js";
+import { BUSY_TIMEOUT_MS, closeWriter, configureWriter, openReadOnly } from "./connection.js";
+import {
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  ForeignDatabaseError,
+  NewerSchemaError,
+  migrate,
+  schemaVersionOf,
+} from "./schema.js";
+import { toStoreError } from "./sqlite-errors.js";
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
-  /** Path of the database file (created if missing). */
+  /** Path of the database file (created if missing, unless read-only). */
   path: string;
-  /** Open read-only (verify, export from a copy). */
+  /**
+   * Open read-only (verify, export from a copy): no file is created or changed, a database
+   * of an older schema is refused (`genlog migrate` upgrades it).
+   */
   readonly?: boolean;
 }
 
-const SCHEMA_VERSION = "1";
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS settings (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS logs (
-  log_id INTEGER PRIMARY KEY,
-  origin TEXT NOT NULL UNIQUE,
-  tenant TEXT NOT NULL,
-  stream TEXT NOT NULL,
-  UNIQUE (tenant, stream)
-);
-CREATE TABLE IF NOT EXISTS entries (
-  log_id    INTEGER NOT NULL,
-  seq       INTEGER NOT NULL,
-  id        TEXT NOT NULL,
-  ts        TEXT NOT NULL,
-  type      TEXT NOT NULL,
-  actor     TEXT,
-  sector    TEXT,
-  status    TEXT NOT NULL,
-  record    TEXT NOT NULL,
-  leaf_hash BLOB NOT NULL,
-  nodes     BLOB NOT NULL,
-  PRIMARY KEY (log_id, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (log_id, id);
-CREATE INDEX IF NOT EXISTS entries_type ON entries (log_id, type, seq);
-CREATE INDEX IF NOT EXISTS entries_actor ON entries (log_id, actor, seq) WHERE actor IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_sector ON entries (log_id, sector, seq) WHERE sector IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_status ON entries (log_id, status, seq) WHERE status <> 'succeeded';
-CREATE TABLE IF NOT EXISTS checkpoints (
-  log_id INTEGER NOT NULL,
-  size   INTEGER NOT NULL,
-  note   TEXT NOT NULL,
-  PRIMARY KEY (log_id, size)
-);
-`;
-
-/** The SQL schema, exported for the benchmark that compares raw inserts with genlog. */
-export const SQLITE_SCHEMA = SCHEMA;
+/**
+ * The full current schema, for the benchmark that compares raw inserts with genlog.
+ * (A database gets it by replaying {@link MIGRATIONS}.)
+ */
+export const SQLITE_SCHEMA = MIGRATIONS.map((m) => m.sql).join("\n");
 
 /**
  * Page size of new databases. Rows are a few hundred bytes and every batch appends to the
@@ -81,225 +71,300 @@ export const SQLITE_PAGE_SIZE = 16384;
 
 const SCAN_PAGE = 2048;
 const CHECKPOINT_PAGE = 1024;
+/** Most messages of `PRAGMA integrity_check` reported by {@link SqliteStore.checkIntegrity}. */
+const INTEGRITY_MESSAGES = 100;
 
-type Row = { seq: number; record: string; leaf_hash: Buffer };
+/**
+ * Commits of at least this many rows go to a worker thread with its own connection, so that
+ * sealing the next batches on the main thread overlaps the b-tree work and fsync of this
+ * one. Smaller commits stay in-thread: a worker round trip would only add latency.
+ */
+const WORKER_ROWS = 256;
+
+const ENTRY_COLUMNS = "seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes";
+
+interface Row {
+  seq: number;
+  id: string;
+  ts: string;
+  type: string;
+  actor: string | null;
+  sector: string | null;
+  status: string;
+  record: string;
+  leaf_hash: Buffer;
+  nodes: Buffer;
+}
+
+interface QueuedBatch {
+  batch: PackedBatch;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
 
 /** {@link LogStore} on a SQLite file. */
 export class SqliteStore implements LogStore {
   readonly driver = "sqlite";
+  /** Path of the database file. */
+  readonly path: string;
   readonly #db: Database.Database;
+  readonly #readonly: boolean;
   readonly #nodeRow: Database.Statement<[number, number], { leaf_hash: Buffer; nodes: Buffer }>;
   readonly #entry: Database.Statement<[number, number], Row>;
   readonly #tsAt: Database.Statement<[number, number], { ts: string }>;
-  readonly #maxSeq: Database.Statement<[number], { seq: number | null }>;
-  readonly #latestCheckpoint: Database.Statement<[number], StoredCheckpoint>;
-  /** BEGIN IMMEDIATE: takes the write lock up front, so the size check cannot go stale. */
-  readonly #appendTx: (batch: PackedBatch) => void;
-  readonly #path: string;
-  /** Commits large batches on a second core; created on the first large batch. */
+  readonly #state: Database.Statement<
+    [number],
+    { size: number; cp_size: number | null; note: string | null }
+  >;
+  readonly #appendTx: ((batches: readonly PackedBatch[]) => BatchOutcomes) | undefined;
+  /** Batches waiting for the next commit. */
+  #queue: QueuedBatch[] = [];
+  #flushScheduled = false;
+  /** The commit in progress, if any: one at a time, in order. */
+  #committing: Promise<void> | undefined;
+  /** Commits large transactions on a second core; created on the first one. */
   #worker: AppendWorker | undefined;
   #closed = false;
 
-  private constructor(db: Database.Database, path: string) {
+  private constructor(db: Database.Database, path: string, readonly: boolean) {
     this.#db = db;
+    this.path = path;
+    this.#readonly = readonly;
     this.#nodeRow = db.prepare("SELECT leaf_hash, nodes FROM entries WHERE log_id = ? AND seq = ?");
-    this.#entry = db.prepare(
-      "SELECT seq, record, leaf_hash FROM entries WHERE log_id = ? AND seq = ?",
-    );
+    this.#entry = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_id = ? AND seq = ?`);
     this.#tsAt = db.prepare("SELECT ts FROM entries WHERE log_id = ? AND seq = ?");
-    this.#maxSeq = db.prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?");
-    this.#latestCheckpoint = db.prepare(
-      "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
+    // One statement is one snapshot: the size and the checkpoint at that size always agree.
+    this.#state = db.prepare(
+      `SELECT l.size AS size, c.size AS cp_size, c.note AS note FROM logs l
+       LEFT JOIN checkpoints c ON c.log_id = l.log_id AND c.size = l.size WHERE l.log_id = ?`,
     );
-    this.#appendTx = prepareAppend(db);
-    this.#path = path;
+    this.#appendTx = readonly ? undefined : prepareAppend(db, path);
   }
 
   /**
-   * Opens (and creates) the database file.
+   * Opens (and, unless read-only, creates and migrates) the database file.
    *
-   * @throws {GenlogError} `GENLOG_E_STORE` when the file cannot be opened or is not a genlog database.
+   * @throws {GenlogError} `GENLOG_E_STORE` when the file cannot be opened, is not a genlog
+   * database (nothing is added to another program's file), or has a schema this genlog
+   * cannot read; `GENLOG_E_BUSY` when another connection holds the lock past the timeout.
    */
   static open(options: SqliteStoreOptions): SqliteStore {
+    const { path } = options;
+    const readonly = options.readonly ?? false;
     let db: Database.Database | undefined;
     try {
-      // The database holds every record: create it owner-only (SQLite gives the -wal and
-      // -shm files the mode of the database file). An existing file keeps its mode.
-      if (!options.readonly) closeSync(openSync(options.path, "a", 0o600));
-      db = new Database(options.path, {
-        readonly: options.readonly ?? false,
-        fileMustExist: options.readonly ?? false,
-      });
-      // First, so that opening next to a busy writer waits instead of failing.
-      db.pragma("busy_timeout = 5000");
-      if (!options.readonly) {
-        // Only takes effect on a new file, before WAL is on.
-        db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
-        configureWriter(db);
-        db.exec(SCHEMA);
-      }
-      const hasSettings = db
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'settings'")
-        .get();
-      const version = hasSettings
-        ? (db.prepare("SELECT value FROM settings WHERE key = 'schema_version'").get() as
-            { value: string } | undefined)
-        : undefined;
-      if (version === undefined) {
-        if (options.readonly) {
-          throw new GenlogError("GENLOG_E_STORE", `${options.path} is not a genlog database`);
-        }
-        db.prepare("INSERT INTO settings (key, value) VALUES ('schema_version', ?)").run(
-          SCHEMA_VERSION,
-        );
-      } else if (version.value !== SCHEMA_VERSION) {
-        throw new GenlogError(
-          "GENLOG_E_STORE",
-          `database schema version is ${version.value}, this genlog expects ${SCHEMA_VERSION}`,
-        );
-      }
+      if (readonly) {
+        db = openReadOnly(path);
+        checkReadableSchema(db, path);
+      } else db = openWritable(path);
+      return new SqliteStore(db, path, readonly);
     } catch (cause) {
       db?.close();
-      if (cause instanceof GenlogError) throw cause;
-      throw new GenlogError(
-        "GENLOG_E_STORE",
-        `cannot open SQLite database ${options.path}: ${String(cause)}`,
-        {
+      if (cause instanceof ForeignDatabaseError || cause instanceof NewerSchemaError) {
+        throw new GenlogError("GENLOG_E_STORE", `cannot use ${path}: ${cause.message}`, {
           cause,
-        },
-      );
+          details: { path },
+        });
+      }
+      if ((cause as { code?: unknown }).code === "SQLITE_NOTADB") {
+        throw new GenlogError("GENLOG_E_STORE", `${path} is not a SQLite database`, {
+          cause,
+          details: { path },
+        });
+      }
+      throw toStoreError(cause, `opening ${path}`, path);
     }
-    return new SqliteStore(db, options.path);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
-    this.#check();
-    const row = this.#db.prepare("SELECT value FROM settings WHERE key = ?").get(key) as
-      { value: string } | undefined;
-    return row?.value;
-  }
-
-  async initSetting(key: string, value: string): Promise<string> {
-    this.#check();
-    this.#db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)").run(key, value);
-    return (await this.getSetting(key)) ?? value;
-  }
-
-  async openLogRef(ref: Omit<LogRef, "logId">, create: boolean): Promise<LogRef | undefined> {
-    this.#check();
-    const find = () =>
-      this.#db
-        .prepare("SELECT log_id AS logId, origin, tenant, stream FROM logs WHERE origin = ?")
-        .get(ref.origin) as LogRef | undefined;
-    const found = find();
-    if (found !== undefined || !create) return found;
-    this.#db
-      .prepare("INSERT OR IGNORE INTO logs (origin, tenant, stream) VALUES (?, ?, ?)")
-      .run(ref.origin, ref.tenant, ref.stream);
-    return find();
-  }
-
-  async logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }> {
-    this.#check();
-    return { size: this.#size(logId), latest: this.#latestCheckpoint.get(logId) };
-  }
-
-  async appendBatch(
-    logId: number,
-    entries: StoredEntry[],
-    checkpoint: StoredCheckpoint,
-  ): Promise<void> {
-    this.#check();
-    try {
-      const batch = packBatch(logId, entries, checkpoint);
-      if (entries.length >= WORKER_BATCH) {
-        if (this.#worker?.stopped) this.#worker = undefined;
-        this.#worker ??= new AppendWorker(this.#path);
-        await this.#worker.append(batch);
-      } else {
-        this.#appendTx(batch);
-      }
-    } catch (cause) {
-      if (cause instanceof GenlogError) throw cause;
-      throw new GenlogError(
-        "GENLOG_E_STORE",
-        `append of ${entries.length} records failed and was rolled back: ${String(cause)}`,
-        {
-          cause,
-        },
-      );
-    }
-  }
-
-  async findByIds(logId: number, ids: readonly string[]): Promise<Map<string, EntryRow>> {
-    this.#check();
-    const out = new Map<string, EntryRow>();
-    if (ids.length === 0) return out;
-    const stmt = this.#db.prepare(
-      "SELECT seq, record, leaf_hash, id FROM entries WHERE log_id = ? AND id = ?",
-    );
-    for (const id of ids) {
-      const row = stmt.get(logId, id) as (Row & { id: string }) | undefined;
-      if (row !== undefined) out.set(id, toEntry(row));
-    }
-    return out;
-  }
-
-  async readNodes(logId: number, nodes: readonly NodeId[]): Promise<Uint8Array[]> {
-    this.#check();
-    return nodes.map(({ level, index }) => {
-      const seq = completingSeq({ level, index });
-      const row = this.#nodeRow.get(logId, seq);
-      if (row === undefined) {
-        throw new GenlogError(
-          "GENLOG_E_NOT_FOUND",
-          `Merkle node (${level}, ${index}) is not stored: entry ${seq} is missing`,
-          {
-            details: { level, index },
-          },
-        );
-      }
-      if (level === 0) return row.leaf_hash;
-      const start = (level - 1) * 32;
-      if (row.nodes.length < start + 32) {
-        throw new GenlogError(
-          "GENLOG_E_NOT_FOUND",
-          `Merkle node (${level}, ${index}) is not stored in entry ${seq}`,
-          {
-            details: { level, index },
-          },
-        );
-      }
-      return row.nodes.subarray(start, start + 32);
+    return this.#do("reading a setting", () => {
+      const row = this.#db.prepare("SELECT value FROM settings WHERE key = ?").get(key) as
+        { value: string } | undefined;
+      return row?.value;
     });
   }
 
-  async getEntry(logId: number, seq: number): Promise<EntryRow | undefined> {
-    this.#check();
-    const row = this.#entry.get(logId, seq);
-    return row === undefined ? undefined : toEntry(row);
+  async initSetting(key: string, value: string): Promise<string> {
+    return this.#do("writing a setting", () => {
+      this.#db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)").run(key, value);
+      const row = this.#db.prepare("SELECT value FROM settings WHERE key = ?").get(key) as {
+        value: string;
+      };
+      return row.value;
+    });
   }
 
-  async query(logId: number, filter: QueryFilter): Promise<EntryRow[]> {
-    this.#check();
-    // Timestamps never decrease along a log (the writer guarantees it), so a time bound is a
-    // seq bound found by binary search on the primary key: no ts index to maintain on ingest.
-    const seqs = {
-      since: filter.since === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.since),
-      until: filter.until === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.until),
-    };
-    const { sql, args } = pageQuery(logId, filter, seqs);
-    return (this.#db.prepare(sql).all(...args) as Row[]).map(toEntry);
+  async openLogRef(ref: Omit<LogRef, "logId">, create: boolean): Promise<LogRef | undefined> {
+    return this.#do(`opening log ${ref.origin}`, () => {
+      const find = () =>
+        this.#db
+          .prepare("SELECT log_id AS logId, origin, tenant, stream FROM logs WHERE origin = ?")
+          .get(ref.origin) as LogRef | undefined;
+      const found = find();
+      if (found !== undefined || !create) return found;
+      this.#db
+        .prepare("INSERT OR IGNORE INTO logs (origin, tenant, stream) VALUES (?, ?, ?)")
+        .run(ref.origin, ref.tenant, ref.stream);
+      return find();
+    });
   }
 
-  async *scanEntries(logId: number, fromSeq = 0): AsyncIterable<EntryRow> {
-    this.#check();
-    const page = this.#db.prepare(
-      "SELECT seq, record, leaf_hash FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+  async listLogs(): Promise<LogRef[]> {
+    return this.#do("listing logs", () =>
+      this.#db
+        .prepare("SELECT log_id AS logId, origin, tenant, stream FROM logs ORDER BY log_id")
+        .all(),
+    ) as LogRef[];
+  }
+
+  async logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }> {
+    return this.#do(`reading the state of log ${logId}`, () => {
+      const row = this.#state.get(logId);
+      if (row === undefined) return { size: 0, latest: undefined };
+      const latest =
+        row.cp_size === null || row.note === null
+          ? undefined
+          : { size: row.cp_size, note: row.note };
+      return { size: row.size, latest };
+    });
+  }
+
+  async countEntries(logId: number): Promise<number> {
+    return this.#do(`counting the entries of log ${logId}`, () =>
+      this.#db.prepare("SELECT count(*) FROM entries WHERE log_id = ?").pluck().get(logId),
+    ) as number;
+  }
+
+  appendBatch(logId: number, batch: AppendBatch): Promise<void> {
+    try {
+      this.#check();
+      if (this.#appendTx === undefined) {
+        throw new GenlogError("GENLOG_E_USAGE", `${this.path} was opened read-only`);
+      }
+      const packed = packBatch(logId, batch);
+      return new Promise<void>((resolve, reject) => {
+        this.#queue.push({ batch: packed, resolve, reject });
+        this.#scheduleFlush();
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Commits what is queued at the next turn of the event loop, so that the batches every
+   * writer sealed in this turn share one transaction; and never two commits at once.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#committing !== undefined || this.#queue.length === 0) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      const items = this.#queue.splice(0);
+      if (items.length === 0) return;
+      this.#committing = this.#commit(items).finally(() => {
+        this.#committing = undefined;
+        this.#scheduleFlush();
+      });
+    });
+  }
+
+  async #commit(items: QueuedBatch[]): Promise<void> {
+    const batches = items.map((i) => i.batch);
+    let rows = 0;
+    for (const b of batches) rows += b.seqs.length;
+    let outcomes: BatchOutcomes;
+    try {
+      if (rows >= WORKER_ROWS) {
+        if (this.#worker?.stopped) this.#worker = undefined;
+        this.#worker ??= new AppendWorker(this.path);
+        outcomes = await this.#worker.append(batches);
+      } else {
+        outcomes = this.#appendTx!(batches);
+      }
+    } catch (e) {
+      for (const i of items) i.reject(e);
+      return;
+    }
+    items.forEach((item, k) => {
+      const failure = outcomes[k];
+      if (failure === null || failure === undefined) item.resolve();
+      else item.reject(fromErrorData(failure));
+    });
+  }
+
+  async findByIds(logId: number, ids: readonly string[]): Promise<Map<string, StoredEntry>> {
+    return this.#do(`looking up ids in log ${logId}`, () => {
+      const out = new Map<string, StoredEntry>();
+      if (ids.length === 0) return out;
+      const stmt = this.#db.prepare(
+        `SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_id = ? AND id = ?`,
+      );
+      for (const id of ids) {
+        const row = stmt.get(logId, id) as Row | undefined;
+        if (row !== undefined) out.set(id, toEntry(row));
+      }
+      return out;
+    });
+  }
+
+  async readNodes(logId: number, nodes: readonly NodeId[]): Promise<Uint8Array[]> {
+    return this.#do(`reading Merkle nodes of log ${logId}`, () =>
+      nodes.map(({ level, index }) => {
+        const seq = completingSeq({ level, index });
+        const row = this.#nodeRow.get(logId, seq);
+        if (row === undefined) {
+          throw new GenlogError(
+            "GENLOG_E_NOT_FOUND",
+            `Merkle node (${level}, ${index}) is not stored: entry ${seq} is missing`,
+            { details: { level, index } },
+          );
+        }
+        if (level === 0) return row.leaf_hash;
+        const start = (level - 1) * 32;
+        if (row.nodes.length < start + 32) {
+          throw new GenlogError(
+            "GENLOG_E_NOT_FOUND",
+            `Merkle node (${level}, ${index}) is not stored in entry ${seq}`,
+            { details: { level, index } },
+          );
+        }
+        return row.nodes.subarray(start, start + 32);
+      }),
+    );
+  }
+
+  async getEntry(logId: number, seq: number): Promise<StoredEntry | undefined> {
+    return this.#do(`reading entry ${seq} of log ${logId}`, () => {
+      const row = this.#entry.get(logId, seq);
+      return row === undefined ? undefined : toEntry(row);
+    });
+  }
+
+  async query(logId: number, filter: QueryFilter): Promise<StoredEntry[]> {
+    return this.#do(`querying log ${logId}`, () => {
+      // Timestamps never decrease along a log (the writer guarantees it), so a time bound is
+      // a seq bound found by binary search on the primary key: no ts index on ingest.
+      const seqs = {
+        since: filter.since === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.since),
+        until: filter.until === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.until),
+      };
+      const { sql, args } = pageQuery(logId, filter, seqs);
+      return (this.#db.prepare(sql).all(...args) as Row[]).map(toEntry);
+    });
+  }
+
+  async *scanEntries(logId: number, fromSeq = 0): AsyncIterable<StoredEntry> {
+    const page = this.#do("preparing a scan", () =>
+      this.#db.prepare(
+        `SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+      ),
     );
     let next = fromSeq;
     for (;;) {
-      const rows = page.all(logId, next, SCAN_PAGE) as Row[];
+      const rows = this.#do(`reading entries ${next}.. of log ${logId}`, () =>
+        page.all(logId, next, SCAN_PAGE),
+      ) as Row[];
       for (const row of rows) yield toEntry(row);
       if (rows.length < SCAN_PAGE) return;
       next = rows[rows.length - 1]!.seq + 1;
@@ -307,22 +372,24 @@ export class SqliteStore implements LogStore {
   }
 
   async listCheckpoints(logId: number): Promise<StoredCheckpoint[]> {
-    this.#check();
-    return this.#db
-      .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY rowid")
-      .all(logId) as StoredCheckpoint[];
+    return this.#do(`reading the checkpoints of log ${logId}`, () =>
+      this.#db
+        .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY rowid")
+        .all(logId),
+    ) as StoredCheckpoint[];
   }
 
   async *scanCheckpoints(logId: number): AsyncIterable<StoredCheckpoint> {
-    this.#check();
-    const page = this.#db.prepare(
-      "SELECT rowid, size, note FROM checkpoints WHERE log_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+    const page = this.#do("preparing a scan", () =>
+      this.#db.prepare(
+        "SELECT rowid, size, note FROM checkpoints WHERE log_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+      ),
     );
     let after = 0;
     for (;;) {
-      const rows = page.all(logId, after, CHECKPOINT_PAGE) as (StoredCheckpoint & {
-        rowid: number;
-      })[];
+      const rows = this.#do(`reading the checkpoints of log ${logId}`, () =>
+        page.all(logId, after, CHECKPOINT_PAGE),
+      ) as (StoredCheckpoint & { rowid: number })[];
       for (const { size, note } of rows) yield { size, note };
       if (rows.length < CHECKPOINT_PAGE) return;
       after = rows[rows.length - 1]!.rowid;
@@ -330,23 +397,43 @@ export class SqliteStore implements LogStore {
   }
 
   async checkpointAt(logId: number, size: number): Promise<StoredCheckpoint | undefined> {
+    return this.#do(`reading the checkpoint at size ${size} of log ${logId}`, () =>
+      this.#db
+        .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? AND size = ?")
+        .get(logId, size),
+    ) as StoredCheckpoint | undefined;
+  }
+
+  async checkIntegrity(): Promise<string[]> {
     this.#check();
-    return this.#db
-      .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? AND size = ?")
-      .get(logId, size) as StoredCheckpoint | undefined;
+    const request: IntegrityRequest = { path: this.path, limit: INTEGRITY_MESSAGES };
+    const reply = await new Promise<IntegrityReply>((resolve, reject) => {
+      const worker = new Worker(workerUrl("integrity-worker"), { workerData: request });
+      worker.once("message", resolve);
+      worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`integrity check thread exited (${code})`)));
+    }).catch((e: unknown) => ({ error: String(e) }) satisfies IntegrityReply);
+    if ("findings" in reply) return reply.findings;
+    // A file too damaged to open or read at all is itself the finding.
+    return [`SQLite integrity check could not run: ${reply.error}`];
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Queued batches were handed over with a promise: commit them before closing.
+    while (this.#committing !== undefined || this.#queue.length > 0 || this.#flushScheduled) {
+      await (this.#committing ?? new Promise((r) => setImmediate(r)));
+    }
     this.#closed = true;
     await this.#worker?.close();
-    this.#db.close();
+    if (this.#readonly) this.#db.close();
+    else closeWriter(this.#db);
   }
 
   /** The smallest seq whose ts is >= `ts` (the log size when there is none). */
   #firstSeqAtOrAfter(logId: number, ts: string): number {
     let lo = 0;
-    let hi = this.#size(logId);
+    let hi = (this.#state.get(logId)?.size ?? 0) as number;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
       // A missing row only exists in a damaged log (which verify reports); treat it as "before".
@@ -357,15 +444,77 @@ export class SqliteStore implements LogStore {
     return lo;
   }
 
-  /** Number of entries of a log (its next seq). */
-  #size(logId: number): number {
-    const last = this.#maxSeq.get(logId)!.seq;
-    return last === null ? 0 : last + 1;
+  /** Runs a read or write of `what`, with SQLite's failures as typed errors. */
+  #do<T>(what: string, fn: () => T): T {
+    this.#check();
+    try {
+      return fn();
+    } catch (e) {
+      throw toStoreError(e, what, this.path);
+    }
   }
 
   #check(): void {
     if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "the store is closed");
   }
+}
+
+/** Opens (creating if needed) a writable database and brings its schema up to date. */
+function openWritable(path: string): Database.Database {
+  // The database holds every record: create it owner-only (SQLite gives the -wal and -shm
+  // files the mode of the database file). An existing file keeps its mode.
+  closeSync(openSync(path, "a", 0o600));
+  const db = new Database(path);
+  try {
+    // First, so that opening next to a busy writer waits instead of failing.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Before any pragma that writes: another program's file is left exactly as it was.
+    const version = schemaVersionOf(db);
+    if (version === undefined) {
+      const tables = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .pluck()
+        .all() as string[];
+      throw new ForeignDatabaseError(tables);
+    }
+    if (version > SCHEMA_VERSION) throw new NewerSchemaError(version);
+    // Only takes effect on a new file, before WAL is on.
+    if (version === 0) db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
+    configureWriter(db);
+    if (version < SCHEMA_VERSION) migrate(db);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/**
+ * Refuses a read-only database whose schema this genlog does not read. Called by the
+ * read-only open through {@link SqliteStore.open}.
+ */
+function checkReadableSchema(db: Database.Database, path: string): void {
+  const version = schemaVersionOf(db);
+  if (version === SCHEMA_VERSION) return;
+  if (version === undefined || version === 0) {
+    throw new GenlogError("GENLOG_E_STORE", `${path} is not a genlog database`, {
+      details: { path },
+    });
+  }
+  if (version > SCHEMA_VERSION) throw new NewerSchemaError(version);
+  throw new GenlogError(
+    "GENLOG_E_STORE",
+    `${path} has schema version ${version}, older than the ${SCHEMA_VERSION} this genlog reads: run \`genlog migrate\` once with write access to it (a copy will do)`,
+    { details: { path, version, expected: SCHEMA_VERSION } },
+  );
+}
+
+/** The built worker module `name` (tests and benchmarks run from the TypeScript sources). */
+function workerUrl(name: string): URL {
+  // Node 20 workers cannot load TypeScript through tsx; `npm test` builds first.
+  return import.meta.url.endsWith(".ts")
+    ? new URL(`../../../dist/store/sqlite/${name}.js`, import.meta.url)
+    : new URL(`./${name}.js`, import.meta.url);
 }
 
 /**
@@ -408,7 +557,7 @@ export function pageQuery(
     args.push(filter.afterSeq);
   }
   args.push(filter.limit);
-  const sql = `SELECT seq, record, leaf_hash FROM entries ${indexFor(filter)} WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`;
+  const sql = `SELECT ${ENTRY_COLUMNS} FROM entries ${indexFor(filter)} WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`;
   return { sql, args };
 }
 
@@ -430,173 +579,45 @@ function indexFor(filter: QueryFilter): string {
   return "";
 }
 
-/**
- * Batches at least this large are committed by a worker thread with its own connection, so
- * that sealing the next batch on the main thread overlaps the b-tree work and fsync of this
- * one. Small batches stay in-thread: a worker round trip would only add latency.
- */
-const WORKER_BATCH = 256;
-
-/** Pragmas of a writing connection. */
-export function configureWriter(db: Database.Database): void {
-  db.pragma("busy_timeout = 5000");
-  db.pragma("journal_mode = WAL");
-  // FULL: the WAL is fsynced at every commit, so an acked batch survives power loss.
-  db.pragma("synchronous = FULL");
-}
-
-/**
- * A batch as the append transaction takes it: one array per column, and every hash in one
- * buffer, so that handing it to the worker clones a few arrays instead of thousands of
- * objects, and moves the hashes without copying them.
- */
-export interface PackedBatch {
-  logId: number;
-  seqs: number[];
-  ids: string[];
-  ts: string[];
-  types: string[];
-  actors: (string | null)[];
-  sectors: (string | null)[];
-  statuses: string[];
-  records: string[];
-  /** Leaf hashes (32 bytes each, in order), then every entry's nodes, in order. */
-  hashes: Uint8Array<ArrayBuffer>;
-  /** End offset in `hashes` of each entry's nodes. */
-  nodeEnds: Uint32Array;
-  checkpoint: StoredCheckpoint;
-}
-
-/** Packs entries into a {@link PackedBatch}. */
-export function packBatch(
-  logId: number,
-  entries: readonly StoredEntry[],
-  checkpoint: StoredCheckpoint,
-): PackedBatch {
-  const n = entries.length;
-  let nodeBytes = 0;
-  for (const e of entries) nodeBytes += e.nodes.length;
-  const hashes = new Uint8Array(n * 32 + nodeBytes);
-  const nodeEnds = new Uint32Array(n);
-  const b: PackedBatch = {
-    logId,
-    seqs: new Array<number>(n),
-    ids: new Array<string>(n),
-    ts: new Array<string>(n),
-    types: new Array<string>(n),
-    actors: new Array<string | null>(n),
-    sectors: new Array<string | null>(n),
-    statuses: new Array<string>(n),
-    records: new Array<string>(n),
-    hashes,
-    nodeEnds,
-    checkpoint,
-  };
-  let at = n * 32;
-  for (let i = 0; i < n; i++) {
-    const e = entries[i]!;
-    b.seqs[i] = e.seq;
-    b.ids[i] = e.id;
-    b.ts[i] = e.ts;
-    b.types[i] = e.type;
-    b.actors[i] = e.actor;
-    b.sectors[i] = e.sector;
-    b.statuses[i] = e.status;
-    b.records[i] = e.canonical;
-    hashes.set(e.leafHash, i * 32);
-    hashes.set(e.nodes, at);
-    at += e.nodes.length;
-    nodeEnds[i] = at;
-  }
-  return b;
-}
-
-/**
- * The append transaction (BEGIN IMMEDIATE: the write lock is taken first, so the size
- * check cannot go stale). Shared by the in-thread path and the worker.
- */
-export function prepareAppend(db: Database.Database): (batch: PackedBatch) => void {
-  const insertEntry = db.prepare(
-    `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const insertCheckpoint = db.prepare(
-    "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
-  );
-  const maxSeq = db.prepare("SELECT max(seq) AS seq FROM entries WHERE log_id = ?");
-  return db.transaction((b: PackedBatch) => {
-    const { logId, checkpoint: cp } = b;
-    // Checked under the write lock: another process may have appended since we read.
-    const last = (maxSeq.get(logId) as { seq: number | null }).seq;
-    const size = last === null ? 0 : last + 1;
-    const first = b.seqs[0] ?? cp.size;
-    if (first !== size) {
-      throw new GenlogError(
-        "GENLOG_E_CONFLICT",
-        `batch starts at seq ${first} but the log holds ${size} entries: another writer appended first`,
-        { details: { expected: first, actual: size } },
-      );
-    }
-    // better-sqlite3 binds Buffers only; these are views, not copies.
-    const hashes = Buffer.from(b.hashes.buffer, b.hashes.byteOffset, b.hashes.byteLength);
-    let at = b.seqs.length * 32;
-    for (let i = 0; i < b.seqs.length; i++) {
-      const end = b.nodeEnds[i]!;
-      insertEntry.run(
-        logId,
-        b.seqs[i],
-        b.ids[i],
-        b.ts[i],
-        b.types[i],
-        b.actors[i],
-        b.sectors[i],
-        b.statuses[i],
-        b.records[i],
-        hashes.subarray(i * 32, i * 32 + 32),
-        hashes.subarray(at, end),
-      );
-      at = end;
-    }
-    insertCheckpoint.run(logId, cp.size, cp.note);
-  }).immediate;
-}
-
 /** The main thread's side of the append worker. */
 class AppendWorker {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (o: BatchOutcomes) => void; reject: (e: unknown) => void }
+  >();
   #next = 0;
   /** Set once the thread has failed or exited: the store then starts a new one. */
   #stopped: GenlogError | undefined;
 
   constructor(path: string) {
-    // Run from the TypeScript sources (tests, benchmarks), the worker is the built one:
-    // Node 20 workers cannot load TypeScript through tsx. `npm test` builds first.
-    const url = import.meta.url.endsWith(".ts")
-      ? new URL("../../../dist/store/sqlite/append-worker.js", import.meta.url)
-      : new URL("./append-worker.js", import.meta.url);
-    this.#worker = new Worker(url, { workerData: { path } });
+    this.#worker = new Worker(workerUrl("append-worker"), { workerData: { path } });
     this.#worker.unref();
     this.#worker.on("message", (m: AppendReply) => {
       const p = this.#pending.get(m.id);
       if (p === undefined) return;
       this.#pending.delete(m.id);
-      if (m.error === undefined) p.resolve();
-      else p.reject(new GenlogError(m.error.code, m.error.message, { details: m.error.details }));
+      if ("outcomes" in m) p.resolve(m.outcomes);
+      else p.reject(fromErrorData(m.error));
     });
-    const stop = (why: string, cause?: unknown) => {
-      // A thread that dies after COMMIT but before answering leaves its batch committed:
-      // say so rather than claim a rollback. The writer reloads its state from the store.
+    // A thread that dies after COMMIT but before answering leaves its transaction
+    // committed: nobody knows which. Pending commits are failed only once the thread has
+    // exited (its connection closed, any open transaction rolled back), so that the writer
+    // can settle them by reading back.
+    let cause: unknown;
+    this.#worker.on("error", (err) => {
+      cause ??= err;
+    });
+    this.#worker.on("exit", (code) => {
+      const why = cause === undefined ? `exit code ${code}` : String(cause);
       this.#stopped ??= new GenlogError(
-        "GENLOG_E_STORE",
-        `the SQLite append thread stopped (${why}); its last batch may or may not be committed`,
+        "GENLOG_E_COMMIT_UNKNOWN",
+        `the SQLite append thread stopped (${why}); its last commit may or may not have landed`,
         { cause },
       );
       for (const p of this.#pending.values()) p.reject(this.#stopped);
       this.#pending.clear();
-    };
-    this.#worker.on("error", (err) => stop(String(err), err));
-    this.#worker.on("exit", (code) => stop(`exit code ${code}`));
+    });
   }
 
   /** True once the thread can take no more batches. */
@@ -604,36 +625,42 @@ class AppendWorker {
     return this.#stopped !== undefined;
   }
 
-  append(batch: PackedBatch): Promise<void> {
+  append(batches: PackedBatch[]): Promise<BatchOutcomes> {
     if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
     const id = this.#next++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<BatchOutcomes>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#worker.ref(); // a commit in flight keeps the process alive until it is durable
-      // The hashes move to the worker: the batch is not used here any more.
-      this.#worker.postMessage({ id, batch } satisfies AppendRequest, [batch.hashes.buffer]);
+      // The hashes move to the worker: the batches are not used here any more.
+      this.#worker.postMessage({ id, batches } satisfies AppendRequest, [
+        ...batches.map((b) => b.hashes.buffer),
+      ]);
     }).finally(() => {
       if (this.#pending.size === 0) this.#worker.unref();
     });
   }
 
+  /** Lets the thread close its connection cleanly (a killed one would leave the WAL). */
   async close(): Promise<void> {
-    await this.#worker.terminate();
+    if (this.#stopped !== undefined) return;
+    const exited = new Promise((r) => this.#worker.once("exit", r));
+    this.#worker.ref();
+    this.#worker.postMessage({ close: true } satisfies CloseRequest);
+    await exited;
   }
 }
 
-/** A message to the append worker. */
-export interface AppendRequest {
-  id: number;
-  batch: PackedBatch;
-}
-
-/** The append worker's answer: no `error` means committed and synced. */
-export interface AppendReply {
-  id: number;
-  error?: { code: ErrorCode; message: string; details: GenlogErrorDetails };
-}
-
-function toEntry(row: Row): EntryRow {
-  return { seq: row.seq, canonical: row.record, leafHash: row.leaf_hash };
+function toEntry(row: Row): StoredEntry {
+  return {
+    seq: row.seq,
+    id: row.id,
+    ts: row.ts,
+    type: row.type,
+    actor: row.actor,
+    sector: row.sector,
+    status: row.status as EventStatus,
+    canonical: row.record,
+    leafHash: row.leaf_hash,
+    nodes: row.nodes,
+  };
 }

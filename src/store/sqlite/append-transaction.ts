@@ -1,0 +1,200 @@
+/**
+ * The append transaction of the SQLite store, shared by the main thread and the append
+ * worker: one `BEGIN IMMEDIATE` transaction commits any number of batches, of one log or of
+ * many, each in a savepoint of its own, so that one fsync makes them all durable and a
+ * batch that is refused (a conflict) leaves the others whole.
+ */
+import type Database from "better-sqlite3";
+import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../../errors.js";
+import type { AppendBatch, StoredCheckpoint } from "../log-store.js";
+import { sqliteCode, toStoreError } from "./sqlite-errors.js";
+
+/**
+ * A batch as the append transaction takes it: one array per column, and every hash in one
+ * buffer, so that handing it to the worker clones a few arrays instead of thousands of
+ * objects, and moves the hashes without copying them.
+ */
+export interface PackedBatch {
+  logId: number;
+  seqs: number[];
+  ids: string[];
+  ts: string[];
+  types: string[];
+  actors: (string | null)[];
+  sectors: (string | null)[];
+  statuses: string[];
+  records: string[];
+  /** Leaf hashes (32 bytes each, in order), then every entry's nodes, in order. */
+  hashes: Uint8Array<ArrayBuffer>;
+  /** End offset in `hashes` of each entry's nodes. */
+  nodeEnds: Uint32Array;
+  checkpoint: StoredCheckpoint;
+  /** Note of the checkpoint the batch extends; null for the first batch of a log. */
+  previousNote: string | null;
+}
+
+/** A GenlogError as it crosses the thread boundary. */
+export interface ErrorData {
+  code: ErrorCode;
+  message: string;
+  details: GenlogErrorDetails;
+}
+
+/** The outcome of each batch of a commit, in order: null when committed. */
+export type BatchOutcomes = (ErrorData | null)[];
+
+/** Packs a batch into a {@link PackedBatch}. */
+export function packBatch(logId: number, batch: AppendBatch): PackedBatch {
+  const { entries, checkpoint, previous } = batch;
+  const n = entries.length;
+  let nodeBytes = 0;
+  for (const e of entries) nodeBytes += e.nodes.length;
+  const hashes = new Uint8Array(n * 32 + nodeBytes);
+  const nodeEnds = new Uint32Array(n);
+  const b: PackedBatch = {
+    logId,
+    seqs: new Array<number>(n),
+    ids: new Array<string>(n),
+    ts: new Array<string>(n),
+    types: new Array<string>(n),
+    actors: new Array<string | null>(n),
+    sectors: new Array<string | null>(n),
+    statuses: new Array<string>(n),
+    records: new Array<string>(n),
+    hashes,
+    nodeEnds,
+    checkpoint,
+    previousNote: previous?.note ?? null,
+  };
+  let at = n * 32;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    b.seqs[i] = e.seq;
+    b.ids[i] = e.id;
+    b.ts[i] = e.ts;
+    b.types[i] = e.type;
+    b.actors[i] = e.actor;
+    b.sectors[i] = e.sector;
+    b.statuses[i] = e.status;
+    b.records[i] = e.canonical;
+    hashes.set(e.leafHash, i * 32);
+    hashes.set(e.nodes, at);
+    at += e.nodes.length;
+    nodeEnds[i] = at;
+  }
+  return b;
+}
+
+/**
+ * Prepares the append transaction on a writing connection. The returned function commits
+ * `batches` and returns each one's outcome; it throws only when the transaction as a whole
+ * failed (nothing of it was written).
+ */
+export function prepareAppend(
+  db: Database.Database,
+  path: string,
+): (batches: readonly PackedBatch[]) => BatchOutcomes {
+  const insertEntry = db.prepare(
+    `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertCheckpoint = db.prepare(
+    "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
+  );
+  const sizeOf = db.prepare("SELECT size FROM logs WHERE log_id = ?").pluck();
+  const lastSeq = db.prepare("SELECT max(seq) FROM entries WHERE log_id = ?").pluck();
+  const noteAt = db.prepare("SELECT note FROM checkpoints WHERE log_id = ? AND size = ?").pluck();
+  const setSize = db.prepare("UPDATE logs SET size = ? WHERE log_id = ?");
+
+  // Called inside the outer transaction, better-sqlite3 runs this in a SAVEPOINT: a batch
+  // that throws is rolled back alone.
+  const appendOne = db.transaction((b: PackedBatch) => {
+    const { logId, checkpoint: cp } = b;
+    // Checked under the write lock: another process may have appended since we sealed.
+    const size = sizeOf.get(logId) as number | undefined;
+    if (size === undefined) {
+      throw new GenlogError("GENLOG_E_STORE", `log ${logId} does not exist in ${path}`);
+    }
+    const first = b.seqs[0] ?? cp.size;
+    const latest = size === 0 ? null : ((noteAt.get(logId, size) as string | undefined) ?? null);
+    if (first !== size || latest !== b.previousNote) {
+      throw new GenlogError(
+        "GENLOG_E_CONFLICT",
+        `batch starts at seq ${first} after another checkpoint than the log's latest (size ${size}): another writer appended first`,
+        { details: { expected: first, actual: size } },
+      );
+    }
+    // The size is kept in logs; the entries must end exactly there. A deletion of the last
+    // entries (by someone who dropped the triggers) shows here, before anything is added.
+    const last = lastSeq.get(logId) as number | null;
+    if ((last === null ? 0 : last + 1) !== size) {
+      throw new GenlogError(
+        "GENLOG_E_INCONSISTENT",
+        `log ${logId} should hold ${size} entries but its last stored entry is ${last ?? "none"}: entries were removed; nothing was appended, run \`genlog verify\``,
+        { details: { size, lastSeq: last } },
+      );
+    }
+    // better-sqlite3 binds Buffers only; these are views, not copies.
+    const hashes = Buffer.from(b.hashes.buffer, b.hashes.byteOffset, b.hashes.byteLength);
+    let at = b.seqs.length * 32;
+    for (let i = 0; i < b.seqs.length; i++) {
+      const end = b.nodeEnds[i]!;
+      insertEntry.run(
+        logId,
+        b.seqs[i],
+        b.ids[i],
+        b.ts[i],
+        b.types[i],
+        b.actors[i],
+        b.sectors[i],
+        b.statuses[i],
+        b.records[i],
+        hashes.subarray(i * 32, i * 32 + 32),
+        hashes.subarray(at, end),
+      );
+      at = end;
+    }
+    insertCheckpoint.run(logId, cp.size, cp.note);
+    setSize.run(cp.size, logId);
+  });
+
+  const commit = db.transaction((batches: readonly PackedBatch[]): BatchOutcomes =>
+    batches.map((b) => {
+      try {
+        appendOne(b);
+        return null;
+      } catch (e) {
+        // A lock or I/O failure inside a savepoint dooms the whole transaction: rethrow it.
+        if (!(e instanceof GenlogError) && isFatal(e)) throw e;
+        return errorData(
+          toStoreError(e, `append of ${b.seqs.length} records to log ${b.logId}`, path),
+        );
+      }
+    }),
+  ).immediate;
+
+  return (batches) => {
+    try {
+      return commit(batches);
+    } catch (e) {
+      const rows = batches.reduce((n, b) => n + b.seqs.length, 0);
+      throw toStoreError(e, `commit of ${rows} records (rolled back)`, path);
+    }
+  };
+}
+
+/** Errors after which SQLite may already have rolled the transaction back. */
+function isFatal(e: unknown): boolean {
+  const code = sqliteCode(e) ?? "";
+  return /^SQLITE_(BUSY|LOCKED|IOERR|FULL|NOMEM|CORRUPT|CANTOPEN|READONLY)/.test(code);
+}
+
+/** The plain form of a GenlogError, to post to another thread. */
+export function errorData(e: GenlogError): ErrorData {
+  return { code: e.code, message: e.message, details: e.details };
+}
+
+/** A GenlogError again, from its plain form. */
+export function fromErrorData(d: ErrorData): GenlogError {
+  return new GenlogError(d.code, d.message, { details: d.details });
+}

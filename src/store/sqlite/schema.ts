@@ -1,0 +1,215 @@
+/**
+ * The SQLite schema as a list of versioned migrations. A database records the version it is
+ * at (`settings.schema_version`); opening it for writing applies the missing migrations in
+ * order, in one transaction under SQLite's write lock, so two processes opening an old
+ * database at once migrate it exactly once. A new database replays the whole list, so a
+ * fresh file and a migrated one hold the same schema, byte for byte in `sqlite_master`,
+ * which is what {@link schemaDeviations} checks.
+ *
+ * Never edit a migration that has been released: add one.
+ */
+import Database from "better-sqlite3";
+
+/** One step of the schema's history. */
+export interface Migration {
+  version: number;
+  /** What the step changes, for the docs and `genlog status`. */
+  description: string;
+  sql: string;
+}
+
+/** The released migrations, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "genlog 0.1.0: settings, logs, entries (records, leaves, nodes), checkpoints",
+    sql: `
+CREATE TABLE IF NOT EXISTS settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+  log_id INTEGER PRIMARY KEY,
+  origin TEXT NOT NULL UNIQUE,
+  tenant TEXT NOT NULL,
+  stream TEXT NOT NULL,
+  UNIQUE (tenant, stream)
+);
+CREATE TABLE IF NOT EXISTS entries (
+  log_id    INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  id        TEXT NOT NULL,
+  ts        TEXT NOT NULL,
+  type      TEXT NOT NULL,
+  actor     TEXT,
+  sector    TEXT,
+  status    TEXT NOT NULL,
+  record    TEXT NOT NULL,
+  leaf_hash BLOB NOT NULL,
+  nodes     BLOB NOT NULL,
+  PRIMARY KEY (log_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS entries_id ON entries (log_id, id);
+CREATE INDEX IF NOT EXISTS entries_type ON entries (log_id, type, seq);
+CREATE INDEX IF NOT EXISTS entries_actor ON entries (log_id, actor, seq) WHERE actor IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_sector ON entries (log_id, sector, seq) WHERE sector IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_status ON entries (log_id, status, seq) WHERE status <> 'succeeded';
+CREATE TABLE IF NOT EXISTS checkpoints (
+  log_id INTEGER NOT NULL,
+  size   INTEGER NOT NULL,
+  note   TEXT NOT NULL,
+  PRIMARY KEY (log_id, size)
+);
+`,
+  },
+  {
+    version: 2,
+    description:
+      "the size of each log kept in logs.size, where deleting entries cannot change it; entries, checkpoints and logs append-only (triggers)",
+    // The size was max(seq) + 1 in version 1; a log with a hole keeps its larger size here,
+    // and the writer then refuses it.
+    sql: `
+ALTER TABLE logs ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+UPDATE logs SET size = coalesce((SELECT max(seq) + 1 FROM entries e WHERE e.log_id = logs.log_id), 0);
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+  BEGIN SELECT RAISE(ABORT, 'genlog: entries are append-only'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+  BEGIN SELECT RAISE(ABORT, 'genlog: entries are append-only'); END;
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+  BEGIN SELECT RAISE(ABORT, 'genlog: checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+  BEGIN SELECT RAISE(ABORT, 'genlog: checkpoints are append-only'); END;
+CREATE TRIGGER logs_only_grow BEFORE UPDATE ON logs
+  WHEN NEW.size < OLD.size OR NEW.log_id IS NOT OLD.log_id OR NEW.origin IS NOT OLD.origin
+    OR NEW.tenant IS NOT OLD.tenant OR NEW.stream IS NOT OLD.stream
+  BEGIN SELECT RAISE(ABORT, 'genlog: a log keeps its name and never shrinks'); END;
+CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs
+  BEGIN SELECT RAISE(ABORT, 'genlog: logs are never deleted'); END;
+`,
+  },
+];
+
+/** The schema version this code reads and writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The schema version a database is at: 0 for an empty file, undefined for a foreign one. */
+export function schemaVersionOf(db: Database.Database): number | undefined {
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    .pluck()
+    .all() as string[];
+  if (tables.length === 0) return 0;
+  if (!tables.includes("settings")) return undefined;
+  const v = db.prepare("SELECT value FROM settings WHERE key = 'schema_version'").pluck().get() as
+    string | undefined;
+  return v === undefined || !/^[1-9][0-9]*$/.test(v) ? undefined : Number(v);
+}
+
+/**
+ * Brings a writable database to {@link SCHEMA_VERSION}. Runs under `BEGIN IMMEDIATE`, so
+ * the version is read again once the write lock is held: of two processes that open an old
+ * file at once, the second finds it migrated. Returns the versions before and after.
+ *
+ * @throws Error with a message saying why, for a foreign database or a newer schema; the
+ * caller wraps it in a GenlogError.
+ */
+export function migrate(db: Database.Database): { from: number; to: number } {
+  return db
+    .transaction(() => {
+      const from = schemaVersionOf(db);
+      if (from === undefined) throw new ForeignDatabaseError(foreignTables(db));
+      if (from > SCHEMA_VERSION) throw new NewerSchemaError(from);
+      for (const m of MIGRATIONS) {
+        if (m.version <= from) continue;
+        db.exec(m.sql);
+        db.prepare(
+          "INSERT INTO settings (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        ).run(String(m.version));
+      }
+      return { from, to: SCHEMA_VERSION };
+    })
+    .immediate();
+}
+
+/** A SQLite file with tables of its own that genlog must not add to. */
+export class ForeignDatabaseError extends Error {
+  constructor(readonly tables: string[]) {
+    super(
+      `it is a SQLite database but not genlog's (its tables: ${tables.slice(0, 8).join(", ")}${tables.length > 8 ? ", …" : ""}); genlog will not add its own tables to it`,
+    );
+  }
+}
+
+/** A database written by a newer genlog. */
+export class NewerSchemaError extends Error {
+  constructor(readonly version: number) {
+    super(
+      `its schema version is ${version}, newer than the ${SCHEMA_VERSION} this genlog knows: use a newer genlog`,
+    );
+  }
+}
+
+function foreignTables(db: Database.Database): string[] {
+  return db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    .pluck()
+    .all() as string[];
+}
+
+interface SchemaObject {
+  type: string;
+  name: string;
+  sql: string | null;
+}
+
+let expected: Map<string, SchemaObject> | undefined;
+
+/** The schema objects a database at {@link SCHEMA_VERSION} holds, from a fresh replay. */
+function expectedObjects(): Map<string, SchemaObject> {
+  if (expected === undefined) {
+    const db = new Database(":memory:");
+    try {
+      for (const m of MIGRATIONS) db.exec(m.sql);
+      expected = new Map(readObjects(db).map((o) => [o.name, o]));
+    } finally {
+      db.close();
+    }
+  }
+  return expected;
+}
+
+function readObjects(db: Database.Database): SchemaObject[] {
+  // sqlite_stat* appear when someone runs ANALYZE: statistics, not part of genlog's schema.
+  return db
+    .prepare(
+      "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY name",
+    )
+    .all() as SchemaObject[];
+}
+
+/**
+ * How the schema of `db` differs from the one genlog made: a dropped trigger lets rows be
+ * deleted, a dropped or rebuilt unique index lets ids repeat, an added trigger can rewrite
+ * what is inserted. One sentence per difference; empty when the schema is genlog's.
+ */
+export function schemaDeviations(db: Database.Database): string[] {
+  const want = expectedObjects();
+  const have = new Map(readObjects(db).map((o) => [o.name, o]));
+  const out: string[] = [];
+  for (const [name, o] of want) {
+    const got = have.get(name);
+    if (got === undefined) out.push(`${o.type} ${name} is missing`);
+    else if (got.type !== o.type || normalise(got.sql) !== normalise(o.sql)) {
+      out.push(`${o.type} ${name} was altered`);
+    }
+  }
+  for (const [name, o] of have) {
+    if (!want.has(name)) out.push(`${o.type} ${name} was added`);
+  }
+  return out;
+}
+
+/** SQL as SQLite keeps it, with runs of white space made one (the text is the one we gave). */
+function normalise(sql: string | null): string | null {
+  return sql === null ? null : sql.replace(/\s+/g, " ").trim();
+}

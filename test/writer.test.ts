@@ -1,0 +1,54 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { join } from "node:path";
+import { GenlogError } from "../src/errors.js";
+import { LogWriter } from "../src/log/writer.js";
+import { ed25519Signer } from "../src/keys/file-keys.js";
+import { prepareRecord } from "../src/core/record.js";
+import { KeyNameRedactor } from "../src/core/redact.js";
+import { PassthroughProtector } from "../src/core/protect.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import type { AppendBatch, LogStore } from "../src/store/log-store.js";
+import { tempDir } from "./helpers/temp-dir.js";
+
+const stages = { redactor: new KeyNameRedactor(), protector: new PassthroughProtector() };
+
+/**
+ * A real SQLite store whose next commit lands but whose answer is lost, as when the thread
+ * that committed dies before it can reply.
+ */
+function losingNextAnswer(store: SqliteStore): LogStore {
+  let lose = true;
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === "appendBatch") {
+        return async (logId: number, batch: AppendBatch) => {
+          await target.appendBatch(logId, batch);
+          if (lose) {
+            lose = false;
+            throw new GenlogError("GENLOG_E_COMMIT_UNKNOWN", "the committing thread died");
+          }
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+test("a commit whose answer was lost is settled by reading back: it landed, so the append succeeds once", async () => {
+  const store = SqliteStore.open({ path: join(tempDir(), "genlog.db") });
+  const ref = (await store.openLogRef(
+    { origin: "t/a/events", tenant: "a", stream: "events" },
+    true,
+  ))!;
+  const signer = ed25519Signer("t/a", generateKeyPairSync("ed25519").privateKey);
+  const writer = await LogWriter.open({ store: losingNextAnswer(store), ref, signer });
+  const first = await writer.append(prepareRecord({ type: "backend" }, "a", stages), false);
+  const second = await writer.append(prepareRecord({ type: "frontend" }, "a", stages), false);
+  assert.deepEqual([first.record.seq, second.record.seq], [0, 1]);
+  assert.equal((await store.logState(ref.logId)).size, 2);
+  assert.equal(await store.countEntries(ref.logId), 2);
+  await store.close();
+});
