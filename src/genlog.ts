@@ -16,9 +16,17 @@ import {
 } from "./core/record.js";
 import { KeyNameRedactor } from "./core/redact.js";
 import { PassthroughProtector } from "./core/protect.js";
-import { parseCheckpoint } from "./core/checkpoint.js";
-import { parseSignedNote } from "./core/signed-note.js";
-import { assembleProof, planConsistencyProof, planInclusionProof } from "./core/merkle.js";
+import { parseCheckpoint, type ParsedCheckpoint } from "./core/checkpoint.js";
+import { parseSignedNote, parseVerifierKey } from "./core/signed-note.js";
+import {
+  assembleProof,
+  hashLeafText,
+  planConsistencyProof,
+  planInclusionProof,
+  verifyConsistency,
+  verifyInclusion,
+} from "./core/merkle.js";
+import { auditCheckpoint, type CheckpointAudit } from "./core/audit.js";
 import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
 import { LogWriter, type AppendResult, type CommittedBatch } from "./log/writer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
@@ -328,8 +336,9 @@ export class Genlog {
 
   /** The latest signed checkpoint note, or undefined for an empty log. */
   async checkpoint(tenant?: string): Promise<string | undefined> {
-    const { ref } = await this.#tenant(tenant ?? this.tenant);
-    return (await this.#store.logState(ref.logId)).latest?.note;
+    const log = await this.#tenant(tenant ?? this.tenant);
+    if ((await this.#store.logState(log.ref.logId)).latest === undefined) return undefined;
+    return (await this.#checkpointAt(log, undefined)).note;
   }
 
   /**
@@ -343,8 +352,8 @@ export class Genlog {
         details: { pointer: "/size", rule: "minimum" },
       });
     }
-    const { ref } = await this.#tenant(tenant ?? this.tenant);
-    return (await this.#checkpointAt(ref, size)).note;
+    const log = await this.#tenant(tenant ?? this.tenant);
+    return (await this.#checkpointAt(log, size)).note;
   }
 
   /** Number of records in a tenant's events log. */
@@ -421,23 +430,32 @@ export class Genlog {
     idOrSeq: string | number,
     options: { treeSize?: number; tenant?: string } = {},
   ): Promise<InclusionProof> {
-    const { ref } = await this.#tenant(options.tenant ?? this.tenant);
+    const log = await this.#tenant(options.tenant ?? this.tenant);
+    const { ref } = log;
     const entry = await this.#entry(ref, idOrSeq);
-    const cp = await this.#checkpointAt(ref, options.treeSize);
+    const cp = await this.#checkpointAt(log, options.treeSize);
     if (entry.seq >= cp.size) {
       throw new GenlogError(
         "GENLOG_E_NOT_FOUND",
         `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger --size`,
       );
     }
-    const plan = planInclusionProof(entry.seq, cp.size);
-    const hashes = await this.#assemble(ref, plan);
+    // The leaf is recomputed from the record, and the path checked against the signed root
+    // before it is served: stored hashes that were altered fail here, not at the recipient.
+    const leaf = hashLeafText(entry.canonical);
+    const hashes = await this.#assemble(ref, planInclusionProof(entry.seq, cp.size));
+    try {
+      if (!leaf.equals(entry.leafHash)) throw new Error("the stored leaf hash differs");
+      verifyInclusion(leaf, entry.seq, cp.size, hashes, cp.checkpoint.rootHash);
+    } catch (cause) {
+      throw this.#badHashes(ref, cause, `record ${entry.seq} at size ${cp.size}`);
+    }
     return {
       origin: ref.origin,
       leafIndex: entry.seq,
       treeSize: cp.size,
-      leafHash: Buffer.from(entry.leafHash).toString("base64"),
-      hashes,
+      leafHash: leaf.toString("base64"),
+      hashes: hashes.map(base64),
       checkpoint: cp.note,
       record: parseRecord(entry.canonical),
     };
@@ -452,9 +470,10 @@ export class Genlog {
     from: number,
     options: { to?: number; tenant?: string } = {},
   ): Promise<ConsistencyProof> {
-    const { ref } = await this.#tenant(options.tenant ?? this.tenant);
-    const to = await this.#checkpointAt(ref, options.to);
-    const start = await this.#checkpointAt(ref, from);
+    const log = await this.#tenant(options.tenant ?? this.tenant);
+    const { ref } = log;
+    const to = await this.#checkpointAt(log, options.to);
+    const start = await this.#checkpointAt(log, from);
     if (start.size > to.size) {
       throw new GenlogError(
         "GENLOG_E_USAGE",
@@ -462,7 +481,13 @@ export class Genlog {
       );
     }
     const hashes = await this.#assemble(ref, planConsistencyProof(start.size, to.size));
-    return { origin: ref.origin, from: start.size, to: to.size, hashes };
+    try {
+      const [a, b] = [start.checkpoint.rootHash, to.checkpoint.rootHash];
+      verifyConsistency(start.size, to.size, hashes, a, b);
+    } catch (cause) {
+      throw this.#badHashes(ref, cause, `sizes ${start.size} to ${to.size}`);
+    }
+    return { origin: ref.origin, from: start.size, to: to.size, hashes: hashes.map(base64) };
   }
 
   /** Verifies a tenant's log end to end; see {@link verifyLog}. */
@@ -601,7 +626,17 @@ export class Genlog {
     return entry;
   }
 
-  async #checkpointAt(ref: LogRef, size: number | undefined) {
+  /**
+   * The checkpoint at `size` (default: the latest), checked before any proof is built on
+   * it: filed under the size it signs, for this log, and signed by the tenant's key when
+   * this handle has it (a read-only handle without the key checks the rest; the recipient
+   * of a proof checks the signature in any case, with `checkInclusionProof`).
+   */
+  async #checkpointAt(
+    log: TenantLog,
+    size: number | undefined,
+  ): Promise<{ size: number; note: string; checkpoint: ParsedCheckpoint }> {
+    const { ref } = log;
     const cp =
       size === undefined
         ? (await this.#store.logState(ref.logId)).latest
@@ -615,16 +650,57 @@ export class Genlog {
         { details: { size } },
       );
     }
-    // The stored note must still be ours: a proof relative to a forged checkpoint is useless.
-    parseCheckpoint(parseSignedNote(cp.note).body);
-    return cp;
+    const verifier =
+      log.signer === undefined ? undefined : parseVerifierKey(log.signer.verifierKey);
+    const audit =
+      verifier === undefined
+        ? auditUnsigned(cp, ref.origin)
+        : auditCheckpoint(cp, verifier, ref.origin);
+    if (audit.kind !== "valid") {
+      throw new GenlogError(
+        "GENLOG_E_INCONSISTENT",
+        audit.kind === "forged"
+          ? `the checkpoint of ${ref.origin} at size ${cp.size} does not verify (${audit.reason}); no proof is built on it: run \`genlog verify\``
+          : `the checkpoint stored for size ${cp.size} of ${ref.origin} signs size ${audit.signedSize}; no proof is built on it: run \`genlog verify\``,
+        { details: { origin: ref.origin, size: cp.size } },
+      );
+    }
+    return { ...cp, checkpoint: audit.checkpoint };
   }
 
-  async #assemble(ref: LogRef, plan: ReturnType<typeof planInclusionProof>): Promise<string[]> {
+  #badHashes(ref: LogRef, cause: unknown, what: string): GenlogError {
+    return new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `the stored hashes of ${ref.origin} do not prove ${what} against its signed checkpoint; no proof is served: run \`genlog verify\``,
+      { cause, details: { origin: ref.origin } },
+    );
+  }
+
+  async #assemble(ref: LogRef, plan: ReturnType<typeof planInclusionProof>): Promise<Buffer[]> {
     const hashes = await this.#store.readNodes(ref.logId, plan.nodes);
     // The store returns hashes in plan order, which assembleProof takes as is.
-    return assembleProof(plan, hashes).map((h) => Buffer.from(h).toString("base64"));
+    return assembleProof(plan, hashes).map((h) => Buffer.from(h));
   }
+}
+
+/**
+ * The checkpoint rules without a key: for this log and filed under the size it states.
+ * Used only where the signature cannot be checked here.
+ */
+function auditUnsigned(cp: { size: number; note: string }, origin: string): CheckpointAudit {
+  let parsed: ParsedCheckpoint;
+  try {
+    parsed = parseCheckpoint(parseSignedNote(cp.note).body);
+  } catch (e) {
+    return { kind: "forged", reason: (e as Error).message };
+  }
+  if (parsed.origin !== origin) return { kind: "forged", reason: `origin is ${parsed.origin}` };
+  if (parsed.size !== cp.size) return { kind: "misfiled", signedSize: parsed.size };
+  return { kind: "valid", checkpoint: parsed };
+}
+
+function base64(h: Uint8Array): string {
+  return Buffer.from(h).toString("base64");
 }
 
 async function idle(log: TenantLog): Promise<void> {

@@ -614,3 +614,40 @@ test("checkInclusionProof accepts a served proof and refuses an altered record o
   await other.close();
   await log.close();
 });
+
+test("a writer never extends a log with a hole: appends fail and the size stays", async () => {
+  const dir = tempDir();
+  let log = await openLog({ dataDir: dir });
+  for (let i = 0; i < 8; i++) await log.logGenerationEvent("a");
+  await log.close();
+  const db = rawDatabase(join(dir, "genlog.db"));
+  db.prepare("DELETE FROM entries WHERE seq = 2").run();
+  db.close();
+  log = await openLog({ dataDir: dir });
+  await assert.rejects(
+    log.logGenerationEvent("b"),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_INCONSISTENT") && /removed/.test(e.message),
+  );
+  assert.equal(await log.size(), 8);
+  const report = await log.verify();
+  assert.deepEqual(
+    report.problems.map((p) => `${p.kind}@${p.index}`),
+    ["missing@2"],
+  );
+  await log.close();
+});
+
+test("a writer never extends a log whose last entries were deleted", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  for (let i = 0; i < 8; i++) await log.logGenerationEvent("a");
+  // Behind the open writer's back: its next commit must notice, not fill the gap.
+  const db = rawDatabase(join(dir, "genlog.db"));
+  db.prepare("DELETE FROM entries WHERE seq >= 6").run();
+  db.close();
+  await assert.rejects(log.logGenerationEvent("b"), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_INCONSISTENT"),
+  );
+  assert.equal(await log.size(), 8);
+  await log.close();
+});

@@ -4,12 +4,17 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { rawDatabase } from "./helpers/raw-database.js";
+import { makeQueryColumnsWritable, rawDatabase } from "./helpers/raw-database.js";
 import type Database from "better-sqlite3";
-import { openLog, hashLeaf, canonicalize, type VerifyReport } from "../src/index.js";
+import { GenlogError, openLog, hashLeaf, canonicalize, type VerifyReport } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { verifyLog, verifyLogFully } from "../src/log/verify.js";
+import { LogWriter } from "../src/log/writer.js";
+import { ed25519Signer, readKeyFile } from "../src/keys/file-keys.js";
+import { prepareRecord } from "../src/core/record.js";
+import { KeyNameRedactor } from "../src/core/redact.js";
+import { PassthroughProtector } from "../src/core/protect.js";
 
 /** A log of `n` records, one checkpoint each; returns its data dir. */
 async function makeLog(n: number): Promise<{ dir: string; ids: string[]; notes: string[] }> {
@@ -36,7 +41,7 @@ function tamper(dir: string, fn: (db: Database.Database) => void): void {
 
 /** `log.verify`, which takes the streaming pass first when the log looks intact. */
 async function verifyFast(dir: string, trusted?: string): Promise<VerifyReport> {
-  const log = await openLog({ dataDir: dir });
+  const log = await openLog({ dataDir: dir, readOnly: true });
   try {
     return await log.verify(trusted === undefined ? {} : { trusted });
   } finally {
@@ -69,7 +74,13 @@ async function verify(dir: string, trusted?: string): Promise<VerifyReport> {
 }
 
 function kinds(r: VerifyReport): string[] {
-  return r.problems.map((p) => `${p.kind}@${p.index ?? `size ${p.size}`}`);
+  return r.problems.map((p) =>
+    p.index !== undefined
+      ? `${p.kind}@${p.index}`
+      : p.size !== undefined
+        ? `${p.kind}@size ${p.size}`
+        : p.kind,
+  );
 }
 
 /** Rewrites a record's JSON and, optionally, its stored leaf hash and the seq it claims. */
@@ -107,20 +118,8 @@ function forgeRow(
   change(rec);
   const text = canonicalize(rec);
   db.prepare(
-    "INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-  ).run(
-    row.log_id,
-    at,
-    rec.id,
-    row.ts,
-    row.type,
-    rec.actor,
-    row.sector,
-    row.status,
-    text,
-    hashLeaf(Buffer.from(text)),
-    row.nodes,
-  );
+    "INSERT INTO entries (log_id, seq, record, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?)",
+  ).run(row.log_id, at, text, hashLeaf(Buffer.from(text)), row.nodes);
 }
 
 test("an intact log is read once, in a streaming pass; a tampered one again, in full", async () => {
@@ -295,6 +294,7 @@ test("a log rolled back together with its checkpoints is caught by a trusted che
   tamper(dir, (db) => {
     db.prepare("DELETE FROM entries WHERE seq >= 5").run();
     db.prepare("DELETE FROM checkpoints WHERE size > 5").run();
+    db.prepare("UPDATE logs SET size = 5").run();
   });
   assert.equal(
     (await verify(dir)).ok,
@@ -305,6 +305,15 @@ test("a log rolled back together with its checkpoints is caught by a trusted che
   assert.equal(r.ok, false);
   assert.ok(r.problems.some((p) => p.kind === "rolled-back-checkpoint" && p.size === 8));
   assert.ok(r.problems.some((p) => p.kind === "truncated" && p.index === 5));
+});
+
+test("a rollback that leaves the log's stored size behind is reported as a size mismatch", async () => {
+  const { dir } = await makeLog(8);
+  tamper(dir, (db) => {
+    db.prepare("DELETE FROM entries WHERE seq >= 5").run();
+    db.prepare("DELETE FROM checkpoints WHERE size > 5").run();
+  });
+  assert.deepEqual(kinds(await verify(dir)), ["size-mismatch"]);
 });
 
 test("an older checkpoint issued again after a newer one is reported as rolled back", async () => {
@@ -381,3 +390,163 @@ test(
     assert.equal((await verify(dir)).ok, true);
   },
 );
+
+// Every byte a reader relies on, tampered with by raw SQL as issue 6 lists: verify names the
+// entry, and nothing genlog serves is built on the bad bytes.
+
+test("the query columns are generated from the record: SQL cannot change them alone", async () => {
+  const { dir } = await makeLog(3);
+  for (const column of ["actor", "type", "status", "ts", "id", "sector"]) {
+    assert.throws(
+      () =>
+        tamper(dir, (db) => db.prepare(`UPDATE entries SET ${column} = 'x' WHERE seq = 1`).run()),
+      /generated column/,
+    );
+  }
+  assert.equal((await verify(dir)).ok, true);
+});
+
+for (const [column, value] of [
+  ["actor", "mallory"],
+  ["type", "frontend"],
+  ["status", "failed"],
+  ["ts", "2000-01-01T00:00:00.000Z"],
+  ["id", "01937f7e-0000-7000-8000-00000000dead"],
+] as const) {
+  test(`a ${column} column rewritten under an intact record is reported as an index mismatch`, async () => {
+    const { dir, ids } = await makeLog(20);
+    tamper(dir, (db) => {
+      makeQueryColumnsWritable(db);
+      db.prepare(`UPDATE entries SET ${column} = ? WHERE seq = 7`).run(value);
+    });
+    const r = await verify(dir);
+    assert.deepEqual(kinds(r), ["store-damaged", "index-mismatch@7"]);
+    const p = r.problems[1]!;
+    assert.equal(p.field, column);
+    assert.equal(p.id, ids[7]);
+    assert.match(r.problems[0]!.message, /schema was changed: table entries was altered/);
+    // The log's own trusted checkpoint does not make it pass either.
+    const log = await openLog({ dataDir: dir, readOnly: true });
+    const trusted = (await log.checkpoint())!;
+    await log.close();
+    assert.deepEqual(kinds(await verify(dir, trusted)), ["store-damaged", "index-mismatch@7"]);
+  });
+}
+
+test("a writer refuses a database whose schema was changed, so a retried id is never logged twice", async () => {
+  const { dir, ids } = await makeLog(5);
+  tamper(dir, (db) => {
+    makeQueryColumnsWritable(db);
+    db.prepare("UPDATE entries SET id = ? WHERE seq = 2").run(
+      "01937f7e-0000-7000-8000-00000000dead",
+    );
+  });
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  await assert.rejects(log.inclusionProof(ids[2]!), /no record/);
+  await log.close();
+  await assert.rejects(
+    openLog({ dataDir: dir }),
+    (e: unknown) =>
+      e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT" && /schema/.test(e.message),
+  );
+});
+
+test("a flipped byte of a stored Merkle node is reported, and no proof is served from it", async () => {
+  const { dir } = await makeLog(20);
+  // Entry 7 completes nodes (1, 3), (2, 1) and (3, 0); flip a byte of (2, 1).
+  tamper(dir, (db) => {
+    const { nodes } = db.prepare("SELECT nodes FROM entries WHERE seq = 7").get() as {
+      nodes: Buffer;
+    };
+    nodes[32 + 5]! ^= 0x01;
+    db.prepare("UPDATE entries SET nodes = ? WHERE seq = 7").run(nodes);
+  });
+  const r = await verify(dir);
+  assert.deepEqual(kinds(r), ["hash-mismatch@7"]);
+  assert.equal(r.problems[0]!.field, "node");
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  // Leaf 2's path climbs through (2, 1).
+  await assert.rejects(
+    log.inclusionProof(2),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+  );
+  await assert.rejects(
+    log.consistencyProof(4), // from 4 to 20: (2, 1) is its first hash
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+  );
+  assert.ok(await log.inclusionProof(12)); // a path that does not use it is still served
+  await log.close();
+});
+
+test("a stored leaf hash changed under an intact record is reported as a hash mismatch", async () => {
+  const { dir, ids } = await makeLog(10);
+  tamper(dir, (db) =>
+    db.prepare("UPDATE entries SET leaf_hash = randomblob(32) WHERE seq = 4").run(),
+  );
+  const r = await verify(dir);
+  assert.deepEqual(kinds(r), ["hash-mismatch@4"]);
+  assert.equal(r.problems[0]!.field, "leaf");
+  assert.equal(r.problems[0]!.id, ids[4]);
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  await assert.rejects(
+    log.inclusionProof(4),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+  );
+  await log.close();
+});
+
+test("a checkpoint filed under another size is reported as misfiled, and no proof uses it", async () => {
+  const { dir } = await makeLog(8);
+  tamper(dir, (db) => {
+    const { note } = db.prepare("SELECT note FROM checkpoints WHERE size = 3").get() as {
+      note: string;
+    };
+    db.prepare("UPDATE checkpoints SET note = ? WHERE size = 5").run(note);
+  });
+  assert.deepEqual(kinds(await verify(dir)), ["misfiled-checkpoint@size 5"]);
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  await assert.rejects(
+    log.inclusionProof(1, { treeSize: 5 }),
+    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+  );
+  await assert.rejects(log.checkpointAt(5), /signs size 3/);
+  await log.close();
+});
+
+test("two records with one id are reported as a duplicate id", async () => {
+  const { dir, ids } = await makeLog(5);
+  const path = join(dir, "genlog.db");
+  const store = SqliteStore.open({ path });
+  const ref = (await store.openLogRef(
+    { origin: "genlog.local/default/events", tenant: "default", stream: "events" },
+    false,
+  ))!;
+  // The unique index gone, and a lookup by id that misses (as when the id column was changed
+  // under genlog 0.1.0): a retried id is then logged a second time.
+  const db = rawDatabase(path);
+  db.exec("DROP INDEX entries_id");
+  db.close();
+  const blind = new Proxy(store, {
+    get(target, prop) {
+      if (prop === "findByIds") return async () => new Map();
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const signer = ed25519Signer(
+    "genlog.local/default",
+    readKeyFile(join(dir, "keys", "default.ed25519.pem")),
+  );
+  const writer = await LogWriter.open({ store: blind, ref, signer });
+  const stages = { redactor: new KeyNameRedactor(), protector: new PassthroughProtector() };
+  const again = await writer.append(
+    prepareRecord({ type: "backend", id: ids[2] }, "default", stages),
+    true,
+  );
+  assert.equal(again.record.seq, 5);
+  await store.close();
+  const r = await verify(dir);
+  assert.deepEqual(kinds(r), ["store-damaged", "duplicate-id@5"]);
+  assert.equal(r.problems[1]!.id, ids[2]);
+  assert.match(r.problems[0]!.message, /index entries_id is missing/);
+});

@@ -34,7 +34,8 @@ export interface ConsistencyProof {
 
 /**
  * Verifies an inclusion proof end to end: the checkpoint's signature and origin, that the
- * record hashes to `leafHash` (RFC 8785 + RFC 9162 leaf), and the audit path to the signed root.
+ * record is the entry at `leafIndex` of that origin's tenant, that it hashes to `leafHash`
+ * (RFC 8785 + RFC 9162 leaf), and the audit path to the signed root.
  * Returns the verified checkpoint.
  *
  * @example
@@ -50,6 +51,23 @@ export function checkInclusionProof(proof: InclusionProof, verifierKey: string):
       `the proof is for ${proof.origin} at size ${proof.treeSize}, its checkpoint for ${cp.origin} at size ${cp.size}`,
     );
   }
+  // The path proves a leaf at `leafIndex` in the tree of `origin`: the record must say it
+  // is that entry of that tenant, or a valid proof of one record could vouch for another.
+  if (proof.record.seq !== proof.leafIndex) {
+    throw new GenlogError(
+      "GENLOG_E_BAD_PROOF",
+      `the record says it is entry ${String(proof.record.seq)}, the proof is for entry ${proof.leafIndex}`,
+      { details: { rule: "seq" } },
+    );
+  }
+  const tenant = originTenant(cp.origin);
+  if (proof.record.tenant !== tenant) {
+    throw new GenlogError(
+      "GENLOG_E_BAD_PROOF",
+      `the record is of tenant ${JSON.stringify(proof.record.tenant)}, the checkpoint of ${cp.origin} (tenant ${JSON.stringify(tenant)})`,
+      { details: { rule: "tenant" } },
+    );
+  }
   const leaf = Buffer.from(proof.leafHash, "base64");
   if (!hashLeaf(Buffer.from(canonicalize(proof.record), "utf8")).equals(leaf)) {
     throw new GenlogError("GENLOG_E_BAD_PROOF", "the record does not hash to the proof's leafHash");
@@ -62,4 +80,10 @@ export function checkInclusionProof(proof: InclusionProof, verifierKey: string):
     cp.rootHash,
   );
   return cp;
+}
+
+/** The tenant of a log origin `<instance>/<tenant>/<stream>` (the instance may hold slashes). */
+function originTenant(origin: string): string | undefined {
+  const parts = origin.split("/");
+  return parts.length >= 3 ? parts[parts.length - 2] : undefined;
 }

@@ -1,18 +1,39 @@
 /**
- * Full verification of one log from its stored bytes: every leaf is recomputed from the
+ * Full verification of one log from its stored bytes. Every leaf is recomputed from the
  * committed record, every root from those leaves, every checkpoint signature is checked and
  * every checkpoint must be the root of the same leaf sequence at its size (which is exactly
- * consistency between successive checkpoints). Optionally the log must also extend a
- * checkpoint the caller trusts (one published earlier), which catches a rollback of both
- * records and checkpoints by someone who holds the database.
+ * consistency between successive checkpoints). Beyond the tree, every stored byte a reader
+ * relies on is held to the record it was derived from (the audit rules of `core/audit.ts`):
+ * the leaf hashes and interior nodes that proofs are built from, the copies of record
+ * members that queries and lookups use, the log's stored size, the size each checkpoint is
+ * filed under; and the store runs its own integrity check (damaged pages, a changed schema).
+ * Optionally the log must also extend a checkpoint the caller trusts (one published
+ * earlier), which catches a rollback of both records and checkpoints by someone who holds
+ * the database.
  *
- * The report names every bad entry by index and id and says what is wrong with it.
+ * An intact log is checked in one streaming pass whose memory does not grow with the log;
+ * anything unexpected sends it to the full analysis, which names every bad entry by index
+ * and id and says what is wrong with it. Both apply the same rules.
  */
-import { GenlogError } from "../errors.js";
+import { GenlogError, isGenlogError } from "../errors.js";
 import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "../core/checkpoint.js";
-import { parseVerifierKey, verifyNote } from "../core/signed-note.js";
-import { MerkleFrontier, hashLeaf } from "../core/merkle.js";
-import type { LogRef, LogStore, StoredCheckpoint } from "../store/log-store.js";
+import { parseVerifierKey, verifyNote, type NoteVerifier } from "../core/signed-note.js";
+import { MerkleFrontier } from "../core/merkle.js";
+import {
+  auditCheckpoint,
+  auditEntry,
+  auditStoredSize,
+  entryIsSound,
+  nodesMatch,
+  type IndexMismatch,
+} from "../core/audit.js";
+import type {
+  LogRef,
+  LogStore,
+  StoreDamage,
+  StoredCheckpoint,
+  StoredEntry,
+} from "../store/log-store.js";
 
 /** What can be wrong; the names are part of the `--json` report contract. */
 export type ProblemKind =
@@ -21,9 +42,15 @@ export type ProblemKind =
   | "inserted"
   | "reordered"
   | "truncated"
+  | "duplicate-id"
+  | "index-mismatch"
+  | "hash-mismatch"
+  | "size-mismatch"
   | "forged-checkpoint"
+  | "misfiled-checkpoint"
   | "rolled-back-checkpoint"
-  | "inconsistent-checkpoint";
+  | "inconsistent-checkpoint"
+  | "store-damaged";
 
 /** One finding of {@link verifyLog}. */
 export interface VerifyProblem {
@@ -34,6 +61,8 @@ export interface VerifyProblem {
   id?: string;
   /** Tree size of the checkpoint concerned, for checkpoint problems. */
   size?: number;
+  /** The stored copy concerned: a record member for `index-mismatch`, `leaf` or `node` for `hash-mismatch`. */
+  field?: string;
   message: string;
 }
 
@@ -65,22 +94,27 @@ export interface VerifyOptions {
   maxProblems?: number;
 }
 
+/** One stored row, as the full analysis holds it. */
 interface Row {
   /** Position key in the store. */
   key: number;
   /** `seq` and `id` as claimed by the record, if it parsed. */
   seq: number | undefined;
   id: string | undefined;
+  readable: boolean;
   leaf: Buffer;
   /** Whether the recomputed leaf equals the leaf hash stored beside the record. */
   leafOk: boolean;
+  mismatches: IndexMismatch[];
+  nodes: Uint8Array;
 }
 
 /**
  * Verifies a log end to end.
  *
- * @throws {GenlogError} `GENLOG_E_KEY` for a malformed verifier key or `GENLOG_E_MALFORMED_NOTE`
- * for an unreadable trusted checkpoint; tampering is reported, not thrown.
+ * @throws {GenlogError} `GENLOG_E_KEY` for a malformed verifier key, `GENLOG_E_MALFORMED_NOTE`
+ * or `GENLOG_E_BAD_SIGNATURE` for an unusable trusted checkpoint, `GENLOG_E_USAGE` for a
+ * trusted checkpoint of another log; tampering and damage are reported, not thrown.
  */
 export function verifyLog(
   store: LogStore,
@@ -115,96 +149,241 @@ async function verifyWith(
     if (trusted.origin !== ref.origin) {
       throw new GenlogError(
         "GENLOG_E_USAGE",
-        `trusted checkpoint is for ${trusted.origin}, expected ${ref.origin}`,
+        `the trusted checkpoint is for ${trusted.origin}, not ${ref.origin}: pass a checkpoint of this log (or verify the tenant it belongs to)`,
+        { details: { expected: ref.origin, actual: trusted.origin } },
       );
     }
   }
+  // The store's own check reads the whole database; it runs beside the log's.
+  const integrity = store
+    .checkIntegrity()
+    .catch((e: unknown): StoreDamage[] => [
+      { message: `the integrity check failed: ${(e as Error).message}`, entriesAffected: true },
+    ]);
 
-  // An intact log, the usual case, is checked in one streaming pass over checkpoints and
-  // entries that keeps only the tree's frontier, so memory does not grow with the log.
-  // Anything unexpected sends the check to the full analysis below, which holds every row
-  // and every checkpoint to say what happened to each.
   if (streaming) {
-    const intact = await verifyIntact(store, ref, verifier, trusted, options);
-    if (intact !== undefined) return intact;
-  }
-
-  const problems: VerifyProblem[] = [];
-  const add = (p: VerifyProblem) => problems.push(p);
-
-  // 1. Checkpoints: signature, origin, and sizes that never go back.
-  const stored = await store.listCheckpoints(ref.logId);
-  const checkpoints: Checkpoint[] = [];
-  let maxSize = -1;
-  // Entries that only a forged checkpoint claims to cover are explained by that finding.
-  let forgedCover = 0;
-  for (const c of stored) {
-    let cp: Checkpoint;
+    let intact: VerifyReport | undefined;
     try {
-      cp = openCheckpoint(c, verifier, ref.origin);
+      intact = await verifyIntact(store, ref, verifier, trusted, options);
     } catch (e) {
-      add({
-        kind: "forged-checkpoint",
-        size: c.size,
-        message: `checkpoint at size ${c.size} does not verify: ${(e as Error).message}`,
-      });
-      forgedCover = Math.max(forgedCover, c.size);
+      // A damaged page met on the way: the full analysis says where.
+      if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+    }
+    const damage = await integrity;
+    if (intact !== undefined && damage.length === 0) return intact;
+  }
+  const report = await analyse(store, ref, verifier, trusted, options, integrity);
+  for (const damage of await integrity) {
+    report.problems.push({ kind: "store-damaged", message: damage.message });
+  }
+  return finish(report, options);
+}
+
+/** Orders the problems, applies `maxProblems` and sets `ok`. */
+function finish(report: VerifyReport, options: VerifyOptions): VerifyReport {
+  const limit = options.maxProblems ?? 1000;
+  report.problems.sort((a, b) => (a.index ?? a.size ?? 0) - (b.index ?? b.size ?? 0));
+  report.problems = report.problems.slice(0, limit);
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+/**
+ * The log's stored size, the verified checkpoint filed at it (undefined when it does not
+ * verify) and whether one is filed there at all, read in one snapshot.
+ */
+async function readState(
+  store: LogStore,
+  ref: LogRef,
+  verifier: NoteVerifier,
+): Promise<{ size: number; latest: Checkpoint | undefined; filed: boolean }> {
+  const { size, latest } = await store.logState(ref.logId);
+  if (latest === undefined) return { size, latest: undefined, filed: false };
+  const audit = auditCheckpoint(latest, verifier, ref.origin);
+  return { size, latest: audit.kind === "valid" ? audit.checkpoint : undefined, filed: true };
+}
+
+/**
+ * The streaming check of a log expected to be intact: checkpoints, read in issue order,
+ * pass the checkpoint rules and grow strictly; every row sits at the position its record
+ * claims and passes the entry rules; its stored nodes are the ones the tree recomputes;
+ * every signed root (and the trusted one) is reproduced when the tree reaches its size.
+ * Returns the report of an intact log, or undefined at the first thing that is not so, for
+ * the full analysis to explain.
+ */
+async function verifyIntact(
+  store: LogStore,
+  ref: LogRef,
+  verifier: NoteVerifier,
+  trusted: Checkpoint | undefined,
+  options: VerifyOptions,
+): Promise<VerifyReport | undefined> {
+  const total = (await store.logState(ref.logId)).latest?.size ?? 0; // for progress only
+  const stored = store.scanCheckpoints(ref.logId)[Symbol.asyncIterator]();
+  let read = 0;
+  let lastSize = 0;
+  /** The next stored checkpoint, undefined after the last one, null if it is not valid. */
+  const nextCheckpoint = async (): Promise<Checkpoint | undefined | null> => {
+    const next = await stored.next();
+    if (next.done === true) return undefined;
+    read++;
+    const audit = auditCheckpoint(next.value, verifier, ref.origin);
+    if (audit.kind !== "valid" || audit.checkpoint.size <= lastSize) return null;
+    lastSize = audit.checkpoint.size;
+    return audit.checkpoint;
+  };
+  const sameRoot = (frontier: MerkleFrontier, cp: Checkpoint) =>
+    Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash));
+
+  const frontier = new MerkleFrontier();
+  if (trusted?.size === 0 && !sameRoot(frontier, trusted)) return undefined;
+  let pending = await nextCheckpoint();
+  let verifiedSize = 0;
+  let root: string | null = null;
+  let beyond = 0; // rows past the last checkpoint: growth while we read, or insertions
+  for await (const e of store.scanEntries(ref.logId)) {
+    if (pending === null || e.seq !== frontier.size) return undefined;
+    const audit = auditEntry(e, ref.tenant);
+    if (!entryIsSound(audit, e.seq)) return undefined;
+    if (!nodesMatch(e.nodes, frontier.appendOwned(audit.leaf))) return undefined;
+    if (trusted?.size === frontier.size && !sameRoot(frontier, trusted)) return undefined;
+    if (pending === undefined) {
+      beyond++;
       continue;
     }
-    if (cp.size < maxSize) {
-      add({
-        kind: "rolled-back-checkpoint",
-        size: cp.size,
-        message: `checkpoint at size ${cp.size} was issued after one at size ${maxSize}`,
-      });
+    if (pending.size === frontier.size) {
+      if (!sameRoot(frontier, pending)) return undefined;
+      verifiedSize = pending.size;
+      root = Buffer.from(pending.rootHash).toString("base64");
+      pending = await nextCheckpoint();
     }
-    maxSize = Math.max(maxSize, cp.size);
-    checkpoints.push(cp);
+    if (options.onProgress !== undefined && frontier.size % 4096 === 0) {
+      options.onProgress(frontier.size, Math.max(total, frontier.size));
+    }
   }
-  if (trusted !== undefined) {
-    if (trusted.size > maxSize) {
-      add({
-        kind: "rolled-back-checkpoint",
-        size: trusted.size,
-        message: `the trusted checkpoint covers ${trusted.size} entries but the log's latest checkpoint covers ${Math.max(maxSize, 0)}: history was rolled back`,
-      });
+  // A checkpoint past the last row (truncated), one not valid, or a trusted checkpoint the
+  // log does not reach (rolled back): all for the full analysis.
+  if (pending !== undefined) return undefined;
+  if (trusted !== undefined && trusted.size > verifiedSize) return undefined;
+  // Read after the rows: a writer may have appended meanwhile, never shrunk the log. Rows
+  // past the last checkpoint read are fine only if one issued since covers them all.
+  const state = await readState(store, ref, verifier);
+  if (auditStoredSize(state.size, state.filed, verifiedSize) !== undefined) return undefined;
+  if (beyond > 0 && (state.latest?.size ?? 0) < frontier.size) return undefined;
+  options.onProgress?.(verifiedSize, Math.max(total, verifiedSize));
+  return {
+    ok: true,
+    origin: ref.origin,
+    entries: verifiedSize,
+    checkpoints: read,
+    verifiedSize,
+    root,
+    ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
+    problems: [],
+  };
+}
+
+/**
+ * The full analysis: holds every row and checkpoint to say what happened to each. Reads
+ * what it can of a damaged store and reports where reading stopped.
+ */
+async function analyse(
+  store: LogStore,
+  ref: LogRef,
+  verifier: NoteVerifier,
+  trusted: Checkpoint | undefined,
+  options: VerifyOptions,
+  integrity: Promise<StoreDamage[]>,
+): Promise<VerifyReport> {
+  const problems: VerifyProblem[] = [];
+  const add = (p: VerifyProblem) => problems.push(p);
+  const damaged = (what: string, e: unknown, index?: number) => {
+    if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+    add({
+      kind: "store-damaged",
+      ...(index !== undefined ? { index } : {}),
+      message: `${what} failed: ${e.message}`,
+    });
+  };
+
+  // 1. Checkpoints: the checkpoint rules, and sizes that never go back.
+  const checkpoints: Checkpoint[] = [];
+  let storedCheckpoints = 0;
+  let maxSize = -1;
+  // Entries that only a forged or misfiled checkpoint claims to cover are explained by it.
+  let forgedCover = 0;
+  try {
+    for await (const c of store.scanCheckpoints(ref.logId)) {
+      storedCheckpoints++;
+      const audit = auditCheckpoint(c, verifier, ref.origin);
+      if (audit.kind !== "valid") {
+        add(checkpointProblem(c, audit));
+        forgedCover = Math.max(forgedCover, c.size);
+        continue;
+      }
+      const cp = audit.checkpoint;
+      if (cp.size < maxSize) {
+        add({
+          kind: "rolled-back-checkpoint",
+          size: cp.size,
+          message: `checkpoint at size ${cp.size} was issued after one at size ${maxSize}`,
+        });
+      }
+      maxSize = Math.max(maxSize, cp.size);
+      checkpoints.push(cp);
     }
+  } catch (e) {
+    damaged(`reading the checkpoints after the first ${storedCheckpoints}`, e);
+  }
+  if (trusted !== undefined && trusted.size > maxSize) {
+    add({
+      kind: "rolled-back-checkpoint",
+      size: trusted.size,
+      message: `the trusted checkpoint covers ${trusted.size} entries but the log's latest checkpoint covers ${Math.max(maxSize, 0)}: history was rolled back`,
+    });
   }
 
-  // 2. Rows: recompute every leaf from the committed bytes.
+  // 2. Rows: the entry rules on every stored row (every row that can be read).
   const rows: Row[] = [];
   const total = Math.max(maxSize, 0);
-  for await (const e of store.scanEntries(ref.logId)) {
-    const bytes = Buffer.from(e.canonical, "utf8");
-    let seq: number | undefined;
-    let id: string | undefined;
-    try {
-      const parsed = JSON.parse(e.canonical) as { seq?: unknown; id?: unknown };
-      if (Number.isSafeInteger(parsed.seq)) seq = parsed.seq as number;
-      if (typeof parsed.id === "string") id = parsed.id;
-    } catch {
-      // Unreadable bytes: reported below as a modified entry.
-    }
-    const leaf = hashLeaf(bytes);
-    rows.push({ key: e.seq, seq, id, leaf, leafOk: leaf.equals(e.leafHash) });
+  const entriesDamaged = integrity.then((d) => d.some((x) => x.entriesAffected));
+  const unreadable = await readRows(store, ref, total, entriesDamaged, (e) => {
+    const a = auditEntry(e, ref.tenant);
+    rows.push({
+      key: e.seq,
+      seq: a.claimedSeq,
+      id: a.claimedId,
+      readable: a.readable,
+      leaf: a.leaf,
+      leafOk: a.leafMatches,
+      mismatches: a.mismatches,
+      nodes: e.nodes,
+    });
     if (options.onProgress !== undefined && rows.length % 4096 === 0) {
       options.onProgress(rows.length, Math.max(total, rows.length));
     }
-  }
+  });
+  // Where entries may be lost to damage (the store says so, or a read failed), a position no
+  // row holds may be damage as much as deletion: it is reported as such, in runs.
+  const lossy = unreadable > 0 || (await entriesDamaged);
   // A writer may have committed batches while we read. Each batch lands with its checkpoint
   // in one transaction, so entries that a valid checkpoint issued since then covers are
   // legitimate growth: they are left out, and this report speaks of the log as it was.
-  const end = await latestSignedSize(store, ref, verifier);
+  const state = await readState(store, ref, verifier);
+  const end = state.latest?.size ?? 0;
   if (end > total) {
     for (let i = rows.length - 1; i >= 0; i--) {
       const k = rows[i]!.key;
       if (k >= total && k < end) rows.splice(i, 1);
     }
   }
+  const sizeProblem = auditStoredSize(state.size, state.filed, total);
+  if (sizeProblem !== undefined) add({ kind: "size-mismatch", message: sizeProblem });
 
   // 3. Walk the positions in order, placing the record that claims each one and checking
-  //    every signed root on the way. Where several records claim one position, the one that
-  //    yields the next signed root is the original; the others were inserted.
+  //    every signed root, and every stored node, on the way. Where several records claim
+  //    one position, the one that yields the next signed root is the original; the others
+  //    were inserted.
   const size = Math.max(total, trusted?.size ?? 0);
   const bySeq = new Map<number, Row[]>();
   const byKey = new Map<number, Row>();
@@ -223,7 +402,7 @@ async function verifyWith(
     if (p.index !== undefined) flagged.add(p.index);
   };
   for (const r of rows) {
-    if (r.seq === undefined) {
+    if (!r.readable || r.seq === undefined) {
       flag({ kind: "modified", index: r.key, message: `entry ${r.key} is not a readable record` });
     }
   }
@@ -238,6 +417,8 @@ async function verifyWith(
   let lastGood = 0;
   let mismatch: { from: number; size: number } | undefined;
   let walking = true;
+  /** Positions whose stored interior nodes differ from the recomputed ones. */
+  const badNodes: number[] = [];
   const checkRoots = () => {
     while (walking && next < signed.length && signed[next]!.size === frontier.size) {
       const cp = signed[next++]!;
@@ -276,6 +457,8 @@ async function verifyWith(
     return undefined;
   };
 
+  /** Positions no row holds, in a store whose entries may have been lost to damage. */
+  const lost: number[] = [];
   checkRoots();
   const chosen: (Row | undefined)[] = new Array<Row | undefined>(Math.max(size, maxClaimed + 1));
   for (let s = 0; s < chosen.length; s++) {
@@ -285,6 +468,10 @@ async function verifyWith(
       const at = byKey.get(s);
       if (at !== undefined && at.seq === undefined) continue; // reported as unreadable
       if (s >= size) continue; // beyond anything signed: nothing is owed here
+      if (lossy) {
+        lost.push(s);
+        continue;
+      }
       flag({
         kind: s >= rows.length && s > maxClaimed ? "truncated" : "missing",
         index: s,
@@ -314,7 +501,8 @@ async function verifyWith(
     }
     chosen[s] = best;
     if (walking) {
-      frontier.append(best.leaf);
+      const nodes = frontier.appendOwned(best.leaf);
+      if (best.key === s && !nodesMatch(best.nodes, nodes)) badNodes.push(s);
       checkRoots();
     }
   }
@@ -331,15 +519,37 @@ async function verifyWith(
   markReordered(rows, flag, flagged);
   for (let s = 0; s < chosen.length; s++) {
     const r = chosen[s];
-    if (r === undefined || flagged.has(r.key)) continue;
-    if (!r.leafOk) {
+    if (r === undefined || flagged.has(r.key) || r.leafOk) continue;
+    const id = r.id !== undefined ? { id: r.id } : {};
+    // Leaves recomputed from the records reproduced the signed root over this position: the
+    // record is intact and only its stored leaf hash (which proofs serve) was changed.
+    if (s < verifiedSize) {
+      flag({
+        kind: "hash-mismatch",
+        index: s,
+        ...id,
+        field: "leaf",
+        message: `entry ${s}'s stored leaf hash is not the hash of its record (the record matches the signed checkpoints): inclusion proofs served for it would fail`,
+      });
+    } else {
       flag({
         kind: "modified",
         index: s,
-        ...(r.id !== undefined ? { id: r.id } : {}),
+        ...id,
         message: `record ${s} does not hash to its stored leaf: its bytes were changed`,
       });
     }
+  }
+  for (const s of badNodes) {
+    if (flagged.has(s)) continue;
+    const r = chosen[s]!;
+    flag({
+      kind: "hash-mismatch",
+      index: s,
+      ...(r.id !== undefined ? { id: r.id } : {}),
+      field: "node",
+      message: `the Merkle nodes stored with entry ${s} differ from those recomputed from the records: proofs built from them would fail`,
+    });
   }
   // 4. A signed root that the leaves do not give, with no entry to blame yet: a record was
   //    changed together with its stored hashes. The checkpoints bound where.
@@ -362,141 +572,124 @@ async function verifyWith(
       });
     }
   }
+  for (const [from, to] of runs(lost)) {
+    add({
+      kind: "store-damaged",
+      index: from,
+      message: `${from === to ? `entry ${from} is` : `entries ${from}..${to} are`} not readable in the damaged store (lost to the damage, or deleted: the two cannot be told apart here)`,
+    });
+  }
+  // 5. What queries and lookups read: copies of record members, and ids unique in the log.
+  const firstWithId = new Map<string, number>();
+  for (let s = 0; s < chosen.length; s++) {
+    const r = chosen[s];
+    if (r === undefined || flagged.has(r.key)) continue;
+    for (const m of r.mismatches) {
+      add({
+        kind: "index-mismatch",
+        index: s,
+        ...(r.id !== undefined ? { id: r.id } : {}),
+        field: m.field,
+        message: `entry ${s}'s stored ${m.field} is ${JSON.stringify(m.stored)} but its record says ${JSON.stringify(m.record)}: queries and lookups by ${m.field} would miss or misreport it`,
+      });
+    }
+    if (r.id === undefined) continue;
+    const first = firstWithId.get(r.id);
+    if (first === undefined) firstWithId.set(r.id, s);
+    else {
+      add({
+        kind: "duplicate-id",
+        index: s,
+        id: r.id,
+        message: `record ${s} has the id of record ${first}: ids must be unique in a log`,
+      });
+    }
+  }
   options.onProgress?.(rows.length, Math.max(total, rows.length));
 
-  const limit = options.maxProblems ?? 1000;
-  problems.sort((a, b) => (a.index ?? a.size ?? 0) - (b.index ?? b.size ?? 0));
   return {
-    ok: problems.length === 0,
+    ok: false,
     origin: ref.origin,
     entries: rows.length,
-    checkpoints: stored.length,
+    checkpoints: storedCheckpoints,
     verifiedSize,
     root,
     ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
-    problems: problems.slice(0, limit),
+    problems,
   };
 }
 
 /**
- * A stored checkpoint, verified: signed by the log's key, for its origin, and stored under
- * the size it states. Throws an Error saying what is wrong otherwise.
+ * Reads every row of the log it can, in order, handing each to `onRow`. A scan that fails on
+ * a damaged page, or stops short of `expected` rows in a store known to have damaged
+ * entries, goes on past the damage by point reads, one position at a time, until a row
+ * reads again. Returns how many reads failed.
  */
-function openCheckpoint(
-  c: StoredCheckpoint,
-  verifier: ReturnType<typeof parseVerifierKey>,
-  origin: string,
-): Checkpoint {
-  const cp = parseCheckpoint(verifyNote(c.note, verifier));
-  if (cp.origin !== origin) throw new Error(`origin is ${cp.origin}`);
-  if (cp.size !== c.size) throw new Error(`note says size ${cp.size}, row says ${c.size}`);
-  return cp;
-}
-
-/**
- * The size of the log's latest checkpoint as stored now, or 0 if it does not verify. A
- * writer may commit while verify reads; each batch lands with its checkpoint, so entries it
- * covers are legitimate growth rather than insertions.
- */
-async function latestSignedSize(
+async function readRows(
   store: LogStore,
   ref: LogRef,
-  verifier: ReturnType<typeof parseVerifierKey>,
+  expected: number,
+  entriesDamaged: Promise<boolean>,
+  onRow: (e: StoredEntry) => void,
 ): Promise<number> {
-  const { latest } = await store.logState(ref.logId);
-  if (latest === undefined) return 0;
-  try {
-    return openCheckpoint(latest, verifier, ref.origin).size;
-  } catch {
-    return 0; // a forged newer checkpoint covers nothing
+  let failed = 0;
+  let from = 0;
+  for (;;) {
+    let broken = false;
+    try {
+      for await (const e of store.scanEntries(ref.logId, from)) {
+        onRow(e);
+        from = e.seq + 1;
+      }
+    } catch (e) {
+      if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+      broken = true;
+    }
+    if (!broken && (from >= expected || !(await entriesDamaged))) return failed;
+    let resumed = false;
+    for (; from < expected && !resumed; from++) {
+      try {
+        const e = await store.getEntry(ref.logId, from);
+        if (e !== undefined) {
+          onRow(e);
+          resumed = true;
+        }
+      } catch (e) {
+        if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+        failed++;
+      }
+    }
+    if (!resumed) return failed;
   }
 }
 
-/**
- * The streaming check of a log expected to be intact: checkpoints, read in issue order,
- * verify and grow strictly; every row sits at the position its record claims and hashes to
- * its stored leaf; every signed root (and the trusted one) is reproduced when the tree
- * reaches its size. Returns the report of an intact log, or undefined at the first thing
- * that is not so, for the full analysis to explain.
- */
-async function verifyIntact(
-  store: LogStore,
-  ref: LogRef,
-  verifier: ReturnType<typeof parseVerifierKey>,
-  trusted: Checkpoint | undefined,
-  options: VerifyOptions,
-): Promise<VerifyReport | undefined> {
-  const total = (await store.logState(ref.logId)).latest?.size ?? 0; // for progress only
-  const stored = store.scanCheckpoints(ref.logId)[Symbol.asyncIterator]();
-  let read = 0;
-  let lastSize = 0;
-  /** The next stored checkpoint, undefined after the last one, null if it is not valid. */
-  const nextCheckpoint = async (): Promise<Checkpoint | undefined | null> => {
-    const next = await stored.next();
-    if (next.done === true) return undefined;
-    read++;
-    try {
-      const cp = openCheckpoint(next.value, verifier, ref.origin);
-      if (cp.size <= lastSize) return null;
-      lastSize = cp.size;
-      return cp;
-    } catch {
-      return null;
-    }
-  };
-  const sameRoot = (frontier: MerkleFrontier, cp: Checkpoint) =>
-    Buffer.from(frontier.root()).equals(Buffer.from(cp.rootHash));
+/** Runs of consecutive numbers in a sorted list, as [first, last] pairs. */
+function runs(sorted: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const n of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last[1] === n - 1) last[1] = n;
+    else out.push([n, n]);
+  }
+  return out;
+}
 
-  const frontier = new MerkleFrontier();
-  if (trusted?.size === 0 && !sameRoot(frontier, trusted)) return undefined;
-  let pending = await nextCheckpoint();
-  let verifiedSize = 0;
-  let root: string | null = null;
-  let beyond = 0; // rows past the last checkpoint: growth while we read, or insertions
-  for await (const e of store.scanEntries(ref.logId)) {
-    if (pending === null || e.seq !== frontier.size) return undefined;
-    let claimed: unknown;
-    try {
-      claimed = (JSON.parse(e.canonical) as { seq?: unknown }).seq;
-    } catch {
-      return undefined;
-    }
-    const leaf = hashLeaf(Buffer.from(e.canonical, "utf8"));
-    if (claimed !== e.seq || !leaf.equals(e.leafHash)) return undefined;
-    frontier.append(leaf);
-    if (trusted?.size === frontier.size && !sameRoot(frontier, trusted)) return undefined;
-    if (pending === undefined) {
-      beyond++;
-      continue;
-    }
-    if (pending.size === frontier.size) {
-      if (!sameRoot(frontier, pending)) return undefined;
-      verifiedSize = pending.size;
-      root = Buffer.from(pending.rootHash).toString("base64");
-      pending = await nextCheckpoint();
-    }
-    if (options.onProgress !== undefined && frontier.size % 4096 === 0) {
-      options.onProgress(frontier.size, Math.max(total, frontier.size));
-    }
+/** The problem a checkpoint that failed the checkpoint rules is reported as. */
+function checkpointProblem(
+  c: StoredCheckpoint,
+  audit: { kind: "forged"; reason: string } | { kind: "misfiled"; signedSize: number },
+): VerifyProblem {
+  if (audit.kind === "forged") {
+    return {
+      kind: "forged-checkpoint",
+      size: c.size,
+      message: `checkpoint at size ${c.size} does not verify: ${audit.reason}`,
+    };
   }
-  // A checkpoint past the last row (truncated), one not valid, or a trusted checkpoint the
-  // log does not reach (rolled back): all for the full analysis.
-  if (pending !== undefined) return undefined;
-  if (trusted !== undefined && trusted.size > verifiedSize) return undefined;
-  // Rows past the last checkpoint are fine only if one issued since covers them all.
-  if (beyond > 0 && (await latestSignedSize(store, ref, verifier)) < frontier.size) {
-    return undefined;
-  }
-  options.onProgress?.(verifiedSize, Math.max(total, verifiedSize));
   return {
-    ok: true,
-    origin: ref.origin,
-    entries: verifiedSize,
-    checkpoints: read,
-    verifiedSize,
-    root,
-    ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
-    problems: [],
+    kind: "misfiled-checkpoint",
+    size: c.size,
+    message: `the checkpoint stored for size ${c.size} is the signed checkpoint of size ${audit.signedSize}: proofs served at size ${c.size} would use the wrong root`,
   };
 }
 

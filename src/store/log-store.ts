@@ -67,6 +67,17 @@ export interface QueryFilter {
   limit: number;
 }
 
+/** One finding of {@link LogStore.checkIntegrity}. */
+export interface StoreDamage {
+  /** What is damaged and how, in one sentence. */
+  message: string;
+  /**
+   * True when stored entries may be unreadable or lost to the damage: a position that no
+   * row holds can then not be told apart from a deleted one.
+   */
+  entriesAffected: boolean;
+}
+
 /**
  * A batch to commit: entries at consecutive seqs from the log's current size, the signed
  * checkpoint that covers them, and the checkpoint they extend.
@@ -140,9 +151,10 @@ export interface LogStore {
   /**
    * The store's own check of everything below the log's rules: damaged pages, indexes that
    * disagree with their table, a schema changed by hand (a dropped trigger or unique index).
-   * One sentence per finding; empty when all is well. Reads the whole database.
+   * One finding per damaged page, index or schema object; empty when all is well. Reads the
+   * whole database. Never throws for damage: a store too damaged to check is a finding.
    */
-  checkIntegrity(): Promise<string[]>;
+  checkIntegrity(): Promise<StoreDamage[]>;
 
   close(): Promise<void>;
 }

@@ -17,12 +17,7 @@ import { sqliteCode, toStoreError } from "./sqlite-errors.js";
 export interface PackedBatch {
   logId: number;
   seqs: number[];
-  ids: string[];
-  ts: string[];
-  types: string[];
-  actors: (string | null)[];
-  sectors: (string | null)[];
-  statuses: string[];
+  /** The record texts; the query columns are generated from them (schema version 2). */
   records: string[];
   /** Leaf hashes (32 bytes each, in order), then every entry's nodes, in order. */
   hashes: Uint8Array<ArrayBuffer>;
@@ -54,12 +49,6 @@ export function packBatch(logId: number, batch: AppendBatch): PackedBatch {
   const b: PackedBatch = {
     logId,
     seqs: new Array<number>(n),
-    ids: new Array<string>(n),
-    ts: new Array<string>(n),
-    types: new Array<string>(n),
-    actors: new Array<string | null>(n),
-    sectors: new Array<string | null>(n),
-    statuses: new Array<string>(n),
     records: new Array<string>(n),
     hashes,
     nodeEnds,
@@ -70,12 +59,6 @@ export function packBatch(logId: number, batch: AppendBatch): PackedBatch {
   for (let i = 0; i < n; i++) {
     const e = entries[i]!;
     b.seqs[i] = e.seq;
-    b.ids[i] = e.id;
-    b.ts[i] = e.ts;
-    b.types[i] = e.type;
-    b.actors[i] = e.actor;
-    b.sectors[i] = e.sector;
-    b.statuses[i] = e.status;
     b.records[i] = e.canonical;
     hashes.set(e.leafHash, i * 32);
     hashes.set(e.nodes, at);
@@ -95,8 +78,7 @@ export function prepareAppend(
   path: string,
 ): (batches: readonly PackedBatch[]) => BatchOutcomes {
   const insertEntry = db.prepare(
-    `INSERT INTO entries (log_id, seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    "INSERT INTO entries (log_id, seq, record, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?)",
   );
   const insertCheckpoint = db.prepare(
     "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
@@ -142,12 +124,6 @@ export function prepareAppend(
       insertEntry.run(
         logId,
         b.seqs[i],
-        b.ids[i],
-        b.ts[i],
-        b.types[i],
-        b.actors[i],
-        b.sectors[i],
-        b.statuses[i],
         b.records[i],
         hashes.subarray(i * 32, i * 32 + 32),
         hashes.subarray(at, end),

@@ -65,12 +65,38 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   {
     version: 2,
     description:
-      "the size of each log kept in logs.size, where deleting entries cannot change it; entries, checkpoints and logs append-only (triggers)",
-    // The size was max(seq) + 1 in version 1; a log with a hole keeps its larger size here,
-    // and the writer then refuses it.
+      "entries: the query columns generated from the record text; the size of each log kept in logs.size, where deleting entries cannot change it; entries, checkpoints and logs append-only (triggers)",
+    // The query columns are copies of record members. Generated from the record text, they
+    // cannot disagree with it: a lookup by id or a filtered query reads what the leaf
+    // commits to. (A text that is not JSON, which only tampering makes, gives NULLs; verify
+    // reports the entry.) The size was max(seq) + 1 in version 1; a log with a hole keeps
+    // its larger size here, and the writer then refuses it.
     sql: `
 ALTER TABLE logs ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
 UPDATE logs SET size = coalesce((SELECT max(seq) + 1 FROM entries e WHERE e.log_id = logs.log_id), 0);
+ALTER TABLE entries RENAME TO entries_v1;
+CREATE TABLE entries (
+  log_id    INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  record    TEXT NOT NULL,
+  leaf_hash BLOB NOT NULL,
+  nodes     BLOB NOT NULL,
+  id     TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.id'), NULL)) STORED,
+  ts     TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.ts'), NULL)) STORED,
+  type   TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.type'), NULL)) STORED,
+  actor  TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.actor'), NULL)) STORED,
+  sector TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.sector'), NULL)) STORED,
+  status TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.status'), NULL)) STORED,
+  PRIMARY KEY (log_id, seq)
+) WITHOUT ROWID;
+INSERT INTO entries (log_id, seq, record, leaf_hash, nodes)
+  SELECT log_id, seq, record, leaf_hash, nodes FROM entries_v1 ORDER BY log_id, seq;
+DROP TABLE entries_v1;
+CREATE UNIQUE INDEX entries_id ON entries (log_id, id);
+CREATE INDEX entries_type ON entries (log_id, type, seq);
+CREATE INDEX entries_actor ON entries (log_id, actor, seq) WHERE actor IS NOT NULL;
+CREATE INDEX entries_sector ON entries (log_id, sector, seq) WHERE sector IS NOT NULL;
+CREATE INDEX entries_status ON entries (log_id, status, seq) WHERE status <> 'succeeded';
 CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
   BEGIN SELECT RAISE(ABORT, 'genlog: entries are append-only'); END;
 CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries

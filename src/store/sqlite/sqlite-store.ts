@@ -20,6 +20,7 @@ import {
   type LogStore,
   type NodeId,
   type QueryFilter,
+  type StoreDamage,
   type StoredCheckpoint,
   type StoredEntry,
 } from "../log-store.js";
@@ -40,6 +41,7 @@ import {
   ForeignDatabaseError,
   NewerSchemaError,
   migrate,
+  schemaDeviations,
   schemaVersionOf,
 } from "./schema.js";
 import { toStoreError } from "./sqlite-errors.js";
@@ -72,7 +74,7 @@ export const SQLITE_PAGE_SIZE = 16384;
 const SCAN_PAGE = 2048;
 const CHECKPOINT_PAGE = 1024;
 /** Most messages of `PRAGMA integrity_check` reported by {@link SqliteStore.checkIntegrity}. */
-const INTEGRITY_MESSAGES = 100;
+const INTEGRITY_MESSAGES = 10_000;
 
 /**
  * Commits of at least this many rows go to a worker thread with its own connection, so that
@@ -404,7 +406,7 @@ export class SqliteStore implements LogStore {
     ) as StoredCheckpoint | undefined;
   }
 
-  async checkIntegrity(): Promise<string[]> {
+  async checkIntegrity(): Promise<StoreDamage[]> {
     this.#check();
     const request: IntegrityRequest = { path: this.path, limit: INTEGRITY_MESSAGES };
     const reply = await new Promise<IntegrityReply>((resolve, reject) => {
@@ -415,7 +417,9 @@ export class SqliteStore implements LogStore {
     }).catch((e: unknown) => ({ error: String(e) }) satisfies IntegrityReply);
     if ("findings" in reply) return reply.findings;
     // A file too damaged to open or read at all is itself the finding.
-    return [`SQLite integrity check could not run: ${reply.error}`];
+    return [
+      { message: `SQLite integrity check could not run: ${reply.error}`, entriesAffected: true },
+    ];
   }
 
   async close(): Promise<void> {
@@ -482,6 +486,16 @@ function openWritable(path: string): Database.Database {
     if (version === 0) db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
     configureWriter(db);
     if (version < SCHEMA_VERSION) migrate(db);
+    // A dropped trigger, unique index or generated column would let rows be rewritten
+    // unseen, or a retried id be logged twice: never write into such a file.
+    const changed = schemaDeviations(db);
+    if (changed.length > 0) {
+      throw new GenlogError(
+        "GENLOG_E_INCONSISTENT",
+        `the schema of ${path} was changed outside genlog (${changed.join("; ")}); nothing will be written to it: run \`genlog verify\``,
+        { details: { path, changes: changed } },
+      );
+    }
     return db;
   } catch (e) {
     db.close();

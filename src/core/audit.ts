@@ -1,0 +1,169 @@
+/**
+ * The audit rules: what must hold of every stored entry and checkpoint for a reader to be
+ * able to trust what the store serves. `verify` applies them in its streaming pass and in
+ * its full analysis alike; this is the one place they are written.
+ *
+ * A store keeps, beside each record's committed text, copies that readers rely on without
+ * re-reading the text: the leaf hash and interior Merkle nodes (proofs), and the members
+ * queries and lookups use (id, ts, type, actor, sector, status). Each copy must equal what
+ * is recomputed from the committed text, or a proof fails for an intact record, a query
+ * misses a record, or a lookup by id finds nothing and an idempotent retry logs twice.
+ */
+import { parseCheckpoint, type ParsedCheckpoint } from "./checkpoint.js";
+import { hashLeaf } from "./merkle.js";
+import { verifyNote, type NoteVerifier } from "./signed-note.js";
+
+/** A stored entry as the rules see it (a store's row, whatever the driver). */
+export interface AuditableEntry {
+  /** The position the store keeps it at. */
+  seq: number;
+  id: string;
+  ts: string;
+  type: string;
+  actor: string | null;
+  sector: string | null;
+  status: string;
+  /** The committed record text (what the leaf hashes). */
+  canonical: string;
+  leafHash: Uint8Array;
+  /** Interior nodes this entry completed, level 1 first, 32 bytes each. */
+  nodes: Uint8Array;
+}
+
+/** The members a store copies beside the record for queries and lookups. */
+export const INDEXED_MEMBERS = ["id", "ts", "type", "actor", "sector", "status"] as const;
+
+/** A stored copy that disagrees with the record it was taken from. */
+export interface IndexMismatch {
+  /** The member (or `tenant`, which the store keeps per log). */
+  field: (typeof INDEXED_MEMBERS)[number] | "tenant";
+  stored: unknown;
+  record: unknown;
+}
+
+/** What the rules find in one entry, read on its own. */
+export interface EntryAudit {
+  /** The leaf hash recomputed from the committed text (RFC 9162: SHA-256(0x00 || text)). */
+  leaf: Buffer;
+  /** False when the committed text is not a JSON object (it cannot be a record). */
+  readable: boolean;
+  /** `seq` and `id` as the record states them, when it does. */
+  claimedSeq: number | undefined;
+  claimedId: string | undefined;
+  /** Whether the stored leaf hash equals the recomputed one. */
+  leafMatches: boolean;
+  /** Stored copies of record members that differ from the record. */
+  mismatches: IndexMismatch[];
+}
+
+/**
+ * Applies the per-entry rules: the leaf is recomputed from the committed text, and every
+ * member copied for queries must equal the record's own, as must the log's tenant.
+ */
+export function auditEntry(entry: AuditableEntry, tenant: string): EntryAudit {
+  const leaf = hashLeaf(Buffer.from(entry.canonical, "utf8"));
+  const leafMatches = leaf.equals(entry.leafHash);
+  let record: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(entry.canonical);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+      record = parsed as Record<string, unknown>;
+    }
+  } catch {
+    // Not JSON: unreadable, reported by the caller.
+  }
+  if (record === undefined) {
+    return {
+      leaf,
+      readable: false,
+      claimedSeq: undefined,
+      claimedId: undefined,
+      leafMatches,
+      mismatches: [],
+    };
+  }
+  const mismatches: IndexMismatch[] = [];
+  for (const field of INDEXED_MEMBERS) {
+    const value = record[field] ?? null;
+    if (entry[field] !== value) mismatches.push({ field, stored: entry[field], record: value });
+  }
+  if (record.tenant !== tenant) {
+    mismatches.push({ field: "tenant", stored: tenant, record: record.tenant ?? null });
+  }
+  return {
+    leaf,
+    readable: true,
+    claimedSeq: Number.isSafeInteger(record.seq) ? (record.seq as number) : undefined,
+    claimedId: typeof record.id === "string" ? record.id : undefined,
+    leafMatches,
+    mismatches,
+  };
+}
+
+/** True when nothing is wrong with the entry on its own, at position `seq`. */
+export function entryIsSound(audit: EntryAudit, seq: number): boolean {
+  return (
+    audit.readable && audit.leafMatches && audit.claimedSeq === seq && audit.mismatches.length === 0
+  );
+}
+
+/**
+ * Whether the interior nodes stored with an entry equal those recomputed when its leaf was
+ * appended to the tree of the leaves before it (`computed`, from `MerkleFrontier`).
+ */
+export function nodesMatch(stored: Uint8Array, computed: Uint8Array): boolean {
+  return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(computed);
+}
+
+/** A stored checkpoint row: the size it is filed under and its signed note. */
+export interface AuditableCheckpoint {
+  size: number;
+  note: string;
+}
+
+/** What the rules say of one stored checkpoint. */
+export type CheckpointAudit =
+  | { kind: "valid"; checkpoint: ParsedCheckpoint }
+  /** It does not verify with the log's key, or is for another log. */
+  | { kind: "forged"; reason: string }
+  /** A valid note filed under another size than the one it signs (proofs would use it). */
+  | { kind: "misfiled"; signedSize: number };
+
+/**
+ * Applies the checkpoint rules: signed by the log's key, for the log's origin, and filed
+ * under the size it states.
+ */
+export function auditCheckpoint(
+  c: AuditableCheckpoint,
+  verifier: NoteVerifier,
+  origin: string,
+): CheckpointAudit {
+  let cp: ParsedCheckpoint;
+  try {
+    cp = parseCheckpoint(verifyNote(c.note, verifier));
+  } catch (e) {
+    return { kind: "forged", reason: (e as Error).message };
+  }
+  if (cp.origin !== origin) return { kind: "forged", reason: `origin is ${cp.origin}` };
+  if (cp.size !== c.size) return { kind: "misfiled", signedSize: cp.size };
+  return { kind: "valid", checkpoint: cp };
+}
+
+/**
+ * The rule on a log's stored size (its next seq, which writers and time-bounded queries
+ * use): a checkpoint is filed at exactly that size (whether it verifies is the checkpoint
+ * rules' business), and none larger was issued. Returns why the size is wrong, or undefined.
+ */
+export function auditStoredSize(
+  storedSize: number,
+  checkpointFiledAtSize: boolean,
+  largestSigned: number,
+): string | undefined {
+  if (storedSize < largestSigned) {
+    return `the log's stored size is ${storedSize} but a checkpoint at size ${largestSigned} was issued`;
+  }
+  if (storedSize > 0 && !checkpointFiledAtSize) {
+    return `the log's stored size is ${storedSize} but no checkpoint was issued at that size`;
+  }
+  return undefined;
+}
