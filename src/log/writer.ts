@@ -219,7 +219,13 @@ export class LogWriter {
     while (this.#queue.length > 0 || inflight !== undefined) {
       let next: SealedBatch | undefined;
       if (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
+        // With nothing committing, half the queue goes first: the other half is sealed while
+        // it commits, and then the callers it releases fill the next batch while that one
+        // commits. Two batches then alternate, so sealing and committing overlap even when
+        // few callers wait; taking all of them at once would make every batch wait for the
+        // one before it.
+        const take = inflight === undefined ? Math.ceil(this.#queue.length / 2) : this.#maxBatch;
+        const batch = this.#queue.splice(0, Math.min(take, this.#maxBatch));
         try {
           next = await this.#seal(batch, inflight?.sealed);
         } catch (e) {
@@ -257,6 +263,10 @@ export class LogWriter {
                 entries: sealed.entries,
                 checkpoint: { size: sealed.size, note: sealed.note! },
                 previous: sealed.previous,
+                // Callers that wait together come back together: while this commits, their
+                // next appends (or the rest of the queue) can be sealed. A lone append
+                // commits quickest where it is.
+                overlap: this.#queue.length > 0 || sealed.batch.length > 1,
               })
           ).then(
             () => undefined,

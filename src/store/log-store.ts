@@ -91,6 +91,12 @@ export interface AppendBatch {
    * another writer appended as many entries, and the batch's tree would then fork the log.
    */
   previous: StoredCheckpoint | undefined;
+  /**
+   * A hint: the caller has more work to do while this batch commits (the next batch to
+   * seal), so a driver that can commit off the caller's thread should. Without it, a driver
+   * may commit in the caller's thread, which is quicker for a batch that waits alone.
+   */
+  overlap?: boolean;
 }
 
 /**

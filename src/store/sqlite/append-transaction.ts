@@ -88,9 +88,7 @@ export function prepareAppend(
   const noteAt = db.prepare("SELECT note FROM checkpoints WHERE log_id = ? AND size = ?").pluck();
   const setSize = db.prepare("UPDATE logs SET size = ? WHERE log_id = ?");
 
-  // Called inside the outer transaction, better-sqlite3 runs this in a SAVEPOINT: a batch
-  // that throws is rolled back alone.
-  const appendOne = db.transaction((b: PackedBatch) => {
+  const appendBody = (b: PackedBatch) => {
     const { logId, checkpoint: cp } = b;
     // Checked under the write lock: another process may have appended since we sealed.
     const size = sizeOf.get(logId) as number | undefined;
@@ -132,9 +130,14 @@ export function prepareAppend(
     }
     insertCheckpoint.run(logId, cp.size, cp.note);
     setSize.run(cp.size, logId);
-  });
+  };
+  // Called inside the outer transaction, better-sqlite3 runs this in a SAVEPOINT: a batch
+  // that throws is rolled back alone, and the other batches of the commit stand.
+  const appendOne = db.transaction(appendBody);
 
-  const commit = db.transaction((batches: readonly PackedBatch[]): BatchOutcomes =>
+  const failure = (e: unknown, b: PackedBatch) =>
+    errorData(toStoreError(e, `append of ${b.seqs.length} records to log ${b.logId}`, path));
+  const commitMany = db.transaction((batches: readonly PackedBatch[]): BatchOutcomes =>
     batches.map((b) => {
       try {
         appendOne(b);
@@ -142,17 +145,22 @@ export function prepareAppend(
       } catch (e) {
         // A lock or I/O failure inside a savepoint dooms the whole transaction: rethrow it.
         if (!(e instanceof GenlogError) && isFatal(e)) throw e;
-        return errorData(
-          toStoreError(e, `append of ${b.seqs.length} records to log ${b.logId}`, path),
-        );
+        return failure(e, b);
       }
     }),
   ).immediate;
+  // A batch alone needs no savepoint: if it fails, its whole transaction rolls back.
+  const commitOne = db.transaction(appendBody).immediate;
 
   return (batches) => {
     try {
-      return commit(batches);
+      if (batches.length !== 1) return commitMany(batches);
+      commitOne(batches[0]!);
+      return [null];
     } catch (e) {
+      if (batches.length === 1 && (e instanceof GenlogError || !isFatal(e))) {
+        return [failure(e, batches[0]!)];
+      }
       const rows = batches.reduce((n, b) => n + b.seqs.length, 0);
       throw toStoreError(e, `commit of ${rows} records (rolled back)`, path);
     }

@@ -79,7 +79,9 @@ const INTEGRITY_MESSAGES = 10_000;
 /**
  * Commits of at least this many rows go to a worker thread with its own connection, so that
  * sealing the next batches on the main thread overlaps the b-tree work and fsync of this
- * one. Smaller commits stay in-thread: a worker round trip would only add latency.
+ * one; so do commits whose writer has more work to overlap (`AppendBatch.overlap`). Other
+ * commits stay in-thread: for a batch that waits alone, a worker round trip only adds
+ * latency.
  */
 const WORKER_ROWS = 256;
 
@@ -100,6 +102,7 @@ interface Row {
 
 interface QueuedBatch {
   batch: PackedBatch;
+  overlap: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -245,7 +248,7 @@ export class SqliteStore implements LogStore {
       }
       const packed = packBatch(logId, batch);
       return new Promise<void>((resolve, reject) => {
-        this.#queue.push({ batch: packed, resolve, reject });
+        this.#queue.push({ batch: packed, overlap: batch.overlap ?? false, resolve, reject });
         this.#scheduleFlush();
       });
     } catch (e) {
@@ -277,7 +280,7 @@ export class SqliteStore implements LogStore {
     for (const b of batches) rows += b.seqs.length;
     let outcomes: BatchOutcomes;
     try {
-      if (rows >= WORKER_ROWS) {
+      if (rows >= WORKER_ROWS || items.some((i) => i.overlap)) {
         if (this.#worker?.stopped) this.#worker = undefined;
         this.#worker ??= new AppendWorker(this.path);
         outcomes = await this.#worker.append(batches);
