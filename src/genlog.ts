@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
-import { GenlogError } from "./errors.js";
+import { GenlogError, isGenlogError } from "./errors.js";
 import { STATUSES, assertTenant } from "./core/event-schema.js";
 import {
   prepareRecord,
@@ -39,7 +39,12 @@ import {
   readKeyFile,
 } from "./keys/file-keys.js";
 import type { Signer } from "./keys/signer.js";
-import { verifyLog, type VerifyOptions, type VerifyReport } from "./log/verify.js";
+import {
+  verifyLog,
+  verifyUnreadableLog,
+  type VerifyOptions,
+  type VerifyReport,
+} from "./log/verify.js";
 
 /** Default data directory, relative to the working directory. */
 export const DEFAULT_DATA_DIR = "./genlog-data";
@@ -494,7 +499,15 @@ export class Genlog {
   async verify(
     options: Omit<VerifyOptions, "verifierKey"> & { tenant?: string; verifierKey?: string } = {},
   ): Promise<VerifyReport> {
-    const log = await this.#tenant(options.tenant ?? this.tenant);
+    const tenant = options.tenant ?? this.tenant;
+    let log: TenantLog;
+    try {
+      log = await this.#tenant(tenant);
+    } catch (e) {
+      // A file too damaged to find the log in is a finding, not a failure to verify.
+      if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+      return verifyUnreadableLog(this.#store, this.origin(tenant), e);
+    }
     await idle(log);
     return verifyLog(this.#store, log.ref, {
       ...options,

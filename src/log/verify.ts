@@ -179,8 +179,40 @@ async function verifyWith(
   return finish(report, options);
 }
 
+/**
+ * The report on a log whose store is too damaged to even find it: the failure itself and
+ * whatever the store's integrity check says, so that a damaged file is a finding of
+ * `verify`, never a crash of it.
+ */
+export async function verifyUnreadableLog(
+  store: LogStore,
+  origin: string,
+  cause: Error,
+): Promise<VerifyReport> {
+  const damage = await store
+    .checkIntegrity()
+    .catch((e: unknown): StoreDamage[] => [
+      { message: `the integrity check failed: ${(e as Error).message}`, entriesAffected: true },
+    ]);
+  return finish(
+    {
+      ok: false,
+      origin,
+      entries: 0,
+      checkpoints: 0,
+      verifiedSize: 0,
+      root: null,
+      problems: [
+        { kind: "store-damaged", message: `the log could not be read: ${cause.message}` },
+        ...damage.map((d) => ({ kind: "store-damaged" as const, message: d.message })),
+      ],
+    },
+    {},
+  );
+}
+
 /** Orders the problems, applies `maxProblems` and sets `ok`. */
-function finish(report: VerifyReport, options: VerifyOptions): VerifyReport {
+function finish(report: VerifyReport, options: Pick<VerifyOptions, "maxProblems">): VerifyReport {
   const limit = options.maxProblems ?? 1000;
   report.problems.sort((a, b) => (a.index ?? a.size ?? 0) - (b.index ?? b.size ?? 0));
   report.problems = report.problems.slice(0, limit);

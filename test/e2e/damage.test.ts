@@ -101,3 +101,26 @@ test("a damaged index page is store damage, and every record still verifies", as
   assert.ok(report.problems.every((p) => p.kind === "store-damaged" && p.index === undefined));
   assert.ok(report.problems.some((p) => p.message.includes("index entries_actor")));
 });
+
+test("a store too damaged to find the log in still gives a report, not a crash", async () => {
+  const { dir, pageSize } = await makeLog(20);
+  const db = new Database(join(dir, "genlog.db"), { readonly: true });
+  const logsPage = db
+    .prepare("SELECT rootpage FROM sqlite_master WHERE name = 'logs'")
+    .pluck()
+    .get() as number;
+  db.close();
+  // The page's header: SQLite can no longer read the table of logs at all.
+  const fd = openSync(join(dir, "genlog.db"), "r+");
+  writeSync(fd, Buffer.alloc(12, 0xff), 0, 12, (logsPage - 1) * pageSize);
+  closeSync(fd);
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  const report = await log.verify();
+  await log.close();
+  assert.equal(report.ok, false);
+  assert.match(report.problems[0]!.message, /could not be read/);
+  assert.ok(report.problems.every((p) => p.kind === "store-damaged"));
+  const cli = await runCli(["verify", "--data-dir", dir]);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.doesNotMatch(cli.stderr, /unexpected failure/);
+});
