@@ -46,7 +46,7 @@ export interface BenchConfig {
   windows: number[];
   /** Rows per transaction of (c). */
   sqliteTx: number;
-  /** Sequential appends of (d). */
+  /** Sequential appends of (d), and operations of its peer. */
   latencyN: number;
   /** Entries of the log of (f). */
   proofN: number;

@@ -4,8 +4,9 @@
  * (a) at each window, (b) and (c) run in rounds, back to back and in rotating order, so
  * that the ratios compare figures taken under the same load; medians are reported. Each (a)
  * window is paired with a pino run (b) right before or after it, and its a/b is taken from
- * that pair. Every ingest run is checked afterwards: every append resolved, and the log
- * holds exactly those records under a signed checkpoint; the bench fails otherwise.
+ * that pair. (d) interleaves genlog and its peer. Every ingest run is checked afterwards:
+ * every append resolved, and the log holds exactly those records under a signed checkpoint;
+ * the bench fails otherwise.
  *
  * | Variable                       | Default     | What                                            |
  * | ------------------------------ | ----------- | ----------------------------------------------- |
@@ -13,7 +14,7 @@
  * | `GENLOG_BENCH_ROUNDS`          | 3           | rounds of (a), (b), (c); medians reported       |
  * | `GENLOG_BENCH_WINDOWS`         | 64,256,8192 | appends in flight in (a), one run per window    |
  * | `GENLOG_BENCH_SQLITE_TX`       | 1000        | rows per transaction in (c)                     |
- * | `GENLOG_BENCH_LATENCY_N`       | 2000        | sequential appends in (d)                        |
+ * | `GENLOG_BENCH_LATENCY_N`       | 2000        | sequential appends in (d), and peer operations  |
  * | `GENLOG_BENCH_PROOF_N`         | 1000000     | entries of the log of (f); 0 skips (f), (g)     |
  * | `GENLOG_BENCH_PROOF_WINDOW`    | 16384       | appends in flight while building that log       |
  * | `GENLOG_BENCH_PROOFS`          | 1000        | inclusion proofs timed in (f)                   |
@@ -31,18 +32,16 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchJcs, formatJcsBench, type JcsBenchResult } from "./jcs.js";
-import {
-  breathe,
-  fmtFixed,
-  fmtInt,
-  readConfig,
-  withTempDir,
-  type BenchConfig,
-  type LatencyStats,
-} from "./common.js";
+import { breathe, fmtFixed, fmtInt, readConfig, withTempDir, type BenchConfig } from "./common.js";
 import { measureIngest, openBenchLog, warmUpIngest, type IngestResult } from "./ingest.js";
-import { measurePino, measureSqlite, type PinoResult, type SqliteResult } from "./peers.js";
-import { measureLatency } from "./latency.js";
+import {
+  measurePino,
+  measureSqlite,
+  openSignedRowPeer,
+  type PinoResult,
+  type SqliteResult,
+} from "./peers.js";
+import { BLOCK, measureLatency, type LatencyResult } from "./latency.js";
 import { measureVerify, type VerifyResult } from "./verify.js";
 import { measureProofs, type ProofResult } from "./proof.js";
 import { measureQueries, type QueryKindResult } from "./query.js";
@@ -54,6 +53,8 @@ const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 const REQUIRED_RATIO = 0.3;
 const AIMED_RATIO = 0.5;
 const REQUIRED_WINDOW = 256;
+/** The aim on (d): genlog's p99 at most this many times its peer's. */
+const AIMED_P99_RATIO = 1.5;
 
 /** (a) at one window and the pino run (b) paired with it, in one round. */
 interface WindowRound {
@@ -92,10 +93,11 @@ interface Results {
   sqlite: SqliteResult;
   /** Every round of (a), (b) and (c). */
   rounds: Round[];
-  latency: LatencyStats;
+  /** (d): genlog and its peer, interleaved. */
+  latency: LatencyResult;
   verify: VerifyResult;
   proof: { build: IngestResult; proofs: ProofResult; queries: QueryKindResult[] } | null;
-  /** Ingest runs checked for lost records (every (a) and (f) run). */
+  /** Ingest runs checked for lost records (every (a) and (f) run, and (d)). */
   checkedRuns: number;
   ratios: {
     /** a/b at {@link REQUIRED_WINDOW}, or NaN when that window was not measured. */
@@ -103,6 +105,9 @@ interface Results {
     requiredWindow: number;
     required: number;
     aim: number;
+    latencyP50: number;
+    latencyP99: number;
+    latencyP99Aim: number;
   };
   jcs: JcsBenchResult[] | null;
   profile: {
@@ -233,15 +238,21 @@ async function main(): Promise<void> {
   const sqliteResult = medianBy(rounds, (x) => x.sqlite.rowsPerSec).sqlite;
   const requiredIndex = windows.indexOf(REQUIRED_WINDOW);
 
-  progress(`(d) sequential appends: ${fmtInt(config.latencyN)}`);
+  progress(
+    `(d) sequential appends: ${fmtInt(config.latencyN)}, interleaved in blocks of ${BLOCK} ` +
+      `with as many signed single-row commits`,
+  );
   const latency = await withTempDir("latency", async (dir) => {
     const log = await openBenchLog(dir, config.maxBatch);
+    const peer = openSignedRowPeer(join(dir, "peer.db"));
     try {
-      return await measureLatency(log, config.latencyN);
+      return await measureLatency(log, peer, config.latencyN);
     } finally {
+      peer.close();
       await log.close();
     }
   });
+  checkedRuns++;
   await breathe();
 
   let proof: Results["proof"] = null;
@@ -318,6 +329,9 @@ async function main(): Promise<void> {
       requiredWindow: REQUIRED_WINDOW,
       required: REQUIRED_RATIO,
       aim: AIMED_RATIO,
+      latencyP50: latency.p50Ratio,
+      latencyP99: latency.p99Ratio,
+      latencyP99Aim: AIMED_P99_RATIO,
     },
     jcs,
     profile: hotSpots,
@@ -377,13 +391,26 @@ function report(r: Results): string {
     `${fmtInt(r.sqlite.rows)} rows, ${fmtInt(r.sqlite.rowsPerTx)}/tx, WAL, synchronous=FULL` +
       perRound((x) => x.sqlite.rowsPerSec),
   );
-  const d = r.latency;
+  const { genlog: d, peer } = r.latency;
   row("(d) sequential append p50", fmtFixed(d.p50Ms, 3), "ms", `${fmtInt(d.count)} appends`);
   row(
     "(d) sequential append p99",
     fmtFixed(d.p99Ms, 3),
     "ms",
     `mean ${fmtFixed(d.meanMs, 3)}, max ${fmtFixed(d.maxMs, 3)}`,
+  );
+  row(
+    "(d) peer: signed 1-row commit p50",
+    fmtFixed(peer.p50Ms, 3),
+    "ms",
+    `${fmtInt(peer.count)} ops: Ed25519 sign + 1-row INSERT tx, WAL, synchronous=FULL; ` +
+      `interleaved with (d) in blocks of ${BLOCK}`,
+  );
+  row(
+    "(d) peer: signed 1-row commit p99",
+    fmtFixed(peer.p99Ms, 3),
+    "ms",
+    `mean ${fmtFixed(peer.meanMs, 3)}, max ${fmtFixed(peer.maxMs, 3)}`,
   );
   row(
     "(e) verify",
@@ -465,6 +492,12 @@ function report(r: Results): string {
       "",
     ]);
   }
+  ratioRows.push([`d    genlog / peer, p50`, fmtFixed(ratios.latencyP50, 2), ""]);
+  ratioRows.push([
+    `d    genlog / peer, p99`,
+    fmtFixed(ratios.latencyP99, 2),
+    `aim <= ${ratios.latencyP99Aim}: ${ratios.latencyP99 <= ratios.latencyP99Aim ? "meets the aim" : "misses the aim"}`,
+  ]);
   lines.push("", ...table(["ratio (median of per-round ratios)", "value", "verdict"], ratioRows));
   lines.push(
     "",
