@@ -40,7 +40,7 @@ export function envFlag(name: string): boolean {
 export interface BenchConfig {
   /** Events of (a) and (b), rows of (c). */
   n: number;
-  /** Rounds of (a), (b) and (c), run back to back; the medians are reported. */
+  /** Rounds of (a), (b), (c) and (h), run back to back; the medians are reported. */
   rounds: number;
   /** Appends in flight during (a): one measure per window in every round, ascending. */
   windows: number[];
@@ -48,6 +48,10 @@ export interface BenchConfig {
   sqliteTx: number;
   /** Sequential appends of (d), and operations of its peer. */
   latencyN: number;
+  /** Tenants of the mixed-tenant ingest (h). */
+  tenants: number;
+  /** Appends of (h), all issued at once, round-robin over the tenants; 0 skips (h). */
+  mixedN: number;
   /** Entries of the log of (f). */
   proofN: number;
   /** Appends in flight while building the log of (f). */
@@ -81,6 +85,8 @@ export function readConfig(): BenchConfig {
     windows: envIntList("GENLOG_BENCH_WINDOWS", [64, 256, 8192]),
     sqliteTx: envInt("GENLOG_BENCH_SQLITE_TX", 1000),
     latencyN: envInt("GENLOG_BENCH_LATENCY_N", 2000),
+    tenants: envInt("GENLOG_BENCH_TENANTS", 1000),
+    mixedN: envInt("GENLOG_BENCH_MIXED_N", 5000, true),
     proofN: envInt("GENLOG_BENCH_PROOF_N", 1_000_000, true),
     proofWindow: envInt("GENLOG_BENCH_PROOF_WINDOW", 16_384),
     proofs: envInt("GENLOG_BENCH_PROOFS", 1000),
@@ -99,15 +105,20 @@ const DIGESTS = Array.from(
   (_, i) => `sha256:${createHash("sha256").update(`artifact-${i}`).digest("hex")}`,
 );
 
-/** The event of the benchmark: a realistic backend generation, fresh for every call. */
-export function makeEvent(n: number): GenerationEventInput {
-  return {
+/**
+ * The event of the benchmark: a realistic backend generation, fresh for every call; with
+ * `tenant`, routed to that tenant's log.
+ */
+export function makeEvent(n: number, tenant?: string): GenerationEventInput {
+  const event: GenerationEventInput = {
     type: "backend",
     user: `user-${n % 1000}`,
     sector: "health",
     meta: { stack: "Flask", files: 12, prompt_tokens: 1234, model: "gpt-x" },
     artifacts: [{ name: "app.py", digest: DIGESTS[n % DIGESTS.length]!, size: 1234 }],
   };
+  if (tenant !== undefined) event.tenant = tenant;
+  return event;
 }
 
 /** Runs `fn` with a fresh directory under the OS temporary directory, then removes it. */

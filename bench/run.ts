@@ -1,7 +1,7 @@
 /**
  * The benchmark suite: `npm run bench`. Every figure comes from the same run, on the same
  * machine, with the same events. Prints a table and writes `bench/results/latest.json`.
- * (a) at each window, (b) and (c) run in rounds, back to back and in rotating order, so
+ * (a) at each window, (b), (c) and (h) run in rounds, back to back and in rotating order, so
  * that the ratios compare figures taken under the same load; medians are reported. Each (a)
  * window is paired with a pino run (b) right before or after it, and its a/b is taken from
  * that pair. (d) interleaves genlog and its peer. Every ingest run is checked afterwards:
@@ -11,10 +11,12 @@
  * | Variable                       | Default     | What                                            |
  * | ------------------------------ | ----------- | ----------------------------------------------- |
  * | `GENLOG_BENCH_N`               | 200000      | events of each (a) and (b) run, rows of (c)     |
- * | `GENLOG_BENCH_ROUNDS`          | 3           | rounds of (a), (b), (c); medians reported       |
+ * | `GENLOG_BENCH_ROUNDS`          | 3           | rounds of (a), (b), (c), (h); medians reported  |
  * | `GENLOG_BENCH_WINDOWS`         | 64,256,8192 | appends in flight in (a), one run per window    |
  * | `GENLOG_BENCH_SQLITE_TX`       | 1000        | rows per transaction in (c)                     |
  * | `GENLOG_BENCH_LATENCY_N`       | 2000        | sequential appends in (d), and peer operations  |
+ * | `GENLOG_BENCH_TENANTS`         | 1000        | tenants of (h), set up before the rounds        |
+ * | `GENLOG_BENCH_MIXED_N`         | 5000        | appends of (h), all at once; 0 skips (h)        |
  * | `GENLOG_BENCH_PROOF_N`         | 1000000     | entries of the log of (f); 0 skips (f), (g)     |
  * | `GENLOG_BENCH_PROOF_WINDOW`    | 16384       | appends in flight while building that log       |
  * | `GENLOG_BENCH_PROOFS`          | 1000        | inclusion proofs timed in (f)                   |
@@ -31,6 +33,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Genlog } from "../src/index.js";
 import { benchJcs, formatJcsBench, type JcsBenchResult } from "./jcs.js";
 import { breathe, fmtFixed, fmtInt, readConfig, withTempDir, type BenchConfig } from "./common.js";
 import { measureIngest, openBenchLog, warmUpIngest, type IngestResult } from "./ingest.js";
@@ -42,6 +45,7 @@ import {
   type SqliteResult,
 } from "./peers.js";
 import { BLOCK, measureLatency, type LatencyResult } from "./latency.js";
+import { measureMixedIngest, setUpTenants, type MixedResult, type TenantSet } from "./tenants.js";
 import { measureVerify, type VerifyResult } from "./verify.js";
 import { measureProofs, type ProofResult } from "./proof.js";
 import { measureQueries, type QueryKindResult } from "./query.js";
@@ -55,6 +59,8 @@ const AIMED_RATIO = 0.5;
 const REQUIRED_WINDOW = 256;
 /** The aim on (d): genlog's p99 at most this many times its peer's. */
 const AIMED_P99_RATIO = 1.5;
+/** The aim on (h): mixed-tenant ingest at least this share of one tenant at 256 in flight. */
+const AIMED_MIXED_RATIO = 0.5;
 
 /** (a) at one window and the pino run (b) paired with it, in one round. */
 interface WindowRound {
@@ -67,6 +73,7 @@ interface Round {
   /** One per window, ascending. */
   windows: WindowRound[];
   sqlite: SqliteResult;
+  mixed: MixedResult | null;
 }
 
 /** Medians over the rounds for one window of (a). */
@@ -91,13 +98,15 @@ interface Results {
   pino: PinoResult;
   /** (c): the round with the median figure. */
   sqlite: SqliteResult;
-  /** Every round of (a), (b) and (c). */
+  /** (h): the round with the median figure, and the untimed set-up of the tenants. */
+  mixed: { result: MixedResult; setup: TenantSet } | null;
+  /** Every round of (a), (b), (c) and (h). */
   rounds: Round[];
   /** (d): genlog and its peer, interleaved. */
   latency: LatencyResult;
   verify: VerifyResult;
   proof: { build: IngestResult; proofs: ProofResult; queries: QueryKindResult[] } | null;
-  /** Ingest runs checked for lost records (every (a) and (f) run, and (d)). */
+  /** Ingest runs checked for lost records (every (a), (f) and (h) run, and (d)). */
   checkedRuns: number;
   ratios: {
     /** a/b at {@link REQUIRED_WINDOW}, or NaN when that window was not measured. */
@@ -108,6 +117,9 @@ interface Results {
     latencyP50: number;
     latencyP99: number;
     latencyP99Aim: number;
+    /** Median of the per-round (h) / (a at 256); NaN when either was not measured. */
+    mixedOverSingle: number;
+    mixedAim: number;
   };
   jcs: JcsBenchResult[] | null;
   profile: {
@@ -136,6 +148,35 @@ function progress(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
+/** The multi-tenant handle of (h), set up once and measured in every round. */
+interface MixedLog {
+  log: Genlog;
+  set: TenantSet;
+}
+
+/** Runs `fn` with the tenants of (h) set up on a fresh log, or with null when (h) is off. */
+async function withMixedLog<T>(
+  config: BenchConfig,
+  fn: (mixed: MixedLog | null) => Promise<T>,
+): Promise<T> {
+  if (config.mixedN === 0) return fn(null);
+  return withTempDir("tenants", async (dir) => {
+    const log = await openBenchLog(dir, config.maxBatch);
+    try {
+      progress(`(h) setting up ${fmtInt(config.tenants)} tenants (untimed)`);
+      const set = await setUpTenants(log, config.tenants);
+      progress(
+        `(h) tenants opened in ${fmtFixed(set.openSeconds, 1)} s, first appends in ` +
+          `${fmtFixed(set.warmUpSeconds, 2)} s`,
+      );
+      await breathe();
+      return await fn({ log, set });
+    } finally {
+      await log.close();
+    }
+  });
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const machine = machineInfo();
@@ -156,70 +197,97 @@ async function main(): Promise<void> {
   await breathe();
 
   let verify: VerifyResult | undefined;
-  const rounds: Round[] = [];
-  for (let r = 0; r < config.rounds; r++) {
-    const tag = config.rounds > 1 ? `round ${r + 1}/${config.rounds}: ` : "";
-    const last = r === config.rounds - 1;
-    const pairs = new Map<number, WindowRound>();
-    let sqliteResult: SqliteResult | undefined;
+  let mixedSetup: TenantSet | undefined;
+  const rounds = await withMixedLog(config, async (mixed) => {
+    mixedSetup = mixed?.set;
+    const done: Round[] = [];
+    for (let r = 0; r < config.rounds; r++) {
+      const tag = config.rounds > 1 ? `round ${r + 1}/${config.rounds}: ` : "";
+      const last = r === config.rounds - 1;
+      const pairs = new Map<number, WindowRound>();
+      let sqliteResult: SqliteResult | undefined;
+      let mixedResult: MixedResult | null = null;
 
-    const runIngest = async (window: number): Promise<IngestResult> => {
-      progress(`${tag}(a) genlog ingest: ${fmtInt(config.n)} events, window ${fmtInt(window)}`);
-      const result = await withTempDir("ingest", async (dir) => {
-        const log = await openBenchLog(dir, config.maxBatch);
-        try {
-          const result = await measureIngest(log, config.n, window);
-          if (last && window === largest) {
-            await breathe();
-            progress(`(e) verify: ${fmtInt(result.events)} entries`);
-            verify = await measureVerify(log);
+      const runIngest = async (window: number): Promise<IngestResult> => {
+        progress(`${tag}(a) genlog ingest: ${fmtInt(config.n)} events, window ${fmtInt(window)}`);
+        const result = await withTempDir("ingest", async (dir) => {
+          const log = await openBenchLog(dir, config.maxBatch);
+          try {
+            const result = await measureIngest(log, config.n, window);
+            if (last && window === largest) {
+              await breathe();
+              progress(`(e) verify: ${fmtInt(result.events)} entries`);
+              verify = await measureVerify(log);
+            }
+            return result;
+          } finally {
+            await log.close();
           }
-          return result;
-        } finally {
-          await log.close();
-        }
-      });
-      checkedRuns++;
-      return result;
-    };
-    const runPino = (window: number): Promise<PinoResult> => {
-      progress(`${tag}(b) pino: ${fmtInt(config.n)} lines (paired with window ${fmtInt(window)})`);
-      return withTempDir("pino", (dir) => measurePino(join(dir, "events.log"), config.n));
-    };
+        });
+        checkedRuns++;
+        return result;
+      };
+      const runPino = (window: number): Promise<PinoResult> => {
+        progress(
+          `${tag}(b) pino: ${fmtInt(config.n)} lines (paired with window ${fmtInt(window)})`,
+        );
+        return withTempDir("pino", (dir) => measurePino(join(dir, "events.log"), config.n));
+      };
 
-    const steps: (() => Promise<void>)[] = windows.map((window, i) => async () => {
-      // Which of the pair goes first alternates too, so neither always follows a fsync storm.
-      let ingest: IngestResult;
-      let pinoResult: PinoResult;
-      if ((r + i) % 2 === 0) {
-        ingest = await runIngest(window);
-        await breathe();
-        pinoResult = await runPino(window);
-      } else {
-        pinoResult = await runPino(window);
-        await breathe();
-        ingest = await runIngest(window);
+      const steps: (() => Promise<void>)[] = windows.map((window, i) => async () => {
+        // Which of the pair goes first alternates too, so neither always follows a fsync storm.
+        let ingest: IngestResult;
+        let pinoResult: PinoResult;
+        if ((r + i) % 2 === 0) {
+          ingest = await runIngest(window);
+          await breathe();
+          pinoResult = await runPino(window);
+        } else {
+          pinoResult = await runPino(window);
+          await breathe();
+          ingest = await runIngest(window);
+        }
+        pairs.set(window, { window, ingest, pino: pinoResult });
+      });
+      steps.push(async () => {
+        progress(
+          `${tag}(c) better-sqlite3: ${fmtInt(config.n)} rows, ${fmtInt(config.sqliteTx)} per tx`,
+        );
+        sqliteResult = await withTempDir("sqlite", async (dir) =>
+          measureSqlite(join(dir, "raw.db"), config.n, config.sqliteTx),
+        );
+      });
+      if (mixed !== null) {
+        steps.push(async () => {
+          progress(
+            `${tag}(h) mixed-tenant ingest: ${fmtInt(config.mixedN)} events over ` +
+              `${fmtInt(config.tenants)} tenants, all at once`,
+          );
+          mixedResult = await measureMixedIngest(
+            mixed.log,
+            mixed.set,
+            config.mixedN,
+            r * config.mixedN,
+          );
+          checkedRuns++;
+        });
       }
-      pairs.set(window, { window, ingest, pino: pinoResult });
-    });
-    steps.push(async () => {
-      progress(
-        `${tag}(c) better-sqlite3: ${fmtInt(config.n)} rows, ${fmtInt(config.sqliteTx)} per tx`,
-      );
-      sqliteResult = await withTempDir("sqlite", async (dir) =>
-        measureSqlite(join(dir, "raw.db"), config.n, config.sqliteTx),
-      );
-    });
-    // Rotating the order spreads any drift in the machine's load over all contenders.
-    for (let k = 0; k < steps.length; k++) {
-      await steps[(k + r) % steps.length]!();
-      await breathe();
+      // Rotating the order spreads any drift in the machine's load over all contenders.
+      for (let k = 0; k < steps.length; k++) {
+        await steps[(k + r) % steps.length]!();
+        await breathe();
+      }
+      if (sqliteResult === undefined || pairs.size !== windows.length) {
+        throw new Error("a measure of the round did not run");
+      }
+      done.push({
+        windows: windows.map((w) => pairs.get(w)!),
+        sqlite: sqliteResult,
+        mixed: mixedResult,
+      });
     }
-    if (sqliteResult === undefined || pairs.size !== windows.length) {
-      throw new Error("a measure of the round did not run");
-    }
-    rounds.push({ windows: windows.map((w) => pairs.get(w)!), sqlite: sqliteResult });
-  }
+    return done;
+  });
   if (verify === undefined) throw new Error("verify did not run");
 
   const ingest: WindowSummary[] = windows.map((window, i) => {
@@ -236,7 +304,13 @@ async function main(): Promise<void> {
     (p) => p.linesPerSec,
   );
   const sqliteResult = medianBy(rounds, (x) => x.sqlite.rowsPerSec).sqlite;
+  const mixedRounds = rounds.filter((x) => x.mixed !== null);
+  const mixed =
+    mixedRounds.length === 0 || mixedSetup === undefined
+      ? null
+      : { result: medianBy(mixedRounds, (x) => x.mixed!.eventsPerSec).mixed!, setup: mixedSetup };
   const requiredIndex = windows.indexOf(REQUIRED_WINDOW);
+  const atRequired = (x: Round) => x.windows[requiredIndex]!.ingest.eventsPerSec;
 
   progress(
     `(d) sequential appends: ${fmtInt(config.latencyN)}, interleaved in blocks of ${BLOCK} ` +
@@ -319,6 +393,7 @@ async function main(): Promise<void> {
     ingest,
     pino: pinoResult,
     sqlite: sqliteResult,
+    mixed,
     rounds,
     latency,
     verify,
@@ -332,6 +407,11 @@ async function main(): Promise<void> {
       latencyP50: latency.p50Ratio,
       latencyP99: latency.p99Ratio,
       latencyP99Aim: AIMED_P99_RATIO,
+      mixedOverSingle:
+        requiredIndex < 0 || mixedRounds.length === 0
+          ? Number.NaN
+          : median(mixedRounds.map((x) => x.mixed!.eventsPerSec / atRequired(x))),
+      mixedAim: AIMED_MIXED_RATIO,
     },
     jcs,
     profile: hotSpots,
@@ -457,6 +537,24 @@ function report(r: Results): string {
       );
     }
   }
+  if (r.mixed !== null) {
+    const { result: h, setup } = r.mixed;
+    row(
+      `(h) mixed-tenant ingest`,
+      fmtInt(h.eventsPerSec),
+      "events/s",
+      `${fmtInt(h.events)} events over ${fmtInt(h.tenants)} tenants, all at once, ` +
+        `${fmtFixed(h.seconds, 2)} s, ${fmtInt(h.checkpoints)} checkpoints` +
+        perRound((x) => x.mixed?.eventsPerSec ?? Number.NaN),
+    );
+    row(
+      "(h) tenant set-up, untimed",
+      fmtFixed((setup.openSeconds * 1000) / setup.tenants, 2),
+      "ms/tenant",
+      `openTenant × ${fmtInt(setup.tenants)} in ${fmtFixed(setup.openSeconds, 1)} s (one at a ` +
+        `time), then one append each, all at once: ${fmtFixed(setup.warmUpSeconds, 2)} s`,
+    );
+  }
   lines.push(...table(["measure", "value", "unit", "detail"], rows));
 
   const ratios = r.ratios;
@@ -498,6 +596,16 @@ function report(r: Results): string {
     fmtFixed(ratios.latencyP99, 2),
     `aim <= ${ratios.latencyP99Aim}: ${ratios.latencyP99 <= ratios.latencyP99Aim ? "meets the aim" : "misses the aim"}`,
   ]);
+  if (r.mixed !== null) {
+    const v = ratios.mixedOverSingle;
+    ratioRows.push([
+      `h/a  ${fmtInt(r.mixed.result.tenants)} tenants / 1 tenant at ${fmtInt(ratios.requiredWindow)}`,
+      fmtFixed(v, 3),
+      Number.isFinite(v)
+        ? `aim >= ${ratios.mixedAim}: ${v >= ratios.mixedAim ? "meets the aim" : "misses the aim"}`
+        : `not measured: add ${ratios.requiredWindow} to GENLOG_BENCH_WINDOWS`,
+    ]);
+  }
   lines.push("", ...table(["ratio (median of per-round ratios)", "value", "verdict"], ratioRows));
   lines.push(
     "",
