@@ -20,6 +20,17 @@ export function envInt(name: string, fallback: number, allowZero = false): numbe
   return value;
 }
 
+/** Reads a comma-separated list of positive integers (e.g. `64,256,8192`), sorted, deduplicated. */
+export function envIntList(name: string, fallback: readonly number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return [...fallback];
+  const values = raw.split(",").map((part) => Number(part.trim().replace(/_/g, "")));
+  if (values.some((v) => !Number.isSafeInteger(v) || v < 1)) {
+    throw new Error(`${name}: expected a comma-separated list of positive integers, got "${raw}"`);
+  }
+  return [...new Set(values)].sort((a, b) => a - b);
+}
+
 /** True when the environment variable is set to 1, true or yes. */
 export function envFlag(name: string): boolean {
   return /^(1|true|yes)$/i.test(process.env[name] ?? "");
@@ -29,14 +40,18 @@ export function envFlag(name: string): boolean {
 export interface BenchConfig {
   /** Events of (a) and (b), rows of (c). */
   n: number;
-  /** Rounds of (a), (b) and (c), run back to back; the medians are reported. */
+  /** Rounds of (a), (b), (c) and (h), run back to back; the medians are reported. */
   rounds: number;
-  /** Appends in flight during (a). */
-  window: number;
+  /** Appends in flight during (a): one measure per window in every round, ascending. */
+  windows: number[];
   /** Rows per transaction of (c). */
   sqliteTx: number;
-  /** Sequential appends of (d). */
+  /** Sequential appends of (d), and operations of its peer. */
   latencyN: number;
+  /** Tenants of the mixed-tenant ingest (h). */
+  tenants: number;
+  /** Appends of (h), all issued at once, round-robin over the tenants; 0 skips (h). */
+  mixedN: number;
   /** Entries of the log of (f). */
   proofN: number;
   /** Appends in flight while building the log of (f). */
@@ -53,17 +68,25 @@ export interface BenchConfig {
   maxBatch: number | undefined;
   /** Profile an extra ingest run and print the top self-time functions. */
   cpuProf: boolean;
+  /** Appends in flight during that profiled run. */
+  cpuProfWindow: number;
 }
 
 /** The configuration of this run. */
 export function readConfig(): BenchConfig {
+  if (process.env.GENLOG_BENCH_WINDOW !== undefined) {
+    // Silently ignoring the old single window would measure something else than asked.
+    throw new Error("GENLOG_BENCH_WINDOW is gone: use GENLOG_BENCH_WINDOWS (e.g. 64,256,8192)");
+  }
   const maxBatch = envInt("GENLOG_BENCH_MAX_BATCH", 0, true);
   return {
     n: envInt("GENLOG_BENCH_N", 200_000),
     rounds: envInt("GENLOG_BENCH_ROUNDS", 3),
-    window: envInt("GENLOG_BENCH_WINDOW", 8192),
+    windows: envIntList("GENLOG_BENCH_WINDOWS", [64, 256, 8192]),
     sqliteTx: envInt("GENLOG_BENCH_SQLITE_TX", 1000),
     latencyN: envInt("GENLOG_BENCH_LATENCY_N", 2000),
+    tenants: envInt("GENLOG_BENCH_TENANTS", 1000),
+    mixedN: envInt("GENLOG_BENCH_MIXED_N", 5000, true),
     proofN: envInt("GENLOG_BENCH_PROOF_N", 1_000_000, true),
     proofWindow: envInt("GENLOG_BENCH_PROOF_WINDOW", 16_384),
     proofs: envInt("GENLOG_BENCH_PROOFS", 1000),
@@ -72,6 +95,7 @@ export function readConfig(): BenchConfig {
     warmup: envInt("GENLOG_BENCH_WARMUP", 10_000, true),
     maxBatch: maxBatch === 0 ? undefined : maxBatch,
     cpuProf: envFlag("GENLOG_BENCH_CPU_PROF"),
+    cpuProfWindow: envInt("GENLOG_BENCH_CPU_PROF_WINDOW", 256),
   };
 }
 
@@ -81,15 +105,20 @@ const DIGESTS = Array.from(
   (_, i) => `sha256:${createHash("sha256").update(`artifact-${i}`).digest("hex")}`,
 );
 
-/** The event of the benchmark: a realistic backend generation, fresh for every call. */
-export function makeEvent(n: number): GenerationEventInput {
-  return {
+/**
+ * The event of the benchmark: a realistic backend generation, fresh for every call; with
+ * `tenant`, routed to that tenant's log.
+ */
+export function makeEvent(n: number, tenant?: string): GenerationEventInput {
+  const event: GenerationEventInput = {
     type: "backend",
     user: `user-${n % 1000}`,
     sector: "health",
     meta: { stack: "Flask", files: 12, prompt_tokens: 1234, model: "gpt-x" },
     artifacts: [{ name: "app.py", digest: DIGESTS[n % DIGESTS.length]!, size: 1234 }],
   };
+  if (tenant !== undefined) event.tenant = tenant;
+  return event;
 }
 
 /** Runs `fn` with a fresh directory under the OS temporary directory, then removes it. */
@@ -104,16 +133,17 @@ export async function withTempDir<T>(label: string, fn: (dir: string) => Promise
 
 /**
  * Calls `task(0..n-1)` keeping at most `window` of the returned promises pending; resolves
- * once every one has settled, rejects on the first failure.
+ * once every one has settled, with the number that resolved (n), rejects on the first failure.
  */
 export function windowed(
   n: number,
   window: number,
   task: (i: number) => Promise<unknown>,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     let next = 0;
     let inFlight = 0;
+    let resolved = 0;
     let failed = false;
     const fail = (e: unknown) => {
       failed = true;
@@ -132,10 +162,11 @@ export function windowed(
         }
         p.then(() => {
           inFlight--;
+          resolved++;
           pump();
         }, fail);
       }
-      if (!failed && next >= n && inFlight === 0) resolve();
+      if (!failed && next >= n && inFlight === 0) resolve(resolved);
     };
     pump();
   });

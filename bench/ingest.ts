@@ -1,12 +1,21 @@
 /**
  * (a) Durable ingest: many appends in flight against one log, events/s from the first append
  * to the last ack. Every ack means the record is fsynced and covered by a signed checkpoint.
+ * After the clock stops, every run checks that nothing was lost: every append resolved, the
+ * log grew by exactly that many records, and its latest checkpoint (signature checked)
+ * covers them all. A failed check throws: the bench fails rather than report the figure.
  *
  * Standalone (e.g. under a profiler):
  *   node --cpu-prof --cpu-prof-dir=bench/results --import tsx bench/ingest.ts [n] [window]
  */
 import { pathToFileURL } from "node:url";
-import { openLog, type Genlog, type OpenLogOptions } from "../src/index.js";
+import {
+  openLog,
+  parseCheckpoint,
+  verifyNote,
+  type Genlog,
+  type OpenLogOptions,
+} from "../src/index.js";
 import { fmtInt, makeEvent, now, windowed, withTempDir } from "./common.js";
 
 /** The result of {@link measureIngest}. */
@@ -15,10 +24,41 @@ export interface IngestResult {
   window: number;
   seconds: number;
   eventsPerSec: number;
-  /** Committed batches (one transaction, one fsync and one checkpoint each). */
+  /** Committed batches of this log (one checkpoint each; batches may share a commit). */
   batches: number;
   meanBatch: number;
   largestBatch: number;
+  /** Wall time per batch: at small windows, what one round trip of the pipeline costs. */
+  msPerBatch: number;
+  /** Size of the log once every append resolved, checked against the appends acked. */
+  sizeAfter: number;
+}
+
+/**
+ * Throws unless `tenant`'s log (the handle's default tenant when undefined) holds exactly
+ * `expected` records and its latest signed checkpoint verifies and covers all of them.
+ */
+export async function checkNothingLost(
+  log: Genlog,
+  expected: number,
+  what: string,
+  tenant?: string,
+): Promise<number> {
+  const size = await log.size(tenant);
+  if (size !== expected) {
+    throw new Error(
+      `${what}: LOST RECORDS: the log holds ${fmtInt(size)} records, ${fmtInt(expected)} expected`,
+    );
+  }
+  const note = await log.checkpoint(tenant);
+  const covered =
+    note === undefined ? 0 : parseCheckpoint(verifyNote(note, await log.verifierKey(tenant))).size;
+  if (covered !== size) {
+    throw new Error(
+      `${what}: the latest signed checkpoint covers ${fmtInt(covered)} of ${fmtInt(size)} records`,
+    );
+  }
+  return size;
 }
 
 /**
@@ -32,7 +72,8 @@ export async function measureIngest(
   firstIndex = 0,
 ): Promise<IngestResult> {
   const batchSizes: number[] = [];
-  let lastSize = await log.size();
+  const sizeBefore = await log.size();
+  let lastSize = sizeBefore;
   const onCheckpoint = (cp: { size: number }) => {
     batchSizes.push(cp.size - lastSize);
     lastSize = cp.size;
@@ -40,10 +81,13 @@ export async function measureIngest(
   log.on("checkpoint", onCheckpoint);
   try {
     const start = now();
-    await windowed(n, window, (i) => log.append(makeEvent(firstIndex + i)));
+    const acked = await windowed(n, window, (i) => log.append(makeEvent(firstIndex + i)));
     const seconds = (now() - start) / 1000;
     // Checkpoint hooks run one macrotask after the ack; let the last one report.
     await new Promise((resolve) => setImmediate(resolve));
+    const what = `ingest of ${fmtInt(n)} events, window ${fmtInt(window)}`;
+    if (acked !== n) throw new Error(`${what}: ${fmtInt(acked)} appends resolved`);
+    const sizeAfter = await checkNothingLost(log, sizeBefore + acked, what);
     return {
       events: n,
       window,
@@ -52,6 +96,8 @@ export async function measureIngest(
       batches: batchSizes.length,
       meanBatch: batchSizes.length === 0 ? 0 : n / batchSizes.length,
       largestBatch: batchSizes.reduce((m, s) => Math.max(m, s), 0),
+      msPerBatch: batchSizes.length === 0 ? Number.NaN : (seconds * 1000) / batchSizes.length,
+      sizeAfter,
     };
   } finally {
     log.off("checkpoint", onCheckpoint);

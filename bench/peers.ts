@@ -7,8 +7,12 @@
  *     synchronous=FULL) in fixed-size transactions: what the storage alone costs. Building a
  *     row (UUIDv7, JSON.stringify of a record, SHA-256 of it as the leaf hash) is timed too,
  *     as any application storing these rows would have to do it.
+ * (d) peer: the floor of one durable, signed append. The same row, built the same way, is
+ *     committed alone (one single-row INSERT in its own transaction, WAL, synchronous=FULL,
+ *     so one fsync) after one Ed25519 signature (node:crypto) over a checkpoint-like text
+ *     naming the row. No Merkle tree, no checkpoint row, no batching delay, no thread hop.
  */
-import { hash } from "node:crypto";
+import { generateKeyPairSync, hash, sign, type KeyObject } from "node:crypto";
 import { once } from "node:events";
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
@@ -60,42 +64,52 @@ function completedLevels(seq: number): number {
   return levels;
 }
 
+/** A fresh database at `file` with genlog's page size, schema, WAL and synchronous=FULL. */
+function openPeerDb(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec(SQLITE_SCHEMA);
+  return db;
+}
+
+/** The row of event `seq`: the record's text (as JSON.stringify writes it) and its leaf hash. */
+function buildRow(seq: number, ts: string): { text: string; leaf: Buffer } {
+  const event = makeEvent(seq);
+  const record = {
+    v: 1,
+    id: uuidv7(),
+    seq,
+    tenant: "default",
+    type: event.type,
+    ts,
+    occurredAt: null,
+    actor: event.user ?? null,
+    sector: event.sector ?? null,
+    status: "succeeded",
+    meta: event.meta,
+    artifacts: event.artifacts,
+    redactions: [],
+    pii: null,
+  };
+  const text = JSON.stringify(record);
+  return { text, leaf: hash("sha256", text, "buffer") };
+}
+
+function insertRow(insert: Database.Statement, seq: number, text: string, leaf: Buffer): void {
+  insert.run(1, seq, text, leaf, NODE_BYTES.subarray(0, completedLevels(seq) * 32));
+}
+
 /** Inserts `n` genlog-shaped rows into a fresh database at `file`, `rowsPerTx` per transaction. */
 export function measureSqlite(file: string, n: number, rowsPerTx: number): SqliteResult {
-  const db = new Database(file);
+  const db = openPeerDb(file);
   try {
-    db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-    db.exec(SQLITE_SCHEMA);
     const insert = db.prepare(INSERT);
     const insertMany = db.transaction((from: number, count: number, ts: string) => {
       for (let seq = from; seq < from + count; seq++) {
-        const event = makeEvent(seq);
-        const record = {
-          v: 1,
-          id: uuidv7(),
-          seq,
-          tenant: "default",
-          type: event.type,
-          ts,
-          occurredAt: null,
-          actor: event.user ?? null,
-          sector: event.sector ?? null,
-          status: "succeeded",
-          meta: event.meta,
-          artifacts: event.artifacts,
-          redactions: [],
-          pii: null,
-        };
-        const text = JSON.stringify(record);
-        insert.run(
-          1,
-          seq,
-          text,
-          hash("sha256", text, "buffer"),
-          NODE_BYTES.subarray(0, completedLevels(seq) * 32),
-        );
+        const { text, leaf } = buildRow(seq, ts);
+        insertRow(insert, seq, text, leaf);
       }
     });
     const start = now();
@@ -107,4 +121,40 @@ export function measureSqlite(file: string, n: number, rowsPerTx: number): Sqlit
   } finally {
     db.close();
   }
+}
+
+/** The (d) peer: one signed, durable single-row commit per call of {@link SignedRowPeer.op}. */
+export interface SignedRowPeer {
+  /** Builds the next row, signs a checkpoint-like text over it, commits the row alone. */
+  op(): void;
+  /** Rows in the database. */
+  count(): number;
+  close(): void;
+}
+
+/** Opens the (d) peer on a fresh database at `file`, with a fresh Ed25519 key. */
+export function openSignedRowPeer(file: string): SignedRowPeer {
+  const db = openPeerDb(file);
+  const insert = db.prepare(INSERT);
+  const { privateKey }: { privateKey: KeyObject } = generateKeyPairSync("ed25519");
+  const commit = db.transaction(insertRow);
+  let seq = 0;
+  let signatures = 0;
+  return {
+    op() {
+      const s = seq++;
+      const { text, leaf } = buildRow(s, new Date().toISOString());
+      // As genlog does: sign a checkpoint (origin, size, root; here the leaf stands for the
+      // root) before the commit that makes the row durable.
+      const body = `peer.local/default/events\n${s + 1}\n${leaf.toString("base64")}\n`;
+      signatures += sign(null, Buffer.from(body, "utf8"), privateKey).length;
+      commit(insert, s, text, leaf);
+    },
+    count() {
+      const rows = db.prepare("SELECT count(*) FROM entries").pluck().get() as number;
+      if (signatures !== 64 * seq) throw new Error("(d) peer: a signature is missing");
+      return rows;
+    },
+    close: () => db.close(),
+  };
 }
