@@ -67,6 +67,9 @@ export interface LogWriterOptions {
 
 const DEFAULT_MAX_BATCH = 4096;
 
+/** The shortest queue that the writer splits into two batches when nothing is committing. */
+const MIN_SPLIT = 16;
+
 /** How often a batch is re-sealed after another process appended first. */
 const MAX_CONFLICT_RETRIES = 100;
 
@@ -223,8 +226,10 @@ export class LogWriter {
         // it commits, and then the callers it releases fill the next batch while that one
         // commits. Two batches then alternate, so sealing and committing overlap even when
         // few callers wait; taking all of them at once would make every batch wait for the
-        // one before it.
-        const take = inflight === undefined ? Math.ceil(this.#queue.length / 2) : this.#maxBatch;
+        // one before it. A short queue is not split: a second checkpoint would cost more
+        // than the overlap gains (as for the few appends of each of many tenants).
+        const n = this.#queue.length;
+        const take = inflight === undefined && n >= MIN_SPLIT ? Math.ceil(n / 2) : this.#maxBatch;
         const batch = this.#queue.splice(0, Math.min(take, this.#maxBatch));
         try {
           next = await this.#seal(batch, inflight?.sealed);
