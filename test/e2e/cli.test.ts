@@ -530,6 +530,49 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.deepEqual(gotBoth, seqs(all.filter((r) => r.ts >= since && r.ts < until)));
     });
 
+    test("query without --json off a terminal prints the page as JSON and the next cursor on stderr", async () => {
+      const first = await ok(genlog(dir, "query", "--limit", "4"));
+      assert.deepEqual(seqs(JSON.parse(first.stdout) as GenerationRecord[]), [0, 1, 2, 3]);
+      const m = /^next cursor: (\S+)\n$/.exec(first.stderr);
+      assert.ok(
+        m !== null,
+        `expected the next cursor on stderr, got ${JSON.stringify(first.stderr)}`,
+      );
+      const rest = await ok(genlog(dir, "query", "--limit", "4", "--cursor", m[1]!));
+      assert.deepEqual(seqs(JSON.parse(rest.stdout) as GenerationRecord[]), [4, 5]);
+      assert.equal(rest.stderr, "", "the last page has no cursor");
+    });
+
+    test("query --limit that is not a whole number from 1 to 1000 exits 2 saying what was expected", async () => {
+      for (const limit of ["abc", "0", "1001"]) {
+        const r = await genlog(dir, "query", "--limit", limit);
+        assertOneLineError(r, 2);
+        assert.match(r.stderr, /--limit: expected a whole number from 1 to 1000/);
+      }
+    });
+
+    test("query --since and --until take an ISO 8601 date or a date-time with an offset, and refuse anything looser", async () => {
+      assert.equal((await queryJson(dir, "--since", "2000-01-01")).length, 6);
+      assert.equal((await queryJson(dir, "--until", "2000-01-01T00:00:00+01:00")).length, 0);
+      const last = logged[5]!.record.ts;
+      assert.deepEqual(
+        seqs(await queryJson(dir, "--since", last)),
+        logged.filter((l) => l.record.ts >= last).map((l) => l.record.seq),
+      );
+      const refused: [string, string][] = [
+        ["--since", "1"],
+        ["--since", "2026-02-30"],
+        ["--since", "2026-11-01T09:30"],
+        ["--until", "2026-11-01T24:00:00Z"],
+        ["--until", "yesterday"],
+      ];
+      for (const [option, bad] of refused) {
+        const r = await genlog(dir, "query", option, bad);
+        assertOneLineError(r, 2);
+        assert.match(r.stderr, new RegExp(`^genlog: ${option}: expected `));
+      }
+    });
+
     test("query --limit returns the first records in seq order and --cursor continues after them", async () => {
       const first = await ok(genlog(dir, "query", "--json", "--limit", "4"));
       assert.deepEqual(seqs(JSON.parse(first.stdout) as GenerationRecord[]), [0, 1, 2, 3]);
