@@ -85,7 +85,7 @@ async function verify(o: GlobalOptions): Promise<number> {
  * line is never a path that exists, so the two cannot be confused.
  */
 async function readVerifierKey(value: string): Promise<string> {
-  if (value !== "-" && !existsSync(value)) return value;
+  if (!existsSync(value)) return value;
   return firstLine(await readBounded(value, MAX_NOTE_BYTES, "--verifier-key"));
 }
 
