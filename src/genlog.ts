@@ -106,6 +106,32 @@ export interface QueryOptions extends Partial<Omit<QueryFilter, "afterSeq" | "li
   cursor?: string;
 }
 
+/** What a data directory holds, as {@link Genlog.status} reports it. */
+export interface GenlogStatus {
+  instance: string;
+  dataDir: string;
+  /** Path of the SQLite database file. */
+  database: string;
+  keysDir: string;
+  /** `settings.schema_version` of the database; null when it records none. */
+  schemaVersion: number | null;
+  /** Every log of every tenant, in the order they were created. */
+  logs: LogStatus[];
+}
+
+/** One log in a {@link GenlogStatus}. */
+export interface LogStatus {
+  origin: string;
+  tenant: string;
+  stream: string;
+  /** Entries appended so far. */
+  size: number;
+  /** Tree size of the latest signed checkpoint; null before the first append. */
+  checkpointSize: number | null;
+  /** The verifier key of the tenant's signing key in the keys dir; null when there is none. */
+  verifierKey: string | null;
+}
+
 /** One page of query results. */
 export interface QueryPage {
   records: GenerationRecord[];
@@ -149,6 +175,8 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     options.keysDir ?? process.env.GENLOG_KEYS_DIR ?? defaultKeysDir(dataDir),
   );
   const dbPath = join(dataDir, "genlog.db");
+  // Every option is checked before any file is touched: a refused call leaves nothing behind.
+  const wanted = assertInstance(options.instance ?? DEFAULT_INSTANCE);
   if (readOnly) {
     if (!existsSync(dbPath)) {
       throw new GenlogError(
@@ -156,7 +184,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
         `${dataDir} has no genlog.db: run \`genlog init --data-dir ${dataDir}\`, or point --data-dir at a genlog data directory`,
       );
     }
-  } else if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } else if (create) makeDataDir(dataDir);
   else {
     try {
       readKeyFile(keyPath(keysDir, tenant));
@@ -173,7 +201,6 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   }
   const store = SqliteStore.open({ path: dbPath, readonly: readOnly });
   try {
-    const wanted = assertInstance(options.instance ?? DEFAULT_INSTANCE);
     const instance = readOnly
       ? await store.getSetting("instance")
       : await store.initSetting("instance", wanted);
@@ -359,6 +386,38 @@ export class Genlog {
     }
     const log = await this.#tenant(tenant ?? this.tenant);
     return (await this.#checkpointAt(log, size)).note;
+  }
+
+  /**
+   * Where the data directory is and what it holds: every log with its size, latest checkpoint
+   * size and verifier key. Reads only; a read-only handle (an auditor's copy) can answer it.
+   */
+  async status(): Promise<GenlogStatus> {
+    this.#check();
+    const version = await this.#store.getSetting("schema_version");
+    const logs: LogStatus[] = [];
+    for (const ref of await this.#store.listLogs()) {
+      const state = await this.#store.logState(ref.logId);
+      const path = keyPath(this.keysDir, ref.tenant);
+      logs.push({
+        origin: ref.origin,
+        tenant: ref.tenant,
+        stream: ref.stream,
+        size: state.size,
+        checkpointSize: state.latest?.size ?? null,
+        verifierKey: existsSync(path)
+          ? ed25519Signer(`${this.instance}/${ref.tenant}`, readKeyFile(path)).verifierKey
+          : null,
+      });
+    }
+    return {
+      instance: this.instance,
+      dataDir: this.dataDir,
+      database: join(this.dataDir, "genlog.db"),
+      keysDir: this.keysDir,
+      schemaVersion: version === undefined ? null : Number(version),
+      logs,
+    };
   }
 
   /** Number of records in a tenant's events log. */
@@ -759,6 +818,23 @@ function decodeCursor(cursor: string): number {
     );
   }
   return Number(m[1]);
+}
+
+/** Creates the data directory (mode 0700), or says in one line why it cannot be. */
+function makeDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const notDir = code === "EEXIST" || code === "ENOTDIR";
+    throw new GenlogError(
+      "GENLOG_E_IO",
+      notDir
+        ? `cannot use ${dataDir} as the data directory: it or a parent of it is a file, not a directory`
+        : `cannot create the data directory ${dataDir}: ${(cause as Error).message}`,
+      { cause, details: { path: dataDir, ...(code !== undefined ? { errno: code } : {}) } },
+    );
+  }
 }
 
 /** Instance names start every origin and key name: no spaces, no `+` (C2SP signed-note). */

@@ -18,6 +18,8 @@ export {
   type QueryOptions,
   type QueryPage,
   type HookEvents,
+  type GenlogStatus,
+  type LogStatus,
 } from "./genlog.js";
 export { GenlogError, isGenlogError, ERROR_CODES, type ErrorCode } from "./errors.js";
 export type { GenerationRecord, Artifact } from "./core/record.js";

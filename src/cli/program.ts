@@ -1,12 +1,25 @@
 /**
  * The `genlog` command. Exit statuses are a contract other tools rely on:
  * 0 success, 1 verification failed, 2 bad usage or input, 3 the environment failed
- * (storage, I/O). Errors are one line on stderr; `--json` puts machine output on stdout.
+ * (storage, I/O). Errors are one line on stderr, `genlog: <message> [<code>]`, or with
+ * `--json` one JSON object `{code, message, details}`; data goes to stdout.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { GenlogError, type ErrorCode } from "../errors.js";
-import { runCommand, type GlobalOptions } from "./commands.js";
+import type { Bind, GlobalOptions } from "./context.js";
+import { defineDemoCommand } from "./demo-command.js";
+import { defineLogCommand } from "./log-command.js";
+import { defineProofCommands } from "./proof-commands.js";
+import { defineReadCommands } from "./read-commands.js";
+import { defineSetupCommands } from "./setup-commands.js";
+import {
+  describeErrno,
+  escapeForTerminal,
+  escapeJsonForTerminal,
+  isReaderGone,
+} from "./terminal.js";
+import { defineVerifyCommand } from "./verify-command.js";
 
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_INVALID_INPUT",
@@ -31,6 +44,17 @@ export function exitStatusFor(code: ErrorCode): number {
   return 3;
 }
 
+/** Shown at the end of every help text. */
+export const EXIT_STATUS_HELP = `
+Exit statuses:
+  0  success (for verify: the log is intact)
+  1  verification failed: tampering, a bad signature or proof, a changed verifier key
+  2  bad usage or input: unknown option, invalid value, nothing found, not initialised
+  3  the environment failed: storage, files, disk full, permissions, unexpected errors
+
+Errors are one line on stderr, "genlog: <message> [<code>]", or with --json one JSON
+object {"code", "message", "details"}. Codes: docs/reference/errors.md.`;
+
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
     version: string;
@@ -38,146 +62,131 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function buildProgram(
-  run: (name: string, args: unknown[], cmd: Command) => Promise<void>,
-): Command {
+/** The program with every command; `bind` turns a command's behaviour into its action. */
+export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Command {
   const program = new Command("genlog")
     .description("A verifiable, privacy-first ledger of code-generation events.")
     .version(packageVersion())
     .addOption(
-      new Option("--data-dir <dir>", "data directory")
+      new Option("--data-dir <dir>", "data directory: the database, and keys/ unless --keys-dir")
         .env("GENLOG_DATA_DIR")
         .default("./genlog-data"),
     )
     .addOption(
-      new Option("--keys-dir <dir>", "directory of the signing keys (default: DATA_DIR/keys)").env(
-        "GENLOG_KEYS_DIR",
-      ),
+      new Option(
+        "--keys-dir <dir>",
+        "directory of the signing keys (default: DATA_DIR/keys); keep it apart from the database",
+      ).env("GENLOG_KEYS_DIR"),
     )
-    .option("--tenant <tenant>", "tenant", "default")
-    .option("--json", "machine-readable output", false)
+    .option("--tenant <tenant>", "tenant whose log is used", "default")
+    .option("--json", "machine-readable output on stdout, and errors as JSON on stderr", false)
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      // Errors are printed by `main`, in the one format of the program.
+      outputError: () => undefined,
+      writeErr: (s) => {
+        if (options.quiet !== true) process.stderr.write(s);
+      },
+    });
 
-  const action =
-    (name: string) =>
-    async (...args: unknown[]) =>
-      run(name, args.slice(0, -1), args[args.length - 1] as Command);
+  defineSetupCommands(program, bind);
+  defineLogCommand(program, bind);
+  defineReadCommands(program, bind);
+  defineProofCommands(program, bind);
+  defineVerifyCommand(program, bind);
+  defineDemoCommand(program, bind);
 
-  program
-    .command("init")
-    .description("create the data directory, database and signing key; print the verifier key")
-    .option("--instance <name>", "instance name used in log origins (default: genlog.local)")
-    .action(action("init"));
-
-  program
-    .command("log")
-    .description("append one generation event and print the stored record")
-    .argument("<type>", "kind of generation, e.g. backend, frontend, assets, model")
-    .option("--user <user>", "who asked for the generation")
-    .option("--sector <sector>", "business sector, e.g. health")
-    .option("--status <status>", "started | succeeded | failed")
-    .option("--meta <key=value>", "metadata entry (repeatable)", collect, [])
-    .option("--meta-json <json>", "metadata as a JSON object")
-    .option(
-      "--artifact <file>",
-      "file produced by the generation; its SHA-256 is recorded (repeatable)",
-      collect,
-      [],
-    )
-    .option("--occurred-at <time>", "client time of the generation (RFC 3339)")
-    .option("--id <uuid>", "idempotency key: a retry with the same id returns the first record")
-    .action(action("log"));
-
-  program
-    .command("query")
-    .description("list records in log order, filtered")
-    .option("--type <type>")
-    .option("--user <user>")
-    .option("--sector <sector>")
-    .option("--status <status>")
-    .option("--since <iso>", "records at or after this time")
-    .option("--until <iso>", "records before this time")
-    .option("--limit <n>", "page size (1..1000)", "100")
-    .option("--cursor <cursor>", "continue after a previous page")
-    .action(action("query"));
-
-  program
-    .command("checkpoint")
-    .description("print the latest signed checkpoint, or the one issued at --size")
-    .option("--size <n>", "tree size of the checkpoint (default: latest)")
-    .action(action("checkpoint"));
-  program.command("key").description("print the verifier key line").action(action("key"));
-
-  const proof = program.command("proof").description("inclusion and consistency proofs (RFC 9162)");
-  proof
-    .command("inclusion")
-    .argument("<id-or-seq>", "record id (UUID) or seq")
-    .option("--size <n>", "tree size of the checkpoint to prove against (default: latest)")
-    .action(action("proof-inclusion"));
-  proof
-    .command("consistency")
-    .requiredOption("--from <m>", "older tree size")
-    .option("--to <n>", "newer tree size (default: latest)")
-    .action(action("proof-consistency"));
-
-  program
-    .command("verify")
-    .description("recompute every leaf, root and signature; exit 1 if anything is wrong")
-    .option("--trusted <file>", "a signed checkpoint you trust; the log must extend it")
-    .option(
-      "--verifier-key <key|file>",
-      "check signatures with this verifier key (or the key in this file) instead of the key in the data directory",
-    )
-    .action(action("verify"));
-
-  program
-    .command("export")
-    .description("every record exactly as committed, in log order")
-    .option("--format <format>", "ndjson", "ndjson")
-    .option("--out <file>", "write to a file instead of stdout")
-    .action(action("export"));
-
-  program
-    .command("demo")
-    .description("log a few sample generations, verify the log and prove one record")
-    .action(action("demo"));
-
+  const addExitStatuses = (cmd: Command): void => {
+    cmd.addHelpText("after", EXIT_STATUS_HELP);
+    cmd.commands.forEach(addExitStatuses);
+  };
+  addExitStatuses(program);
   return program;
+}
+
+/** True when `--json` is among the options (before a `--` that ends them). */
+function asksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  const json = asksForJson(argv);
   let status = 0;
-  const program = buildProgram(async (name, args, cmd) => {
-    const globals = cmd.optsWithGlobals() as GlobalOptions;
-    status = await runCommand(name, args, globals);
-  });
+  const bind: Bind =
+    (run) =>
+    async (...args: unknown[]) => {
+      // commander passes the declared arguments, then the command's options, then the command.
+      const cmd = args[args.length - 1] as Command;
+      const positional = args.slice(0, -2).map(String);
+      status = await run(positional, cmd.optsWithGlobals() as GlobalOptions);
+    };
+  // With --json, stderr carries only the JSON error object, not commander's help.
+  const program = buildProgram(bind, { quiet: json });
   try {
     await program.parseAsync(argv, { from: "user" });
     return status;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (
-        e.code === "commander.helpDisplayed" ||
-        e.code === "commander.version" ||
-        e.exitCode === 0
-      )
-        return 0;
-      return 2; // commander already printed its one-line error
-    }
-    if (e instanceof GenlogError) {
-      process.stderr.write(`genlog: ${e.message} [${e.code}]\n`);
-      return exitStatusFor(e.code);
-    }
-    process.stderr.write(
-      `genlog: unexpected failure: ${e instanceof Error ? e.message : String(e)}\n`,
-    );
+    return reportFailure(e, json);
+  }
+}
+
+/** Prints a failure in the program's one format and returns its exit status. */
+function reportFailure(e: unknown, json: boolean): number {
+  if (e instanceof CommanderError) {
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0)
+      return 0;
+    return printError(usageError(e), json);
+  }
+  const error = toGenlogError(e);
+  if (error === undefined) {
+    // Not one of ours: a bug. Still one line, and the environment's status, not "tampered".
+    const message = `unexpected failure: ${e instanceof Error ? e.message : String(e)}`;
+    if (json) writeJsonError({ code: null, message, details: {} });
+    else process.stderr.write(`genlog: ${escapeForTerminal(message)}\n`);
     return 3;
   }
+  // A reader that went away (`genlog export | head`) is not a failure of ours.
+  if (isReaderGone(error)) return 0;
+  return printError(error, json);
+}
+
+function printError(error: GenlogError, json: boolean): number {
+  if (json) writeJsonError(error.toJSON());
+  else process.stderr.write(`genlog: ${escapeForTerminal(error.message)} [${error.code}]\n`);
+  return exitStatusFor(error.code);
+}
+
+function writeJsonError(error: { code: string | null; message: string; details: object }): void {
+  process.stderr.write(`${escapeJsonForTerminal(JSON.stringify(error))}\n`);
+}
+
+/** A commander parse error as `GENLOG_E_USAGE`, on one line. */
+function usageError(e: CommanderError): GenlogError {
+  const message =
+    e.code === "commander.help"
+      ? "expected a command: see genlog --help"
+      : e.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ");
+  return new GenlogError("GENLOG_E_USAGE", message, { details: { reason: e.code } });
+}
+
+/**
+ * A GenlogError, or a system error (disk, permissions) turned into `GENLOG_E_IO`; undefined
+ * for anything else.
+ */
+function toGenlogError(e: unknown): GenlogError | undefined {
+  if (e instanceof GenlogError) return e;
+  const errno = e as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof errno.code === "string" && typeof errno.syscall === "string") {
+    const path = typeof errno.path === "string" ? ` ${errno.path}` : "";
+    return new GenlogError(
+      "GENLOG_E_IO",
+      `${errno.syscall}${path} failed: ${describeErrno(errno.code)} (${errno.code})`,
+      { cause: e, details: { errno: errno.code, ...(path !== "" ? { path: errno.path } : {}) } },
+    );
+  }
+  return undefined;
 }

@@ -7,15 +7,21 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,12 +36,24 @@ import {
   verifyInclusion,
   verifyNote,
   type ConsistencyProof,
+  type GenerationEventInput,
   type GenerationRecord,
   type InclusionProof,
   type VerifyReport,
 } from "../../src/index.js";
 import { REDACTED } from "../../src/core/redact.js";
-import { genlog, lines, runCli, type CliResult } from "../helpers/run-cli.js";
+import {
+  HAS_SCRIPT,
+  REPO_ROOT,
+  genlog,
+  genlogWith,
+  lines,
+  runCli,
+  runInTerminal,
+  runProgram,
+  type CliResult,
+  type RunOptions,
+} from "../helpers/run-cli.js";
 import { leafHashOf, merkleTreeHash } from "../helpers/independent-merkle.js";
 
 const ORIGIN = "genlog.local/default/events";
@@ -75,15 +93,30 @@ function assertOneLineError(r: CliResult, status: number): void {
   assert.equal(r.stdout, "", "expected nothing on stdout");
 }
 
-/** `genlog log ... --json`: the one line printed and the record it holds. */
+/**
+ * What `genlog log --json` prints: one line `{"duplicate":…,"record":…}` whose `record` is the
+ * committed canonical text, verbatim. Returns that text (`line`), the record and the flag.
+ */
+function parseLogJson(stdout: string): {
+  line: string;
+  record: GenerationRecord;
+  duplicate: boolean;
+} {
+  const out = lines(stdout);
+  assert.equal(out.length, 1, `expected one line, got ${JSON.stringify(stdout)}`);
+  const m = /^\{"duplicate":(true|false),"record":(\{.*\})\}$/.exec(out[0]!);
+  assert.ok(m !== null, `expected {"duplicate":…,"record":…}, got ${out[0]}`);
+  const parsed = JSON.parse(out[0]!) as { duplicate: boolean; record: GenerationRecord };
+  assert.deepEqual(parsed.record, JSON.parse(m[2]!));
+  return { line: m[2]!, record: parsed.record, duplicate: parsed.duplicate };
+}
+
+/** `genlog log ... --json`: the committed record text, the record and whether it was a retry. */
 async function logJson(
   dir: string,
   ...args: string[]
-): Promise<{ line: string; record: GenerationRecord }> {
-  const r = await ok(genlog(dir, "log", ...args, "--json"));
-  const out = lines(r.stdout);
-  assert.equal(out.length, 1, `expected one line, got ${JSON.stringify(r.stdout)}`);
-  return { line: out[0]!, record: JSON.parse(out[0]!) as GenerationRecord };
+): Promise<{ line: string; record: GenerationRecord; duplicate: boolean }> {
+  return parseLogJson((await ok(genlog(dir, "log", ...args, "--json"))).stdout);
 }
 
 async function exportLines(dir: string): Promise<string[]> {
@@ -116,6 +149,91 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
     d.isDirectory() ? filesUnder(join(dir, d.name)) : [join(dir, d.name)],
   );
+}
+
+/**
+ * A data directory made in-process with the library, with these events appended one by one
+ * (one checkpoint each, as `genlog log` makes them): quicker than spawning `genlog init` and
+ * `genlog log` for tests about other commands. Returns the committed record texts.
+ */
+async function seededDir(
+  events: GenerationEventInput[] = [],
+  options: { instance?: string; keysDir?: string; tenants?: string[] } = {},
+): Promise<{ dir: string; key: string; lines: string[] }> {
+  const dir = freshDir();
+  const log = await openLog({
+    dataDir: dir,
+    ...(options.instance !== undefined ? { instance: options.instance } : {}),
+    ...(options.keysDir !== undefined ? { keysDir: options.keysDir } : {}),
+  });
+  try {
+    for (const tenant of options.tenants ?? []) await log.openTenant(tenant);
+    const committed: string[] = [];
+    for (const event of events) committed.push((await log.appendWithStatus(event)).canonical);
+    return { dir, key: await log.verifierKey(), lines: committed };
+  } finally {
+    await log.close();
+  }
+}
+
+/** The one JSON error object that `--json` puts on stderr. */
+function jsonError(r: CliResult): {
+  code: string | null;
+  message: string;
+  details: Record<string, unknown>;
+} {
+  const out = lines(r.stderr);
+  assert.equal(out.length, 1, `expected one JSON line on stderr, got ${JSON.stringify(r.stderr)}`);
+  const error = JSON.parse(out[0]!) as ReturnType<typeof jsonError>;
+  assert.deepEqual(Object.keys(error), ["code", "message", "details"]);
+  return error;
+}
+
+/**
+ * Directories other accounts may enter (the test root is private to us), for what an
+ * auditor's account reads. Removed at the end, after their modes are restored.
+ */
+const openRoot = mkdtempSync(join(tmpdir(), "genlog-e2e-open-"));
+chmodSync(openRoot, 0o755);
+const lockedDirs: string[] = [];
+after(() => {
+  for (const d of lockedDirs) chmodSync(d, 0o755);
+  rmSync(openRoot, { recursive: true, force: true });
+});
+
+/** A copy of a data directory's genlog.db alone, in a directory nobody may write. */
+function auditorCopy(dir: string): string {
+  const audit = mkdtempSync(join(openRoot, "audit-"));
+  copyFileSync(join(dir, "genlog.db"), join(audit, "genlog.db"));
+  chmodSync(join(audit, "genlog.db"), 0o444);
+  chmodSync(audit, 0o555);
+  lockedDirs.push(audit);
+  return audit;
+}
+
+/** A directory nobody may write. */
+function lockedDir(): string {
+  const d = mkdtempSync(join(openRoot, "locked-"));
+  chmodSync(d, 0o555);
+  lockedDirs.push(d);
+  return d;
+}
+
+let auditor: Promise<{ user: RunOptions; restricted: boolean }> | undefined;
+/**
+ * How to run the CLI as an account that cannot write what it did not create. Not root: this
+ * account, since modes bind it. Root ignores modes, so then `nobody` (uid 65534), if it can
+ * run the CLI from where it is; otherwise `restricted` is false and the tests can only check
+ * that nothing is written, not that nothing could be.
+ */
+function auditorAccount(): Promise<{ user: RunOptions; restricted: boolean }> {
+  auditor ??= (async () => {
+    if (process.getuid?.() !== 0) return { user: {}, restricted: true };
+    const nobody = { uid: 65534, gid: 65534 };
+    const r = await runCli(["--version"], nobody).catch(() => undefined);
+    return r?.code === 0 ? { user: nobody, restricted: true } : { user: {}, restricted: false };
+  })();
+  return auditor;
 }
 
 // The groups are independent (each has its own data directories) and mostly wait on child
@@ -169,14 +287,13 @@ describe("the genlog command", { concurrency: 3 }, () => {
       ({ dir: shared } = await initDir());
     });
 
-    test("log --json prints exactly the committed record, and export prints the same bytes", async () => {
+    test("log --json prints {duplicate, record} with the committed record verbatim, and export prints the same bytes", async () => {
       const { dir } = await initDir();
       const r = await ok(
         genlog(dir, "log", "backend", "--user", "testuser", "--meta", "stack=Flask", "--json"),
       );
-      const out = lines(r.stdout);
-      assert.equal(out.length, 1);
-      const rec = JSON.parse(out[0]!) as GenerationRecord;
+      const { line, record: rec, duplicate } = parseLogJson(r.stdout);
+      assert.equal(duplicate, false);
       assert.equal(rec.v, 1);
       assert.match(rec.id, UUID_V7);
       assert.equal(rec.seq, 0);
@@ -190,7 +307,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.deepEqual(rec.redactions, []);
 
       const exported = await ok(genlog(dir, "export", "--format", "ndjson"));
-      assert.equal(exported.stdout, r.stdout);
+      assert.equal(exported.stdout, `${line}\n`);
       assert.deepEqual(await queryJson(dir), [rec]);
     });
 
@@ -224,7 +341,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
           "--json",
         ),
       );
-      const rec = JSON.parse(r.stdout) as GenerationRecord;
+      const rec = parseLogJson(r.stdout).record;
       assert.deepEqual(rec.meta, {
         db: { "Client-Secret": REDACTED, host: visible },
         password: REDACTED,
@@ -277,14 +394,16 @@ describe("the genlog command", { concurrency: 3 }, () => {
       ]);
     });
 
-    test("logging again with the same --id returns the first record and does not grow the log", async () => {
+    test("logging again with the same --id returns the first record with duplicate true and does not grow the log", async () => {
       const dir = shared;
       const id = randomUUID();
       const first = await logJson(dir, "backend", "--id", id, "--user", "alice");
       assert.equal(first.record.id, id);
+      assert.equal(first.duplicate, false);
       const size = await recordCount(dir);
       const second = await logJson(dir, "backend", "--id", id, "--user", "alice");
       assert.equal(second.line, first.line);
+      assert.equal(second.duplicate, true);
       // The same key in upper case is the same UUID; human output says it was already logged.
       const third = await ok(
         genlog(dir, "log", "backend", "--id", id.toUpperCase(), "--user", "alice"),
@@ -303,7 +422,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
         ["a", "b", "c", "d"].map((user) => genlog(dir, "log", "backend", "--user", user, "--json")),
       );
       for (const r of runs) assert.equal(r.code, 0, r.stderr);
-      const seqs = runs.map((r) => (JSON.parse(r.stdout) as GenerationRecord).seq);
+      const seqs = runs.map((r) => parseLogJson(r.stdout).record.seq);
       assert.deepEqual([...seqs].sort(), [0, 1, 2, 3]);
       const report = JSON.parse((await ok(genlog(dir, "verify", "--json"))).stdout) as VerifyReport;
       assert.equal(report.ok, true);
@@ -409,6 +528,49 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.ok(!gotUntil.includes(4));
       const gotBoth = seqs(await queryJson(dir, "--since", since, "--until", until));
       assert.deepEqual(gotBoth, seqs(all.filter((r) => r.ts >= since && r.ts < until)));
+    });
+
+    test("query without --json off a terminal prints the page as JSON and the next cursor on stderr", async () => {
+      const first = await ok(genlog(dir, "query", "--limit", "4"));
+      assert.deepEqual(seqs(JSON.parse(first.stdout) as GenerationRecord[]), [0, 1, 2, 3]);
+      const m = /^next cursor: (\S+)\n$/.exec(first.stderr);
+      assert.ok(
+        m !== null,
+        `expected the next cursor on stderr, got ${JSON.stringify(first.stderr)}`,
+      );
+      const rest = await ok(genlog(dir, "query", "--limit", "4", "--cursor", m[1]!));
+      assert.deepEqual(seqs(JSON.parse(rest.stdout) as GenerationRecord[]), [4, 5]);
+      assert.equal(rest.stderr, "", "the last page has no cursor");
+    });
+
+    test("query --limit that is not a whole number from 1 to 1000 exits 2 saying what was expected", async () => {
+      for (const limit of ["abc", "0", "1001"]) {
+        const r = await genlog(dir, "query", "--limit", limit);
+        assertOneLineError(r, 2);
+        assert.match(r.stderr, /--limit: expected a whole number from 1 to 1000/);
+      }
+    });
+
+    test("query --since and --until take an ISO 8601 date or a date-time with an offset, and refuse anything looser", async () => {
+      assert.equal((await queryJson(dir, "--since", "2000-01-01")).length, 6);
+      assert.equal((await queryJson(dir, "--until", "2000-01-01T00:00:00+01:00")).length, 0);
+      const last = logged[5]!.record.ts;
+      assert.deepEqual(
+        seqs(await queryJson(dir, "--since", last)),
+        logged.filter((l) => l.record.ts >= last).map((l) => l.record.seq),
+      );
+      const refused: [string, string][] = [
+        ["--since", "1"],
+        ["--since", "2026-02-30"],
+        ["--since", "2026-11-01T09:30"],
+        ["--until", "2026-11-01T24:00:00Z"],
+        ["--until", "yesterday"],
+      ];
+      for (const [option, bad] of refused) {
+        const r = await genlog(dir, "query", option, bad);
+        assertOneLineError(r, 2);
+        assert.match(r.stderr, new RegExp(`^genlog: ${option}: expected `));
+      }
     });
 
     test("query --limit returns the first records in seq order and --cursor continues after them", async () => {
@@ -693,5 +855,744 @@ describe("the genlog command", { concurrency: 3 }, () => {
     test("an unknown command exits 2 with one line on stderr", async () => {
       assertOneLineError(await genlog(freshDir(), "frobnicate"), 2);
     });
+
+    /** The lines of one section (`Options:`, `Commands:`, …) of a help text. */
+    function helpSection(help: string, title: string): string[] {
+      const start = help.indexOf(`\n${title}\n`);
+      if (start < 0) return [];
+      const rest = help.slice(start + title.length + 2);
+      const end = rest.search(/\n\S/);
+      return (end < 0 ? rest : rest.slice(0, end)).split("\n");
+    }
+
+    let helps: Promise<{ path: string[]; help: string }[]> | undefined;
+    /** Every command path of the program (`["proof", "inclusion"]`, …) and its help text. */
+    function allHelp(): Promise<{ path: string[]; help: string }[]> {
+      helps ??= collectHelp();
+      return helps;
+    }
+
+    async function collectHelp(): Promise<{ path: string[]; help: string }[]> {
+      const out: { path: string[]; help: string }[] = [];
+      const visit = async (path: string[]) => {
+        const help = (await ok(runCli([...path, "--help"]))).stdout;
+        out.push({ path, help });
+        const subcommands = helpSection(help, "Commands:")
+          .map((l) => /^ {2}([a-z][a-z-]*)/.exec(l)?.[1])
+          .filter((c): c is string => c !== undefined && c !== "help");
+        for (const c of subcommands) await visit([...path, c]);
+      };
+      await visit([]);
+      return out;
+    }
+
+    const OPTION_LINE = /^ {2}(?:-\w, )?(--[a-z][a-z-]*)/;
+
+    test("every command's help describes each option and lists the exit statuses", async () => {
+      const helps = await allHelp();
+      assert.ok(helps.length >= 14, `found only ${helps.map((h) => h.path.join(" ")).join(", ")}`);
+      for (const { path, help } of helps) {
+        const name = `genlog ${path.join(" ")}`.trim();
+        assert.match(
+          help,
+          /\nExit statuses:\n\s+0 .+\n\s+1 .+\n\s+2 .+\n\s+3 .+/,
+          `${name} --help`,
+        );
+        for (const line of [
+          ...helpSection(help, "Options:"),
+          ...helpSection(help, "Global Options:"),
+        ]) {
+          if (!OPTION_LINE.test(line)) continue;
+          assert.match(
+            line,
+            /^ {2}\S.*?\S {2,}\S/,
+            `${name}: option without a description: ${line}`,
+          );
+        }
+      }
+    });
+
+    test("docs/reference/cli.md documents every command and option of the program", async () => {
+      const doc = readFileSync(join(REPO_ROOT, "docs/reference/cli.md"), "utf8");
+      // "## `proof consistency --from M [--to N]`" documents "proof consistency".
+      const sections = new Map<string, string>();
+      for (const part of doc.split(/\n(?=## )/)) {
+        const heading = /^## (.*)$/m.exec(part)?.[1] ?? "";
+        const code = /^`([^`]*)`/.exec(heading)?.[1];
+        const name =
+          code === undefined
+            ? heading
+            : code
+                .split(" ")
+                .filter((w) => /^[a-z]/.test(w))
+                .join(" ");
+        sections.set(name, part);
+      }
+      for (const { path, help } of await allHelp()) {
+        // A group (`proof`) is documented by its subcommands.
+        if (path.length > 0 && helpSection(help, "Commands:").length > 0) continue;
+        const title = path.length === 0 ? "Global options" : path.join(" ");
+        const section = sections.get(title);
+        assert.ok(section !== undefined, `cli.md has no section for ${title}`);
+        for (const line of helpSection(help, "Options:")) {
+          const flag = OPTION_LINE.exec(line)?.[1];
+          if (flag === undefined || (flag === "--help" && path.length > 0)) continue;
+          assert.ok(
+            section.includes(`\`${flag}`) || section.includes(`, ${flag}`),
+            `cli.md's section on ${title} does not document ${flag}`,
+          );
+        }
+      }
+    });
   });
+  describe("log: idempotency and metadata input", () => {
+    test("a reused --id with another payload exits 2 (GENLOG_E_ID_REUSED) and keeps the first record, which --json gives in details.record", async () => {
+      const { dir } = await seededDir();
+      const id = randomUUID();
+      const first = await logJson(dir, "backend", "--id", id, "--user", "alice");
+      const human = await genlog(dir, "log", "frontend", "--id", id, "--user", "alice");
+      assertOneLineError(human, 2);
+      assert.match(human.stderr, /\[GENLOG_E_ID_REUSED\]$/m);
+      const json = await genlog(dir, "--json", "log", "frontend", "--id", id);
+      assert.equal(json.code, 2);
+      const error = jsonError(json);
+      assert.equal(error.code, "GENLOG_E_ID_REUSED");
+      assert.deepEqual(error.details.record, first.record);
+      assert.deepEqual(await exportLines(dir), [first.line]);
+    });
+
+    test("--meta __proto__=x is stored as an own member, exactly as --meta-json stores it", async () => {
+      const { dir } = await seededDir();
+      const viaJson = await logJson(dir, "backend", "--meta-json", '{"__proto__":"x","a":"1"}');
+      const viaMeta = await logJson(dir, "backend", "--meta", "__proto__=x", "--meta", "a=1");
+      assert.match(viaJson.line, /"meta":\{"__proto__":"x","a":"1"\}/);
+      assert.match(viaMeta.line, /"meta":\{"__proto__":"x","a":"1"\}/);
+    });
+
+    test("--meta-json @FILE reads the object from a file and --meta-json - from stdin", async () => {
+      const { dir } = await seededDir();
+      const file = join(root, "meta-input.json");
+      writeFileSync(file, '{\n  "stack": "Flask",\n  "token": "t-123"\n}\n');
+      const fromFile = await logJson(dir, "backend", "--meta-json", `@${file}`);
+      assert.deepEqual(fromFile.record.meta, { stack: "Flask", token: REDACTED });
+      const fromStdin = await ok(
+        genlogWith(
+          { input: '{"stack":"Django"}' },
+          dir,
+          "log",
+          "backend",
+          "--meta-json",
+          "-",
+          "--json",
+        ),
+      );
+      assert.deepEqual(parseLogJson(fromStdin.stdout).record.meta, { stack: "Django" });
+      const missing = await genlog(
+        dir,
+        "log",
+        "backend",
+        "--meta-json",
+        `@${join(root, "nope.json")}`,
+      );
+      assertOneLineError(missing, 2);
+      assert.equal(await recordCount(dir), 2);
+    });
+
+    test("a --meta-json parse error never echoes the input, on stderr or in the --json error", async () => {
+      const { dir } = await seededDir();
+      for (const json of [[], ["--json"]]) {
+        const r = await genlog(
+          dir,
+          ...json,
+          "log",
+          "backend",
+          "--meta-json",
+          '{"password": hunter2}',
+        );
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /GENLOG_E_INVALID_INPUT/);
+        assert.doesNotMatch(r.stderr, /hunter2/);
+      }
+      const file = join(root, "secret-meta.json");
+      writeFileSync(file, '{"api_key": sk-live-hunter3');
+      const fromFile = await genlog(dir, "log", "backend", "--meta-json", `@${file}`);
+      assertOneLineError(fromFile, 2);
+      assert.doesNotMatch(fromFile.stderr, /hunter3/);
+      const meta = await genlog(dir, "log", "backend", "--meta", "password:hunter4");
+      assertOneLineError(meta, 2);
+      assert.doesNotMatch(meta.stderr, /hunter4/);
+      assert.equal(await recordCount(dir), 0);
+    });
+  });
+
+  describe("inputs read from files are bounded", () => {
+    let dir: string;
+    before(async () => {
+      ({ dir } = await seededDir([{ type: "backend" }]));
+    });
+    const cases: [string, string[]][] = [
+      ["--trusted", ["verify", "--trusted", "/dev/zero"]],
+      ["--verifier-key", ["verify", "--verifier-key", "/dev/zero"]],
+      ["--meta-json", ["log", "backend", "--meta-json", "@/dev/zero"]],
+    ];
+    for (const [option, args] of cases) {
+      test(
+        `${option} reading /dev/zero stops at its bound with exit 2`,
+        {
+          skip: !existsSync("/dev/zero") && "no /dev/zero here",
+        },
+        async () => {
+          const r = await genlogWith({ killAfterMs: 60_000 }, dir, ...args);
+          assertOneLineError(r, 2);
+          assert.match(r.stderr, new RegExp(`^genlog: ${option}: expected at most \\d+ KiB`));
+        },
+      );
+    }
+
+    test("a --trusted file past 64 KiB is refused by size, before it is parsed", async () => {
+      const file = join(root, "huge-checkpoint.txt");
+      writeFileSync(
+        file,
+        `${(await ok(genlog(dir, "checkpoint"))).stdout}${"x".repeat(65 * 1024)}`,
+      );
+      const r = await genlog(dir, "verify", "--trusted", file);
+      assertOneLineError(r, 2);
+      assert.match(r.stderr, /--trusted: expected at most 64 KiB/);
+    });
+  });
+
+  describe("setting up a data directory", () => {
+    test("init --instance with an invalid name exits 2 and creates nothing", async () => {
+      const dir = freshDir();
+      const r = await genlog(dir, "init", "--instance", "Bad Name");
+      assertOneLineError(r, 2);
+      assert.match(r.stderr, /GENLOG_E_INVALID_INPUT/);
+      assert.equal(existsSync(dir), false, "nothing may be created for a refused init");
+    });
+
+    test("a --data-dir that is a file, or under one, gives one GENLOG_E_IO line and exit 3", async () => {
+      const file = join(root, `plain-file-${++dirs}`);
+      writeFileSync(file, "not a directory\n");
+      for (const dir of [file, join(file, "sub")]) {
+        const r = await genlog(dir, "init");
+        assertOneLineError(r, 3);
+        assert.match(r.stderr, /not a directory.*\[GENLOG_E_IO\]$/m);
+      }
+      assert.equal(readFileSync(file, "utf8"), "not a directory\n");
+    });
+
+    test("init on a SQLite database that is not genlog's exits 3 (GENLOG_E_STORE) and leaves the file byte-identical", async () => {
+      const dir = freshDir();
+      mkdirSync(dir);
+      const path = join(dir, "genlog.db");
+      const db = new Database(path);
+      db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');");
+      db.close();
+      const before = readFileSync(path);
+      const r = await genlog(dir, "init");
+      assertOneLineError(r, 3);
+      assert.match(r.stderr, /\[GENLOG_E_STORE\]$/m);
+      assert.deepEqual(readFileSync(path), before);
+      assert.deepEqual(readdirSync(dir), ["genlog.db"], "no key, journal or WAL file may be added");
+    });
+  });
+
+  describe("terminal safety", () => {
+    /** Clears the screen, sets the window title, returns to the line start, a C1 CSI, RLO. */
+    const HOSTILE = "x\u001b[2J\u001b]0;owned\u0007\rOK: all good\u009b31m\u202eevil";
+    /** Characters that must never reach a terminal raw (newline excepted). */
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    let dir: string;
+    before(async () => {
+      ({ dir } = await seededDir([{ type: "backend", user: HOSTILE, meta: { note: HOSTILE } }]));
+    });
+
+    test("log and get print stored control characters escaped, and --json keeps them exact", async () => {
+      const human = await ok(genlog(dir, "log", "frontend", "--user", HOSTILE));
+      assert.doesNotMatch(human.stdout + human.stderr, RAW_CONTROL);
+      assert.ok(human.stdout.includes("\\u001b[2J"), human.stdout);
+      // Escaped as JSON escapes, the human output still parses to the stored value.
+      assert.equal((JSON.parse(human.stdout) as GenerationRecord).actor, HOSTILE);
+      const got = await ok(genlog(dir, "get", "0"));
+      assert.doesNotMatch(got.stdout, RAW_CONTROL);
+      assert.equal((JSON.parse(got.stdout) as GenerationRecord).meta.note, HOSTILE);
+      const exact = await ok(genlog(dir, "get", "0", "--json"));
+      assert.equal((JSON.parse(exact.stdout) as GenerationRecord).actor, HOSTILE);
+    });
+
+    test(
+      "the query table on a terminal shows control characters escaped",
+      {
+        skip: !HAS_SCRIPT && "needs script(1) for a pseudo-terminal",
+      },
+      async () => {
+        const r = await runInTerminal(["--data-dir", dir, "query"], { env: { TERM: "xterm" } });
+        assert.equal(r.code, 0, r.stdout);
+        const screen = r.stdout.replace(/\r\n/g, "\n");
+        assert.match(screen, /^SEQ\s+TIME/m, "expected the table");
+        assert.ok(
+          screen.includes("x\\x1b[2J\\x1b]0;owned\\x07\\x0dOK: all good\\x9b31m\\u202eevil"),
+        );
+        assert.doesNotMatch(screen, RAW_CONTROL);
+      },
+    );
+
+    test("verify's FAILED lines show a tampered record's control characters escaped", async () => {
+      const { dir: tampered } = await seededDir([{ type: "backend" }]);
+      const db = rawDatabase(join(tampered, "genlog.db"));
+      try {
+        db.prepare("UPDATE entries SET record = json_set(record, '$.id', ?) WHERE seq = 0").run(
+          HOSTILE,
+        );
+      } finally {
+        db.close();
+      }
+      const r = await genlog(tampered, "verify");
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /^FAILED: /);
+      assert.ok(r.stdout.includes("\\x1b[2J"), `expected the escaped id in ${r.stdout}`);
+      assert.doesNotMatch(r.stdout, RAW_CONTROL);
+      assert.doesNotMatch(r.stdout, /^OK/m);
+    });
+
+    test("an error message that quotes the input shows its control characters escaped", async () => {
+      const r = await genlog(dir, "log", `Bad${HOSTILE}`);
+      assertOneLineError(r, 2);
+      assert.doesNotMatch(r.stderr, RAW_CONTROL);
+      const unknown = await genlog(dir, `--bogus${HOSTILE}`);
+      assertOneLineError(unknown, 2);
+      assert.doesNotMatch(unknown.stderr, RAW_CONTROL);
+    });
+  });
+
+  describe("write failures", () => {
+    const noDevFull = !existsSync("/dev/full") && "no /dev/full here";
+
+    test(
+      "log with stdout on a full disk exits 3 with one GENLOG_E_IO line saying the record was committed",
+      { skip: noDevFull },
+      async () => {
+        const { dir } = await seededDir();
+        const full = openSync("/dev/full", "w");
+        try {
+          const r = await genlogWith({ stdoutFd: full }, dir, "log", "backend", "--user", "alice");
+          assert.equal(r.code, 3, r.stderr);
+          assert.match(
+            r.stderr,
+            /^genlog: cannot write to stdout: .*ENOSPC.*committed.*seq 0.*\[GENLOG_E_IO\]\n$/,
+          );
+          const j = await genlogWith({ stdoutFd: full }, dir, "--json", "log", "backend");
+          assert.equal(j.code, 3, j.stderr);
+          const error = jsonError(j);
+          assert.equal(error.code, "GENLOG_E_IO");
+          assert.equal(error.details.committed, true);
+          assert.equal(error.details.seq, 1);
+          assert.equal(await recordCount(dir), 2);
+          for (const args of [["export"], ["query"], ["verify"], ["status"]]) {
+            const read = await genlogWith({ stdoutFd: full }, dir, ...args);
+            assert.equal(read.code, 3, `${args.join(" ")}: ${read.stderr}`);
+            assert.match(read.stderr, /^genlog: cannot write to stdout: [^\n]*\[GENLOG_E_IO\]\n$/);
+          }
+        } finally {
+          closeSync(full);
+        }
+      },
+    );
+
+    test("export --out into a missing directory exits 3 with one GENLOG_E_IO line", async () => {
+      const { dir } = await seededDir();
+      const r = await genlog(dir, "export", "--out", join(root, "no-such-dir", "x.ndjson"));
+      assertOneLineError(r, 3);
+      assert.match(r.stderr, /\[GENLOG_E_IO\]$/m);
+    });
+
+    test("export --out F replaces F only once complete: a failure leaves F as it was, success leaves it mode 0600", async () => {
+      const { dir, lines: committed } = await seededDir([{ type: "backend" }]);
+      const outDir = mkdtempSync(join(root, "export-"));
+      const target = join(outDir, "records.ndjson");
+      writeFileSync(target, "previous export\n", { mode: 0o644 });
+      assertOneLineError(await genlog(dir, "--tenant", "nosuch", "export", "--out", target), 2);
+      assert.equal(readFileSync(target, "utf8"), "previous export\n");
+      const r = await ok(genlog(dir, "export", "--out", target));
+      assert.match(r.stderr, /^exported 1 records to /);
+      assert.equal(readFileSync(target, "utf8"), `${committed[0]}\n`);
+      assert.equal(statSync(target).mode & 0o777, 0o600);
+      assert.deepEqual(readdirSync(outDir), ["records.ndjson"], "no temporary file may be left");
+    });
+  });
+
+  describe("--json errors", () => {
+    test("with --json every error is one JSON object {code, message, details} on stderr, commander's too", async () => {
+      const { dir } = await seededDir([{ type: "backend" }]);
+      const cases: [string[], number, string][] = [
+        [["log", "Bad Type"], 2, "GENLOG_E_INVALID_INPUT"],
+        [["log", "backend", "--no-such-flag"], 2, "GENLOG_E_USAGE"],
+        [["frobnicate"], 2, "GENLOG_E_USAGE"],
+        [["proof", "consistency"], 2, "GENLOG_E_USAGE"],
+        [["query", "--limit", "abc"], 2, "GENLOG_E_USAGE"],
+        [["get", "42"], 2, "GENLOG_E_NOT_FOUND"],
+        [["export", "--out", join(root, "missing-dir", "x")], 3, "GENLOG_E_IO"],
+      ];
+      for (const [args, status, code] of cases) {
+        const r = await genlog(dir, "--json", ...args);
+        assert.equal(r.code, status, `${args.join(" ")}: ${r.stderr}`);
+        const error = jsonError(r);
+        assert.equal(error.code, code, args.join(" "));
+        assert.equal(typeof error.message, "string");
+      }
+      const missing = await genlog(freshDir(), "--json", "query");
+      assert.equal(missing.code, 2);
+      assert.equal(jsonError(missing).code, "GENLOG_E_NOT_INITIALIZED");
+    });
+  });
+
+  describe("genlog get and genlog status", () => {
+    test("get ID_OR_SEQ prints one record; --json prints exactly its committed bytes", async () => {
+      const { dir, lines: committed } = await seededDir([
+        { type: "backend", user: "alice" },
+        { type: "frontend" },
+      ]);
+      const a = JSON.parse(committed[0]!) as GenerationRecord;
+      assert.equal((await ok(genlog(dir, "get", "1", "--json"))).stdout, `${committed[1]}\n`);
+      assert.equal((await ok(genlog(dir, "--json", "get", a.id))).stdout, `${committed[0]}\n`);
+      const human = await ok(genlog(dir, "get", a.id.toUpperCase()));
+      assert.deepEqual(JSON.parse(human.stdout), a);
+      assertOneLineError(await genlog(dir, "get", "2"), 2);
+      assertOneLineError(await genlog(dir, "get", randomUUID()), 2);
+    });
+
+    test("status shows the instance, every tenant's log with size, checkpoint and verifier key, the database, keys dir and schema version", async () => {
+      const keys = join(root, `status-keys-${dirs}`);
+      const { dir, key } = await seededDir([{ type: "backend" }, { type: "frontend" }], {
+        instance: "genlog.example.com",
+        keysDir: keys,
+        tenants: ["acme"],
+      });
+      const acme = await ok(genlog(dir, "--keys-dir", keys, "--tenant", "acme", "key"));
+      const raw = new Database(join(dir, "genlog.db"), { readonly: true });
+      const version = raw
+        .prepare("SELECT value FROM settings WHERE key = 'schema_version'")
+        .pluck()
+        .get() as string;
+      raw.close();
+      const status = JSON.parse(
+        (await ok(genlog(dir, "--keys-dir", keys, "--json", "status"))).stdout,
+      );
+      assert.deepEqual(status, {
+        instance: "genlog.example.com",
+        dataDir: dir,
+        database: join(dir, "genlog.db"),
+        keysDir: keys,
+        schemaVersion: Number(version),
+        logs: [
+          {
+            origin: "genlog.example.com/default/events",
+            tenant: "default",
+            stream: "events",
+            size: 2,
+            checkpointSize: 2,
+            verifierKey: key,
+          },
+          {
+            origin: "genlog.example.com/acme/events",
+            tenant: "acme",
+            stream: "events",
+            size: 0,
+            checkpointSize: null,
+            verifierKey: acme.stdout.trim(),
+          },
+        ],
+      });
+      const human = (await ok(genlog(dir, "--keys-dir", keys, "status"))).stdout;
+      for (const text of [
+        "genlog.example.com",
+        join(dir, "genlog.db"),
+        keys,
+        `schema version ${version}`,
+        "genlog.example.com/acme/events",
+        key,
+      ]) {
+        assert.ok(human.includes(text), `status does not show ${text}:\n${human}`);
+      }
+      // Without the keys, status still reads (an auditor's view): no verifier key to show.
+      const bare = JSON.parse((await ok(genlog(dir, "--json", "status"))).stdout);
+      assert.deepEqual(
+        bare.logs.map((l: { verifierKey: unknown }) => l.verifierKey),
+        [null, null],
+      );
+    });
+  });
+
+  describe("an auditor's read-only copy", () => {
+    test("verify, query, get and status work on a copy the account cannot write, which stays one unchanged file", async () => {
+      const { dir, key } = await seededDir([
+        { type: "backend", user: "alice" },
+        { type: "frontend" },
+      ]);
+      const audit = auditorCopy(dir);
+      const { user, restricted } = await auditorAccount();
+      const db = join(audit, "genlog.db");
+      const bytes = readFileSync(db);
+      if (restricted) {
+        // Positive control: this account really cannot write there.
+        const denied = await genlogWith(user, audit, "init");
+        assert.notEqual(denied.code, 0, "the auditor's account must not be able to write the copy");
+      }
+      const report = JSON.parse(
+        (await ok(genlogWith(user, audit, "--json", "verify", "--verifier-key", key))).stdout,
+      ) as VerifyReport;
+      assert.equal(report.ok, true);
+      assert.equal(report.entries, 2);
+      const records = JSON.parse((await ok(genlogWith(user, audit, "query", "--json"))).stdout);
+      assert.equal(records.length, 2);
+      await ok(genlogWith(user, audit, "get", "1"));
+      await ok(genlogWith(user, audit, "status"));
+      assert.deepEqual(readdirSync(audit), ["genlog.db"], "no -wal, -shm or journal may appear");
+      assert.deepEqual(readFileSync(db), bytes, "the copy must not change");
+    });
+  });
+
+  describe("verify --state", () => {
+    test("pins the verifier key on first use, saves the verified checkpoint, and verifies the next run against it", async () => {
+      const { dir, key } = await seededDir([{ type: "backend" }, { type: "frontend" }]);
+      const state = mkdtempSync(join(root, "state-"));
+      const first = JSON.parse(
+        (await ok(genlog(dir, "--json", "verify", "--state", state))).stdout,
+      );
+      assert.equal(first.ok, true);
+      assert.equal(first.trustedSize, undefined);
+      assert.deepEqual(first.state, { dir: state, verifierKey: key, firstUse: true, savedSize: 2 });
+      assert.equal(readFileSync(join(state, "default.verifier.key"), "utf8"), `${key}\n`);
+      const noteAt2 = (await ok(genlog(dir, "checkpoint"))).stdout;
+      assert.equal(readFileSync(join(state, "default.checkpoint"), "utf8"), noteAt2);
+
+      await logJson(dir, "model");
+      const second = JSON.parse(
+        (await ok(genlog(dir, "--json", "verify", "--state", state))).stdout,
+      );
+      assert.equal(second.trustedSize, 2);
+      assert.deepEqual(second.state, {
+        dir: state,
+        verifierKey: key,
+        firstUse: false,
+        savedSize: 3,
+      });
+      const human = await ok(genlog(dir, "verify", "--state", state));
+      assert.match(human.stdout, /^OK: /);
+      assert.match(human.stderr, /Saved the checkpoint at size 3/);
+      assert.deepEqual(readdirSync(state).sort(), ["default.checkpoint", "default.verifier.key"]);
+    });
+
+    test("a log rolled back behind the saved checkpoint exits 1, and the saved checkpoint is kept", async () => {
+      const { dir } = await seededDir([{ type: "a" }, { type: "b" }, { type: "c" }]);
+      const state = mkdtempSync(join(root, "state-"));
+      await ok(genlog(dir, "verify", "--state", state));
+      const saved = readFileSync(join(state, "default.checkpoint"), "utf8");
+      const db = rawDatabase(join(dir, "genlog.db"));
+      try {
+        db.exec("DELETE FROM entries WHERE seq = 2; DELETE FROM checkpoints WHERE size = 3;");
+        db.exec("UPDATE logs SET size = 2");
+      } finally {
+        db.close();
+      }
+      // Without the saved checkpoint, the shortened log looks whole.
+      await ok(genlog(dir, "verify"));
+      const r = await genlog(dir, "--json", "verify", "--state", state);
+      assert.equal(r.code, 1, r.stderr);
+      const report = JSON.parse(r.stdout) as VerifyReport;
+      assert.ok(report.problems.some((p) => p.kind === "rolled-back-checkpoint"));
+      assert.equal(readFileSync(join(state, "default.checkpoint"), "utf8"), saved);
+    });
+
+    test("a changed verifier key exits 1 with a message naming the pinned key, and nothing is saved", async () => {
+      const { dir, key } = await seededDir([{ type: "backend" }]);
+      const state = mkdtempSync(join(root, "state-"));
+      await ok(genlog(dir, "verify", "--state", state));
+      const saved = readFileSync(join(state, "default.checkpoint"), "utf8");
+      const { dir: other, key: otherKey } = await seededDir();
+      const given = await genlog(dir, "verify", "--state", state, "--verifier-key", otherKey);
+      assertOneLineError(given, 1);
+      assert.match(given.stderr, /verifier key changed/);
+      assert.ok(given.stderr.includes(key));
+      // The signing key in the keys dir replaced by another one.
+      copyFileSync(
+        join(other, "keys", "default.ed25519.pem"),
+        join(dir, "keys", "default.ed25519.pem"),
+      );
+      const replaced = await genlog(dir, "--json", "verify", "--state", state);
+      assert.equal(replaced.code, 1);
+      const error = jsonError(replaced);
+      assert.equal(error.code, "GENLOG_E_BAD_SIGNATURE");
+      assert.equal(error.details.pinned, key);
+      assert.equal(error.details.found, otherKey);
+      assert.equal(readFileSync(join(state, "default.checkpoint"), "utf8"), saved);
+      assert.equal(readFileSync(join(state, "default.verifier.key"), "utf8"), `${key}\n`);
+    });
+
+    test("setup failures exit 2 or 3, never 1", async () => {
+      const { dir } = await seededDir([{ type: "backend" }]);
+      const missing = await genlog(dir, "verify", "--state", join(root, "no-such-state"));
+      assertOneLineError(missing, 2);
+      const file = join(root, `state-file-${++dirs}`);
+      writeFileSync(file, "");
+      assertOneLineError(await genlog(dir, "verify", "--state", file), 2);
+      const state = mkdtempSync(join(root, "state-"));
+      assertOneLineError(await genlog(dir, "verify", "--state", state, "--trusted", file), 2);
+      // The state of a log of another instance.
+      const { dir: elsewhere } = await seededDir([{ type: "backend" }], {
+        instance: "genlog.example.com",
+      });
+      await ok(genlog(elsewhere, "verify", "--state", state));
+      assertOneLineError(await genlog(dir, "verify", "--state", state), 2);
+      // A state directory this account cannot write.
+      const { user, restricted } = await auditorAccount();
+      if (restricted) {
+        const locked = lockedDir();
+        const copy = auditorCopy(dir);
+        const r = await genlogWith(user, copy, "verify", "--state", locked);
+        assertOneLineError(r, 3);
+        assert.match(r.stderr, /GENLOG_E_IO/);
+      }
+    });
+  });
+
+  describe("the guide's cron verification", () => {
+    const noNpx =
+      spawnSync("npx", ["--version"], { stdio: "ignore" }).status !== 0 && "no npx here";
+
+    test(
+      "the script in getting-started.md runs from $HOME with genlog installed as a dependency: exit 0 when intact, 1 after tampering",
+      { skip: noNpx },
+      async () => {
+        const guide = readFileSync(join(REPO_ROOT, "docs/guides/getting-started.md"), "utf8");
+        const script = [...guide.matchAll(/```sh\n([\s\S]*?)```/g)]
+          .map((m) => m[1]!)
+          .find((s) => s.startsWith("#!/bin/sh") && s.includes("verify --state"));
+        assert.ok(script !== undefined, "the guide has no cron script using verify --state");
+        const home = mkdtempSync(join(root, "home-"));
+        const app = mkdtempSync(join(root, "app-"));
+        writeFileSync(
+          join(app, "package.json"),
+          JSON.stringify({ name: "my-service", private: true, dependencies: { genlog: "*" } }),
+        );
+        mkdirSync(join(app, "node_modules", ".bin"), { recursive: true });
+        symlinkSync(REPO_ROOT, join(app, "node_modules", "genlog"), "dir");
+        // What `npm install` makes of genlog's "bin": an executable `genlog` running the CLI.
+        writeFileSync(
+          join(app, "node_modules", ".bin", "genlog"),
+          `#!/bin/sh\nexec "${process.execPath}" "${join(app, "node_modules", "genlog", "dist", "cli", "main.js")}" "$@"\n`,
+          { mode: 0o755 },
+        );
+        const scriptFile = join(home, "verify-genlog.sh");
+        writeFileSync(scriptFile, script, { mode: 0o755 });
+
+        const { dir, key } = await seededDir([{ type: "backend" }]);
+        const state = join(home, "genlog-audit");
+        mkdirSync(state, { mode: 0o700 });
+        // The first run, by hand, pins the key the operator published.
+        await ok(genlog(dir, "verify", "--state", state, "--verifier-key", key));
+        await logJson(dir, "frontend");
+        const env = {
+          HOME: home,
+          APP: app,
+          DATA: dir,
+          STATE: state,
+          npm_config_update_notifier: "false",
+        };
+        const run = () => runProgram("/bin/sh", [scriptFile], { cwd: home, env });
+        const intact = await run();
+        assert.equal(intact.code, 0, intact.stderr);
+        const report = JSON.parse(readFileSync(join(state, "default.report.json"), "utf8"));
+        assert.equal(report.ok, true);
+        assert.equal(report.trustedSize, 1);
+        assert.equal(report.verifiedSize, 2);
+
+        const db = rawDatabase(join(dir, "genlog.db"));
+        try {
+          db.prepare(
+            "UPDATE entries SET record = replace(record, 'frontend', 'backend') WHERE seq = 1",
+          ).run();
+        } finally {
+          db.close();
+        }
+        const tampered = await run();
+        assert.equal(tampered.code, 1, tampered.stderr);
+        const failed = JSON.parse(readFileSync(join(state, "default.report.json"), "utf8"));
+        assert.equal(failed.ok, false);
+      },
+    );
+  });
+
+  describe(
+    "on a terminal",
+    { skip: !HAS_SCRIPT && "needs script(1) for a pseudo-terminal" },
+    () => {
+      let intact: string;
+      let tampered: string;
+      before(async () => {
+        ({ dir: intact } = await seededDir([{ type: "backend" }]));
+        ({ dir: tampered } = await seededDir([{ type: "backend", meta: { stack: "Flask" } }]));
+        const db = rawDatabase(join(tampered, "genlog.db"));
+        try {
+          db.prepare("UPDATE entries SET record = replace(record, 'Flask', 'Django')").run();
+        } finally {
+          db.close();
+        }
+      });
+      const screen = (r: CliResult) => r.stdout.replace(/\r\n/g, "\n");
+
+      test("verify draws a progress bar on stderr and clears it when done", async () => {
+        const r = await runInTerminal(["--data-dir", intact, "verify"], {
+          env: { TERM: "xterm-256color" },
+        });
+        assert.equal(r.code, 0, r.stdout);
+        const out = screen(r);
+        const bar = out.lastIndexOf("verifying [");
+        assert.ok(bar >= 0, `expected a progress bar in ${JSON.stringify(out)}`);
+        const rest = out.slice(bar);
+        // The bar's own line is erased (not left behind with a newline) before the report.
+        const clear = rest.indexOf("\u001b[2K");
+        assert.ok(clear >= 0, `the bar is not cleared: ${JSON.stringify(rest)}`);
+        assert.ok(!rest.slice(0, clear).includes("\n"), "the bar must not be left on a line");
+        assert.ok(clear < rest.indexOf("OK"), "the bar must be cleared before the report");
+      });
+
+      test("on a colour terminal a failed verify is shown in red", async () => {
+        const r = await runInTerminal(["--data-dir", tampered, "verify"], {
+          env: { TERM: "xterm-256color" },
+        });
+        assert.equal(r.code, 1, r.stdout);
+        // eslint-disable-next-line no-control-regex -- matching escape sequences is the point
+        assert.match(screen(r), /\u001b\[31m(?:\u001b\[1m)?FAILED/);
+      });
+
+      test("NO_COLOR turns colours off", async () => {
+        const r = await runInTerminal(["--data-dir", tampered, "verify"], {
+          env: { TERM: "xterm-256color", NO_COLOR: "1" },
+        });
+        assert.equal(r.code, 1, r.stdout);
+        assert.match(screen(r), /FAILED: /);
+        for (const colour of ["\u001b[31m", "\u001b[32m"]) {
+          assert.ok(!screen(r).includes(colour), "NO_COLOR: no colour may be set");
+        }
+      });
+
+      test("with TERM=dumb nothing but text is written: no progress bar, no colour, no escape sequence", async () => {
+        for (const dir of [intact, tampered]) {
+          const r = await runInTerminal(["--data-dir", dir, "verify"], { env: { TERM: "dumb" } });
+          assert.ok(
+            !screen(r).includes("\u001b"),
+            `escape sequence in ${JSON.stringify(screen(r))}`,
+          );
+          assert.doesNotMatch(screen(r), /verifying/);
+        }
+      });
+
+      test("off a terminal verify writes nothing to stderr", async () => {
+        const r = await ok(genlog(intact, "verify"));
+        assert.equal(r.stderr, "");
+      });
+    },
+  );
 });

@@ -1,0 +1,52 @@
+/**
+ * What every command shares: the global options, and how a command opens the data directory.
+ */
+import { resolve } from "node:path";
+import { openLog, type Genlog } from "../genlog.js";
+
+/** Options every command accepts (commander's `optsWithGlobals`, plus the command's own). */
+export interface GlobalOptions {
+  dataDir: string;
+  keysDir?: string;
+  tenant: string;
+  json: boolean;
+  [option: string]: unknown;
+}
+
+/** One command: its positional arguments and options in, its exit status out. */
+export type CommandRun = (args: string[], o: GlobalOptions) => Promise<number>;
+
+/**
+ * How a command file hands its behaviour to the program: `bind(run)` is the commander action
+ * that calls `run` with the positional arguments and every option, global ones included.
+ */
+export type Bind = (run: CommandRun) => (...args: unknown[]) => Promise<void>;
+
+/** `--keys-dir` (or `GENLOG_KEYS_DIR`) as an `openLog` option, when given. */
+export function keysDirOption(o: GlobalOptions): { keysDir?: string } {
+  return typeof o.keysDir === "string" ? { keysDir: resolve(o.keysDir) } : {};
+}
+
+/**
+ * Opens the data directory for a command that only reads. It needs no signing key and changes
+ * no file, so an auditor can run it on a copy of genlog.db that they may not write.
+ */
+export function openForReading(o: GlobalOptions): Promise<Genlog> {
+  return openLog({ dataDir: o.dataDir, tenant: o.tenant, ...keysDirOption(o), readOnly: true });
+}
+
+/** Runs `use` on a handle and closes it, whatever happens. */
+export async function withLog<T>(opening: Promise<Genlog>, use: (log: Genlog) => Promise<T>) {
+  const log = await opening;
+  try {
+    return await use(log);
+  } finally {
+    await log.close();
+  }
+}
+
+/** A string option's value, or undefined. */
+export function stringOption(o: GlobalOptions, name: string): string | undefined {
+  const v = o[name];
+  return typeof v === "string" ? v : undefined;
+}

@@ -1,0 +1,241 @@
+/**
+ * Reading records back: `get`, `query`, `export`.
+ */
+import { randomBytes } from "node:crypto";
+import { open, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Command } from "commander";
+import { GenlogError } from "../errors.js";
+import type { GenerationRecord } from "../core/record.js";
+import { canonicalize } from "../core/jcs.js";
+import type { Genlog } from "../genlog.js";
+import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
+import { parseLimit, parseTimeBound } from "./option-values.js";
+import {
+  escapeForTerminal as safe,
+  escapeJsonForTerminal,
+  printLine,
+  say,
+  writeError,
+  writeOut,
+} from "./terminal.js";
+
+/** Adds `get`, `query` and `export` to the program. */
+export function defineReadCommands(program: Command, bind: Bind): void {
+  program
+    .command("get")
+    .description("print one record; with --json, exactly the committed bytes its leaf hashes")
+    .argument("<id-or-seq>", "record id (UUID) or seq (all digits)")
+    .action(bind(([idOrSeq], o) => get(idOrSeq!, o)));
+
+  program
+    .command("query")
+    .description(
+      "list records in log order, all filters combined; a table on a terminal, else a JSON array",
+    )
+    .option("--type <type>", "only records of this type")
+    .option("--user <user>", "only records of this actor")
+    .option("--sector <sector>", "only records of this sector")
+    .option("--status <status>", "only records with this status: started | succeeded | failed")
+    .option(
+      "--since <time>",
+      "only records at or after this time: an ISO 8601 date (midnight UTC) or date-time with Z or an offset",
+    )
+    .option("--until <time>", "only records before this time (same forms as --since)")
+    .option("--limit <n>", "page size, 1..1000", "100")
+    .option("--cursor <cursor>", "continue after the page that printed this cursor")
+    .action(bind((_args, o) => query(o)));
+
+  program
+    .command("export")
+    .description("write every record exactly as committed, one per line, in log order (NDJSON)")
+    .option("--format <format>", "output format; only ndjson for now", "ndjson")
+    .option(
+      "--out <file>",
+      "write to this file (replaced only once complete, mode 0600) instead of stdout",
+    )
+    .action(bind((_args, o) => exportRecords(o)));
+}
+
+/** Members in the order a person reads a record (the stored text is in RFC 8785 order). */
+const READING_ORDER = [
+  "v",
+  "id",
+  "seq",
+  "tenant",
+  "type",
+  "ts",
+  "occurredAt",
+  "actor",
+  "sector",
+  "status",
+  "meta",
+  "artifacts",
+  "redactions",
+  "pii",
+] as const satisfies readonly (keyof GenerationRecord)[];
+
+/** A record with its members in reading order, for human output. */
+export function forReading(record: GenerationRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of READING_ORDER) out[k] = record[k];
+  // Members a later record version adds still show, after the known ones.
+  for (const [k, v] of Object.entries(record)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
+/** A record pretty-printed for a terminal. */
+export function recordForTerminal(record: GenerationRecord): string {
+  return escapeJsonForTerminal(JSON.stringify(forReading(record), null, 2));
+}
+
+async function get(idOrSeq: string, o: GlobalOptions): Promise<number> {
+  return withLog(openForReading(o), async (log) => {
+    const record = await log.get(idOrSeq);
+    // RFC 8785 text parsed and written again is the same text: these are the committed bytes.
+    await printLine(o.json ? canonicalize(record) : recordForTerminal(record));
+    return 0;
+  });
+}
+
+async function query(o: GlobalOptions): Promise<number> {
+  const since = stringOption(o, "since");
+  const until = stringOption(o, "until");
+  const cursor = stringOption(o, "cursor");
+  const filters = {
+    limit: parseLimit(String(o.limit), "--limit"),
+    ...(typeof o.type === "string" ? { type: o.type } : {}),
+    ...(typeof o.user === "string" ? { actor: o.user } : {}),
+    ...(typeof o.sector === "string" ? { sector: o.sector } : {}),
+    ...(typeof o.status === "string" ? { status: o.status as "failed" } : {}),
+    ...(since !== undefined ? { since: parseTimeBound(since, "--since") } : {}),
+    ...(until !== undefined ? { until: parseTimeBound(until, "--until") } : {}),
+    ...(cursor !== undefined ? { cursor } : {}),
+  };
+  return withLog(openForReading(o), async (log) => {
+    const page = await log.query(filters);
+    const table = !o.json && process.stdout.isTTY === true;
+    await printLine(table ? formatTable(page.records) : JSON.stringify(page.records));
+    // A script reading stdout gets the whole page there; the cursor is for whoever asks next.
+    if (page.nextCursor !== null) {
+      say(table ? `more: --cursor ${page.nextCursor}` : `next cursor: ${page.nextCursor}`);
+    }
+    return 0;
+  });
+}
+
+/** A plain aligned table for terminals; every cell is shown escaped. */
+export function formatTable(records: GenerationRecord[]): string {
+  if (records.length === 0) return "(no records)";
+  const header = ["SEQ", "TIME", "TYPE", "ACTOR", "SECTOR", "STATUS", "ID"];
+  const rows = records.map((r) =>
+    [String(r.seq), r.ts, r.type, r.actor ?? "-", r.sector ?? "-", r.status, r.id].map((c) =>
+      safe(String(c)),
+    ),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** Lines are written in chunks of about this many bytes. */
+const EXPORT_CHUNK = 256 * 1024;
+
+async function exportRecords(o: GlobalOptions): Promise<number> {
+  if (o.format !== "ndjson") {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      `--format: expected ndjson, got "${safe(String(o.format))}"`,
+    );
+  }
+  const out = stringOption(o, "out");
+  return withLog(openForReading(o), async (log) => {
+    // Resolves the tenant first: an unknown one fails before any file is created.
+    await log.size();
+    if (out === undefined) {
+      await writeChunks(log, writeOut);
+      return 0;
+    }
+    const n = await exportToFile(log, out);
+    say(`exported ${n} records to ${safe(out)}`);
+    return 0;
+  });
+}
+
+/** Streams the log's lines to `write` in chunks; returns how many lines. */
+async function writeChunks(log: Genlog, write: (text: string) => Promise<void>): Promise<number> {
+  let n = 0;
+  let chunk: string[] = [];
+  let bytes = 0;
+  for await (const line of log.exportCanonical()) {
+    chunk.push(line, "\n");
+    bytes += line.length + 1;
+    n++;
+    if (bytes >= EXPORT_CHUNK) {
+      await write(chunk.join(""));
+      chunk = [];
+      bytes = 0;
+    }
+  }
+  if (chunk.length > 0) await write(chunk.join(""));
+  return n;
+}
+
+/**
+ * Writes the export to a temporary file beside `path` (same file system, mode 0600), syncs it
+ * and renames it over `path`: a reader of `path` sees the old file or the complete new one,
+ * and a failure leaves an existing file as it was.
+ */
+async function exportToFile(log: Genlog, path: string): Promise<number> {
+  const target = resolve(path);
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
+  let file;
+  try {
+    file = await open(temp, "wx", 0o600);
+  } catch (cause) {
+    throw writeError(cause as Error, path);
+  }
+  let renamed = false;
+  try {
+    const handle = file;
+    const n = await writeChunks(log, async (text) => {
+      try {
+        await handle.write(text);
+      } catch (cause) {
+        throw writeError(cause as Error, path);
+      }
+    });
+    try {
+      await handle.sync();
+      await handle.close();
+      file = undefined;
+      await rename(temp, target);
+      renamed = true;
+    } catch (cause) {
+      throw writeError(cause as Error, path);
+    }
+    await syncDirectory(dirname(target));
+    return n;
+  } finally {
+    await file?.close().catch(() => undefined);
+    if (!renamed) await unlink(temp).catch(() => undefined);
+  }
+}
+
+/** Makes the rename durable; a file system that cannot sync a directory is left as it is. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const d = await open(dir, "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // Best effort: the file's own content is already synced.
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Setting up and looking at a data directory: `init`, `status`, `key`.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { openLog, type GenlogStatus } from "../genlog.js";
+import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
+import {
+  keysDirOption,
+  openForReading,
+  withLog,
+  type Bind,
+  type GlobalOptions,
+} from "./context.js";
+import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
+
+/** Adds `init`, `status` and `key` to the program. */
+export function defineSetupCommands(program: Command, bind: Bind): void {
+  program
+    .command("init")
+    .description(
+      "create the data directory, database and the tenant's signing key; print the verifier key",
+    )
+    .option(
+      "--instance <name>",
+      "instance name, the first part of every origin; fixed when the database is created (default: genlog.local)",
+    )
+    .action(bind((_args, o) => init(o)));
+
+  program
+    .command("status")
+    .description(
+      "show the instance, every tenant's log with its size, latest checkpoint and verifier key, and where the database and keys are",
+    )
+    .action(bind((_args, o) => status(o)));
+
+  program
+    .command("key")
+    .description("print the tenant's verifier key line (what auditors check signatures with)")
+    .action(bind((_args, o) => key(o)));
+}
+
+async function init(o: GlobalOptions): Promise<number> {
+  const dataDir = resolve(o.dataDir);
+  const keysDir = keysDirOption(o).keysDir ?? defaultKeysDir(dataDir);
+  const path = keyPath(keysDir, o.tenant);
+  const created = !existsSync(path);
+  const opening = openLog({
+    dataDir,
+    keysDir,
+    tenant: o.tenant,
+    ...(typeof o.instance === "string" ? { instance: o.instance } : {}),
+  });
+  return withLog(opening, async (log) => {
+    const verifierKey = await log.verifierKey();
+    if (o.json) {
+      await printLine(
+        JSON.stringify({ dataDir, tenant: o.tenant, origin: log.origin(), verifierKey, created }),
+      );
+      return 0;
+    }
+    say(
+      created
+        ? `Initialised ${safe(dataDir)} (tenant ${o.tenant}, origin ${safe(log.origin())}).\nSigning key: ${safe(path)} (keep it secret). Verifier key:`
+        : `${safe(dataDir)} was already initialised; kept its signing key ${safe(path)}. Verifier key:`,
+    );
+    await printLine(safe(verifierKey));
+    return 0;
+  });
+}
+
+async function status(o: GlobalOptions): Promise<number> {
+  return withLog(openForReading(o), async (log) => {
+    const s = await log.status();
+    await printLine(o.json ? JSON.stringify(s) : describeStatus(s));
+    return 0;
+  });
+}
+
+/** The human form of {@link GenlogStatus}. */
+export function describeStatus(s: GenlogStatus): string {
+  const lines = [
+    `instance:  ${safe(s.instance)}`,
+    `database:  ${safe(s.database)} (schema version ${s.schemaVersion ?? "unknown"})`,
+    `keys dir:  ${safe(s.keysDir)}`,
+    "",
+  ];
+  const header = ["ORIGIN", "SIZE", "CHECKPOINT", "VERIFIER KEY"];
+  const rows = s.logs.map((l) => [
+    safe(l.origin),
+    String(l.size),
+    l.checkpointSize === null ? "-" : String(l.checkpointSize),
+    l.verifierKey === null ? "(no signing key in the keys dir)" : safe(l.verifierKey),
+  ]);
+  if (rows.length === 0) lines.push("(no logs)");
+  else lines.push(...alignColumns([header, ...rows]));
+  return lines.join("\n");
+}
+
+/** Rows of cells as left-aligned columns two spaces apart. */
+export function alignColumns(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+async function key(o: GlobalOptions): Promise<number> {
+  return withLog(openForReading(o), async (log) => {
+    const vkey = await log.verifierKey();
+    await printLine(
+      o.json ? JSON.stringify({ verifierKey: vkey, origin: log.origin() }) : safe(vkey),
+    );
+    return 0;
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * `genlog verify`: recompute everything and say whether the log is intact (exit 0) or not
+ * (exit 1). Anything that keeps it from running at all is exit 2 or 3, so that a cron job
+ * can tell "the log was tampered with" from "the job is broken".
+ */
+import { existsSync } from "node:fs";
+import { Option, type Command } from "commander";
+import type { VerifyReport } from "../log/verify.js";
+import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
+import { MAX_NOTE_BYTES, readBounded } from "./read-input.js";
+import { escapeForTerminal as safe, paint, printLine, progressBar, say } from "./terminal.js";
+import { VerifyState, assertCheckpointOf, firstLine, type SavedState } from "./verify-state.js";
+
+/** Adds `verify` to the program. */
+export function defineVerifyCommand(program: Command, bind: Bind): void {
+  program
+    .command("verify")
+    .description(
+      "recompute every leaf, root and signature and check every stored copy; exit 1 if anything is wrong",
+    )
+    .addOption(
+      new Option(
+        "--trusted <file>",
+        "a signed checkpoint you trust (one published earlier): the log must extend it",
+      ).conflicts("state"),
+    )
+    .option(
+      "--verifier-key <key|file>",
+      "check signatures with this verifier key line (or the first line of this file) instead of the key in the keys dir",
+    )
+    .option(
+      "--state <dir>",
+      "unattended runs: pin the verifier key in DIR on first use, verify against the checkpoint saved there last time, then save the new one",
+    )
+    .action(bind((_args, o) => verify(o)));
+}
+
+async function verify(o: GlobalOptions): Promise<number> {
+  // Inputs first: a wrong path is reported before the database is opened.
+  const trustedPath = stringOption(o, "trusted");
+  let trusted =
+    trustedPath === undefined
+      ? undefined
+      : await readBounded(trustedPath, MAX_NOTE_BYTES, "--trusted");
+  const keyArg = stringOption(o, "verifierKey");
+  let verifierKey = keyArg === undefined ? undefined : await readVerifierKey(keyArg);
+  const statePath = stringOption(o, "state");
+  const state = statePath === undefined ? undefined : await VerifyState.open(statePath);
+
+  return withLog(openForReading(o), async (log) => {
+    if (trusted !== undefined) assertCheckpointOf(trusted, log.origin(), "--trusted");
+    const plan = state === undefined ? undefined : await state.plan(log, verifierKey);
+    if (plan !== undefined) {
+      verifierKey = plan.verifierKey;
+      trusted = plan.trusted;
+    }
+    const bar = progressBar("verifying");
+    let report: VerifyReport;
+    try {
+      report = await log.verify({
+        ...(trusted !== undefined ? { trusted } : {}),
+        ...(verifierKey !== undefined ? { verifierKey } : {}),
+        onProgress: (done, total) => bar.update(done, total),
+      });
+    } finally {
+      bar.stop();
+    }
+    const saved =
+      report.ok && state !== undefined && plan !== undefined
+        ? await state.save(log, report, plan)
+        : undefined;
+    if (o.json) {
+      await printLine(JSON.stringify(saved === undefined ? report : { ...report, state: saved }));
+    } else {
+      await printLine(describeReport(report, process.stdout));
+      const note = saved === undefined ? "" : describeSaved(saved, state!, log.tenant);
+      if (note !== "") say(note);
+    }
+    return report.ok ? 0 : 1;
+  });
+}
+
+/**
+ * A verifier key given on the command line, or the first line of the file it names. A key
+ * line is never a path that exists, so the two cannot be confused.
+ */
+async function readVerifierKey(value: string): Promise<string> {
+  if (!existsSync(value)) return value;
+  return firstLine(await readBounded(value, MAX_NOTE_BYTES, "--verifier-key"));
+}
+
+/**
+ * The human form of a verify report: `OK: …` or `FAILED: …` and one indented line per
+ * problem. Stored values in it (ids, messages quoting records) are escaped; on a colour
+ * terminal the verdict is coloured, so that a failure cannot be missed.
+ */
+export function describeReport(r: VerifyReport, stream?: NodeJS.WriteStream): string {
+  const verdict = (text: string, colour: "red" | "green") =>
+    stream === undefined ? text : paint(stream, colour, text);
+  if (r.ok) {
+    return `${verdict("OK", "green")}: ${safe(r.origin)}: ${r.entries} entries, ${r.checkpoints} checkpoints verified; root at size ${r.verifiedSize}: ${r.root ?? "(empty)"}`;
+  }
+  const lines = [
+    `${verdict("FAILED", "red")}: ${safe(r.origin)}: ${r.problems.length} problem(s) in ${r.entries} entries:`,
+  ];
+  for (const p of r.problems) {
+    const where =
+      p.index !== undefined
+        ? `entry ${p.index}${p.id !== undefined ? ` (${p.id})` : ""}`
+        : p.size !== undefined
+          ? `checkpoint ${p.size}`
+          : "database";
+    lines.push(`  ${p.kind}: ${safe(where)}: ${safe(p.message)}`);
+  }
+  return lines.join("\n");
+}
+
+function describeSaved(s: SavedState, state: VerifyState, tenant: string): string {
+  const lines: string[] = [];
+  if (s.firstUse) {
+    lines.push(`Pinned verifier key ${safe(s.verifierKey)} in ${safe(state.keyFile(tenant))}.`);
+  }
+  if (s.savedSize !== null) {
+    lines.push(
+      `Saved the checkpoint at size ${s.savedSize} to ${safe(state.checkpointFile(tenant))}; the next run must extend it.`,
+    );
+  }
+  return lines.join("\n");
+}
