@@ -224,6 +224,32 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   }
 }
 
+/**
+ * Brings the database of a data directory to the schema this genlog writes, in place, under
+ * SQLite's write lock (as any writing open does); needs write access to the file but no key.
+ * Returns the schema versions before and after (equal when there was nothing to do).
+ *
+ * @example
+ * const { from, to } = await migrateDataDir("./genlog-data");
+ * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` when there is no genlog.db;
+ * `GENLOG_E_STORE` for a file that is not genlog's or a newer schema.
+ */
+export async function migrateDataDir(dataDir: string): Promise<{ from: number; to: number }> {
+  const path = join(resolve(dataDir), "genlog.db");
+  if (!existsSync(path)) {
+    throw new GenlogError("GENLOG_E_NOT_INITIALIZED", `${resolve(dataDir)} has no genlog.db`, {
+      details: { path },
+    });
+  }
+  const store = SqliteStore.open({ path });
+  try {
+    const to = Number(await store.getSetting("schema_version"));
+    return store.migrated ?? { from: to, to };
+  } finally {
+    await store.close();
+  }
+}
+
 /** A genlog data directory: one log per tenant and stream. */
 export class Genlog {
   /** Absolute path of the data directory. */

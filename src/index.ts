@@ -8,6 +8,7 @@
  */
 export {
   openLog,
+  migrateDataDir,
   Genlog,
   DEFAULT_DATA_DIR,
   DEFAULT_INSTANCE,

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, cpSync, readFileSync } from "node:fs";
+import { chmodSync, cpSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { isGenlogError, openLog, type VerifyReport } from "../src/index.js";
 import { SCHEMA_VERSION, schemaDeviations } from "../src/store/sqlite/schema.js";
 import { tempDir } from "./helpers/temp-dir.js";
+import { runCli } from "./helpers/run-cli.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/v0.1.0", import.meta.url));
 const before = JSON.parse(readFileSync(join(fixture, "v0.1.0-verify.json"), "utf8")) as {
@@ -112,4 +113,24 @@ test("a read-only open of a 0.1.0 database changes nothing and says how to migra
     (e: unknown) => isGenlogError(e, "GENLOG_E_STORE") && /schema version 1/.test(e.message),
   );
   assert.ok(readFileSync(path).equals(bytes));
+});
+
+test("genlog migrate upgrades a 0.1.0 copy without a key, once, and read-only commands then work", async () => {
+  const dir = copyFixture();
+  rmSync(join(dir, "keys"), { recursive: true });
+  const first = await runCli(["migrate", "--data-dir", dir]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /migrated from schema 1 to 2/);
+  const again = await runCli(["migrate", "--data-dir", dir, "--json"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout), { dataDir: dir, from: 2, to: 2 });
+  const verify = await runCli([
+    "verify",
+    "--data-dir",
+    dir,
+    "--verifier-key",
+    before.keys.default!,
+  ]);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.match(verify.stdout, /^OK: genlog.local\/default\/events: 44 entries/);
 });

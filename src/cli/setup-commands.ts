@@ -1,10 +1,10 @@
 /**
- * Setting up and looking at a data directory: `init`, `status`, `key`.
+ * Setting up and looking at a data directory: `init`, `status`, `migrate`, `key`.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { openLog, type GenlogStatus } from "../genlog.js";
+import { migrateDataDir, openLog, type GenlogStatus } from "../genlog.js";
 import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
 import {
   keysDirOption,
@@ -15,7 +15,7 @@ import {
 } from "./context.js";
 import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
 
-/** Adds `init`, `status` and `key` to the program. */
+/** Adds `init`, `status`, `migrate` and `key` to the program. */
 export function defineSetupCommands(program: Command, bind: Bind): void {
   program
     .command("init")
@@ -34,6 +34,13 @@ export function defineSetupCommands(program: Command, bind: Bind): void {
       "show the instance, every tenant's log with its size, latest checkpoint and verifier key, and where the database and keys are",
     )
     .action(bind((_args, o) => status(o)));
+
+  program
+    .command("migrate")
+    .description(
+      "bring genlog.db to the schema this genlog writes, in place (writing commands do it on their own; read-only ones need it done); needs write access, no key",
+    )
+    .action(bind((_args, o) => migrate(o)));
 
   program
     .command("key")
@@ -68,6 +75,14 @@ async function init(o: GlobalOptions): Promise<number> {
     await printLine(safe(verifierKey));
     return 0;
   });
+}
+
+async function migrate(o: GlobalOptions): Promise<number> {
+  const { from, to } = await migrateDataDir(o.dataDir);
+  if (o.json) await printLine(JSON.stringify({ dataDir: resolve(o.dataDir), from, to }));
+  else if (from === to) say(`${safe(resolve(o.dataDir))}: genlog.db is at schema ${to} already.`);
+  else say(`${safe(resolve(o.dataDir))}: genlog.db migrated from schema ${from} to ${to}.`);
+  return 0;
 }
 
 async function status(o: GlobalOptions): Promise<number> {

@@ -4,6 +4,9 @@
  * can tell "the log was tampered with" from "the job is broken".
  */
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { isGenlogError } from "../errors.js";
+import type { Genlog } from "../genlog.js";
 import { Option, type Command } from "commander";
 import type { VerifyReport } from "../log/verify.js";
 import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
@@ -47,7 +50,15 @@ async function verify(o: GlobalOptions): Promise<number> {
   const statePath = stringOption(o, "state");
   const state = statePath === undefined ? undefined : await VerifyState.open(statePath);
 
-  return withLog(openForReading(o), async (log) => {
+  let opening: Genlog;
+  try {
+    opening = await openForReading(o);
+  } catch (e) {
+    // A file too damaged to open is what verify is there to find: a failed verification.
+    if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+    return reportUnopenable(o, e);
+  }
+  return withLog(Promise.resolve(opening), async (log) => {
     if (trusted !== undefined) assertCheckpointOf(trusted, log.origin(), "--trusted");
     const plan = state === undefined ? undefined : await state.plan(log, verifierKey);
     if (plan !== undefined) {
@@ -78,6 +89,21 @@ async function verify(o: GlobalOptions): Promise<number> {
     }
     return report.ok ? 0 : 1;
   });
+}
+
+/** Prints the failed verification of a data directory whose database cannot be opened. */
+async function reportUnopenable(o: GlobalOptions, e: Error): Promise<number> {
+  const report: VerifyReport = {
+    ok: false,
+    origin: resolve(o.dataDir),
+    entries: 0,
+    checkpoints: 0,
+    verifiedSize: 0,
+    root: null,
+    problems: [{ kind: "store-damaged", message: `the database cannot be opened: ${e.message}` }],
+  };
+  await printLine(o.json ? JSON.stringify(report) : describeReport(report, process.stdout));
+  return 1;
 }
 
 /**

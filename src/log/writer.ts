@@ -166,12 +166,12 @@ export class LogWriter {
     const state = await loadState(store, ref, signer);
     // A deleted entry leaves the kept size standing; count them once, so that a writer never
     // extends a log with a hole (O(n), ~40 ms at a million entries, only when opening).
-    const stored = await store.countEntries(ref.logId);
-    if (stored !== state.frontier.size) {
+    const { size, entries } = await store.countEntries(ref.logId);
+    if (entries !== size) {
       throw new GenlogError(
         "GENLOG_E_INCONSISTENT",
-        `log ${ref.origin} has size ${state.frontier.size} but holds ${stored} entries: entries were removed; nothing can be appended, run \`genlog verify\``,
-        { details: { origin: ref.origin, size: state.frontier.size, stored } },
+        `log ${ref.origin} has size ${size} but holds ${entries} entries: entries were removed or added outside genlog; nothing can be appended, run \`genlog verify\``,
+        { details: { origin: ref.origin, size, stored: entries } },
       );
     }
     return new LogWriter(options, state);

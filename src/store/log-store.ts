@@ -122,8 +122,11 @@ export interface LogStore {
    * can never make them disagree.
    */
   logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }>;
-  /** How many entries are stored: less than the size when some were deleted. O(n). */
-  countEntries(logId: number): Promise<number>;
+  /**
+   * The log's size and how many entries it holds, read in one snapshot (another process may
+   * be appending): fewer entries than the size means some were deleted. O(n).
+   */
+  countEntries(logId: number): Promise<{ size: number; entries: number }>;
 
   /**
    * Commits a batch: its entries, its checkpoint and the log's new size, in one durable

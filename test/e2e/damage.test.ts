@@ -124,3 +124,23 @@ test("a store too damaged to find the log in still gives a report, not a crash",
   assert.equal(cli.code, 1, cli.stderr);
   assert.doesNotMatch(cli.stderr, /unexpected failure/);
 });
+
+test("a database whose schema page is damaged fails verification, exit 1, and is never a crash", async () => {
+  const { dir } = await makeLog(5);
+  // Page 1 past the file header: the schema table SQLite reads first.
+  const fd = openSync(join(dir, "genlog.db"), "r+");
+  writeSync(fd, Buffer.alloc(8, 0xff), 0, 8, 100);
+  closeSync(fd);
+  const cli = await runCli(["verify", "--data-dir", dir]);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(
+    cli.stdout,
+    /^FAILED: .*\n {2}store-damaged: database: the database cannot be opened/,
+  );
+  const json = await runCli(["verify", "--data-dir", dir, "--json"]);
+  assert.equal(json.code, 1);
+  assert.equal(
+    (JSON.parse(json.stdout) as { problems: { kind: string }[] }).problems[0]!.kind,
+    "store-damaged",
+  );
+});

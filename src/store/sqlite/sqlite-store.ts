@@ -122,6 +122,8 @@ export class SqliteStore implements LogStore {
     { size: number; cp_size: number | null; note: string | null }
   >;
   readonly #appendTx: ((batches: readonly PackedBatch[]) => BatchOutcomes) | undefined;
+  /** The schema versions before and after this open migrated the file, if it did. */
+  readonly migrated: { from: number; to: number } | undefined;
   /** Batches waiting for the next commit. */
   #queue: QueuedBatch[] = [];
   #flushScheduled = false;
@@ -131,7 +133,13 @@ export class SqliteStore implements LogStore {
   #worker: AppendWorker | undefined;
   #closed = false;
 
-  private constructor(db: Database.Database, path: string, readonly: boolean) {
+  private constructor(
+    db: Database.Database,
+    path: string,
+    readonly: boolean,
+    migrated: { from: number; to: number } | undefined,
+  ) {
+    this.migrated = migrated;
     this.#db = db;
     this.path = path;
     this.#readonly = readonly;
@@ -158,11 +166,12 @@ export class SqliteStore implements LogStore {
     const readonly = options.readonly ?? false;
     let db: Database.Database | undefined;
     try {
+      let migrated: { from: number; to: number } | undefined;
       if (readonly) {
         db = openReadOnly(path);
         checkReadableSchema(db, path);
-      } else db = openWritable(path);
-      return new SqliteStore(db, path, readonly);
+      } else ({ db, migrated } = openWritable(path));
+      return new SqliteStore(db, path, readonly, migrated);
     } catch (cause) {
       db?.close();
       if (cause instanceof ForeignDatabaseError || cause instanceof NewerSchemaError) {
@@ -234,10 +243,16 @@ export class SqliteStore implements LogStore {
     });
   }
 
-  async countEntries(logId: number): Promise<number> {
-    return this.#do(`counting the entries of log ${logId}`, () =>
-      this.#db.prepare("SELECT count(*) FROM entries WHERE log_id = ?").pluck().get(logId),
-    ) as number;
+  async countEntries(logId: number): Promise<{ size: number; entries: number }> {
+    return this.#do(`counting the entries of log ${logId}`, () => {
+      // One statement, one snapshot: a commit by another process cannot fall in between.
+      const row = this.#db
+        .prepare(
+          "SELECT size, (SELECT count(*) FROM entries e WHERE e.log_id = l.log_id) AS entries FROM logs l WHERE log_id = ?",
+        )
+        .get(logId) as { size: number; entries: number } | undefined;
+      return row ?? { size: 0, entries: 0 };
+    });
   }
 
   appendBatch(logId: number, batch: AppendBatch): Promise<void> {
@@ -466,8 +481,14 @@ export class SqliteStore implements LogStore {
   }
 }
 
-/** Opens (creating if needed) a writable database and brings its schema up to date. */
-function openWritable(path: string): Database.Database {
+/**
+ * Opens (creating if needed) a writable database and brings its schema up to date; says
+ * from which version to which it migrated an existing file, if it did.
+ */
+function openWritable(path: string): {
+  db: Database.Database;
+  migrated: { from: number; to: number } | undefined;
+} {
   // The database holds every record: create it owner-only (SQLite gives the -wal and -shm
   // files the mode of the database file). An existing file keeps its mode.
   closeSync(openSync(path, "a", 0o600));
@@ -488,7 +509,9 @@ function openWritable(path: string): Database.Database {
     // Only takes effect on a new file, before WAL is on.
     if (version === 0) db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
     configureWriter(db);
-    if (version < SCHEMA_VERSION) migrate(db);
+    const steps = version < SCHEMA_VERSION ? migrate(db) : undefined;
+    // A new file replays every migration: that is creating it, not migrating it.
+    const migrated = steps !== undefined && steps.from > 0 ? steps : undefined;
     // A dropped trigger, unique index or generated column would let rows be rewritten
     // unseen, or a retried id be logged twice: never write into such a file.
     const changed = schemaDeviations(db);
@@ -499,7 +522,7 @@ function openWritable(path: string): Database.Database {
         { details: { path, changes: changed } },
       );
     }
-    return db;
+    return { db, migrated };
   } catch (e) {
     db.close();
     throw e;
@@ -521,7 +544,7 @@ function checkReadableSchema(db: Database.Database, path: string): void {
   if (version > SCHEMA_VERSION) throw new NewerSchemaError(version);
   throw new GenlogError(
     "GENLOG_E_STORE",
-    `${path} has schema version ${version}, older than the ${SCHEMA_VERSION} this genlog reads: run \`genlog migrate\` once with write access to it (a copy will do)`,
+    `${path} has schema version ${version}, older than the ${SCHEMA_VERSION} this genlog reads: run \`genlog migrate --data-dir DIR\` once with write access to it (a copy of the data directory will do; no key is needed)`,
     { details: { path, version, expected: SCHEMA_VERSION } },
   );
 }
