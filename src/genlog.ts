@@ -266,7 +266,8 @@ export class Genlog {
     } catch (e) {
       return Promise.reject(e);
     }
-    const clientId = event.id !== undefined;
+    // Only the prepared snapshot is used from here: `event` is never read again.
+    const clientId = prepared.clientId;
     // Once a tenant's writer is open, an append is one call: no await, no extra promise.
     const writer = this.#writers.get(prepared.template.tenant);
     if (writer !== undefined) return writer.append(prepared, clientId);

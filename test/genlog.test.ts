@@ -654,3 +654,56 @@ test("a writer never extends a log whose last entries were deleted", async () =>
   assert.equal(await log.size(), 8);
   await log.close();
 });
+
+test("an event is read once: a getter that grows after its first read stores what was validated", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  let reads = 0;
+  const rec = await log.append({
+    type: "backend",
+    get meta() {
+      reads++;
+      return { blob: "x".repeat(reads === 1 ? 16 : 5 * 1024 * 1024) };
+    },
+  });
+  assert.equal(reads, 1);
+  assert.equal((rec.meta.blob as string).length, 16);
+  assert.equal(((await log.get(rec.seq)).meta.blob as string).length, 16);
+  await log.close();
+});
+
+test("an id getter is read once: the idempotency key and the record id are the same value", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const id = "0190a7a2-3c1e-7c3a-9f5e-4b8a1c2d3e4f";
+  let reads = 0;
+  const event = {
+    type: "model",
+    get id() {
+      return reads++ === 0 ? id : undefined;
+    },
+  };
+  const first = await log.appendWithStatus(event);
+  reads = 0;
+  const again = await log.appendWithStatus(event);
+  assert.equal(first.record.id, id);
+  assert.equal(again.duplicate, true);
+  assert.equal(again.record.seq, first.record.seq);
+  assert.equal(await log.size(), 1);
+  await log.close();
+});
+
+test("__proto__, constructor and prototype meta keys are stored as data and read back the same", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const meta = JSON.parse(
+    '{"__proto__":{"password":"hunter2","x":1},"constructor":{"prototype":{"y":2}},"prototype":3}',
+  ) as Record<string, unknown>;
+  const rec = await log.logGenerationEvent("backend", { meta });
+  assert.deepEqual(Object.keys(rec.meta), ["__proto__", "constructor", "prototype"]);
+  assert.deepEqual(rec.meta.__proto__, { password: "[REDACTED]", x: 1 });
+  assert.deepEqual(rec.redactions, [{ path: "/meta/__proto__/password", rule: "key:password" }]);
+  const back = await log.get(rec.seq);
+  assert.deepEqual(back, rec);
+  assert.equal(Object.getPrototypeOf(back.meta), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).x, undefined);
+  assert.equal((await log.verify()).ok, true);
+  await log.close();
+});
