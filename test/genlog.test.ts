@@ -707,3 +707,92 @@ test("__proto__, constructor and prototype meta keys are stored as data and read
   assert.equal((await log.verify()).ok, true);
   await log.close();
 });
+
+test("on and off take only the hook names, never members of Object.prototype", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty", "nope"]) {
+    assert.throws(
+      () => log.on(name as "appended", () => 1),
+      (e: unknown) => isGenlogError(e, "GENLOG_E_USAGE") && e.message.includes(name),
+    );
+    assert.throws(
+      () => log.off(name as "appended", () => 1),
+      (e: unknown) => isGenlogError(e, "GENLOG_E_USAGE"),
+    );
+  }
+  assert.throws(
+    () => log.on("appended", "not a function" as unknown as () => unknown),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_USAGE") && /expected a function/.test(e.message),
+  );
+  // The real names still work, and nothing was registered by the refused calls.
+  const seen: number[] = [];
+  const hook = (r: GenerationRecord) => void seen.push(r.seq);
+  log.on("appended", hook);
+  await log.logGenerationEvent("a");
+  for (let i = 0; i < 5 && seen.length < 1; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(seen, [0]);
+  log.off("appended", hook);
+  await log.close();
+});
+
+test("query options of the wrong type or form are input errors naming the option", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  await log.logGenerationEvent("backend", { user: "alice" });
+  const bad: [Record<string, unknown>, string][] = [
+    [{ actor: { a: 1 } }, "/actor"],
+    [{ actor: null }, "/actor"],
+    [{ type: 3 }, "/type"],
+    [{ sector: ["health"] }, "/sector"],
+    [{ status: 1 }, "/status"],
+    [{ since: 5 }, "/since"],
+    [{ since: "1" }, "/since"],
+    [{ since: "2024-02-30" }, "/since"],
+    [{ until: {} }, "/until"],
+    [{ until: "2026-11-25T10:00" }, "/until"],
+    [{ cursor: 42 }, "/cursor"],
+    [{ cursor: { seq: 1 } }, "/cursor"],
+    [{ limit: "10" }, "/limit"],
+    [{ tenant: 7 }, "/tenant"],
+  ];
+  for (const [options, pointer] of bad) {
+    await assert.rejects(
+      log.query(options as never),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_INVALID_INPUT") &&
+        e.details.pointer === pointer &&
+        e.message.startsWith(pointer.slice(1)),
+      JSON.stringify(options),
+    );
+  }
+  // RFC 3339 date-times with an offset and plain dates are taken, compared in UTC.
+  const rec = (await log.query()).records[0]!;
+  const day = rec.ts.slice(0, 10);
+  assert.equal((await log.query({ since: day })).records.length, 1);
+  assert.equal((await log.query({ until: day })).records.length, 0);
+  const later = new Date(Date.parse(rec.ts) + 1).toISOString().replace("Z", "+00:00");
+  assert.equal((await log.query({ until: later, actor: "alice" })).records.length, 1);
+  await log.close();
+});
+
+test("a bad maxBatch or instance fails at open, before any file is written", async () => {
+  for (const maxBatch of [0, -1, Number.NaN, 1.5, Infinity, "8"]) {
+    const dir = join(tempDir(), "data");
+    await assert.rejects(
+      openLog({ dataDir: dir, maxBatch: maxBatch as number }),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_USAGE") &&
+        e.details.pointer === "/maxBatch" &&
+        e.message.includes(String(maxBatch)),
+    );
+    assert.equal(existsSync(dir), false);
+  }
+  const dir = join(tempDir(), "data");
+  await assert.rejects(openLog({ dataDir: dir, instance: "Bad Name" }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_INVALID_INPUT"),
+  );
+  assert.equal(existsSync(dir), false);
+  const log = await openLog({ dataDir: dir, maxBatch: 1 });
+  await Promise.all([log.logGenerationEvent("a"), log.logGenerationEvent("b")]);
+  assert.equal(await log.size(), 2);
+  await log.close();
+});
