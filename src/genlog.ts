@@ -30,15 +30,10 @@ import {
 import { auditCheckpoint, type CheckpointAudit } from "./core/audit.js";
 import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
 import { LogWriter, checkMaxBatch, type AppendResult, type CommittedBatch } from "./log/writer.js";
+import { openTenantSigner } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { StoredEntry, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
-import {
-  createKeyFile,
-  defaultKeysDir,
-  ed25519Signer,
-  keyPath,
-  readKeyFile,
-} from "./keys/file-keys.js";
+import { defaultKeysDir, ed25519Signer, keyPath, readKeyFile } from "./keys/file-keys.js";
 import type { Signer } from "./keys/signer.js";
 import {
   verifyLog,
@@ -141,7 +136,9 @@ interface TenantLog {
  * await log.close();
  * @throws {GenlogError} `GENLOG_E_USAGE` for a bad `maxBatch` and `GENLOG_E_INVALID_INPUT`
  *   for a bad `instance` or `tenant`, before any file is written; `GENLOG_E_NOT_INITIALIZED`
- *   when `create` is false and nothing is there.
+ *   when `create` is false and nothing is there, or when the default tenant's log has a key
+ *   that the keys directory does not hold (no new key is made: the message names the key and
+ *   where it was looked for); `GENLOG_E_KEY` when the key file there did not sign the log.
  */
 export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   // Every option is checked before anything is created: a bad one leaves no file behind.
@@ -155,34 +152,19 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     options.keysDir ?? process.env.GENLOG_KEYS_DIR ?? defaultKeysDir(dataDir),
   );
   const dbPath = join(dataDir, "genlog.db");
-  if (readOnly) {
-    if (!existsSync(dbPath)) {
-      throw new GenlogError(
-        "GENLOG_E_NOT_INITIALIZED",
-        `${dataDir} has no genlog.db: run \`genlog init --data-dir ${dataDir}\`, or point --data-dir at a genlog data directory`,
-      );
-    }
-  } else if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  else {
-    try {
-      readKeyFile(keyPath(keysDir, tenant));
-    } catch (e) {
-      if (e instanceof GenlogError && e.code === "GENLOG_E_NOT_INITIALIZED") {
-        throw new GenlogError(
-          "GENLOG_E_NOT_INITIALIZED",
-          `no signing key for tenant "${tenant}" in ${keysDir}: run \`genlog init --data-dir ${dataDir}${keysDir === defaultKeysDir(dataDir) ? "" : ` --keys-dir ${keysDir}`}${tenant === DEFAULT_TENANT ? "" : ` --tenant ${tenant}`}\``,
-          { cause: e },
-        );
-      }
-      throw e;
-    }
+  if (!create && !existsSync(dbPath)) {
+    throw new GenlogError(
+      "GENLOG_E_NOT_INITIALIZED",
+      `${dataDir} has no genlog.db: run \`${initCommand(dataDir, keysDir, tenant)}\`, or point --data-dir at a genlog data directory`,
+    );
   }
+  if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = SqliteStore.open({ path: dbPath, readonly: readOnly });
   try {
     const wanted = options.instance ?? DEFAULT_INSTANCE;
-    const instance = readOnly
-      ? await store.getSetting("instance")
-      : await store.initSetting("instance", wanted);
+    const instance = create
+      ? await store.initSetting("instance", wanted)
+      : await store.getSetting("instance");
     if (instance === undefined) {
       throw new GenlogError("GENLOG_E_NOT_INITIALIZED", `${dbPath} holds no genlog log yet`);
     }
@@ -537,20 +519,26 @@ export class Genlog {
     this.#check();
     let p = this.#tenants.get(tenant);
     if (p === undefined) {
-      p = this.#loadTenant(assertTenant(tenant), create && this.#create);
+      p = this.#loadTenant(assertTenant(tenant), create);
       this.#tenants.set(tenant, p);
       p.catch(() => this.#tenants.delete(tenant));
     }
     return p;
   }
 
-  async #loadTenant(tenant: string, create: boolean): Promise<TenantLog> {
+  /**
+   * Loads a tenant's log and signer. `forAppend` is true for appends and `openTenant`, which
+   * may create the tenant when the handle may create. A key is never created for a log that
+   * already has one (see {@link openTenantSigner}).
+   */
+  async #loadTenant(tenant: string, forAppend: boolean): Promise<TenantLog> {
     const path = keyPath(this.keysDir, tenant);
     const origin = `${this.instance}/${tenant}/events`;
+    const existing = await this.#store.openLogRef({ origin, tenant, stream: "events" }, false);
     if (this.#readOnly) {
-      // The key is optional here: an auditor brings the verifier key instead.
-      const ref = await this.#store.openLogRef({ origin, tenant, stream: "events" }, false);
-      if (ref === undefined) {
+      // The key is optional here: an auditor brings the verifier key instead. A key file
+      // that is not the log's is not refused: `verify` is the judge of that.
+      if (existing === undefined) {
         throw new GenlogError(
           "GENLOG_E_NOT_FOUND",
           `tenant "${tenant}" has no log in ${this.dataDir}`,
@@ -562,24 +550,33 @@ export class Genlog {
       const signer = existsSync(path)
         ? ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path))
         : undefined;
-      return { ref, signer, writer: undefined };
+      return { ref: existing, signer, writer: undefined };
     }
-    if (!create && !existsSync(path)) {
+    const signer = await openTenantSigner({
+      store: this.#store,
+      instance: this.instance,
+      tenant,
+      keysDir: this.keysDir,
+      ref: existing,
+      create: forAppend && this.#create,
+    });
+    if (signer === undefined) {
+      // No key anywhere, and this call may not create one.
+      if (forAppend) {
+        throw new GenlogError(
+          "GENLOG_E_NOT_INITIALIZED",
+          `no signing key for tenant "${tenant}" in ${this.keysDir}: run \`${initCommand(this.dataDir, this.keysDir, tenant)}\``,
+          { details: { tenant, keysDir: this.keysDir } },
+        );
+      }
       throw new GenlogError(
         "GENLOG_E_NOT_FOUND",
-        `tenant "${tenant}" has no log in ${this.dataDir}: append to it or run \`genlog init --tenant ${tenant}\``,
+        `tenant "${tenant}" has no log in ${this.dataDir}: append to it or run \`${initCommand(this.dataDir, this.keysDir, tenant)}\``,
         { details: { tenant } },
       );
     }
-    if (create) {
-      try {
-        createKeyFile(path);
-      } catch (e) {
-        if (!(e instanceof GenlogError && e.code === "GENLOG_E_ALREADY_INITIALIZED")) throw e;
-      }
-    }
-    const signer = ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path));
-    const ref = await this.#store.openLogRef({ origin, tenant, stream: "events" }, true);
+    const ref =
+      existing ?? (await this.#store.openLogRef({ origin, tenant, stream: "events" }, true));
     return { ref: ref!, signer, writer: undefined };
   }
 
@@ -812,6 +809,13 @@ function decodeCursor(cursor: unknown): number {
     );
   }
   return Number(m[1]);
+}
+
+/** The `genlog init` command that creates what this handle looks for. */
+function initCommand(dataDir: string, keysDir: string, tenant: string): string {
+  const keys = keysDir === defaultKeysDir(dataDir) ? "" : ` --keys-dir ${keysDir}`;
+  const other = tenant === DEFAULT_TENANT ? "" : ` --tenant ${tenant}`;
+  return `genlog init --data-dir ${dataDir}${keys}${other}`;
 }
 
 /** Instance names start every origin and key name: no spaces, no `+` (C2SP signed-note). */
