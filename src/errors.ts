@@ -10,9 +10,11 @@ export const ERROR_CODES = {
   GENLOG_E_INVALID_INPUT: "An event or option failed validation; `pointer` names the field.",
   GENLOG_E_USAGE: "A command or function was called the wrong way (unknown flag, bad argument).",
   GENLOG_E_NOT_FOUND: "The record, checkpoint or tree size asked for does not exist.",
-  GENLOG_E_NOT_INITIALIZED: "The data directory has no database or signing key: run `genlog init`.",
+  GENLOG_E_NOT_INITIALIZED:
+    "The data directory has no database, or the keys directory no signing key for the tenant: check the paths, or run `genlog init` for a new one.",
   GENLOG_E_ALREADY_INITIALIZED: "`genlog init` found an existing signing key and kept it.",
-  GENLOG_E_KEY: "A signing or verifier key is unreadable, malformed or has unsafe permissions.",
+  GENLOG_E_KEY:
+    "A signing or verifier key is unreadable, malformed, has unsafe permissions, or is not the key that signed the log.",
   GENLOG_E_MALFORMED_NOTE: "A signed note or checkpoint text does not follow C2SP signed-note.",
   GENLOG_E_BAD_SIGNATURE: "A signed note carries no valid signature from the expected key.",
   GENLOG_E_BAD_PROOF: "An inclusion or consistency proof does not verify.",

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { GenlogError, isGenlogError } from "./errors.js";
-import { STATUSES, assertTenant } from "./core/event-schema.js";
+import { STATUSES, assertTenant, describeValue } from "./core/event-schema.js";
+import { rfc3339ToEpochMs } from "./core/rfc3339.js";
 import {
   prepareRecord,
   type GenerationRecord,
@@ -28,16 +29,11 @@ import {
 } from "./core/merkle.js";
 import { auditCheckpoint, type CheckpointAudit } from "./core/audit.js";
 import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
-import { LogWriter, type AppendResult, type CommittedBatch } from "./log/writer.js";
+import { LogWriter, checkMaxBatch, type AppendResult, type CommittedBatch } from "./log/writer.js";
+import { openTenantSigner } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { StoredEntry, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
-import {
-  createKeyFile,
-  defaultKeysDir,
-  ed25519Signer,
-  keyPath,
-  readKeyFile,
-} from "./keys/file-keys.js";
+import { defaultKeysDir, ed25519Signer, keyPath, readKeyFile } from "./keys/file-keys.js";
 import type { Signer } from "./keys/signer.js";
 import {
   verifyLog,
@@ -164,9 +160,16 @@ interface TenantLog {
  * const log = await openLog({ dataDir: "./genlog-data" });
  * const rec = await log.logGenerationEvent("backend", { user: "alice", meta: { stack: "Flask" } });
  * await log.close();
- * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` when `create` is false and nothing is there.
+ * @throws {GenlogError} `GENLOG_E_USAGE` for a bad `maxBatch` and `GENLOG_E_INVALID_INPUT`
+ *   for a bad `instance` or `tenant`, before any file is written; `GENLOG_E_NOT_INITIALIZED`
+ *   when `create` is false and nothing is there, or when the default tenant's log has a key
+ *   that the keys directory does not hold (no new key is made: the message names the key and
+ *   where it was looked for); `GENLOG_E_KEY` when the key file there did not sign the log.
  */
 export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
+  // Every option is checked before anything is created: a bad one leaves no file behind.
+  checkMaxBatch(options.maxBatch);
+  if (options.instance !== undefined) assertInstance(options.instance);
   const dataDir = resolve(options.dataDir ?? process.env.GENLOG_DATA_DIR ?? DEFAULT_DATA_DIR);
   const readOnly = options.readOnly ?? false;
   const create = !readOnly && (options.create ?? true);
@@ -175,35 +178,19 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     options.keysDir ?? process.env.GENLOG_KEYS_DIR ?? defaultKeysDir(dataDir),
   );
   const dbPath = join(dataDir, "genlog.db");
-  // Every option is checked before any file is touched: a refused call leaves nothing behind.
-  const wanted = assertInstance(options.instance ?? DEFAULT_INSTANCE);
-  if (readOnly) {
-    if (!existsSync(dbPath)) {
-      throw new GenlogError(
-        "GENLOG_E_NOT_INITIALIZED",
-        `${dataDir} has no genlog.db: run \`genlog init --data-dir ${dataDir}\`, or point --data-dir at a genlog data directory`,
-      );
-    }
-  } else if (create) makeDataDir(dataDir);
-  else {
-    try {
-      readKeyFile(keyPath(keysDir, tenant));
-    } catch (e) {
-      if (e instanceof GenlogError && e.code === "GENLOG_E_NOT_INITIALIZED") {
-        throw new GenlogError(
-          "GENLOG_E_NOT_INITIALIZED",
-          `no signing key for tenant "${tenant}" in ${keysDir}: run \`genlog init --data-dir ${dataDir}${keysDir === defaultKeysDir(dataDir) ? "" : ` --keys-dir ${keysDir}`}${tenant === DEFAULT_TENANT ? "" : ` --tenant ${tenant}`}\``,
-          { cause: e },
-        );
-      }
-      throw e;
-    }
+  if (!create && !existsSync(dbPath)) {
+    throw new GenlogError(
+      "GENLOG_E_NOT_INITIALIZED",
+      `${dataDir} has no genlog.db: run \`${initCommand(dataDir, keysDir, tenant)}\`, or point --data-dir at a genlog data directory`,
+    );
   }
+  if (create) makeDataDir(dataDir);
   const store = SqliteStore.open({ path: dbPath, readonly: readOnly });
   try {
-    const instance = readOnly
-      ? await store.getSetting("instance")
-      : await store.initSetting("instance", wanted);
+    const wanted = options.instance ?? DEFAULT_INSTANCE;
+    const instance = create
+      ? await store.initSetting("instance", wanted)
+      : await store.getSetting("instance");
     if (instance === undefined) {
       throw new GenlogError("GENLOG_E_NOT_INITIALIZED", `${dbPath} holds no genlog log yet`);
     }
@@ -319,7 +306,8 @@ export class Genlog {
     } catch (e) {
       return Promise.reject(e);
     }
-    const clientId = event.id !== undefined;
+    // Only the prepared snapshot is used from here: `event` is never read again.
+    const clientId = prepared.clientId;
     // Once a tenant's writer is open, an append is one call: no await, no extra promise.
     const writer = this.#writers.get(prepared.template.tenant);
     if (writer !== undefined) return writer.append(prepared, clientId);
@@ -344,19 +332,13 @@ export class Genlog {
 
   /** Registers a hook. Hooks run after the ack; a throwing or slow hook never affects appends. */
   on<K extends HookName>(event: K, fn: HookEvents[K]): this {
-    if (!(event in this.#hooks)) {
-      throw new GenlogError(
-        "GENLOG_E_USAGE",
-        `unknown hook "${String(event)}"; expected appended or checkpoint`,
-      );
-    }
-    this.#hooks[event].push(fn);
+    this.#hookList(event, fn).push(fn);
     return this;
   }
 
   /** Removes a hook registered with {@link on}. */
   off<K extends HookName>(event: K, fn: HookEvents[K]): this {
-    const list = this.#hooks[event] as HookEvents[K][];
+    const list = this.#hookList(event, fn);
     const i = list.indexOf(fn);
     if (i >= 0) list.splice(i, 1);
     return this;
@@ -462,42 +444,22 @@ export class Genlog {
     return parseRecord((await this.#entry(ref, idOrSeq)).canonical);
   }
 
-  /** One page of records matching all filters, in log order. */
+  /**
+   * One page of records matching all filters, in log order.
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the option (`/actor`, `/since`, …)
+   *   when one has the wrong type or value.
+   */
   async query(options: QueryOptions = {}): Promise<QueryPage> {
+    const filter = toQueryFilter(options);
     const { ref } = await this.#tenant(options.tenant ?? this.tenant);
-    const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new GenlogError(
-        "GENLOG_E_INVALID_INPUT",
-        `limit: expected an integer 1..1000, got ${limit}`,
-        {
-          details: { pointer: "/limit", rule: "range" },
-        },
-      );
-    }
-    const filter: QueryFilter = { limit };
-    if (options.type !== undefined) filter.type = options.type;
-    if (options.actor !== undefined) filter.actor = options.actor;
-    if (options.sector !== undefined) filter.sector = options.sector;
-    if (options.status !== undefined) {
-      if (!STATUSES.includes(options.status)) {
-        throw new GenlogError(
-          "GENLOG_E_INVALID_INPUT",
-          `status: expected one of ${STATUSES.join(", ")}, got "${String(options.status)}"`,
-          { details: { pointer: "/status", rule: "enum" } },
-        );
-      }
-      filter.status = options.status;
-    }
-    if (options.since !== undefined) filter.since = toUtc(options.since, "/since");
-    if (options.until !== undefined) filter.until = toUtc(options.until, "/until");
-    if (options.cursor !== undefined) filter.afterSeq = decodeCursor(options.cursor);
     const rows = await this.#store.query(ref.logId, filter);
     const records = rows.map((r) => parseRecord(r.canonical));
     const last = rows[rows.length - 1];
     return {
       records,
-      nextCursor: rows.length === limit && last !== undefined ? encodeCursor(last.seq) : null,
+      nextCursor:
+        rows.length === filter.limit && last !== undefined ? encodeCursor(last.seq) : null,
     };
   }
 
@@ -612,6 +574,23 @@ export class Genlog {
     this.#logger.flush?.();
   }
 
+  /** The hooks of `event`: an own member only, never `constructor` or `toString`. */
+  #hookList<K extends HookName>(event: K, fn: unknown): HookEvents[K][] {
+    if (typeof event !== "string" || !Object.hasOwn(this.#hooks, event)) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `unknown hook ${typeof event === "string" ? JSON.stringify(event) : describeValue(event)}; expected "appended" or "checkpoint"`,
+      );
+    }
+    if (typeof fn !== "function") {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `hook "${event}": expected a function, got ${describeValue(fn)}`,
+      );
+    }
+    return this.#hooks[event] as HookEvents[K][];
+  }
+
   #check(): void {
     if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "this genlog handle is closed");
   }
@@ -624,20 +603,26 @@ export class Genlog {
     this.#check();
     let p = this.#tenants.get(tenant);
     if (p === undefined) {
-      p = this.#loadTenant(assertTenant(tenant), create && this.#create);
+      p = this.#loadTenant(assertTenant(tenant), create);
       this.#tenants.set(tenant, p);
       p.catch(() => this.#tenants.delete(tenant));
     }
     return p;
   }
 
-  async #loadTenant(tenant: string, create: boolean): Promise<TenantLog> {
+  /**
+   * Loads a tenant's log and signer. `forAppend` is true for appends and `openTenant`, which
+   * may create the tenant when the handle may create. A key is never created for a log that
+   * already has one (see {@link openTenantSigner}).
+   */
+  async #loadTenant(tenant: string, forAppend: boolean): Promise<TenantLog> {
     const path = keyPath(this.keysDir, tenant);
     const origin = `${this.instance}/${tenant}/events`;
+    const existing = await this.#store.openLogRef({ origin, tenant, stream: "events" }, false);
     if (this.#readOnly) {
-      // The key is optional here: an auditor brings the verifier key instead.
-      const ref = await this.#store.openLogRef({ origin, tenant, stream: "events" }, false);
-      if (ref === undefined) {
+      // The key is optional here: an auditor brings the verifier key instead. A key file
+      // that is not the log's is not refused: `verify` is the judge of that.
+      if (existing === undefined) {
         throw new GenlogError(
           "GENLOG_E_NOT_FOUND",
           `tenant "${tenant}" has no log in ${this.dataDir}`,
@@ -649,24 +634,33 @@ export class Genlog {
       const signer = existsSync(path)
         ? ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path))
         : undefined;
-      return { ref, signer, writer: undefined };
+      return { ref: existing, signer, writer: undefined };
     }
-    if (!create && !existsSync(path)) {
+    const signer = await openTenantSigner({
+      store: this.#store,
+      instance: this.instance,
+      tenant,
+      keysDir: this.keysDir,
+      ref: existing,
+      create: forAppend && this.#create,
+    });
+    if (signer === undefined) {
+      // No key anywhere, and this call may not create one.
+      if (forAppend) {
+        throw new GenlogError(
+          "GENLOG_E_NOT_INITIALIZED",
+          `no signing key for tenant "${tenant}" in ${this.keysDir}: run \`${initCommand(this.dataDir, this.keysDir, tenant)}\``,
+          { details: { tenant, keysDir: this.keysDir } },
+        );
+      }
       throw new GenlogError(
         "GENLOG_E_NOT_FOUND",
-        `tenant "${tenant}" has no log in ${this.dataDir}: append to it or run \`genlog init --tenant ${tenant}\``,
+        `tenant "${tenant}" has no log in ${this.dataDir}: append to it or run \`${initCommand(this.dataDir, this.keysDir, tenant)}\``,
         { details: { tenant } },
       );
     }
-    if (create) {
-      try {
-        createKeyFile(path);
-      } catch (e) {
-        if (!(e instanceof GenlogError && e.code === "GENLOG_E_ALREADY_INITIALIZED")) throw e;
-      }
-    }
-    const signer = ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path));
-    const ref = await this.#store.openLogRef({ origin, tenant, stream: "events" }, true);
+    const ref =
+      existing ?? (await this.#store.openLogRef({ origin, tenant, stream: "events" }, true));
     return { ref: ref!, signer, writer: undefined };
   }
 
@@ -814,15 +808,67 @@ function parseRecord(canonical: string): GenerationRecord {
   return JSON.parse(canonical) as GenerationRecord;
 }
 
-function toUtc(value: string, pointer: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new GenlogError(
-      "GENLOG_E_INVALID_INPUT",
-      `${pointer.slice(1)}: expected an ISO 8601 date, got "${value}"`,
-      {
-        details: { pointer, rule: "format" },
-      },
+/** Checks every query option before the store sees it: a wrong type is a named error. */
+function toQueryFilter(options: QueryOptions): QueryFilter {
+  if (typeof options !== "object" || options === null) {
+    throw queryError(
+      "",
+      "type",
+      `query options: expected an object, got ${describeValue(options)}`,
+    );
+  }
+  const limit = options.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw queryError(
+      "/limit",
+      "range",
+      `limit: expected an integer 1..1000, got ${describeValue(limit)}`,
+    );
+  }
+  const filter: QueryFilter = { limit };
+  for (const field of ["type", "actor", "sector"] as const) {
+    const value: unknown = options[field];
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw queryError(
+        `/${field}`,
+        "type",
+        `${field}: expected a string, got ${describeValue(value)}`,
+      );
+    }
+    filter[field] = value;
+  }
+  if (options.status !== undefined) {
+    if (!STATUSES.includes(options.status)) {
+      throw queryError(
+        "/status",
+        "enum",
+        `status: expected one of ${STATUSES.join(", ")}, got ${describeValue(options.status)}`,
+      );
+    }
+    filter.status = options.status;
+  }
+  if (options.since !== undefined) filter.since = toUtc(options.since, "/since");
+  if (options.until !== undefined) filter.until = toUtc(options.until, "/until");
+  if (options.cursor !== undefined) filter.afterSeq = decodeCursor(options.cursor);
+  return filter;
+}
+
+function queryError(pointer: string, rule: string, message: string): GenlogError {
+  return new GenlogError("GENLOG_E_INVALID_INPUT", message, { details: { pointer, rule } });
+}
+
+/**
+ * A time bound as the store compares it (RFC 3339 UTC with milliseconds). Only RFC 3339 is
+ * taken, a date-time or a date (its midnight UTC): `Date.parse` would read "1" as 2001.
+ */
+function toUtc(value: unknown, pointer: string): string {
+  const ms = typeof value === "string" ? rfc3339ToEpochMs(value) : undefined;
+  if (ms === undefined) {
+    throw queryError(
+      pointer,
+      "format",
+      `${pointer.slice(1)}: expected an RFC 3339 date-time such as 2026-11-25T10:00:00Z or a date such as 2026-11-25, got ${describeValue(value)}`,
     );
   }
   return new Date(ms).toISOString();
@@ -832,12 +878,15 @@ function encodeCursor(seq: number): string {
   return Buffer.from(`s:${seq}`).toString("base64url");
 }
 
-function decodeCursor(cursor: string): number {
-  const m = /^s:(\d+)$/.exec(Buffer.from(cursor, "base64url").toString());
+function decodeCursor(cursor: unknown): number {
+  const m =
+    typeof cursor === "string" && cursor.length <= 64
+      ? /^s:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString())
+      : null;
   if (m === null) {
     throw new GenlogError(
       "GENLOG_E_INVALID_INPUT",
-      "cursor: expected a nextCursor returned by query",
+      `cursor: expected a nextCursor returned by query, got ${describeValue(cursor)}`,
       {
         details: { pointer: "/cursor", rule: "format" },
       },
@@ -863,15 +912,23 @@ function makeDataDir(dataDir: string): void {
   }
 }
 
+/** The `genlog init` command that creates what this handle looks for. */
+function initCommand(dataDir: string, keysDir: string, tenant: string): string {
+  const keys = keysDir === defaultKeysDir(dataDir) ? "" : ` --keys-dir ${keysDir}`;
+  const other = tenant === DEFAULT_TENANT ? "" : ` --tenant ${tenant}`;
+  return `genlog init --data-dir ${dataDir}${keys}${other}`;
+}
+
 /** Instance names start every origin and key name: no spaces, no `+` (C2SP signed-note). */
-function assertInstance(instance: string): string {
+function assertInstance(instance: unknown): string {
   if (
+    typeof instance !== "string" ||
     !/^[A-Za-z0-9][A-Za-z0-9._~:-]*(\/[A-Za-z0-9._~:-]+)*$/.test(instance) ||
     instance.length > 128
   ) {
     throw new GenlogError(
       "GENLOG_E_INVALID_INPUT",
-      `instance: expected a host-like name such as "genlog.example.com" (letters, digits, . _ ~ : - and /), got "${instance}"`,
+      `instance: expected a host-like name such as "genlog.example.com" (letters, digits, . _ ~ : - and /), got ${describeValue(instance)}`,
       { details: { pointer: "/instance", rule: "pattern" } },
     );
   }

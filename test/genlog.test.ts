@@ -1,6 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { rawDatabase } from "./helpers/raw-database.js";
@@ -239,13 +247,18 @@ test("keysDir keeps the signing keys outside the data directory", async () => {
   assert.equal(statSync(keysDir).mode & 0o777, 0o700);
   assert.equal(statSync(join(keysDir, "default.ed25519.pem")).mode & 0o777, 0o600);
 
-  // Reopening needs the same keys directory; without it there is no key to sign with.
+  // Reopening needs the same keys directory; without it there is no key to sign with, and
+  // the error says where the key was looked for and where it was made.
   const again = await openLog({ dataDir, keysDir, create: false });
   assert.equal(await again.verifierKey(), key);
   assert.equal((await again.logGenerationEvent("frontend")).seq, 1);
   await again.close();
-  await assert.rejects(openLog({ dataDir, create: false }), (e: unknown) =>
-    isGenlogError(e, "GENLOG_E_NOT_INITIALIZED"),
+  await assert.rejects(
+    openLog({ dataDir, create: false }),
+    (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_NOT_INITIALIZED") &&
+      e.message.includes(join(dataDir, "keys")) &&
+      e.message.includes(`created in ${keysDir}`),
   );
 });
 
@@ -653,4 +666,293 @@ test("a writer never extends a log whose last entries were deleted", async () =>
   );
   assert.equal(await log.size(), 8);
   await log.close();
+});
+
+test("an event is read once: a getter that grows after its first read stores what was validated", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  let reads = 0;
+  const rec = await log.append({
+    type: "backend",
+    get meta() {
+      reads++;
+      return { blob: "x".repeat(reads === 1 ? 16 : 5 * 1024 * 1024) };
+    },
+  });
+  assert.equal(reads, 1);
+  assert.equal((rec.meta.blob as string).length, 16);
+  assert.equal(((await log.get(rec.seq)).meta.blob as string).length, 16);
+  await log.close();
+});
+
+test("an id getter is read once: the idempotency key and the record id are the same value", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const id = "0190a7a2-3c1e-7c3a-9f5e-4b8a1c2d3e4f";
+  let reads = 0;
+  const event = {
+    type: "model",
+    get id() {
+      return reads++ === 0 ? id : undefined;
+    },
+  };
+  const first = await log.appendWithStatus(event);
+  reads = 0;
+  const again = await log.appendWithStatus(event);
+  assert.equal(first.record.id, id);
+  assert.equal(again.duplicate, true);
+  assert.equal(again.record.seq, first.record.seq);
+  assert.equal(await log.size(), 1);
+  await log.close();
+});
+
+test("__proto__, constructor and prototype meta keys are stored as data and read back the same", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const meta = JSON.parse(
+    '{"__proto__":{"password":"hunter2","x":1},"constructor":{"prototype":{"y":2}},"prototype":3}',
+  ) as Record<string, unknown>;
+  const rec = await log.logGenerationEvent("backend", { meta });
+  assert.deepEqual(Object.keys(rec.meta), ["__proto__", "constructor", "prototype"]);
+  assert.deepEqual(rec.meta.__proto__, { password: "[REDACTED]", x: 1 });
+  assert.deepEqual(rec.redactions, [{ path: "/meta/__proto__/password", rule: "key:password" }]);
+  const back = await log.get(rec.seq);
+  assert.deepEqual(back, rec);
+  assert.equal(Object.getPrototypeOf(back.meta), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).x, undefined);
+  assert.equal((await log.verify()).ok, true);
+  await log.close();
+});
+
+test("on and off take only the hook names, never members of Object.prototype", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty", "nope"]) {
+    assert.throws(
+      () => log.on(name as "appended", () => 1),
+      (e: unknown) => isGenlogError(e, "GENLOG_E_USAGE") && e.message.includes(name),
+    );
+    assert.throws(
+      () => log.off(name as "appended", () => 1),
+      (e: unknown) => isGenlogError(e, "GENLOG_E_USAGE"),
+    );
+  }
+  assert.throws(
+    () => log.on("appended", "not a function" as unknown as () => unknown),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_USAGE") && /expected a function/.test(e.message),
+  );
+  // The real names still work, and nothing was registered by the refused calls.
+  const seen: number[] = [];
+  const hook = (r: GenerationRecord) => void seen.push(r.seq);
+  log.on("appended", hook);
+  await log.logGenerationEvent("a");
+  for (let i = 0; i < 5 && seen.length < 1; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(seen, [0]);
+  log.off("appended", hook);
+  await log.close();
+});
+
+test("query options of the wrong type or form are input errors naming the option", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  await log.logGenerationEvent("backend", { user: "alice" });
+  const bad: [Record<string, unknown>, string][] = [
+    [{ actor: { a: 1 } }, "/actor"],
+    [{ actor: null }, "/actor"],
+    [{ type: 3 }, "/type"],
+    [{ sector: ["health"] }, "/sector"],
+    [{ status: 1 }, "/status"],
+    [{ since: 5 }, "/since"],
+    [{ since: "1" }, "/since"],
+    [{ since: "2024-02-30" }, "/since"],
+    [{ until: {} }, "/until"],
+    [{ until: "2026-11-25T10:00" }, "/until"],
+    [{ cursor: 42 }, "/cursor"],
+    [{ cursor: { seq: 1 } }, "/cursor"],
+    [{ limit: "10" }, "/limit"],
+    [{ tenant: 7 }, "/tenant"],
+  ];
+  for (const [options, pointer] of bad) {
+    await assert.rejects(
+      log.query(options as never),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_INVALID_INPUT") &&
+        e.details.pointer === pointer &&
+        e.message.startsWith(pointer.slice(1)),
+      JSON.stringify(options),
+    );
+  }
+  // RFC 3339 date-times with an offset and plain dates are taken, compared in UTC.
+  const rec = (await log.query()).records[0]!;
+  const day = rec.ts.slice(0, 10);
+  assert.equal((await log.query({ since: day })).records.length, 1);
+  assert.equal((await log.query({ until: day })).records.length, 0);
+  const later = new Date(Date.parse(rec.ts) + 1).toISOString().replace("Z", "+00:00");
+  assert.equal((await log.query({ until: later, actor: "alice" })).records.length, 1);
+  await log.close();
+});
+
+test("a bad maxBatch or instance fails at open, before any file is written", async () => {
+  for (const maxBatch of [0, -1, Number.NaN, 1.5, Infinity, "8"]) {
+    const dir = join(tempDir(), "data");
+    await assert.rejects(
+      openLog({ dataDir: dir, maxBatch: maxBatch as number }),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_USAGE") &&
+        e.details.pointer === "/maxBatch" &&
+        e.message.includes(String(maxBatch)),
+    );
+    assert.equal(existsSync(dir), false);
+  }
+  const dir = join(tempDir(), "data");
+  await assert.rejects(openLog({ dataDir: dir, instance: "Bad Name" }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_INVALID_INPUT"),
+  );
+  assert.equal(existsSync(dir), false);
+  const log = await openLog({ dataDir: dir, maxBatch: 1 });
+  await Promise.all([log.logGenerationEvent("a"), log.logGenerationEvent("b")]);
+  assert.equal(await log.size(), 2);
+  await log.close();
+});
+
+/** The `<name>+<hex id>` of a verifier key line. */
+function keyIdOf(verifierKey: string): string {
+  return verifierKey.split("+").slice(0, 2).join("+");
+}
+
+test("a log whose key file is gone is refused at open, naming the key and where it was looked for", async () => {
+  const dataDir = tempDir();
+  let log = await openLog({ dataDir });
+  for (let i = 0; i < 3; i++) await log.logGenerationEvent("backend");
+  const key = await log.verifierKey();
+  await log.close();
+  const keysDir = join(dataDir, "keys");
+  const keyFile = join(keysDir, "default.ed25519.pem");
+  const saved = readFileSync(keyFile);
+  rmSync(keysDir, { recursive: true });
+
+  for (const options of [{ dataDir }, { dataDir, create: false }]) {
+    await assert.rejects(
+      openLog(options),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_NOT_INITIALIZED") &&
+        e.message.includes(keyIdOf(key)) &&
+        e.message.includes(keysDir) &&
+        e.message.includes("--keys-dir") &&
+        e.message.includes("GENLOG_KEYS_DIR") &&
+        e.details.expectedKey === keyIdOf(key) &&
+        e.details.keysDir === keysDir,
+    );
+    // No new key was made in its place.
+    assert.equal(existsSync(keyFile), false);
+  }
+
+  // Put back, the key signs on where the log left off.
+  mkdirSync(keysDir, { mode: 0o700 });
+  writeFileSync(keyFile, saved, { mode: 0o600 });
+  log = await openLog({ dataDir, create: false });
+  assert.equal((await log.logGenerationEvent("frontend")).seq, 3);
+  assert.equal((await log.verify({ verifierKey: key })).ok, true);
+  await log.close();
+});
+
+test("a key file that did not sign the log is refused at open, naming both keys", async () => {
+  const dataDir = tempDir();
+  const other = tempDir();
+  let log = await openLog({ dataDir });
+  await log.logGenerationEvent("backend");
+  const key = await log.verifierKey();
+  await log.close();
+  // Another data directory's key for the same tenant name, copied over this one's.
+  const stranger = await openLog({ dataDir: other });
+  const strangerKey = await stranger.verifierKey();
+  await stranger.close();
+  const keyFile = join(dataDir, "keys", "default.ed25519.pem");
+  const saved = readFileSync(keyFile);
+  writeFileSync(keyFile, readFileSync(join(other, "keys", "default.ed25519.pem")));
+
+  await assert.rejects(
+    openLog({ dataDir }),
+    (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_KEY") &&
+      e.message.includes(`expected key ${keyIdOf(key)}`) &&
+      e.message.includes(`got key ${keyIdOf(strangerKey)}`) &&
+      e.message.includes("--keys-dir") &&
+      e.details.foundKey === keyIdOf(strangerKey),
+  );
+  writeFileSync(keyFile, saved);
+  log = await openLog({ dataDir });
+  assert.equal((await log.logGenerationEvent("frontend")).seq, 1);
+  await log.close();
+});
+
+test("the verifier key is recorded when the key is made, so an empty log refuses another key too", async () => {
+  const dataDir = tempDir();
+  const keysDir = join(tempDir(), "keys-elsewhere");
+  let log = await openLog({ dataDir, keysDir });
+  const key = await log.verifierKey();
+  assert.equal(await log.size(), 0);
+  await log.close();
+
+  // Opened without the keys dir it was made in: no checkpoint yet, but the record names it.
+  await assert.rejects(
+    openLog({ dataDir }),
+    (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_NOT_INITIALIZED") &&
+      e.message.includes(keyIdOf(key)) &&
+      e.message.includes(`created in ${keysDir}`) &&
+      e.details.expectedVerifierKey === key,
+  );
+  assert.equal(existsSync(join(dataDir, "keys", "default.ed25519.pem")), false);
+
+  // Another key in the default place is not taken either.
+  const stranger = tempDir();
+  await (await openLog({ dataDir: stranger })).close();
+  mkdirSync(join(dataDir, "keys"), { mode: 0o700 });
+  writeFileSync(
+    join(dataDir, "keys", "default.ed25519.pem"),
+    readFileSync(join(stranger, "keys", "default.ed25519.pem")),
+    { mode: 0o600 },
+  );
+  await assert.rejects(openLog({ dataDir }), (e: unknown) => isGenlogError(e, "GENLOG_E_KEY"));
+
+  log = await openLog({ dataDir, keysDir });
+  assert.equal((await log.logGenerationEvent("backend")).seq, 0);
+  await log.close();
+});
+
+test("a log from before the key was recorded is checked against its checkpoint, then recorded", async () => {
+  const dataDir = tempDir();
+  let log = await openLog({ dataDir });
+  await log.logGenerationEvent("backend");
+  const key = await log.verifierKey();
+  await log.close();
+  const db = rawDatabase(join(dataDir, "genlog.db"));
+  const deleted = db
+    .prepare("DELETE FROM settings WHERE key IN ('verifier_key:default', 'keys_dir:default')")
+    .run().changes;
+  db.close();
+  assert.equal(deleted, 2);
+
+  log = await openLog({ dataDir });
+  assert.equal((await log.logGenerationEvent("frontend")).seq, 1);
+  await log.close();
+  const check = new Database(join(dataDir, "genlog.db"), { readonly: true });
+  const recorded = check
+    .prepare("SELECT value FROM settings WHERE key = 'verifier_key:default'")
+    .pluck()
+    .get();
+  check.close();
+  assert.equal(recorded, key);
+});
+
+test("a read-only handle is not refused for a stray key file: verify judges the checkpoints", async () => {
+  const dataDir = tempDir();
+  const other = tempDir();
+  const log = await openLog({ dataDir });
+  await log.logGenerationEvent("backend");
+  const key = await log.verifierKey();
+  await log.close();
+  await (await openLog({ dataDir: other })).close();
+  const keyFile = join(dataDir, "keys", "default.ed25519.pem");
+  writeFileSync(keyFile, readFileSync(join(other, "keys", "default.ed25519.pem")));
+  const reader = await openLog({ dataDir, readOnly: true });
+  assert.equal((await reader.verify()).ok, false);
+  assert.equal((await reader.verify({ verifierKey: key })).ok, true);
+  await reader.close();
 });

@@ -100,3 +100,30 @@ describe("sealRecord splices seq and ts into the prepared canonical text", () =>
     );
   });
 });
+
+describe("prepareRecord works on one snapshot of the input", () => {
+  test("whether the id is the caller's comes from the same read as the id itself", () => {
+    let reads = 0;
+    const event = {
+      type: "model",
+      get id() {
+        return reads++ === 0 ? "0190A7A2-3C1E-7C3A-9F5E-4B8A1C2D3E4F" : undefined;
+      },
+    };
+    const prepared = prepareRecord(event, "default", stages);
+    assert.equal(reads, 1);
+    assert.equal(prepared.clientId, true);
+    assert.equal(prepared.template.id, "0190a7a2-3c1e-7c3a-9f5e-4b8a1c2d3e4f");
+    assert.equal(prepareRecord({ type: "model" }, "default", stages).clientId, false);
+  });
+
+  test("-0 is committed and returned as 0, so the record returned equals the one read back", () => {
+    const event = {
+      type: "assets",
+      meta: { n: -0, list: [-0] },
+      artifacts: [{ name: "x", digest: `sha256:${"a".repeat(64)}`, size: -0 }],
+    };
+    const sealed = sealRecord(prepareRecord(event, "default", stages), 0, formatTimestamp(0));
+    assert.deepEqual(sealed.record, JSON.parse(sealed.canonical));
+  });
+});

@@ -52,6 +52,8 @@ export interface GenerationRecord {
  */
 export interface PreparedRecord {
   template: GenerationRecord;
+  /** True when the id is the caller's idempotency key rather than a new UUIDv7. */
+  clientId: boolean;
   head: string;
   middle: string;
   tail: string;
@@ -72,7 +74,9 @@ const TS_MARK = ',"ts":"",';
 
 /**
  * validate → redact → protect → canonicalise. Runs in the caller's turn so that bad input
- * fails its own `append` and never a shared batch.
+ * fails its own `append` and never a shared batch. `input` is read once, by the validation;
+ * everything after works on that snapshot, so the caller's object cannot change the record
+ * (or slip past a limit) by answering differently later.
  *
  * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the field.
  */
@@ -118,6 +122,7 @@ export function prepareRecord(
   const tsValue = tsAt + TS_MARK.length - 3; // the '""'
   return {
     template,
+    clientId: event.id !== undefined,
     head: text.slice(0, seqValue),
     middle: text.slice(seqValue + 1, tsValue),
     tail: text.slice(tsValue + 2),

@@ -1,0 +1,76 @@
+/**
+ * Keys cannot be replaced by accident: `genlog init` and `genlog log` on a log whose signing
+ * key is not where they look refuse, say which key signed the log and where it was looked
+ * for, and create no new key. Runs the built CLI in a child process.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLI_PATH, REPO_ROOT, childEnv, genlog, type CliResult } from "../helpers/run-cli.js";
+
+const root = mkdtempSync(join(tmpdir(), "genlog-e2e-keys-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+async function ok(run: Promise<CliResult>): Promise<CliResult> {
+  const r = await run;
+  assert.equal(r.code, 0, `expected exit 0, got ${r.code}; stderr: ${r.stderr}`);
+  return r;
+}
+
+/** `<name>+<hex id>`: how a signature line names its key. */
+function keyIdOf(verifierKey: string): string {
+  return verifierKey.trim().split("+").slice(0, 2).join("+");
+}
+
+function assertRefusedNaming(r: CliResult, keyId: string, keysDir: string): void {
+  assert.equal(r.code, 2, `expected exit 2, got ${r.code}; stderr: ${r.stderr}`);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^genlog: [^\n]+\[GENLOG_E_NOT_INITIALIZED\]\n$/);
+  assert.ok(r.stderr.includes(keyId), `the key ${keyId} is not named: ${r.stderr}`);
+  assert.ok(r.stderr.includes(keysDir), `the keys dir ${keysDir} is not named: ${r.stderr}`);
+  assert.match(r.stderr, /--keys-dir/);
+  assert.match(r.stderr, /GENLOG_KEYS_DIR/);
+}
+
+test("rm -rf DATA/keys; genlog init on a log with entries refuses and creates no key", async () => {
+  const dir = join(root, "lost-keys");
+  const key = (await ok(genlog(dir, "init"))).stdout;
+  for (let i = 0; i < 3; i++) await ok(genlog(dir, "log", "backend"));
+  const keysDir = join(dir, "keys");
+  const backup = join(root, "lost-keys-backup");
+  renameSync(keysDir, backup);
+
+  for (const args of [["init"], ["log", "frontend"]]) {
+    assertRefusedNaming(await genlog(dir, ...args), keyIdOf(key), keysDir);
+    assert.equal(existsSync(join(keysDir, "default.ed25519.pem")), false);
+  }
+
+  // Pointed at where the key now is, genlog signs on; nothing was appended meanwhile.
+  await ok(genlog(dir, "--keys-dir", backup, "log", "frontend"));
+  assert.equal((await ok(genlog(dir, "--keys-dir", backup, "key"))).stdout, key);
+  const report = await ok(genlog(dir, "verify", "--verifier-key", key.trim(), "--json"));
+  assert.equal((JSON.parse(report.stdout) as { entries: number }).entries, 4);
+});
+
+test("after init --keys-dir K, init without it names K and creates nothing; GENLOG_KEYS_DIR works", async () => {
+  const dir = join(root, "keys-elsewhere");
+  const keys = join(root, "keys-elsewhere-K");
+  const key = (await ok(genlog(dir, "--keys-dir", keys, "init"))).stdout;
+
+  const r = await genlog(dir, "init");
+  assertRefusedNaming(r, keyIdOf(key), join(dir, "keys"));
+  assert.ok(r.stderr.includes(`created in ${keys}`), r.stderr);
+  assert.equal(existsSync(join(dir, "keys")), false);
+
+  const env = { ...childEnv(), GENLOG_KEYS_DIR: keys };
+  const run = spawnSync(process.execPath, [CLI_PATH, "--data-dir", dir, "log", "backend"], {
+    cwd: REPO_ROOT,
+    env,
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(readFileSync(join(keys, "default.ed25519.pem"), "utf8").length > 0, true);
+});
