@@ -184,7 +184,12 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
       `${dataDir} has no genlog.db: run \`${initCommand(dataDir, keysDir, tenant)}\`, or point --data-dir at a genlog data directory`,
     );
   }
-  if (create) makeDataDir(dataDir);
+  if (create) {
+    // For a new database, the keys dir first: one that cannot be made must not leave a
+    // database behind with no key to sign it.
+    makeDir(dataDir, "data directory");
+    if (!existsSync(dbPath)) makeDir(keysDir, "keys directory");
+  }
   const store = SqliteStore.open({ path: dbPath, readonly: readOnly });
   try {
     const wanted = options.instance ?? DEFAULT_INSTANCE;
@@ -809,6 +814,18 @@ function parseRecord(canonical: string): GenerationRecord {
 }
 
 /** Checks every query option before the store sees it: a wrong type is a named error. */
+const QUERY_OPTIONS: ReadonlySet<string> = new Set([
+  "tenant",
+  "type",
+  "actor",
+  "sector",
+  "status",
+  "since",
+  "until",
+  "limit",
+  "cursor",
+]);
+
 function toQueryFilter(options: QueryOptions): QueryFilter {
   if (typeof options !== "object" || options === null) {
     throw queryError(
@@ -816,6 +833,16 @@ function toQueryFilter(options: QueryOptions): QueryFilter {
       "type",
       `query options: expected an object, got ${describeValue(options)}`,
     );
+  }
+  // A misspelt filter (`user` for `actor`) would otherwise return every record.
+  for (const key of Object.keys(options)) {
+    if (!QUERY_OPTIONS.has(key)) {
+      throw queryError(
+        `/${key}`,
+        "additionalProperties",
+        `${key}: not a query option (a misspelt filter would match everything); expected ${[...QUERY_OPTIONS].join(", ")}`,
+      );
+    }
   }
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
@@ -895,19 +922,19 @@ function decodeCursor(cursor: unknown): number {
   return Number(m[1]);
 }
 
-/** Creates the data directory (mode 0700), or says in one line why it cannot be. */
-function makeDataDir(dataDir: string): void {
+/** Creates a directory of genlog's (mode 0700), or says in one line why it cannot be. */
+function makeDir(path: string, what: string): void {
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    mkdirSync(path, { recursive: true, mode: 0o700 });
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const notDir = code === "EEXIST" || code === "ENOTDIR";
     throw new GenlogError(
       "GENLOG_E_IO",
       notDir
-        ? `cannot use ${dataDir} as the data directory: it or a parent of it is a file, not a directory`
-        : `cannot create the data directory ${dataDir}: ${(cause as Error).message}`,
-      { cause, details: { path: dataDir, ...(code !== undefined ? { errno: code } : {}) } },
+        ? `cannot use ${path} as the ${what}: it or a parent of it is a file, not a directory`
+        : `cannot create the ${what} ${path}: ${(cause as Error).message}`,
+      { cause, details: { path, ...(code !== undefined ? { errno: code } : {}) } },
     );
   }
 }

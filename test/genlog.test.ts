@@ -766,6 +766,7 @@ test("query options of the wrong type or form are input errors naming the option
     [{ cursor: { seq: 1 } }, "/cursor"],
     [{ limit: "10" }, "/limit"],
     [{ tenant: 7 }, "/tenant"],
+    [{ user: "alice" }, "/user"],
   ];
   for (const [options, pointer] of bad) {
     await assert.rejects(

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { checkInclusionProof } from "../core/proofs.js";
 import { openLog } from "../genlog.js";
+import { defaultKeysDir } from "../keys/file-keys.js";
 import { keysDirOption, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
 import { describeReport } from "./verify-command.js";
@@ -55,7 +56,7 @@ async function demo(o: GlobalOptions): Promise<number> {
     );
     say(
       // npx would take `--data-dir` for itself: name a non-default directory by environment.
-      `Try: ${join(o.dataDir) === "genlog-data" ? "" : `GENLOG_DATA_DIR=${safe(dataDir)} `}npx genlog query   (or status, verify, checkpoint, export)`,
+      `Try: ${join(o.dataDir) === "genlog-data" ? "" : `GENLOG_DATA_DIR=${safe(dataDir)} `}${log.keysDir === defaultKeysDir(dataDir) ? "" : `GENLOG_KEYS_DIR=${safe(log.keysDir)} `}npx genlog query   (or status, verify, checkpoint, export)`,
     );
     if (o.json) await printLine(JSON.stringify({ records, report }));
     return report.ok ? 0 : 1;

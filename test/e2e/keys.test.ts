@@ -6,7 +6,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI_PATH, REPO_ROOT, childEnv, genlog, type CliResult } from "../helpers/run-cli.js";
@@ -73,4 +73,22 @@ test("after init --keys-dir K, init without it names K and creates nothing; GENL
   });
   assert.equal(run.status, 0, run.stderr);
   assert.equal(readFileSync(join(keys, "default.ed25519.pem"), "utf8").length > 0, true);
+});
+
+test("init with a keys dir that is a file fails in one line and leaves no keyless database", async () => {
+  const dir = join(root, "keys-dir-is-a-file");
+  const keysFile = join(root, "not-a-dir");
+  writeFileSync(keysFile, "x");
+  const r = await genlog(dir, "init", "--keys-dir", keysFile);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^genlog: cannot use \S+ as the keys directory: [^\n]+\[GENLOG_E_IO\]\n$/);
+  assert.equal(existsSync(join(dir, "genlog.db")), false);
+});
+
+test("init with a separate keys dir says to pass it to later commands", async () => {
+  const dir = join(root, "keys-apart");
+  const keys = join(root, "keys-apart-keys");
+  const r = await ok(genlog(dir, "init", "--keys-dir", keys));
+  assert.ok(r.stderr.includes(`--keys-dir ${keys}`), r.stderr);
+  assert.ok(r.stderr.includes(`GENLOG_KEYS_DIR=${keys}`), r.stderr);
 });
