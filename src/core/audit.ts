@@ -23,10 +23,13 @@ export interface AuditableEntry {
   actor: string | null;
   sector: string | null;
   status: string;
-  /** The committed record text (what the leaf hashes). */
+  /** The exact committed record text: what the leaf hashes. */
   canonical: string;
   leafHash: Uint8Array;
-  /** Interior nodes this entry completed, level 1 first, 32 bytes each. */
+  /**
+   * Hashes of the perfect subtrees this leaf completes, levels 1..k in order, 32 bytes each
+   * (empty when it completes none).
+   */
   nodes: Uint8Array;
 }
 

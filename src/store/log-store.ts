@@ -4,6 +4,7 @@
  * drivers can each store them their own way and pass one conformance suite.
  */
 import type { EventStatus } from "../core/event-schema.js";
+import type { AuditableEntry } from "../core/audit.js";
 import type { NodeId } from "../core/merkle.js";
 
 /** A log, named by its origin `<instance>/<tenant>/<stream>`. */
@@ -15,27 +16,15 @@ export interface LogRef {
 }
 
 /**
- * One sealed record as the store keeps it. `id`, `ts`, `type`, `actor`, `sector` and
- * `status` are copies of the record's own members, kept as columns for lookups and queries;
- * `verify` checks every one of them against `canonical`.
+ * One sealed record as the store keeps it: the committed text, its leaf hash and the
+ * interior nodes it completes (see {@link AuditableEntry}). `id`, `ts`, `type`, `actor`,
+ * `sector` and `status` are the record's own members, kept for lookups and queries: a
+ * driver stores them as given or derives them from `canonical`, and `verify` checks every
+ * one of them against it. Node (level L, index i) is kept by the leaf `(i + 1) * 2^L - 1`,
+ * so any node is one point read and no separate node table exists.
  */
-export interface StoredEntry {
-  seq: number;
-  id: string;
-  ts: string;
-  type: string;
-  actor: string | null;
-  sector: string | null;
+export interface StoredEntry extends AuditableEntry {
   status: EventStatus;
-  /** The exact canonical JSON the leaf hashes. */
-  canonical: string;
-  leafHash: Uint8Array;
-  /**
-   * Hashes of the perfect subtrees this leaf completes, levels 1..k in order, 32 bytes each
-   * (empty when the leaf completes none). Node (level L, index i) is kept by the leaf
-   * `(i + 1) * 2^L - 1`, so any node is one point read and no separate node table exists.
-   */
-  nodes: Uint8Array;
 }
 
 /** A signed checkpoint as kept: every checkpoint ever issued is retained. */
