@@ -14,6 +14,8 @@ function find(dir) {
 }
 
 const files = find("test").sort();
+// Which Node runs the tests: CI runs them on several (scripts/ci-node-matrix.sh checks this line).
+process.stdout.write(`# genlog tests: node ${process.version} ${process.execPath}\n`);
 const args = [
   "--import",
   "tsx",

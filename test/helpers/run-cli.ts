@@ -27,8 +27,11 @@ export function childEnv(): NodeJS.ProcessEnv {
   delete env.GENLOG_KEYS_DIR;
   delete env.NODE_TEST_CONTEXT;
   // Colour and terminal behaviour are decided per test, not inherited from whoever runs it.
+  // Node's hasColors() also reads CI: CI=true alone (as CI runs .ci/run) means 2 colours.
   delete env.NO_COLOR;
   delete env.FORCE_COLOR;
+  delete env.NODE_DISABLE_COLORS;
+  delete env.CI;
   return env;
 }
 
