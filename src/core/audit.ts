@@ -55,9 +55,11 @@ export interface EntryAudit {
   claimedId: string | undefined;
   /** Whether the stored leaf hash equals the recomputed one. */
   leafMatches: boolean;
-  /** Stored copies of record members that differ from the record. */
-  mismatches: IndexMismatch[];
+  /** Stored copies of record members that differ from the record (do not modify). */
+  mismatches: readonly IndexMismatch[];
 }
+
+const NO_MISMATCHES: IndexMismatch[] = [];
 
 /**
  * Applies the per-entry rules: the leaf is recomputed from the committed text, and every
@@ -82,16 +84,21 @@ export function auditEntry(entry: AuditableEntry, tenant: string): EntryAudit {
       claimedSeq: undefined,
       claimedId: undefined,
       leafMatches,
-      mismatches: [],
+      mismatches: NO_MISMATCHES,
     };
   }
-  const mismatches: IndexMismatch[] = [];
+  // Allocated only when something differs: verify runs this on every entry of the log.
+  let mismatches = NO_MISMATCHES;
+  const differs = (m: IndexMismatch) => {
+    if (mismatches === NO_MISMATCHES) mismatches = [];
+    mismatches.push(m);
+  };
   for (const field of INDEXED_MEMBERS) {
     const value = record[field] ?? null;
-    if (entry[field] !== value) mismatches.push({ field, stored: entry[field], record: value });
+    if (entry[field] !== value) differs({ field, stored: entry[field], record: value });
   }
   if (record.tenant !== tenant) {
-    mismatches.push({ field: "tenant", stored: tenant, record: record.tenant ?? null });
+    differs({ field: "tenant", stored: tenant, record: record.tenant ?? null });
   }
   return {
     leaf,
@@ -115,7 +122,10 @@ export function entryIsSound(audit: EntryAudit, seq: number): boolean {
  * appended to the tree of the leaves before it (`computed`, from `MerkleFrontier`).
  */
 export function nodesMatch(stored: Uint8Array, computed: Uint8Array): boolean {
-  return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(computed);
+  const view = Buffer.isBuffer(stored)
+    ? stored
+    : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+  return view.equals(computed);
 }
 
 /** A stored checkpoint row: the size it is filed under and its signed note. */

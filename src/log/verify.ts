@@ -105,7 +105,7 @@ interface Row {
   leaf: Buffer;
   /** Whether the recomputed leaf equals the leaf hash stored beside the record. */
   leafOk: boolean;
-  mismatches: IndexMismatch[];
+  mismatches: readonly IndexMismatch[];
   nodes: Uint8Array;
 }
 
