@@ -41,7 +41,7 @@ import { codeBlocks, type CodeBlock } from "./helpers/markdown-blocks.js";
 import { HAS_SCRIPT, REPO_ROOT, runProgram } from "./helpers/run-cli.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
-const PAGES = ["README.md", "README.fr.md"];
+const PAGES = ["README.md", "README.fr.md", "docs/guides/getting-started.md"];
 /** How the session's home directory is shown in the docs. */
 const HOME_SHOWN = "/home/you";
 
