@@ -135,13 +135,14 @@ function sessionHome(): string {
   mkdirSync(bin, { recursive: true });
   symlinkSync(REPO_ROOT, join(home, "node_modules", "genlog"), "dir");
   symlinkSync(join(REPO_ROOT, "node_modules", "tsx"), join(home, "node_modules", "tsx"), "dir");
-  // What `npm install` makes of a package's "bin": an executable running it with node.
-  const shim = (name: string, file: string) =>
-    writeFileSync(join(bin, name), `#!/bin/sh\nexec "${process.execPath}" "${file}" "$@"\n`, {
-      mode: 0o755,
-    });
-  shim("genlog", join(home, "node_modules", "genlog", "dist", "cli", "main.js"));
-  shim("tsx", join(home, "node_modules", "tsx", "dist", "cli.mjs"));
+  // genlog's "bin" as npm links it: so a build that leaves dist/cli/main.js without its exec
+  // bit (which npx in a clone relies on too) fails here.
+  symlinkSync(join("..", "genlog", "dist", "cli", "main.js"), join(bin, "genlog"));
+  writeFileSync(
+    join(bin, "tsx"),
+    `#!/bin/sh\nexec "${process.execPath}" "${join(home, "node_modules", "tsx", "dist", "cli.mjs")}" "$@"\n`,
+    { mode: 0o755 },
+  );
   return home;
 }
 
