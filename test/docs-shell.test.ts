@@ -29,18 +29,20 @@
  * - `<!-- not run: why -->` before a ```sh block leaves it out (an install from the network,
  *   a crontab line). Every other ```sh block must be a session: keep these exceptions rare.
  *
- * Needs util-linux `script(1)` for the pseudo-terminal; skipped without it. To see what a page's
- * steps print (to update a page), set GENLOG_DOCS_TRANSCRIPTS=DIR: each page's steps and their
- * real output are written to DIR/<page>.txt.
+ * Needs util-linux `script(1)` for the pseudo-terminal, and npx; skipped without them. To see
+ * what a page's steps print (to update a page), set GENLOG_DOCS_TRANSCRIPTS=DIR: each page's
+ * steps and their real output are written to DIR/<page>.txt.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { codeBlocks, type CodeBlock } from "./helpers/markdown-blocks.js";
 import { HAS_SCRIPT, REPO_ROOT, runProgram } from "./helpers/run-cli.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
+const HAS_NPX = spawnSync("npx", ["--version"], { stdio: "ignore" }).status === 0;
 const PAGES = ["README.md", "README.fr.md", "docs/guides/getting-started.md"];
 /** How the session's home directory is shown in the docs. */
 const HOME_SHOWN = "/home/you";
@@ -212,7 +214,7 @@ describe("the docs' shell steps", { concurrency: true }, () => {
     test(
       `${page}: every shell step runs in order and prints what the page shows`,
       {
-        skip: !HAS_SCRIPT && "needs script(1) for a pseudo-terminal",
+        skip: (!HAS_SCRIPT && "needs script(1) for a pseudo-terminal") || (!HAS_NPX && "needs npx"),
       },
       async () => {
         const steps = stepsOf(page);
