@@ -171,6 +171,28 @@ test("a changed record is reported as modified with its index and id", async () 
   assert.equal(r.problems[0]!.id, ids[3]);
 });
 
+test("maxProblems shortens the list of problems, never the verdict: with 0 a tampered log still fails", async () => {
+  const { dir } = await makeLog(4);
+  tamper(dir, (db) => {
+    rewrite(db, 1, (r) => (r.actor = "mallory"));
+    rewrite(db, 2, (r) => (r.actor = "mallory"));
+  });
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  try {
+    for (const [maxProblems, listed] of [
+      [1, 1],
+      [0, 0],
+      [-1, 0],
+    ] as const) {
+      const r = await log.verify({ maxProblems });
+      assert.equal(r.ok, false, `maxProblems ${maxProblems}`);
+      assert.equal(r.problems.length, listed, `maxProblems ${maxProblems}`);
+    }
+  } finally {
+    await log.close();
+  }
+});
+
 test("a changed record whose stored leaf hash was recomputed is still named", async () => {
   const { dir, ids } = await makeLog(10);
   tamper(dir, (db) => rewrite(db, 6, (r) => (r.type = "frontend"), { fixLeaf: true }));

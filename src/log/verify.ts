@@ -90,7 +90,7 @@ export interface VerifyOptions {
   trusted?: string;
   /** Called now and then with (entries done, entries in all). */
   onProgress?: (done: number, total: number) => void;
-  /** Stop listing problems after this many (the report says how many more). */
+  /** List at most this many problems (default 1000); `ok` is false whenever there is one. */
   maxProblems?: number;
 }
 
@@ -215,8 +215,9 @@ export async function verifyUnreadableLog(
 function finish(report: VerifyReport, options: Pick<VerifyOptions, "maxProblems">): VerifyReport {
   const limit = options.maxProblems ?? 1000;
   report.problems.sort((a, b) => (a.index ?? a.size ?? 0) - (b.index ?? b.size ?? 0));
-  report.problems = report.problems.slice(0, limit);
+  // Decided before the list is cut: a limit of 0 lists nothing but must not say "intact".
   report.ok = report.problems.length === 0;
+  report.problems = report.problems.slice(0, Math.max(0, limit));
   return report;
 }
 
