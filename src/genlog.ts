@@ -170,12 +170,14 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   // Every option is checked before anything is created: a bad one leaves no file behind.
   checkMaxBatch(options.maxBatch);
   if (options.instance !== undefined) assertInstance(options.instance);
-  const dataDir = resolve(options.dataDir ?? process.env.GENLOG_DATA_DIR ?? DEFAULT_DATA_DIR);
+  const dataDir = resolve(
+    pathOption(options.dataDir, "dataDir") ?? envPath("GENLOG_DATA_DIR") ?? DEFAULT_DATA_DIR,
+  );
   const readOnly = options.readOnly ?? false;
   const create = !readOnly && (options.create ?? true);
   const tenant = assertTenant(options.tenant ?? DEFAULT_TENANT);
   const keysDir = resolve(
-    options.keysDir ?? process.env.GENLOG_KEYS_DIR ?? defaultKeysDir(dataDir),
+    pathOption(options.keysDir, "keysDir") ?? envPath("GENLOG_KEYS_DIR") ?? defaultKeysDir(dataDir),
   );
   const dbPath = join(dataDir, "genlog.db");
   if (!create && !existsSync(dbPath)) {
@@ -920,6 +922,27 @@ function decodeCursor(cursor: unknown): number {
     );
   }
   return Number(m[1]);
+}
+
+/**
+ * A directory option: an empty string would resolve to the working directory, where no one
+ * means to put a database or a signing key.
+ *
+ * @throws {GenlogError} `GENLOG_E_USAGE` for an empty string.
+ */
+function pathOption(value: string | undefined, name: string): string | undefined {
+  if (value === "") {
+    throw new GenlogError("GENLOG_E_USAGE", `${name}: expected a directory path, got ""`, {
+      details: { pointer: `/${name}`, rule: "minLength" },
+    });
+  }
+  return value;
+}
+
+/** A directory from the environment; set but empty counts as unset. */
+function envPath(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === "" ? undefined : value;
 }
 
 /** Creates a directory of genlog's (mode 0700), or says in one line why it cannot be. */

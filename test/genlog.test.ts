@@ -957,3 +957,13 @@ test("a read-only handle is not refused for a stray key file: verify judges the 
   assert.equal((await reader.verify({ verifierKey: key })).ok, true);
   await reader.close();
 });
+
+test("an empty dataDir or keysDir is a usage error, never the working directory", async () => {
+  for (const options of [{ dataDir: "" }, { dataDir: tempDir(), keysDir: "" }]) {
+    await assert.rejects(
+      openLog(options),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_USAGE") && /expected a directory path/.test(e.message),
+    );
+  }
+});

@@ -113,8 +113,13 @@ function asksForJson(argv: readonly string[]): boolean {
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit status. */
+/** Environment variables that name a directory; an empty one counts as unset. */
+const PATH_VARIABLES = ["GENLOG_DATA_DIR", "GENLOG_KEYS_DIR"] as const;
+
 export async function main(argv: string[]): Promise<number> {
   const json = asksForJson(argv);
+  // `GENLOG_KEYS_DIR=` is unset, not "the current directory" (where a key would land).
+  for (const name of PATH_VARIABLES) if (process.env[name] === "") delete process.env[name];
   let status = 0;
   const bind: Bind =
     (run) =>

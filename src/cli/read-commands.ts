@@ -12,6 +12,7 @@ import type { Genlog } from "../genlog.js";
 import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { parseLimit, parseTimeBound } from "./option-values.js";
 import {
+  count,
   escapeForTerminal as safe,
   escapeJsonForTerminal,
   printLine,
@@ -161,7 +162,7 @@ async function exportRecords(o: GlobalOptions): Promise<number> {
       return 0;
     }
     const n = await exportToFile(log, out);
-    say(`exported ${n} records to ${safe(out)}`);
+    say(`exported ${count(n, "record", "records")} to ${safe(out)}`);
     return 0;
   });
 }

@@ -176,3 +176,8 @@ export function progressBar(label: string): Progress {
     },
   };
 }
+
+/** `1 entry`, `2 entries`: counts in human output. */
+export function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

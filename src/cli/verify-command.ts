@@ -11,7 +11,14 @@ import { Option, type Command } from "commander";
 import type { VerifyReport } from "../log/verify.js";
 import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { MAX_NOTE_BYTES, readBounded } from "./read-input.js";
-import { escapeForTerminal as safe, paint, printLine, progressBar, say } from "./terminal.js";
+import {
+  count,
+  escapeForTerminal as safe,
+  paint,
+  printLine,
+  progressBar,
+  say,
+} from "./terminal.js";
 import { VerifyState, assertCheckpointOf, firstLine, type SavedState } from "./verify-state.js";
 
 /** Adds `verify` to the program. */
@@ -124,10 +131,10 @@ export function describeReport(r: VerifyReport, stream?: NodeJS.WriteStream): st
   const verdict = (text: string, colour: "red" | "green") =>
     stream === undefined ? text : paint(stream, colour, text);
   if (r.ok) {
-    return `${verdict("OK", "green")}: ${safe(r.origin)}: ${r.entries} entries, ${r.checkpoints} checkpoints verified; root at size ${r.verifiedSize}: ${r.root ?? "(empty)"}`;
+    return `${verdict("OK", "green")}: ${safe(r.origin)}: ${count(r.entries, "entry", "entries")}, ${count(r.checkpoints, "checkpoint", "checkpoints")} verified; root at size ${r.verifiedSize}: ${r.root ?? "(empty)"}`;
   }
   const lines = [
-    `${verdict("FAILED", "red")}: ${safe(r.origin)}: ${r.problems.length} problem(s) in ${r.entries} entries:`,
+    `${verdict("FAILED", "red")}: ${safe(r.origin)}: ${count(r.problems.length, "problem", "problems")} in ${count(r.entries, "entry", "entries")}:`,
   ];
   for (const p of r.problems) {
     const where =

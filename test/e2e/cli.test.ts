@@ -1215,7 +1215,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assertOneLineError(await genlog(dir, "--tenant", "nosuch", "export", "--out", target), 2);
       assert.equal(readFileSync(target, "utf8"), "previous export\n");
       const r = await ok(genlog(dir, "export", "--out", target));
-      assert.match(r.stderr, /^exported 1 records to /);
+      assert.match(r.stderr, /^exported 1 record to /);
       assert.equal(readFileSync(target, "utf8"), `${committed[0]}\n`);
       assert.equal(statSync(target).mode & 0o777, 0o600);
       assert.deepEqual(readdirSync(outDir), ["records.ndjson"], "no temporary file may be left");

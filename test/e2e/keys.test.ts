@@ -6,7 +6,16 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI_PATH, REPO_ROOT, childEnv, genlog, type CliResult } from "../helpers/run-cli.js";
@@ -91,4 +100,17 @@ test("init with a separate keys dir says to pass it to later commands", async ()
   const r = await ok(genlog(dir, "init", "--keys-dir", keys));
   assert.ok(r.stderr.includes(`--keys-dir ${keys}`), r.stderr);
   assert.ok(r.stderr.includes(`GENLOG_KEYS_DIR=${keys}`), r.stderr);
+});
+
+test("an empty GENLOG_DATA_DIR or GENLOG_KEYS_DIR counts as unset, never as the working directory", async () => {
+  const cwd = join(root, "empty-env-cwd");
+  mkdirSync(cwd);
+  const run = spawnSync(process.execPath, [CLI_PATH, "init"], {
+    cwd,
+    env: { ...childEnv(), GENLOG_DATA_DIR: "", GENLOG_KEYS_DIR: "" },
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(readdirSync(cwd), ["genlog-data"]);
+  assert.ok(existsSync(join(cwd, "genlog-data", "keys", "default.ed25519.pem")));
 });
