@@ -90,6 +90,12 @@ interface SealedBatch {
   previous: StoredCheckpoint | undefined;
 }
 
+/** A batch handed to the store, with its commit's outcome: the failure, or undefined. */
+interface Inflight {
+  sealed: SealedBatch;
+  done: Promise<unknown>;
+}
+
 /**
  * What a writer knows of its log: the right edge of the tree, its root, the last time and
  * the latest checkpoint.
@@ -218,7 +224,7 @@ export class LogWriter {
    * head of the queue unharmed and the state is reloaded from the store.
    */
   async #drain(): Promise<void> {
-    let inflight: { sealed: SealedBatch; done: Promise<unknown> } | undefined;
+    let inflight: Inflight | undefined;
     while (this.#queue.length > 0 || inflight !== undefined) {
       let next: SealedBatch | undefined;
       if (this.#queue.length > 0) {
@@ -238,51 +244,62 @@ export class LogWriter {
         }
       }
       if (inflight !== undefined) {
+        const done = inflight.sealed;
         let failure = await inflight.done;
+        inflight = undefined;
         // Unknown outcome: the store is asked which it was before anything else happens.
         if (isGenlogError(failure, "GENLOG_E_COMMIT_UNKNOWN")) {
-          failure = await this.#resolveUnknown(inflight.sealed, failure);
+          failure = await this.#resolveUnknown(done, failure);
         }
-        // Lost a race: seal again on the new state.
-        const retryable = isGenlogError(failure, "GENLOG_E_CONFLICT");
         if (failure === undefined) {
           this.#conflicts = 0;
-          this.#finish(inflight.sealed);
+          // The next batch goes to the store before this one's callers wake up: their next
+          // appends then run while it commits, instead of keeping the store waiting.
+          if (next !== undefined) inflight = this.#commit(next);
+          next = undefined;
+          this.#finish(done);
         } else {
-          const retry = retryable && ++this.#conflicts <= MAX_CONFLICT_RETRIES;
-          this.#queue.unshift(...(retry ? inflight.sealed.batch : []), ...(next?.batch ?? []));
-          if (!retry) for (const p of inflight.sealed.batch) p.reject(failure);
+          // Lost a race: seal again on the new state. Anything else fails the batch.
+          const retry =
+            isGenlogError(failure, "GENLOG_E_CONFLICT") &&
+            ++this.#conflicts <= MAX_CONFLICT_RETRIES;
+          this.#queue.unshift(...(retry ? done.batch : []), ...(next?.batch ?? []));
+          if (!retry) for (const p of done.batch) p.reject(failure);
           next = undefined;
           await this.#reload();
         }
-        inflight = undefined;
       }
-      if (next !== undefined) {
-        const sealed = next;
-        inflight = {
-          sealed,
-          // Settles to the failure, or undefined: handled at once, awaited later.
-          done: (sealed.entries.length === 0
-            ? Promise.resolve()
-            : this.#store.appendBatch(this.ref.logId, {
-                entries: sealed.entries,
-                checkpoint: { size: sealed.size, note: sealed.note! },
-                previous: sealed.previous,
-                // Callers that wait together come back together: while this commits, their
-                // next appends (or the rest of the queue) can be sealed. A lone append
-                // commits quickest where it is.
-                overlap: this.#queue.length > 0 || sealed.batch.length > 1,
-              })
-          ).then(
-            () => undefined,
-            (e: unknown) => e ?? new Error("commit failed"),
-          ),
-        };
+      if (next !== undefined) inflight = this.#commit(next);
+      if (inflight !== undefined) {
         // Let the appends released by the last commit reach the queue, so the next batch is
         // sealed while this one commits instead of after it.
         await new Promise((r) => setImmediate(r));
       }
     }
+  }
+
+  /** Hands a sealed batch to the store; the returned `done` settles to the failure or undefined. */
+  #commit(sealed: SealedBatch): Inflight {
+    const done =
+      sealed.entries.length === 0
+        ? Promise.resolve()
+        : this.#store.appendBatch(this.ref.logId, {
+            entries: sealed.entries,
+            checkpoint: { size: sealed.size, note: sealed.note! },
+            previous: sealed.previous,
+            // Callers that wait together come back together: while this commits, their next
+            // appends (or the rest of the queue) can be sealed. A lone append commits
+            // quickest where it is.
+            overlap: this.#queue.length > 0 || sealed.batch.length > 1,
+          });
+    // Handled at once (no unhandled rejection), awaited later.
+    return {
+      sealed,
+      done: done.then(
+        () => undefined,
+        (e: unknown) => e ?? new Error("commit failed"),
+      ),
+    };
   }
 
   /**

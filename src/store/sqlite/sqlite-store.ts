@@ -272,13 +272,16 @@ export class SqliteStore implements LogStore {
   }
 
   /**
-   * Commits what is queued at the next turn of the event loop, so that the batches every
-   * writer sealed in this turn share one transaction; and never two commits at once.
+   * Commits what is queued once the current task ends (batches handed over in it share one
+   * transaction), and never two commits at once: what queues meanwhile forms the next one.
    */
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#committing !== undefined || this.#queue.length === 0) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
+    // A microtask, not a later turn: a writer hands its next batch over before it wakes the
+    // callers of the last one, and the commit must start before their appends run. Batches
+    // handed over while a commit runs wait for it and then share the next transaction.
+    queueMicrotask(() => {
       this.#flushScheduled = false;
       const items = this.#queue.splice(0);
       if (items.length === 0) return;
