@@ -18,7 +18,7 @@ import {
 import { KeyNameRedactor } from "./core/redact.js";
 import { PassthroughProtector } from "./core/protect.js";
 import { parseCheckpoint, type ParsedCheckpoint } from "./core/checkpoint.js";
-import { parseSignedNote, parseVerifierKey } from "./core/signed-note.js";
+import { parseSignedNote, parseVerifierKey, type NoteVerifier } from "./core/signed-note.js";
 import {
   assembleProof,
   hashLeafText,
@@ -149,6 +149,8 @@ interface TenantLog {
   ref: LogRef;
   /** Absent only on a read-only handle without the tenant's key file. */
   signer: Signer | undefined;
+  /** The signer's verifier key, parsed once (it costs a public-key import). */
+  verifier: NoteVerifier | undefined;
   /** Opened on the first append; one writer per log, shared by racing appends. */
   writer: Promise<LogWriter> | undefined;
 }
@@ -641,7 +643,7 @@ export class Genlog {
       const signer = existsSync(path)
         ? ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path))
         : undefined;
-      return { ref: existing, signer, writer: undefined };
+      return { ref: existing, signer, verifier: verifierOf(signer), writer: undefined };
     }
     const signer = await openTenantSigner({
       store: this.#store,
@@ -668,7 +670,7 @@ export class Genlog {
     }
     const ref =
       existing ?? (await this.#store.openLogRef({ origin, tenant, stream: "events" }, true));
-    return { ref: ref!, signer, writer: undefined };
+    return { ref: ref!, signer, verifier: verifierOf(signer), writer: undefined };
   }
 
   #openWriter(log: TenantLog): Promise<LogWriter> {
@@ -749,8 +751,7 @@ export class Genlog {
         { details: { size } },
       );
     }
-    const verifier =
-      log.signer === undefined ? undefined : parseVerifierKey(log.signer.verifierKey);
+    const verifier = log.verifier;
     const audit =
       verifier === undefined
         ? auditUnsigned(cp, ref.origin)
@@ -796,6 +797,10 @@ function auditUnsigned(cp: { size: number; note: string }, origin: string): Chec
   if (parsed.origin !== origin) return { kind: "forged", reason: `origin is ${parsed.origin}` };
   if (parsed.size !== cp.size) return { kind: "misfiled", signedSize: parsed.size };
   return { kind: "valid", checkpoint: parsed };
+}
+
+function verifierOf(signer: Signer | undefined): NoteVerifier | undefined {
+  return signer === undefined ? undefined : parseVerifierKey(signer.verifierKey);
 }
 
 function base64(h: Uint8Array): string {

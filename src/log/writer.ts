@@ -6,7 +6,7 @@
  */
 import { GenlogError, isGenlogError } from "../errors.js";
 import { formatCheckpoint, parseCheckpoint } from "../core/checkpoint.js";
-import { verifyNote } from "../core/signed-note.js";
+import { parseVerifierKey, verifyNote, type NoteVerifier } from "../core/signed-note.js";
 import {
   MerkleFrontier,
   assembleProof,
@@ -134,6 +134,8 @@ export class LogWriter {
   readonly ref: LogRef;
   readonly #store: LogStore;
   readonly #signer: Signer;
+  /** The signer's verifier key, parsed once: a reload checks the latest checkpoint with it. */
+  readonly #verifier: NoteVerifier;
   readonly #maxBatch: number;
   readonly #onCommit: ((batch: CommittedBatch) => void) | undefined;
   #frontier: MerkleFrontier;
@@ -147,10 +149,11 @@ export class LogWriter {
   /** Conflicts in a row; reset by every successful commit. */
   #conflicts = 0;
 
-  private constructor(options: LogWriterOptions, state: WriterState) {
+  private constructor(options: LogWriterOptions, verifier: NoteVerifier, state: WriterState) {
     this.ref = options.ref;
     this.#store = options.store;
     this.#signer = options.signer;
+    this.#verifier = verifier;
     this.#maxBatch = checkMaxBatch(options.maxBatch);
     this.#onCommit = options.onCommit;
     this.#frontier = state.frontier;
@@ -169,7 +172,8 @@ export class LogWriter {
   static async open(options: LogWriterOptions): Promise<LogWriter> {
     checkMaxBatch(options.maxBatch);
     const { store, ref, signer } = options;
-    const state = await loadState(store, ref, signer);
+    const verifier = parseVerifierKey(signer.verifierKey);
+    const state = await loadState(store, ref, verifier);
     // A deleted entry leaves the kept size standing; count them once, so that a writer never
     // extends a log with a hole (O(n), ~40 ms at a million entries, only when opening).
     const { size, entries } = await store.countEntries(ref.logId);
@@ -180,7 +184,7 @@ export class LogWriter {
         { details: { origin: ref.origin, size, stored: entries } },
       );
     }
-    return new LogWriter(options, state);
+    return new LogWriter(options, verifier, state);
   }
 
   /** Number of committed records. */
@@ -327,7 +331,7 @@ export class LogWriter {
   /** Drops sealed-but-uncommitted state: the store is the truth after a failed commit. */
   async #reload(): Promise<void> {
     try {
-      const state = await loadState(this.#store, this.ref, this.#signer);
+      const state = await loadState(this.#store, this.ref, this.#verifier);
       this.#frontier = state.frontier;
       this.#root = state.root;
       this.#lastTs = Math.max(this.#lastTs, state.lastTs);
@@ -506,7 +510,11 @@ export class LogWriter {
  * Reads a log's state from the store: the frontier from O(log n) stored nodes, checked
  * against the latest checkpoint, whose signature must be the signer's own.
  */
-async function loadState(store: LogStore, ref: LogRef, signer: Signer): Promise<WriterState> {
+async function loadState(
+  store: LogStore,
+  ref: LogRef,
+  verifier: NoteVerifier,
+): Promise<WriterState> {
   const { size, latest } = await store.logState(ref.logId);
   const cpSize = latest?.size ?? 0;
   if (size !== cpSize) {
@@ -526,7 +534,7 @@ async function loadState(store: LogStore, ref: LogRef, signer: Signer): Promise<
   if (latest === undefined) return { frontier, root, lastTs: 0, latest };
   let cp;
   try {
-    cp = parseCheckpoint(verifyNote(latest.note, signer.verifierKey));
+    cp = parseCheckpoint(verifyNote(latest.note, verifier));
   } catch (cause) {
     throw new GenlogError(
       "GENLOG_E_INCONSISTENT",
