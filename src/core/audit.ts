@@ -161,22 +161,3 @@ export function auditCheckpoint(
   if (cp.size !== c.size) return { kind: "misfiled", signedSize: cp.size };
   return { kind: "valid", checkpoint: cp };
 }
-
-/**
- * The rule on a log's stored size (its next seq, which writers and time-bounded queries
- * use): a checkpoint is filed at exactly that size (whether it verifies is the checkpoint
- * rules' business), and none larger was issued. Returns why the size is wrong, or undefined.
- */
-export function auditStoredSize(
-  storedSize: number,
-  checkpointFiledAtSize: boolean,
-  largestSigned: number,
-): string | undefined {
-  if (storedSize < largestSigned) {
-    return `the log's stored size is ${storedSize} but a checkpoint at size ${largestSigned} was issued`;
-  }
-  if (storedSize > 0 && !checkpointFiledAtSize) {
-    return `the log's stored size is ${storedSize} but no checkpoint was issued at that size`;
-  }
-  return undefined;
-}

@@ -5,8 +5,8 @@
  * consistency between successive checkpoints). Beyond the tree, every stored byte a reader
  * relies on is held to the record it was derived from (the audit rules of `core/audit.ts`):
  * the leaf hashes and interior nodes that proofs are built from, the copies of record
- * members that queries and lookups use, the log's stored size, the size each checkpoint is
- * filed under; and the store runs its own integrity check (damaged pages, a changed schema).
+ * members that queries and lookups use, the size each checkpoint is filed under; and the
+ * store runs its own integrity check (damaged pages, a changed schema).
  * Optionally the log must also extend a checkpoint the caller trusts (one published
  * earlier), which catches a rollback of both records and checkpoints by someone who holds
  * the database.
@@ -22,7 +22,6 @@ import { MerkleFrontier } from "../core/merkle.js";
 import {
   auditCheckpoint,
   auditEntry,
-  auditStoredSize,
   entryIsSound,
   nodesMatch,
   type IndexMismatch,
@@ -45,7 +44,6 @@ export type ProblemKind =
   | "duplicate-id"
   | "index-mismatch"
   | "hash-mismatch"
-  | "size-mismatch"
   | "forged-checkpoint"
   | "misfiled-checkpoint"
   | "rolled-back-checkpoint"
@@ -221,19 +219,16 @@ function finish(report: VerifyReport, options: Pick<VerifyOptions, "maxProblems"
   return report;
 }
 
-/**
- * The log's stored size, the verified checkpoint filed at it (undefined when it does not
- * verify) and whether one is filed there at all, read in one snapshot.
- */
-async function readState(
+/** The log's latest checkpoint as stored now, verified; undefined when it does not verify. */
+async function readLatest(
   store: LogStore,
   ref: LogRef,
   verifier: NoteVerifier,
-): Promise<{ size: number; latest: Checkpoint | undefined; filed: boolean }> {
-  const { size, latest } = await store.logState(ref.logId);
-  if (latest === undefined) return { size, latest: undefined, filed: false };
+): Promise<Checkpoint | undefined> {
+  const { latest } = await store.logState(ref.logId);
+  if (latest === undefined) return undefined;
   const audit = auditCheckpoint(latest, verifier, ref.origin);
-  return { size, latest: audit.kind === "valid" ? audit.checkpoint : undefined, filed: true };
+  return audit.kind === "valid" ? audit.checkpoint : undefined;
 }
 
 /**
@@ -298,11 +293,11 @@ async function verifyIntact(
   // log does not reach (rolled back): all for the full analysis.
   if (pending !== undefined) return undefined;
   if (trusted !== undefined && trusted.size > verifiedSize) return undefined;
-  // Read after the rows: a writer may have appended meanwhile, never shrunk the log. Rows
-  // past the last checkpoint read are fine only if one issued since covers them all.
-  const state = await readState(store, ref, verifier);
-  if (auditStoredSize(state.size, state.filed, verifiedSize) !== undefined) return undefined;
-  if (beyond > 0 && (state.latest?.size ?? 0) < frontier.size) return undefined;
+  // Read after the rows: a writer may have appended meanwhile. Rows past the last
+  // checkpoint read are fine only if one issued since covers them all.
+  if (beyond > 0 && ((await readLatest(store, ref, verifier))?.size ?? 0) < frontier.size) {
+    return undefined;
+  }
   options.onProgress?.(verifiedSize, Math.max(total, verifiedSize));
   return {
     ok: true,
@@ -339,7 +334,7 @@ async function analyse(
     });
   };
 
-  // 1. Checkpoints: the checkpoint rules, and sizes that never go back.
+  // 1. Checkpoints: the checkpoint rules, in size order (the order they were issued in).
   const checkpoints: Checkpoint[] = [];
   let storedCheckpoints = 0;
   let maxSize = -1;
@@ -354,16 +349,8 @@ async function analyse(
         forgedCover = Math.max(forgedCover, c.size);
         continue;
       }
-      const cp = audit.checkpoint;
-      if (cp.size < maxSize) {
-        add({
-          kind: "rolled-back-checkpoint",
-          size: cp.size,
-          message: `checkpoint at size ${cp.size} was issued after one at size ${maxSize}`,
-        });
-      }
-      maxSize = Math.max(maxSize, cp.size);
-      checkpoints.push(cp);
+      maxSize = Math.max(maxSize, audit.checkpoint.size);
+      checkpoints.push(audit.checkpoint);
     }
   } catch (e) {
     damaged(`reading the checkpoints after the first ${storedCheckpoints}`, e);
@@ -402,16 +389,13 @@ async function analyse(
   // A writer may have committed batches while we read. Each batch lands with its checkpoint
   // in one transaction, so entries that a valid checkpoint issued since then covers are
   // legitimate growth: they are left out, and this report speaks of the log as it was.
-  const state = await readState(store, ref, verifier);
-  const end = state.latest?.size ?? 0;
+  const end = (await readLatest(store, ref, verifier))?.size ?? 0;
   if (end > total) {
     for (let i = rows.length - 1; i >= 0; i--) {
       const k = rows[i]!.key;
       if (k >= total && k < end) rows.splice(i, 1);
     }
   }
-  const sizeProblem = auditStoredSize(state.size, state.filed, total);
-  if (sizeProblem !== undefined) add({ kind: "size-mismatch", message: sizeProblem });
 
   // 3. Walk the positions in order, placing the record that claims each one and checking
   //    every signed root, and every stored node, on the way. Where several records claim

@@ -106,9 +106,8 @@ export interface LogStore {
   /** Every log, in the order they were created. */
   listLogs(): Promise<LogRef[]>;
   /**
-   * The log's size (its next seq, kept apart from the entries so that deleting one cannot
-   * change it) and its latest checkpoint, read in one snapshot: a commit by another process
-   * can never make them disagree.
+   * The log's size (its next seq) and its latest checkpoint, read in one snapshot: the size
+   * is the latest checkpoint's, which deleting entries cannot change.
    */
   logState(logId: number): Promise<{ size: number; latest: StoredCheckpoint | undefined }>;
   /**
@@ -140,7 +139,7 @@ export interface LogStore {
   /** Every stored row in seq order, from `fromSeq`, in pages (for verify and export). */
   scanEntries(logId: number, fromSeq?: number): AsyncIterable<StoredEntry>;
 
-  /** Every checkpoint of the log in the order they were issued. */
+  /** Every checkpoint of the log by size (sizes only grow: the order they were issued in). */
   listCheckpoints(logId: number): Promise<StoredCheckpoint[]>;
   /** The same, read in pages: memory does not grow with the number of checkpoints. */
   scanCheckpoints(logId: number): AsyncIterable<StoredCheckpoint>;

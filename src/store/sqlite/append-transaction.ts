@@ -83,34 +83,36 @@ export function prepareAppend(
   const insertCheckpoint = db.prepare(
     "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
   );
-  const sizeOf = db.prepare("SELECT size FROM logs WHERE log_id = ?").pluck();
+  const logExists = db.prepare("SELECT 1 FROM logs WHERE log_id = ?").pluck();
   const lastSeq = db.prepare("SELECT max(seq) FROM entries WHERE log_id = ?").pluck();
-  const noteAt = db.prepare("SELECT note FROM checkpoints WHERE log_id = ? AND size = ?").pluck();
-  const setSize = db.prepare("UPDATE logs SET size = ? WHERE log_id = ?");
+  const latestOf = db.prepare(
+    "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
+  );
 
   const appendBody = (b: PackedBatch) => {
     const { logId, checkpoint: cp } = b;
-    // Checked under the write lock: another process may have appended since we sealed.
-    const size = sizeOf.get(logId) as number | undefined;
-    if (size === undefined) {
+    if (logExists.get(logId) === undefined) {
       throw new GenlogError("GENLOG_E_STORE", `log ${logId} does not exist in ${path}`);
     }
+    // Checked under the write lock: another process may have appended since we sealed. The
+    // log's size is its latest checkpoint's.
+    const latest = latestOf.get(logId) as StoredCheckpoint | undefined;
+    const size = latest?.size ?? 0;
     const first = b.seqs[0] ?? cp.size;
-    const latest = size === 0 ? null : ((noteAt.get(logId, size) as string | undefined) ?? null);
-    if (first !== size || latest !== b.previousNote) {
+    if (first !== size || (latest?.note ?? null) !== b.previousNote) {
       throw new GenlogError(
         "GENLOG_E_CONFLICT",
         `batch starts at seq ${first} after another checkpoint than the log's latest (size ${size}): another writer appended first`,
         { details: { expected: first, actual: size } },
       );
     }
-    // The size is kept in logs; the entries must end exactly there. A deletion of the last
-    // entries (by someone who dropped the triggers) shows here, before anything is added.
+    // The entries must end exactly at that size. A deletion of the last entries (by someone
+    // who dropped the triggers) shows here, before anything is added.
     const last = lastSeq.get(logId) as number | null;
     if ((last === null ? 0 : last + 1) !== size) {
       throw new GenlogError(
         "GENLOG_E_INCONSISTENT",
-        `log ${logId} should hold ${size} entries but its last stored entry is ${last ?? "none"}: entries were removed; nothing was appended, run \`genlog verify\``,
+        `log ${logId} should hold ${size} entries but its last stored entry is ${last ?? "none"}: entries were removed or added outside genlog; nothing was appended, run \`genlog verify\``,
         { details: { size, lastSeq: last } },
       );
     }
@@ -129,7 +131,6 @@ export function prepareAppend(
       at = end;
     }
     insertCheckpoint.run(logId, cp.size, cp.note);
-    setSize.run(cp.size, logId);
   };
   // Called inside the outer transaction, better-sqlite3 runs this in a SAVEPOINT: a batch
   // that throws is rolled back alone, and the other batches of the commit stand.

@@ -65,15 +65,14 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   {
     version: 2,
     description:
-      "entries: the query columns generated from the record text; the size of each log kept in logs.size, where deleting entries cannot change it; entries, checkpoints and logs append-only (triggers)",
+      "entries: the query columns generated from the record text; checkpoints kept by size (the latest one gives the log's size); entries, checkpoints and logs append-only (triggers)",
     // The query columns are copies of record members. Generated from the record text, they
     // cannot disagree with it: a lookup by id or a filtered query reads what the leaf
     // commits to. (A text that is not JSON, which only tampering makes, gives NULLs; verify
-    // reports the entry.) The size was max(seq) + 1 in version 1; a log with a hole keeps
-    // its larger size here, and the writer then refuses it.
+    // reports the entry.) A log's size is the size of its latest checkpoint, which deleting
+    // entries cannot change (in version 1 it was max(seq) + 1, which a deleted last entry
+    // lowered); checkpoints are keyed by size, one b-tree instead of a table and its index.
     sql: `
-ALTER TABLE logs ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
-UPDATE logs SET size = coalesce((SELECT max(seq) + 1 FROM entries e WHERE e.log_id = logs.log_id), 0);
 ALTER TABLE entries RENAME TO entries_v1;
 CREATE TABLE entries (
   log_id    INTEGER NOT NULL,
@@ -97,6 +96,15 @@ CREATE INDEX entries_type ON entries (log_id, type, seq);
 CREATE INDEX entries_actor ON entries (log_id, actor, seq) WHERE actor IS NOT NULL;
 CREATE INDEX entries_sector ON entries (log_id, sector, seq) WHERE sector IS NOT NULL;
 CREATE INDEX entries_status ON entries (log_id, status, seq) WHERE status <> 'succeeded';
+ALTER TABLE checkpoints RENAME TO checkpoints_v1;
+CREATE TABLE checkpoints (
+  log_id INTEGER NOT NULL,
+  size   INTEGER NOT NULL,
+  note   TEXT NOT NULL,
+  PRIMARY KEY (log_id, size)
+) WITHOUT ROWID;
+INSERT INTO checkpoints (log_id, size, note) SELECT log_id, size, note FROM checkpoints_v1;
+DROP TABLE checkpoints_v1;
 CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
   BEGIN SELECT RAISE(ABORT, 'genlog: entries are append-only'); END;
 CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
@@ -105,10 +113,8 @@ CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
   BEGIN SELECT RAISE(ABORT, 'genlog: checkpoints are append-only'); END;
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
   BEGIN SELECT RAISE(ABORT, 'genlog: checkpoints are append-only'); END;
-CREATE TRIGGER logs_only_grow BEFORE UPDATE ON logs
-  WHEN NEW.size < OLD.size OR NEW.log_id IS NOT OLD.log_id OR NEW.origin IS NOT OLD.origin
-    OR NEW.tenant IS NOT OLD.tenant OR NEW.stream IS NOT OLD.stream
-  BEGIN SELECT RAISE(ABORT, 'genlog: a log keeps its name and never shrinks'); END;
+CREATE TRIGGER logs_no_update BEFORE UPDATE ON logs
+  BEGIN SELECT RAISE(ABORT, 'genlog: a log keeps its name'); END;
 CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs
   BEGIN SELECT RAISE(ABORT, 'genlog: logs are never deleted'); END;
 `,

@@ -117,10 +117,7 @@ export class SqliteStore implements LogStore {
   readonly #nodeRow: Database.Statement<[number, number], { leaf_hash: Buffer; nodes: Buffer }>;
   readonly #entry: Database.Statement<[number, number], Row>;
   readonly #tsAt: Database.Statement<[number, number], { ts: string }>;
-  readonly #state: Database.Statement<
-    [number],
-    { size: number; cp_size: number | null; note: string | null }
-  >;
+  readonly #state: Database.Statement<[number], { size: number; note: string }>;
   readonly #appendTx: ((batches: readonly PackedBatch[]) => BatchOutcomes) | undefined;
   /** The schema versions before and after this open migrated the file, if it did. */
   readonly migrated: { from: number; to: number } | undefined;
@@ -146,10 +143,9 @@ export class SqliteStore implements LogStore {
     this.#nodeRow = db.prepare("SELECT leaf_hash, nodes FROM entries WHERE log_id = ? AND seq = ?");
     this.#entry = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_id = ? AND seq = ?`);
     this.#tsAt = db.prepare("SELECT ts FROM entries WHERE log_id = ? AND seq = ?");
-    // One statement is one snapshot: the size and the checkpoint at that size always agree.
+    // A log's size is its latest checkpoint's: one row, one snapshot.
     this.#state = db.prepare(
-      `SELECT l.size AS size, c.size AS cp_size, c.note AS note FROM logs l
-       LEFT JOIN checkpoints c ON c.log_id = l.log_id AND c.size = l.size WHERE l.log_id = ?`,
+      "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
     );
     this.#appendTx = readonly ? undefined : prepareAppend(db, path);
   }
@@ -235,11 +231,7 @@ export class SqliteStore implements LogStore {
     return this.#do(`reading the state of log ${logId}`, () => {
       const row = this.#state.get(logId);
       if (row === undefined) return { size: 0, latest: undefined };
-      const latest =
-        row.cp_size === null || row.note === null
-          ? undefined
-          : { size: row.cp_size, note: row.note };
-      return { size: row.size, latest };
+      return { size: row.size, latest: { size: row.size, note: row.note } };
     });
   }
 
@@ -248,10 +240,11 @@ export class SqliteStore implements LogStore {
       // One statement, one snapshot: a commit by another process cannot fall in between.
       const row = this.#db
         .prepare(
-          "SELECT size, (SELECT count(*) FROM entries e WHERE e.log_id = l.log_id) AS entries FROM logs l WHERE log_id = ?",
+          `SELECT (SELECT coalesce(max(size), 0) FROM checkpoints WHERE log_id = ?) AS size,
+                  (SELECT count(*) FROM entries WHERE log_id = ?) AS entries`,
         )
-        .get(logId) as { size: number; entries: number } | undefined;
-      return row ?? { size: 0, entries: 0 };
+        .get(logId, logId) as { size: number; entries: number };
+      return row;
     });
   }
 
@@ -397,7 +390,7 @@ export class SqliteStore implements LogStore {
   async listCheckpoints(logId: number): Promise<StoredCheckpoint[]> {
     return this.#do(`reading the checkpoints of log ${logId}`, () =>
       this.#db
-        .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY rowid")
+        .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size")
         .all(logId),
     ) as StoredCheckpoint[];
   }
@@ -405,17 +398,17 @@ export class SqliteStore implements LogStore {
   async *scanCheckpoints(logId: number): AsyncIterable<StoredCheckpoint> {
     const page = this.#do("preparing a scan", () =>
       this.#db.prepare(
-        "SELECT rowid, size, note FROM checkpoints WHERE log_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+        "SELECT size, note FROM checkpoints WHERE log_id = ? AND size > ? ORDER BY size LIMIT ?",
       ),
     );
-    let after = 0;
+    let after = -1;
     for (;;) {
       const rows = this.#do(`reading the checkpoints of log ${logId}`, () =>
         page.all(logId, after, CHECKPOINT_PAGE),
-      ) as (StoredCheckpoint & { rowid: number })[];
-      for (const { size, note } of rows) yield { size, note };
+      ) as StoredCheckpoint[];
+      for (const row of rows) yield row;
       if (rows.length < CHECKPOINT_PAGE) return;
-      after = rows[rows.length - 1]!.rowid;
+      after = rows[rows.length - 1]!.size;
     }
   }
 
