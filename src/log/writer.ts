@@ -515,15 +515,9 @@ async function loadState(
   ref: LogRef,
   verifier: NoteVerifier,
 ): Promise<WriterState> {
+  // The log's size is its latest checkpoint's (entries that disagree with it are caught by
+  // the count in `open` and by the store's check under the write lock).
   const { size, latest } = await store.logState(ref.logId);
-  const cpSize = latest?.size ?? 0;
-  if (size !== cpSize) {
-    throw new GenlogError(
-      "GENLOG_E_INCONSISTENT",
-      `log ${ref.origin} holds ${size} entries but its latest checkpoint covers ${cpSize}; run \`genlog verify\``,
-      { details: { origin: ref.origin, size, checkpointSize: cpSize } },
-    );
-  }
   const plan = rootPlan(size);
   const hashes = await store.readNodes(ref.logId, plan.nodes);
   const frontier = MerkleFrontier.fromNodes(size, (level, index) => {
