@@ -10,6 +10,7 @@ import { GenlogError, isGenlogError } from "./errors.js";
 import { STATUSES, assertTenant, describeValue } from "./core/event-schema.js";
 import { rfc3339ToEpochMs } from "./core/rfc3339.js";
 import {
+  parseStoredRecord,
   prepareRecord,
   type GenerationRecord,
   type PipelineStages,
@@ -450,7 +451,8 @@ export class Genlog {
    */
   async get(idOrSeq: string | number, tenant?: string): Promise<GenerationRecord> {
     const { ref } = await this.#tenant(tenant ?? this.tenant);
-    return parseRecord((await this.#entry(ref, idOrSeq)).canonical);
+    const entry = await this.#entry(ref, idOrSeq);
+    return parseStoredRecord(entry.canonical, ref.origin, entry.seq);
   }
 
   /**
@@ -463,7 +465,7 @@ export class Genlog {
     const filter = toQueryFilter(options);
     const { ref } = await this.#tenant(options.tenant ?? this.tenant);
     const rows = await this.#store.query(ref.logId, filter);
-    const records = rows.map((r) => parseRecord(r.canonical));
+    const records = rows.map((r) => parseStoredRecord(r.canonical, ref.origin, r.seq));
     const last = rows[rows.length - 1];
     return {
       records,
@@ -518,7 +520,7 @@ export class Genlog {
       leafHash: leaf.toString("base64"),
       hashes: hashes.map(base64),
       checkpoint: cp.note,
-      record: parseRecord(entry.canonical),
+      record: parseStoredRecord(entry.canonical, ref.origin, entry.seq),
     };
   }
 
@@ -814,10 +816,6 @@ async function idle(log: TenantLog): Promise<void> {
 
 function recordOf(result: AppendResult): GenerationRecord {
   return result.record;
-}
-
-function parseRecord(canonical: string): GenerationRecord {
-  return JSON.parse(canonical) as GenerationRecord;
 }
 
 /** Checks every query option before the store sees it: a wrong type is a named error. */

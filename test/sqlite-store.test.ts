@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { openLog } from "../src/index.js";
 import { SqliteStore, pageQuery } from "../src/store/sqlite/sqlite-store.js";
 import type { QueryFilter } from "../src/store/log-store.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -41,5 +43,45 @@ test("every filtered page is read through an index, already in seq order", async
     }
   } finally {
     db.close();
+  }
+});
+
+/**
+ * The transactions committed in a WAL file so far, read from its bytes: frames whose salts
+ * match the header's (the WAL's current generation) and whose commit field is set.
+ */
+function walCommits(path: string): number {
+  const wal = readFileSync(`${path}-wal`);
+  if (wal.length < 32) return 0;
+  const pageSize = wal.readUInt32BE(8);
+  const [salt1, salt2] = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (wal.readUInt32BE(at + 8) !== salt1 || wal.readUInt32BE(at + 12) !== salt2) break;
+    if (wal.readUInt32BE(at + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
+test("lone appends of several tenants issued in one turn share one transaction", async () => {
+  const dataDir = tempDir();
+  const log = await openLog({ dataDir });
+  const tenants = Array.from({ length: 20 }, (_, i) => `t${i}`);
+  try {
+    // Their logs and writers exist first: opening a tenant commits on its own.
+    for (const tenant of tenants) await log.logGenerationEvent("backend", { tenant });
+    const path = join(dataDir, "genlog.db");
+    const before = walCommits(path);
+    const results = await Promise.all(
+      tenants.map((tenant) => log.logGenerationEvent("frontend", { tenant })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.seq),
+      tenants.map(() => 1),
+    );
+    assert.ok(before > 0, "the earlier appends are in the WAL");
+    assert.equal(walCommits(path) - before, 1);
+  } finally {
+    await log.close();
   }
 });

@@ -328,6 +328,81 @@ test("a log rolled back together with its checkpoints is caught by a trusted che
   assert.ok(r.problems.some((p) => p.kind === "truncated" && p.index === 5));
 });
 
+for (const claimed of [Number.MAX_SAFE_INTEGER, 300_000_000]) {
+  test(`a record made to claim position ${claimed} is reported as modified, without walking up to it`, async () => {
+    const { dir } = await makeLog(5);
+    tamper(dir, (db) => rewrite(db, 2, (r) => (r.seq = claimed), { fixLeaf: true }));
+    assert.deepEqual(kinds(await verify(dir)), ["modified@2"]);
+  });
+}
+
+test("a deleted checkpoint is reported when it is the trusted one", async () => {
+  const { dir, notes } = await makeLog(6);
+  tamper(dir, (db) => db.prepare("DELETE FROM checkpoints WHERE size <= 5").run());
+  // Only a checkpoint held outside says which sizes were signed.
+  assert.equal((await verify(dir)).ok, true);
+  assert.deepEqual(kinds(await verify(dir, notes[2])), ["missing-checkpoint@size 3"]);
+});
+
+test("reading a record that is no longer JSON is a typed error that does not quote it", async () => {
+  const { dir } = await makeLog(4);
+  tamper(dir, (db) => db.prepare("UPDATE entries SET record = 'garbage' WHERE seq = 2").run());
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  try {
+    // (By id it is not found at all: the id column is generated from the record.)
+    for (const read of [() => log.get(2), () => log.query({ limit: 10 })]) {
+      await assert.rejects(read(), (e: unknown) => {
+        assert.ok(e instanceof GenlogError, String(e));
+        assert.equal(e.code, "GENLOG_E_INCONSISTENT");
+        assert.match(
+          e.message,
+          /entry 2 of genlog\.local\/default\/events is not a readable record/,
+        );
+        assert.doesNotMatch(e.message, /garbage/);
+        return true;
+      });
+    }
+  } finally {
+    await log.close();
+  }
+});
+
+test("logs whose tenants were swapped by hand are refused, so no tenant writes into another's log", async () => {
+  const dir = tempDir();
+  let log = await openLog({ dataDir: dir });
+  for (const tenant of ["a", "b"]) await log.logGenerationEvent("backend", { tenant });
+  await log.close();
+  tamper(dir, (db) => {
+    db.prepare("UPDATE logs SET tenant = 'swap' WHERE tenant = 'a'").run();
+    db.prepare("UPDATE logs SET tenant = 'a' WHERE tenant = 'b'").run();
+    db.prepare("UPDATE logs SET tenant = 'b' WHERE tenant = 'swap'").run();
+  });
+  log = await openLog({ dataDir: dir });
+  try {
+    for (const tenant of ["a", "b"]) {
+      await assert.rejects(log.logGenerationEvent("frontend", { tenant }), (e: unknown) => {
+        assert.ok(e instanceof GenlogError, String(e));
+        assert.equal(e.code, "GENLOG_E_INCONSISTENT");
+        assert.match(
+          e.message,
+          new RegExp(`log genlog\\.local/${tenant}/events is recorded for tenant`),
+        );
+        return true;
+      });
+    }
+  } finally {
+    await log.close();
+  }
+  const store = SqliteStore.open({ path: join(dir, "genlog.db"), readonly: true });
+  try {
+    const logs = (await store.listLogs()).filter((r) => r.tenant !== "default");
+    assert.equal(logs.length, 2);
+    for (const ref of logs) assert.equal((await store.logState(ref.logId)).size, 1, ref.origin);
+  } finally {
+    await store.close();
+  }
+});
+
 test("a trusted checkpoint from a rewritten history is reported as inconsistent", async () => {
   const { dir, notes } = await makeLog(4);
   // The same key signs a second history of the same origin: a fork only the key holder can make.

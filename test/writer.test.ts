@@ -10,6 +10,7 @@ import { KeyNameRedactor } from "../src/core/redact.js";
 import { PassthroughProtector } from "../src/core/protect.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import type { AppendBatch, LogStore } from "../src/store/log-store.js";
+import { rawDatabase } from "./helpers/raw-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const stages = { redactor: new KeyNameRedactor(), protector: new PassthroughProtector() };
@@ -51,4 +52,45 @@ test("a commit whose answer was lost is settled by reading back: it landed, so t
   assert.equal((await store.logState(ref.logId)).size, 2);
   assert.deepEqual(await store.countEntries(ref.logId), { size: 2, entries: 2 });
   await store.close();
+});
+
+test("a writer refuses a log whose last record was edited, so a forged time is never signed into later ones", async () => {
+  const path = join(tempDir(), "genlog.db");
+  const signer = ed25519Signer("t/a", generateKeyPairSync("ed25519").privateKey);
+  const store = SqliteStore.open({ path });
+  const ref = (await store.openLogRef(
+    { origin: "t/a/events", tenant: "a", stream: "events" },
+    true,
+  ))!;
+  const writer = await LogWriter.open({ store, ref, signer });
+  for (let i = 0; i < 5; i++) {
+    await writer.append(prepareRecord({ type: "backend" }, "a", stages), false);
+  }
+  await store.close();
+
+  // The attacker moves the last record's time into the future and leaves its leaf hash.
+  const db = rawDatabase(path);
+  try {
+    const { record } = db.prepare("SELECT record FROM entries WHERE seq = 4").get() as {
+      record: string;
+    };
+    const forged = record.replace(/"ts":"[^"]+"/, '"ts":"2999-01-01T00:00:00.000Z"');
+    assert.notEqual(forged, record);
+    db.prepare("UPDATE entries SET record = ? WHERE seq = 4").run(forged);
+  } finally {
+    db.close();
+  }
+
+  const again = SqliteStore.open({ path });
+  try {
+    await assert.rejects(LogWriter.open({ store: again, ref, signer }), (e: unknown) => {
+      assert.ok(e instanceof GenlogError);
+      assert.equal(e.code, "GENLOG_E_INCONSISTENT");
+      assert.match(e.message, /last record .* \(seq 4\)/);
+      return true;
+    });
+    assert.equal((await again.logState(ref.logId)).size, 5);
+  } finally {
+    await again.close();
+  }
 });

@@ -15,6 +15,7 @@ import {
   count,
   escapeForTerminal as safe,
   escapeJsonForTerminal,
+  jsonForStdout,
   printLine,
   say,
   writeError,
@@ -94,7 +95,7 @@ async function get(idOrSeq: string, o: GlobalOptions): Promise<number> {
   return withLog(openForReading(o), async (log) => {
     const record = await log.get(idOrSeq);
     // RFC 8785 text parsed and written again is the same text: these are the committed bytes.
-    await printLine(o.json ? canonicalize(record) : recordForTerminal(record));
+    await printLine(o.json ? jsonForStdout(canonicalize(record)) : recordForTerminal(record));
     return 0;
   });
 }
@@ -116,7 +117,9 @@ async function query(o: GlobalOptions): Promise<number> {
   return withLog(openForReading(o), async (log) => {
     const page = await log.query(filters);
     const table = !o.json && process.stdout.isTTY === true;
-    await printLine(table ? formatTable(page.records) : JSON.stringify(page.records));
+    await printLine(
+      table ? formatTable(page.records) : jsonForStdout(JSON.stringify(page.records)),
+    );
     // A script reading stdout gets the whole page there; the cursor is for whoever asks next.
     if (page.nextCursor !== null) {
       say(table ? `more: --cursor ${page.nextCursor}` : `next cursor: ${page.nextCursor}`);
@@ -158,7 +161,7 @@ async function exportRecords(o: GlobalOptions): Promise<number> {
     // Resolves the tenant first: an unknown one fails before any file is created.
     await log.size();
     if (out === undefined) {
-      await writeChunks(log, writeOut);
+      await writeChunks(log, (text) => writeOut(jsonForStdout(text)));
       return 0;
     }
     const n = await exportToFile(log, out);

@@ -52,6 +52,14 @@ export function escapeJsonForTerminal(json: string): string {
   return json.replace(UNSAFE_IN_JSON, (c) => hexEscape(c, true));
 }
 
+/**
+ * JSON text for stdout: unchanged when it goes to a pipe or a file (the exact bytes, which a
+ * script may hash), made safe by {@link escapeJsonForTerminal} when a person reads it.
+ */
+export function jsonForStdout(json: string): string {
+  return process.stdout.isTTY === true ? escapeJsonForTerminal(json) : json;
+}
+
 /** Writes to stdout; resolves once written, rejects with `GENLOG_E_IO` when it cannot be. */
 export function writeOut(text: string): Promise<void> {
   return writeTo(process.stdout, "stdout", text);

@@ -5,6 +5,7 @@
  * {@link sealRecord} splices the position and server time into the canonical text when the
  * batch is sealed, so the writer's single thread does no JSON work per record.
  */
+import { GenlogError } from "../errors.js";
 import { uuidv7 } from "./uuid.js";
 import { canonicalize } from "./jcs.js";
 import { validateEvent, type EventStatus } from "./event-schema.js";
@@ -167,4 +168,31 @@ export function sealRecord(prepared: PreparedRecord, seq: number, ts: string): S
 /** Formats a millisecond epoch as RFC 3339 UTC with milliseconds. */
 export function formatTimestamp(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/**
+ * A stored record's text, parsed. Text that is not a JSON object only tampering or damage
+ * makes: the error names the entry and never quotes the text (it may hold anything).
+ *
+ * @throws {GenlogError} `GENLOG_E_INCONSISTENT`.
+ */
+export function parseStoredRecord(
+  canonical: string,
+  origin: string,
+  seq: number,
+): GenerationRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(canonical);
+  } catch {
+    // Below: the message of a SyntaxError quotes the text.
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `entry ${seq} of ${origin} is not a readable record: it was changed or damaged outside genlog; run \`genlog verify\``,
+      { details: { origin, seq } },
+    );
+  }
+  return parsed as GenerationRecord;
 }

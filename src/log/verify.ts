@@ -47,6 +47,7 @@ export type ProblemKind =
   | "forged-checkpoint"
   | "misfiled-checkpoint"
   | "rolled-back-checkpoint"
+  | "missing-checkpoint"
   | "inconsistent-checkpoint"
   | "store-damaged";
 
@@ -250,6 +251,8 @@ async function verifyIntact(
   const stored = store.scanCheckpoints(ref.logId)[Symbol.asyncIterator]();
   let read = 0;
   let lastSize = 0;
+  // The log must still hold the checkpoint the caller trusts (it holds every one it issued).
+  let trustedStored = trusted === undefined || trusted.size === 0;
   /** The next stored checkpoint, undefined after the last one, null if it is not valid. */
   const nextCheckpoint = async (): Promise<Checkpoint | undefined | null> => {
     const next = await stored.next();
@@ -258,6 +261,9 @@ async function verifyIntact(
     const audit = auditCheckpoint(next.value, verifier, ref.origin);
     if (audit.kind !== "valid" || audit.checkpoint.size <= lastSize) return null;
     lastSize = audit.checkpoint.size;
+    if (trusted?.size === lastSize) {
+      trustedStored = Buffer.from(audit.checkpoint.rootHash).equals(Buffer.from(trusted.rootHash));
+    }
     return audit.checkpoint;
   };
   const sameRoot = (frontier: MerkleFrontier, cp: Checkpoint) =>
@@ -292,7 +298,7 @@ async function verifyIntact(
   // A checkpoint past the last row (truncated), one not valid, or a trusted checkpoint the
   // log does not reach (rolled back): all for the full analysis.
   if (pending !== undefined) return undefined;
-  if (trusted !== undefined && trusted.size > verifiedSize) return undefined;
+  if (trusted !== undefined && (trusted.size > verifiedSize || !trustedStored)) return undefined;
   // Read after the rows: a writer may have appended meanwhile. Rows past the last
   // checkpoint read are fine only if one issued since covers them all.
   if (beyond > 0 && ((await readLatest(store, ref, verifier))?.size ?? 0) < frontier.size) {
@@ -361,6 +367,17 @@ async function analyse(
       size: trusted.size,
       message: `the trusted checkpoint covers ${trusted.size} entries but the log's latest checkpoint covers ${Math.max(maxSize, 0)}: history was rolled back`,
     });
+  } else if (
+    trusted !== undefined &&
+    trusted.size > 0 &&
+    !checkpoints.some((c) => c.size === trusted.size) &&
+    !problems.some((p) => p.size === trusted.size)
+  ) {
+    add({
+      kind: "missing-checkpoint",
+      size: trusted.size,
+      message: `the log no longer holds its checkpoint at size ${trusted.size}, which the trusted one is: checkpoints were deleted, and consistency proofs from that size cannot be served`,
+    });
   }
 
   // 2. Rows: the entry rules on every stored row (every row that can be read).
@@ -405,8 +422,10 @@ async function analyse(
   const bySeq = new Map<number, Row[]>();
   const byKey = new Map<number, Row>();
   let maxClaimed = -1;
+  let maxKey = -1;
   for (const r of rows) {
     byKey.set(r.key, r);
+    maxKey = Math.max(maxKey, r.key);
     maxClaimed = Math.max(maxClaimed, r.seq ?? -1);
     if (r.seq === undefined) continue;
     const list = bySeq.get(r.seq);
@@ -477,13 +496,24 @@ async function analyse(
   /** Positions no row holds, in a store whose entries may have been lost to damage. */
   const lost: number[] = [];
   checkRoots();
-  const chosen: (Row | undefined)[] = new Array<Row | undefined>(Math.max(size, maxClaimed + 1));
+  // Positions the log can hold: a record may claim any number, and only those are walked.
+  const span = Math.max(size, maxKey + 1);
+  const chosen: (Row | undefined)[] = new Array<Row | undefined>(span);
   for (let s = 0; s < chosen.length; s++) {
     const candidates = bySeq.get(s);
     if (candidates === undefined) {
       walking = false;
       const at = byKey.get(s);
       if (at !== undefined && at.seq === undefined) continue; // reported as unreadable
+      if (at !== undefined && at.seq! >= span) {
+        flag({
+          kind: "modified",
+          index: s,
+          ...(at.id !== undefined ? { id: at.id } : {}),
+          message: `record ${s} claims position ${at.seq}, outside the log: its bytes were changed`,
+        });
+        continue;
+      }
       if (s >= size) continue; // beyond anything signed: nothing is owed here
       if (lossy) {
         lost.push(s);

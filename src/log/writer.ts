@@ -10,12 +10,16 @@ import { parseVerifierKey, verifyNote, type NoteVerifier } from "../core/signed-
 import {
   MerkleFrontier,
   assembleProof,
+  hashLeafText,
   planConsistencyProof,
+  planInclusionProof,
   rootPlan,
   verifyConsistency,
+  verifyInclusion,
 } from "../core/merkle.js";
 import {
   formatTimestamp,
+  parseStoredRecord,
   sealRecord,
   type GenerationRecord,
   type PreparedRecord,
@@ -174,16 +178,6 @@ export class LogWriter {
     const { store, ref, signer } = options;
     const verifier = parseVerifierKey(signer.verifierKey);
     const state = await loadState(store, ref, verifier);
-    // A deleted entry leaves the kept size standing; count them once, so that a writer never
-    // extends a log with a hole (O(n), ~40 ms at a million entries, only when opening).
-    const { size, entries } = await store.countEntries(ref.logId);
-    if (entries !== size) {
-      throw new GenlogError(
-        "GENLOG_E_INCONSISTENT",
-        `log ${ref.origin} has size ${size} but holds ${entries} entries: entries were removed or added outside genlog; nothing can be appended, run \`genlog verify\``,
-        { details: { origin: ref.origin, size, stored: entries } },
-      );
-    }
     return new LogWriter(options, verifier, state);
   }
 
@@ -384,7 +378,7 @@ export class LogWriter {
       const { prepared, clientId } = batch[i]!;
       const repeat = clientId ? byClientId.get(prepared.template.id) : undefined;
       if (repeat !== undefined) {
-        const reused = checkSamePayload(prepared, repeat.canonical);
+        const reused = checkSamePayload(prepared, repeat.record, repeat.canonical);
         if (reused !== undefined) {
           // Nothing of the batch is resolved before its commit: reject this one alone.
           batch[i]!.reject(reused);
@@ -455,11 +449,19 @@ export class LogWriter {
       // Sealed in the batch still being committed: if that commit fails, this batch is
       // sealed again from scratch, so the answer cannot outlive its premise.
       const pending = previous?.byClientId.get(p.prepared.template.id);
-      const canonical = pending?.canonical ?? found.get(p.prepared.template.id)?.canonical;
-      if (canonical === undefined) continue;
-      out[i] = checkSamePayload(p.prepared, canonical) ?? {
-        record: pending?.record ?? (JSON.parse(canonical) as GenerationRecord),
-        canonical,
+      const stored = found.get(p.prepared.template.id);
+      const first =
+        pending ??
+        (stored === undefined
+          ? undefined
+          : {
+              record: parseStoredRecord(stored.canonical, this.ref.origin, stored.seq),
+              canonical: stored.canonical,
+            });
+      if (first === undefined) continue;
+      out[i] = checkSamePayload(p.prepared, first.record, first.canonical) ?? {
+        record: first.record,
+        canonical: first.canonical,
         duplicate: true,
       };
     }
@@ -515,9 +517,20 @@ async function loadState(
   ref: LogRef,
   verifier: NoteVerifier,
 ): Promise<WriterState> {
-  // The log's size is its latest checkpoint's (entries that disagree with it are caught by
-  // the count in `open` and by the store's check under the write lock).
+  // The log's size is its latest checkpoint's, which deleting entries cannot change. The
+  // entries are counted against it (O(n), ~40 ms at a million entries; on open and after a
+  // failed commit only), so that a writer never extends a log with a hole. Under the write
+  // lock the store checks only that the entries end at that size: a hole made while a writer
+  // runs is found at its next load, and by verify.
   const { size, latest } = await store.logState(ref.logId);
+  const { size: counted, entries } = await store.countEntries(ref.logId);
+  if (entries !== counted) {
+    throw new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `log ${ref.origin} has size ${counted} but holds ${entries} entries: entries were removed or added outside genlog; nothing can be appended, run \`genlog verify\``,
+      { details: { origin: ref.origin, size: counted, stored: entries } },
+    );
+  }
   const plan = rootPlan(size);
   const hashes = await store.readNodes(ref.logId, plan.nodes);
   const frontier = MerkleFrontier.fromNodes(size, (level, index) => {
@@ -543,19 +556,51 @@ async function loadState(
       { details: { origin: ref.origin, size } },
     );
   }
-  const last = await store.getEntry(ref.logId, size - 1);
-  const lastTs =
-    last === undefined ? 0 : Date.parse((JSON.parse(last.canonical) as { ts: string }).ts);
-  return { frontier, root, lastTs, latest };
+  return { frontier, root, lastTs: await lastTimestamp(store, ref, size, root), latest };
 }
 
 /**
- * Undefined when `prepared` is the same event as the committed record `canonical` (a true
- * retry); else the ID_REUSED error that keeps the first record. The comparison is of the
+ * The time of the log's last record, which the next records must not precede. The record is
+ * proven to be the signed last leaf first: a time edited into the future would otherwise be
+ * signed into every record that follows.
+ */
+async function lastTimestamp(
+  store: LogStore,
+  ref: LogRef,
+  size: number,
+  root: Uint8Array,
+): Promise<number> {
+  if (size === 0) return 0;
+  const last = await store.getEntry(ref.logId, size - 1);
+  const plan = planInclusionProof(size - 1, size);
+  let ts: number | undefined;
+  try {
+    if (last === undefined) throw new Error("it is missing");
+    const proof = assembleProof(plan, await store.readNodes(ref.logId, plan.nodes));
+    verifyInclusion(hashLeafText(last.canonical), size - 1, size, proof, root);
+    const record = JSON.parse(last.canonical) as { ts?: unknown };
+    ts = typeof record.ts === "string" ? Date.parse(record.ts) : NaN;
+    if (Number.isNaN(ts)) throw new Error("it has no valid ts");
+  } catch (cause) {
+    throw new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `the last record of ${ref.origin} (seq ${size - 1}) is not the one its latest checkpoint signs; nothing can be appended, run \`genlog verify\``,
+      { cause, details: { origin: ref.origin, seq: size - 1 } },
+    );
+  }
+  return ts;
+}
+
+/**
+ * Undefined when `prepared` is the same event as the committed record `first` (whose text is
+ * `canonical`): a true retry; else the ID_REUSED error that keeps the first record. The comparison is of the
  * canonical text with the first record's own seq and ts put in.
  */
-function checkSamePayload(prepared: PreparedRecord, canonical: string): GenlogError | undefined {
-  const first = JSON.parse(canonical) as GenerationRecord;
+function checkSamePayload(
+  prepared: PreparedRecord,
+  first: GenerationRecord,
+  canonical: string,
+): GenlogError | undefined {
   const again = `${prepared.head}${first.seq}${prepared.middle}"${first.ts}"${prepared.tail}`;
   if (again === canonical) return undefined;
   return new GenlogError(

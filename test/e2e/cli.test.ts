@@ -559,8 +559,15 @@ describe("the genlog command", { concurrency: 3 }, () => {
         seqs(await queryJson(dir, "--since", last)),
         logged.filter((l) => l.record.ts >= last).map((l) => l.record.seq),
       );
+      // A finer time than records carry is rounded up, as the library does: 0.1 µs after
+      // the last record's time excludes it.
+      assert.deepEqual(
+        seqs(await queryJson(dir, "--since", last.replace(/Z$/, "1Z"))),
+        logged.filter((l) => l.record.ts > last).map((l) => l.record.seq),
+      );
       const refused: [string, string][] = [
         ["--since", "1"],
+        ["--since", "2026-11-01T09:30Z"],
         ["--since", "2026-02-30"],
         ["--since", "2026-11-01T09:30"],
         ["--until", "2026-11-01T24:00:00Z"],
@@ -1135,6 +1142,24 @@ describe("the genlog command", { concurrency: 3 }, () => {
           screen.includes("x\\x1b[2J\\x1b]0;owned\\x07\\x0dOK: all good\\x9b31m\\u202eevil"),
         );
         assert.doesNotMatch(screen, RAW_CONTROL);
+      },
+    );
+
+    test(
+      "export and --json output on a terminal show control characters escaped, and exact through a pipe",
+      {
+        skip: !HAS_SCRIPT && "needs script(1) for a pseudo-terminal",
+      },
+      async () => {
+        for (const args of [["export"], ["query", "--json"], ["get", "0", "--json"]]) {
+          const r = await runInTerminal(["--data-dir", dir, ...args], { env: { TERM: "xterm" } });
+          assert.equal(r.code, 0, r.stdout);
+          const screen = r.stdout.replace(/\r\n/g, "\n");
+          assert.doesNotMatch(screen, RAW_CONTROL, args.join(" "));
+          assert.ok(screen.includes("\\u009b31m"), `${args.join(" ")}: ${screen}`);
+          const piped = await ok(genlog(dir, ...args));
+          assert.ok(piped.stdout.includes("\u009b31m"), args.join(" "));
+        }
       },
     );
 

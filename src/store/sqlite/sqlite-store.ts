@@ -4,10 +4,10 @@
  * resolves. better-sqlite3 is synchronous; the async contract of {@link LogStore} keeps the
  * PostgreSQL driver on the same interface.
  *
- * Commits are grouped: batches handed to `appendBatch` in one turn of the event loop, by
- * the writers of any number of logs, are committed in one transaction (one fsync), each in a
- * savepoint of its own. While a large commit runs on the append worker's thread, the next
- * batches queue up and form the next transaction.
+ * Commits are grouped: batches handed to `appendBatch` together, by the writers of any
+ * number of logs, are committed in one transaction (one fsync), each in a savepoint of its
+ * own (see `#scheduleFlush` for what "together" means). While a commit runs on the append
+ * worker's thread, the next batches queue up and form the next transaction.
  */
 import Database from "better-sqlite3";
 import { closeSync, openSync } from "node:fs";
@@ -210,12 +210,31 @@ export class SqliteStore implements LogStore {
         this.#db
           .prepare("SELECT log_id AS logId, origin, tenant, stream FROM logs WHERE origin = ?")
           .get(ref.origin) as LogRef | undefined;
-      const found = find();
+      // A row that names another tenant or stream than its origin says was changed by hand:
+      // writing through it would put one tenant's records in another's log.
+      const checked = (found: LogRef | undefined) => {
+        if (found === undefined || (found.tenant === ref.tenant && found.stream === ref.stream)) {
+          return found;
+        }
+        throw new GenlogError(
+          "GENLOG_E_INCONSISTENT",
+          `log ${ref.origin} is recorded for tenant ${JSON.stringify(found.tenant)}, stream ${JSON.stringify(found.stream)}: the logs table was changed outside genlog; run \`genlog verify\``,
+          { details: { origin: ref.origin, tenant: found.tenant, stream: found.stream } },
+        );
+      };
+      const found = checked(find());
       if (found !== undefined || !create) return found;
-      this.#db
+      const added = this.#db
         .prepare("INSERT OR IGNORE INTO logs (origin, tenant, stream) VALUES (?, ?, ?)")
         .run(ref.origin, ref.tenant, ref.stream);
-      return find();
+      if (added.changes === 0 && find() === undefined) {
+        throw new GenlogError(
+          "GENLOG_E_INCONSISTENT",
+          `tenant ${JSON.stringify(ref.tenant)} already has a ${ref.stream} log under another origin than ${ref.origin}: the logs table was changed outside genlog; run \`genlog verify\``,
+          { details: { origin: ref.origin, tenant: ref.tenant, stream: ref.stream } },
+        );
+      }
+      return checked(find());
     });
   }
 
@@ -265,16 +284,17 @@ export class SqliteStore implements LogStore {
   }
 
   /**
-   * Commits what is queued once the current task ends (batches handed over in it share one
-   * transaction), and never two commits at once: what queues meanwhile forms the next one.
+   * Starts a commit of everything queued, never two at once: what queues while one runs
+   * forms the next. When the queue holds lone batches only, the commit waits for the end of
+   * the turn, so that the batches other writers seal in the same turn (one per tenant, say)
+   * share its transaction and fsync. A batch whose writer has more to seal (`overlap`)
+   * starts it at once (a microtask): the writer hands it over before it wakes the callers of
+   * the last one, and the commit must be under way while their appends run.
    */
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#committing !== undefined || this.#queue.length === 0) return;
     this.#flushScheduled = true;
-    // A microtask, not a later turn: a writer hands its next batch over before it wakes the
-    // callers of the last one, and the commit must start before their appends run. Batches
-    // handed over while a commit runs wait for it and then share the next transaction.
-    queueMicrotask(() => {
+    const flush = () => {
       this.#flushScheduled = false;
       const items = this.#queue.splice(0);
       if (items.length === 0) return;
@@ -282,7 +302,9 @@ export class SqliteStore implements LogStore {
         this.#committing = undefined;
         this.#scheduleFlush();
       });
-    });
+    };
+    if (this.#queue.some((i) => i.overlap)) queueMicrotask(flush);
+    else setImmediate(flush);
   }
 
   async #commit(items: QueuedBatch[]): Promise<void> {
