@@ -30,7 +30,13 @@ import {
 } from "./core/merkle.js";
 import { auditCheckpoint, type CheckpointAudit } from "./core/audit.js";
 import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
-import { LogWriter, checkMaxBatch, type AppendResult, type CommittedBatch } from "./log/writer.js";
+import {
+  LogWriter,
+  checkMaxBatch,
+  readStoredNodes,
+  type AppendResult,
+  type CommittedBatch,
+} from "./log/writer.js";
 import { openTenantSigner } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { StoredEntry, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
@@ -397,11 +403,7 @@ export class Genlog {
    * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when no checkpoint was issued at that size.
    */
   async checkpointAt(size: number, tenant?: string): Promise<string> {
-    if (!Number.isSafeInteger(size) || size < 0) {
-      throw new GenlogError("GENLOG_E_INVALID_INPUT", `size: expected a tree size, got ${size}`, {
-        details: { pointer: "/size", rule: "minimum" },
-      });
-    }
+    checkTreeSize(size, "size");
     const log = await this.#tenant(tenant ?? this.tenant);
     return (await this.#checkpointAt(log, size)).note;
   }
@@ -493,6 +495,7 @@ export class Genlog {
     idOrSeq: string | number,
     options: { treeSize?: number; tenant?: string } = {},
   ): Promise<InclusionProof> {
+    if (options.treeSize !== undefined) checkTreeSize(options.treeSize, "treeSize");
     const log = await this.#tenant(options.tenant ?? this.tenant);
     const { ref } = log;
     const entry = await this.#entry(ref, idOrSeq);
@@ -533,6 +536,8 @@ export class Genlog {
     from: number,
     options: { to?: number; tenant?: string } = {},
   ): Promise<ConsistencyProof> {
+    checkTreeSize(from, "from");
+    if (options.to !== undefined) checkTreeSize(options.to, "to");
     const log = await this.#tenant(options.tenant ?? this.tenant);
     const { ref } = log;
     const to = await this.#checkpointAt(log, options.to);
@@ -779,7 +784,7 @@ export class Genlog {
   }
 
   async #assemble(ref: LogRef, plan: ReturnType<typeof planInclusionProof>): Promise<Buffer[]> {
-    const hashes = await this.#store.readNodes(ref.logId, plan.nodes);
+    const hashes = await readStoredNodes(this.#store, ref, plan.nodes);
     // The store returns hashes in plan order, which assembleProof takes as is.
     return assembleProof(plan, hashes).map((h) => Buffer.from(h));
   }
@@ -816,6 +821,17 @@ async function idle(log: TenantLog): Promise<void> {
 
 function recordOf(result: AppendResult): GenerationRecord {
   return result.record;
+}
+
+/** A tree size given by the caller: a whole number from 0, or a named INVALID_INPUT. */
+function checkTreeSize(size: unknown, name: string): void {
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
+    throw new GenlogError(
+      "GENLOG_E_INVALID_INPUT",
+      `${name}: expected a tree size (a whole number from 0), got ${describeValue(size)}`,
+      { details: { pointer: `/${name}`, rule: "minimum" } },
+    );
+  }
 }
 
 /** Checks every query option before the store sees it: a wrong type is a named error. */

@@ -338,6 +338,20 @@ test("every checkpoint stays available by size", async () => {
   await assert.rejects(log.checkpointAt(-1), (e: unknown) =>
     isGenlogError(e, "GENLOG_E_INVALID_INPUT"),
   );
+  // The proofs take sizes too, and name the one that is wrong.
+  const bad: [() => Promise<unknown>, string][] = [
+    [() => log.inclusionProof(0, { treeSize: {} as number }), "/treeSize"],
+    [() => log.inclusionProof(0, { treeSize: 1.5 }), "/treeSize"],
+    [() => log.consistencyProof("1" as unknown as number), "/from"],
+    [() => log.consistencyProof(1, { to: -2 }), "/to"],
+  ];
+  for (const [call, pointer] of bad) {
+    await assert.rejects(call(), (e: unknown) => {
+      assert.ok(isGenlogError(e, "GENLOG_E_INVALID_INPUT"), String(e));
+      assert.equal(e.details?.pointer, pointer);
+      return true;
+    });
+  }
   await log.close();
 });
 

@@ -274,6 +274,21 @@ test("two swapped records are reported as reordered", async () => {
   assert.ok(r.problems.some((p) => p.id === ids[7] || p.id === ids[2]));
 });
 
+test("a swap of neighbours names both records", async () => {
+  const { dir, ids } = await makeLog(8);
+  tamper(dir, (db) => {
+    db.prepare("UPDATE entries SET seq = -1 WHERE seq = 5").run();
+    db.prepare("UPDATE entries SET seq = 5 WHERE seq = 6").run();
+    db.prepare("UPDATE entries SET seq = 6 WHERE seq = -1").run();
+  });
+  const r = await verify(dir);
+  assert.deepEqual(kinds(r), ["reordered@5", "reordered@6"]);
+  assert.deepEqual(
+    r.problems.map((p) => p.id),
+    [ids[6], ids[5]],
+  );
+});
+
 test("records cut from the end are reported as truncated", async () => {
   const { dir } = await makeLog(10);
   tamper(dir, (db) => db.prepare("DELETE FROM entries WHERE seq >= 8").run());
@@ -400,6 +415,40 @@ test("logs whose tenants were swapped by hand are refused, so no tenant writes i
     for (const ref of logs) assert.equal((await store.logState(ref.logId)).size, 1, ref.origin);
   } finally {
     await store.close();
+  }
+});
+
+for (const column of ["leaf_hash", "nodes"] as const) {
+  test(`a ${column} column rewritten as text is a hash mismatch, not a crash`, async () => {
+    const { dir } = await makeLog(8);
+    // Entry 5 completes a level-1 node, so it stores one.
+    tamper(dir, (db) => db.prepare(`UPDATE entries SET ${column} = 'abc' WHERE seq = 5`).run());
+    const r = await verify(dir);
+    assert.deepEqual(kinds(r), ["hash-mismatch@5"]);
+    assert.equal(r.problems[0]!.field, column === "leaf_hash" ? "leaf" : "node");
+  });
+}
+
+test("nodes missing under a signed checkpoint make appends and proofs inconsistent, not 'not found'", async () => {
+  const { dir } = await makeLog(8);
+  // Entry 7 completes the tree of 8: its nodes are the only copy of the level-3 root.
+  tamper(dir, (db) => db.prepare("UPDATE entries SET nodes = x'' WHERE seq = 7").run());
+  const log = await openLog({ dataDir: dir });
+  try {
+    for (const call of [
+      () => log.logGenerationEvent("backend"),
+      () => log.inclusionProof(3),
+      () => log.consistencyProof(4),
+    ]) {
+      await assert.rejects(call(), (e: unknown) => {
+        assert.ok(e instanceof GenlogError, String(e));
+        assert.equal(e.code, "GENLOG_E_INCONSISTENT", e.message);
+        assert.match(e.message, /genlog verify/);
+        return true;
+      });
+    }
+  } finally {
+    await log.close();
   }
 });
 

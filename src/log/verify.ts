@@ -754,17 +754,26 @@ function markReordered(rows: Row[], flag: (p: VerifyProblem) => void, flagged: S
     }
   });
   if (seqs.every((s, i) => i === 0 || s > seqs[i - 1]!)) return;
+  // The fewest records whose moving explains the order are the ones out of its longest
+  // increasing run; beside each, the position it was taken from is named when that holds
+  // another moved record (both halves of a swap of neighbours).
   const keep = longestIncreasing(seqs);
-  seqs.forEach((s, j) => {
-    if (keep.has(j)) return;
-    const r = rows[idx[j]!]!;
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const moved = (r: Row) => {
+    if (flagged.has(r.key) || r.seq === undefined || r.seq === r.key) return;
     flag({
       kind: "reordered",
       index: r.key,
       ...(r.id !== undefined ? { id: r.id } : {}),
-      message: `entry at position ${r.key} holds record ${s}: records were moved`,
+      message: `entry at position ${r.key} holds record ${r.seq}: records were moved`,
     });
-  });
+  };
+  const out = idx.filter((_, j) => !keep.has(j)).map((i) => rows[i]!);
+  for (const r of out) moved(r);
+  for (const r of out) {
+    const home = byKey.get(r.seq!);
+    if (home !== undefined) moved(home);
+  }
 }
 
 /** Indexes of one longest strictly increasing subsequence (patience sorting, O(n log n)). */

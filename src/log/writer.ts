@@ -487,7 +487,7 @@ export class LogWriter {
     const held = [...(previous?.entries ?? []), ...entries];
     const heldFrom = held[0]?.seq ?? oldSize;
     const stored = plan.nodes.filter((n) => completingSeq(n) < heldFrom);
-    const hashes = await this.#store.readNodes(this.ref.logId, stored);
+    const hashes = await readStoredNodes(this.#store, this.ref, stored);
     const fromDisk = new Map(stored.map((n, i) => [nodeKey(n), hashes[i]!]));
     const lookup = (level: number, index: number): Uint8Array => {
       const seq = completingSeq({ level, index });
@@ -505,6 +505,30 @@ export class LogWriter {
         { cause, details: { origin: this.ref.origin, from: oldSize, to: newSize } },
       );
     }
+  }
+}
+
+/**
+ * Nodes that a signed checkpoint says exist, read from the store. One that is missing or is
+ * not a hash was deleted or edited outside genlog: that is the log's inconsistency, not a
+ * lookup that found nothing.
+ *
+ * @throws {GenlogError} `GENLOG_E_INCONSISTENT`.
+ */
+export async function readStoredNodes(
+  store: LogStore,
+  ref: LogRef,
+  nodes: readonly NodeId[],
+): Promise<Uint8Array[]> {
+  try {
+    return await store.readNodes(ref.logId, nodes);
+  } catch (cause) {
+    if (!isGenlogError(cause, "GENLOG_E_NOT_FOUND")) throw cause;
+    throw new GenlogError(
+      "GENLOG_E_INCONSISTENT",
+      `stored Merkle nodes of ${ref.origin} are missing (${cause.message}): entries were removed or changed outside genlog; run \`genlog verify\``,
+      { cause, details: { origin: ref.origin } },
+    );
   }
 }
 
@@ -532,7 +556,7 @@ async function loadState(
     );
   }
   const plan = rootPlan(size);
-  const hashes = await store.readNodes(ref.logId, plan.nodes);
+  const hashes = await readStoredNodes(store, ref, plan.nodes);
   const frontier = MerkleFrontier.fromNodes(size, (level, index) => {
     const i = plan.nodes.findIndex((n) => n.level === level && n.index === index);
     return hashes[i]!;
@@ -576,7 +600,7 @@ async function lastTimestamp(
   let ts: number | undefined;
   try {
     if (last === undefined) throw new Error("it is missing");
-    const proof = assembleProof(plan, await store.readNodes(ref.logId, plan.nodes));
+    const proof = assembleProof(plan, await readStoredNodes(store, ref, plan.nodes));
     verifyInclusion(hashLeafText(last.canonical), size - 1, size, proof, root);
     const record = JSON.parse(last.canonical) as { ts?: unknown };
     ts = typeof record.ts === "string" ? Date.parse(record.ts) : NaN;

@@ -358,16 +358,17 @@ export class SqliteStore implements LogStore {
             { details: { level, index } },
           );
         }
-        if (level === 0) return row.leaf_hash;
+        const leaf = asBlob(row.leaf_hash);
+        const nodes = asBlob(row.nodes);
         const start = (level - 1) * 32;
-        if (row.nodes.length < start + 32) {
+        if (level === 0 ? leaf.length !== 32 : nodes.length < start + 32) {
           throw new GenlogError(
             "GENLOG_E_NOT_FOUND",
             `Merkle node (${level}, ${index}) is not stored in entry ${seq}`,
             { details: { level, index } },
           );
         }
-        return row.nodes.subarray(start, start + 32);
+        return level === 0 ? leaf : nodes.subarray(start, start + 32);
       }),
     );
   }
@@ -717,8 +718,21 @@ function toEntry(row: Row): StoredEntry {
     actor: row.actor,
     sector: row.sector,
     status: row.status as EventStatus,
-    canonical: row.record,
-    leafHash: row.leaf_hash,
-    nodes: row.nodes,
+    canonical: asText(row.record),
+    leafHash: asBlob(row.leaf_hash),
+    nodes: asBlob(row.nodes),
   };
+}
+
+/**
+ * SQLite keeps any value in any column: hand-edited hashes may come back as text or numbers.
+ * As bytes, they are simply wrong hashes, which verify and the proofs report, not a crash.
+ */
+function asBlob(v: unknown): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(String(v ?? ""), "utf8");
+}
+
+/** A record's text, whatever the column holds (a hand-written BLOB is read as UTF-8). */
+function asText(v: unknown): string {
+  return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : String(v ?? "");
 }
