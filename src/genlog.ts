@@ -18,8 +18,8 @@ import {
 } from "./core/record.js";
 import { KeyNameRedactor } from "./core/redact.js";
 import { PassthroughProtector } from "./core/protect.js";
-import { parseCheckpoint, type ParsedCheckpoint } from "./core/checkpoint.js";
-import { parseSignedNote, parseVerifierKey, type NoteVerifier } from "./core/signed-note.js";
+import { type ParsedCheckpoint } from "./core/checkpoint.js";
+import { parseVerifierKey, type NoteVerifier } from "./core/signed-note.js";
 import {
   assembleProof,
   hashLeafText,
@@ -28,7 +28,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "./core/merkle.js";
-import { auditCheckpoint, type CheckpointAudit } from "./core/audit.js";
+import { auditCheckpoint } from "./core/audit.js";
 import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
 import {
   LogWriter,
@@ -154,8 +154,10 @@ type HookName = keyof HookEvents;
 
 interface TenantLog {
   ref: LogRef;
-  /** Absent only on a read-only handle without the tenant's key file. */
+  /** Absent only on a read-only handle without the tenant's (usable) key file. */
   signer: Signer | undefined;
+  /** On a read-only handle, why the key file there could not be used (thrown when needed). */
+  keyError?: GenlogError;
   /** The signer's verifier key, parsed once (it costs a public-key import). */
   verifier: NoteVerifier | undefined;
   /** Opened on the first append; one writer per log, shared by racing appends. */
@@ -303,8 +305,13 @@ export class Genlog {
    * Appends one generation event. Resolves once the record is durable and covered by a
    * signed checkpoint that was proved consistent with the previous one.
    *
-   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the field (nothing is stored),
-   * `GENLOG_E_STORE` or `GENLOG_E_INCONSISTENT` (nothing of the batch is stored).
+   * @throws {GenlogError} (as a rejection) `GENLOG_E_INVALID_INPUT` naming the field
+   * (nothing is stored); `GENLOG_E_ID_REUSED` for an `id` already used by another event (the
+   * first record is kept); `GENLOG_E_USAGE` on a read-only handle, `GENLOG_E_CLOSED` on a closed one;
+   * `GENLOG_E_NOT_INITIALIZED` or `GENLOG_E_KEY` when the tenant's key is missing or unusable;
+   * `GENLOG_E_INCONSISTENT` when the stored log was changed outside genlog; `GENLOG_E_CONFLICT`,
+   * `GENLOG_E_BUSY`, `GENLOG_E_STORE`: nothing of the batch is stored, retry with the same
+   * `id`. (`GENLOG_E_COMMIT_UNKNOWN` is settled inside by reading back.)
    */
   append(event: GenerationEventInput): Promise<GenerationRecord> {
     return this.appendWithStatus(event).then(recordOf);
@@ -376,6 +383,7 @@ export class Genlog {
    */
   async verifierKey(tenant?: string): Promise<string> {
     const log = await this.#tenant(tenant ?? this.tenant);
+    if (log.keyError !== undefined) throw log.keyError;
     if (log.signer === undefined) {
       throw new GenlogError(
         "GENLOG_E_NOT_INITIALIZED",
@@ -571,6 +579,19 @@ export class Genlog {
       if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
       return verifyUnreadableLog(this.#store, this.origin(tenant), e);
     }
+    if (options.verifierKey !== undefined) {
+      // A key of another tenant or instance matches no signature: every checkpoint would be
+      // reported forged, a false alarm for what is a wrong argument.
+      const name = parseVerifierKey(options.verifierKey).name;
+      const expected = `${this.instance}/${log.ref.tenant}`;
+      if (name !== expected) {
+        throw new GenlogError(
+          "GENLOG_E_USAGE",
+          `the verifier key given is the key of ${name}, not of this log (${expected}): pass the key published for ${expected}`,
+          { details: { expected, actual: name } },
+        );
+      }
+    }
     await idle(log);
     return verifyLog(this.#store, log.ref, {
       ...options,
@@ -647,10 +668,24 @@ export class Genlog {
           },
         );
       }
-      const signer = existsSync(path)
-        ? ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path))
-        : undefined;
-      return { ref: existing, signer, verifier: verifierOf(signer), writer: undefined };
+      // An unusable key file (too open a mode, not a key) matters only to a command that needs
+      // the key: one given the verifier key does not read it.
+      let signer: Signer | undefined;
+      let keyError: GenlogError | undefined;
+      try {
+        if (existsSync(path))
+          signer = ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path));
+      } catch (e) {
+        if (!isGenlogError(e, "GENLOG_E_KEY")) throw e;
+        keyError = e;
+      }
+      return {
+        ref: existing,
+        signer,
+        verifier: verifierOf(signer),
+        writer: undefined,
+        ...(keyError !== undefined ? { keyError } : {}),
+      };
     }
     const signer = await openTenantSigner({
       store: this.#store,
@@ -758,11 +793,7 @@ export class Genlog {
         { details: { size } },
       );
     }
-    const verifier = log.verifier;
-    const audit =
-      verifier === undefined
-        ? auditUnsigned(cp, ref.origin)
-        : auditCheckpoint(cp, verifier, ref.origin);
+    const audit = auditCheckpoint(cp, log.verifier, ref.origin);
     if (audit.kind !== "valid") {
       throw new GenlogError(
         "GENLOG_E_INCONSISTENT",
@@ -788,22 +819,6 @@ export class Genlog {
     // The store returns hashes in plan order, which assembleProof takes as is.
     return assembleProof(plan, hashes).map((h) => Buffer.from(h));
   }
-}
-
-/**
- * The checkpoint rules without a key: for this log and filed under the size it states.
- * Used only where the signature cannot be checked here.
- */
-function auditUnsigned(cp: { size: number; note: string }, origin: string): CheckpointAudit {
-  let parsed: ParsedCheckpoint;
-  try {
-    parsed = parseCheckpoint(parseSignedNote(cp.note).body);
-  } catch (e) {
-    return { kind: "forged", reason: (e as Error).message };
-  }
-  if (parsed.origin !== origin) return { kind: "forged", reason: `origin is ${parsed.origin}` };
-  if (parsed.size !== cp.size) return { kind: "misfiled", signedSize: parsed.size };
-  return { kind: "valid", checkpoint: parsed };
 }
 
 function verifierOf(signer: Signer | undefined): NoteVerifier | undefined {

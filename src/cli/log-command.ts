@@ -189,11 +189,10 @@ async function digestFile(file: string): Promise<{ name: string; digest: string;
     // Reported below, as for a directory.
   }
   if (!isFile) {
-    throw new GenlogError(
-      "GENLOG_E_INVALID_INPUT",
-      `--artifact: expected a readable file, got "${file}"`,
-      { details: { pointer: "/artifacts", rule: "file" } },
-    );
+    // A wrong path is a usage error, as for `--meta-json @FILE`.
+    throw new GenlogError("GENLOG_E_USAGE", `--artifact: expected a readable file, got "${file}"`, {
+      details: { option: "--artifact" },
+    });
   }
   const hash = createHash("sha256");
   let size = 0;

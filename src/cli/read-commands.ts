@@ -44,7 +44,7 @@ export function defineReadCommands(program: Command, bind: Bind): void {
       "only records at or after this time: an ISO 8601 date (midnight UTC) or date-time with Z or an offset",
     )
     .option("--until <time>", "only records before this time (same forms as --since)")
-    .option("--limit <n>", "page size, 1..1000", "100")
+    .option("--limit <n>", "page size, 1..1000 (default: 100)")
     .option("--cursor <cursor>", "continue after the page that printed this cursor")
     .action(bind((_args, o) => query(o)));
 
@@ -105,7 +105,7 @@ async function query(o: GlobalOptions): Promise<number> {
   const until = stringOption(o, "until");
   const cursor = stringOption(o, "cursor");
   const filters = {
-    limit: parseLimit(String(o.limit), "--limit"),
+    limit: o.limit === undefined ? 100 : parseLimit(String(o.limit), "--limit"),
     ...(typeof o.type === "string" ? { type: o.type } : {}),
     ...(typeof o.user === "string" ? { actor: o.user } : {}),
     ...(typeof o.sector === "string" ? { sector: o.sector } : {}),

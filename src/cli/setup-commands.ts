@@ -73,8 +73,9 @@ async function init(o: GlobalOptions): Promise<number> {
         : `${safe(dataDir)} was already initialised; kept its signing key ${safe(path)}. Verifier key:`,
     );
     await printLine(safe(verifierKey));
-    if (keysDir !== defaultKeysDir(dataDir)) {
-      // Every later command looks for the key in DATA_DIR/keys unless told otherwise.
+    if (keysDir !== defaultKeysDir(dataDir) && process.env.GENLOG_KEYS_DIR !== keysDir) {
+      // Every later command looks for the key in DATA_DIR/keys unless told otherwise (and
+      // where GENLOG_KEYS_DIR already says so, it is told).
       say(
         `Keys are kept apart from the data: pass --keys-dir ${safe(keysDir)} (or set GENLOG_KEYS_DIR=${safe(keysDir)}) to every later command that appends.`,
       );

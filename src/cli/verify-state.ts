@@ -174,7 +174,7 @@ export class VerifyState {
     if (name !== expected) {
       throw new GenlogError(
         "GENLOG_E_USAGE",
-        `${where} is the verifier key of ${name}, not of this log (${expected}): use one --state directory per data directory`,
+        `${where} is the verifier key of ${name}, not of this log (${expected}): ${where === "--verifier-key" ? `pass the key published for ${expected}` : "use one --state directory per data directory"}`,
         { details: { expected, actual: name } },
       );
     }

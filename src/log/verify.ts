@@ -13,7 +13,9 @@
  *
  * An intact log is checked in one streaming pass whose memory does not grow with the log;
  * anything unexpected sends it to the full analysis, which names every bad entry by index
- * and id and says what is wrong with it. Both apply the same rules.
+ * and id and says what is wrong with it. Both apply the same rules (`core/audit.ts`). Ids
+ * unique in a log: the streaming pass relies on the store for it (SQLite's unique index,
+ * whose presence the store's integrity check confirms), the full analysis checks it.
  */
 import { GenlogError, isGenlogError } from "../errors.js";
 import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "../core/checkpoint.js";

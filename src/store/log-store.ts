@@ -117,8 +117,8 @@ export interface LogStore {
   countEntries(logId: number): Promise<{ size: number; entries: number }>;
 
   /**
-   * Commits a batch: its entries, its checkpoint and the log's new size, in one durable
-   * transaction. Nothing of the batch is written if anything fails. A driver MAY commit
+   * Commits a batch: its entries and its checkpoint (whose size becomes the log's size), in
+   * one durable transaction. Nothing of the batch is written if anything fails. A driver MAY commit
    * batches of several logs, or several batches of one log, in one transaction (one fsync);
    * each batch still succeeds or fails on its own.
    *

@@ -42,6 +42,7 @@ import {
   type VerifyReport,
 } from "../../src/index.js";
 import { REDACTED } from "../../src/core/redact.js";
+import { formatVerifierKey, parseVerifierKey } from "../../src/core/signed-note.js";
 import {
   HAS_SCRIPT,
   REPO_ROOT,
@@ -817,6 +818,17 @@ describe("the genlog command", { concurrency: 3 }, () => {
       ) as VerifyReport;
       assert.equal(wrong.ok, false);
       assert.ok(wrong.problems.every((p) => p.kind === "forged-checkpoint"));
+      // The key of another tenant is a wrong argument, not a forgery: exit 2, naming both.
+      const { raw } = parseVerifierKey(key);
+      const acmeKey = formatVerifierKey("genlog.local/acme", raw);
+      for (const args of [["verify"], ["verify", "--state", mkdtempSync(join(root, "st-"))]]) {
+        const r = await genlog(copy, ...args, "--verifier-key", acmeKey);
+        assertOneLineError(r, 2);
+        assert.match(
+          r.stderr,
+          /genlog\.local\/acme, not of this log \(genlog\.local\/default\): pass the key published for/,
+        );
+      }
 
       const db = rawDatabase(join(copy, "genlog.db"));
       try {

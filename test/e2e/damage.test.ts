@@ -144,3 +144,16 @@ test("a database whose schema page is damaged fails verification, exit 1, and is
     "store-damaged",
   );
 });
+
+test("a database whose header was overwritten fails verification, exit 1; other commands exit 3", async () => {
+  const { dir } = await makeLog(5);
+  const fd = openSync(join(dir, "genlog.db"), "r+");
+  writeSync(fd, Buffer.alloc(100, 0), 0, 100, 0);
+  closeSync(fd);
+  const cli = await runCli(["verify", "--data-dir", dir]);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(cli.stdout, /store-damaged: .*is not a SQLite database: its header is damaged/);
+  const query = await runCli(["query", "--data-dir", dir]);
+  assert.equal(query.code, 3, query.stderr);
+  assert.match(query.stderr, /is not a SQLite database.*\[GENLOG_E_CORRUPT\]\n$/);
+});

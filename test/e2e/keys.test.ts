@@ -7,6 +7,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -113,4 +114,20 @@ test("an empty GENLOG_DATA_DIR or GENLOG_KEYS_DIR counts as unset, never as the 
   assert.equal(run.status, 0, run.stderr);
   assert.deepEqual(readdirSync(cwd), ["genlog-data"]);
   assert.ok(existsSync(join(cwd, "genlog-data", "keys", "default.ed25519.pem")));
+});
+
+test("a key file others can read blocks the commands that use it, not a verify given the verifier key", async () => {
+  const dir = join(root, "open-key");
+  const key = (await ok(genlog(dir, "init"))).stdout.trim();
+  await ok(genlog(dir, "log", "backend"));
+  const keyFile = join(dir, "keys", "default.ed25519.pem");
+  chmodSync(keyFile, 0o644);
+
+  for (const args of [["log", "frontend"], ["verify"]]) {
+    const r = await genlog(dir, ...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /has mode 644, expected 600.*\[GENLOG_E_KEY\]\n$/);
+  }
+  const report = await ok(genlog(dir, "verify", "--verifier-key", key, "--json"));
+  assert.equal((JSON.parse(report.stdout) as { ok: boolean }).ok, true);
 });

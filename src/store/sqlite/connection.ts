@@ -43,16 +43,13 @@ export function closeWriter(db: Database.Database): void {
 /**
  * Opens an existing database read-only, without creating any file beside it.
  *
- * @throws {GenlogError} `GENLOG_E_STORE` saying what to do when the file is not a SQLite
- * database, or is in WAL mode without its `-wal` file and belongs to another user.
+ * @throws {GenlogError} `GENLOG_E_CORRUPT` when the file is not a SQLite database;
+ * `GENLOG_E_STORE` saying what to do when it is in WAL mode without its `-wal` file and
+ * belongs to another user.
  */
 export function openReadOnly(path: string): Database.Database {
   const header = readHeader(path);
-  if (header.subarray(0, 16).toString("latin1") !== "SQLite format 3\0") {
-    throw new GenlogError("GENLOG_E_STORE", `${path} is not a SQLite database`, {
-      details: { path },
-    });
-  }
+  if (header.subarray(0, 16).toString("latin1") !== "SQLite format 3\0") throw notADatabase(path);
   // Bytes 18 and 19 are 2 in WAL mode. Without a -wal file (a copy taken while a writer had
   // the file open), SQLite would create -wal and -shm to read it.
   const wal = header[18] === 2 || header[19] === 2;
@@ -96,4 +93,16 @@ function ownsFile(path: string): boolean {
   const uid = process.getuid?.();
   // As root, SQLite gives the files it creates to the database's owner.
   return uid === undefined || uid === 0 || statSync(path).uid === uid;
+}
+
+/**
+ * The database file does not start as a SQLite database: its header was overwritten, or it
+ * is another kind of file. Where genlog's database should be, that is damage (`verify` fails).
+ */
+export function notADatabase(path: string, cause?: unknown): GenlogError {
+  return new GenlogError(
+    "GENLOG_E_CORRUPT",
+    `${path} is not a SQLite database: its header is damaged, or it is another kind of file; restore it from a backup`,
+    { ...(cause !== undefined ? { cause } : {}), details: { path } },
+  );
 }

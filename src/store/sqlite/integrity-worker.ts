@@ -16,7 +16,7 @@ export interface IntegrityRequest {
 }
 
 /** The worker's answer: the findings, or why the check could not run. */
-export type IntegrityReply = { findings: StoreDamage[] } | { error: string; code?: string };
+export type IntegrityReply = { findings: StoreDamage[] } | { error: string };
 
 if (parentPort !== null) {
   const { path, limit } = workerData as IntegrityRequest;
@@ -40,11 +40,7 @@ if (parentPort !== null) {
       db.close();
     }
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    reply = {
-      error: e instanceof Error ? e.message : String(e),
-      ...(typeof code === "string" ? { code } : {}),
-    };
+    reply = { error: e instanceof Error ? e.message : String(e) };
   }
   parentPort.postMessage(reply);
 }

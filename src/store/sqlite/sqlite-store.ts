@@ -34,7 +34,13 @@ import {
 } from "./append-transaction.js";
 import type { AppendReply, AppendRequest, CloseRequest } from "./append-worker.js";
 import type { IntegrityReply, IntegrityRequest } from "./integrity-worker.js";
-import { BUSY_TIMEOUT_MS, closeWriter, configureWriter, openReadOnly } from "./connection.js";
+import {
+  BUSY_TIMEOUT_MS,
+  closeWriter,
+  configureWriter,
+  notADatabase,
+  openReadOnly,
+} from "./connection.js";
 import {
   MIGRATIONS,
   SCHEMA_VERSION,
@@ -176,12 +182,7 @@ export class SqliteStore implements LogStore {
           details: { path },
         });
       }
-      if ((cause as { code?: unknown }).code === "SQLITE_NOTADB") {
-        throw new GenlogError("GENLOG_E_STORE", `${path} is not a SQLite database`, {
-          cause,
-          details: { path },
-        });
-      }
+      if ((cause as { code?: unknown }).code === "SQLITE_NOTADB") throw notADatabase(path, cause);
       throw toStoreError(cause, `opening ${path}`, path);
     }
   }
