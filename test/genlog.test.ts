@@ -595,6 +595,36 @@ test("two handles on one data dir append in turn and the log stays consistent", 
   await b.close();
 });
 
+test("two handles racing with bursts lose no append: a batch sealed on top of a refused one is sealed again", async () => {
+  const dir = tempDir();
+  const a = await openLog({ dataDir: dir });
+  const b = await openLog({ dataDir: dir });
+  try {
+    // Each handle splits a burst into two batches, the second handed over while the first
+    // commits; when the other handle wins the race, both of its batches are sealed again.
+    const results = [];
+    for (let round = 0; round < 3; round++) {
+      results.push(
+        ...(await Promise.all([
+          ...Array.from({ length: 150 }, () => a.logGenerationEvent("a")),
+          ...Array.from({ length: 150 }, () => b.logGenerationEvent("b")),
+        ])),
+      );
+    }
+    assert.deepEqual(
+      results.map((r) => r.seq).sort((x, y) => x - y),
+      Array.from({ length: 900 }, (_, i) => i),
+    );
+    assert.equal(await a.size(), 900);
+    const report = await b.verify();
+    assert.equal(report.ok, true);
+    assert.equal(report.entries, 900);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
 test("reading an unknown tenant fails and creates nothing", async () => {
   const dir = tempDir();
   const log = await openLog({ dataDir: dir });

@@ -218,14 +218,16 @@ export class LogWriter {
   /**
    * Seals and commits the queue, two batches deep: while one batch is being committed (on
    * the store's side, e.g. SQLite's worker thread), the next one is sealed against the tree
-   * that batch will leave. If a commit fails, the batch sealed after it is put back at the
-   * head of the queue unharmed and the state is reloaded from the store.
+   * that batch will leave and handed over at once, so that the store can start it the moment
+   * the first is done. If a commit fails, the batch sealed on top of it cannot land (the
+   * store checks the checkpoint each batch extends): its appends go back to the head of the
+   * queue unharmed, and the state is reloaded from the store.
    */
   async #drain(): Promise<void> {
-    let inflight: Inflight | undefined;
-    while (this.#queue.length > 0 || inflight !== undefined) {
-      let next: SealedBatch | undefined;
-      if (this.#queue.length > 0) {
+    /** Batches handed to the store, oldest first; each sealed on top of the one before. */
+    const flights: Inflight[] = [];
+    while (this.#queue.length > 0 || flights.length > 0) {
+      if (this.#queue.length > 0 && flights.length < 2) {
         // With nothing committing, half the queue goes first: the other half is sealed while
         // it commits, and then the callers it releases fill the next batch while that one
         // commits. Two batches then alternate, so sealing and committing overlap even when
@@ -233,46 +235,38 @@ export class LogWriter {
         // one before it. A short queue is not split: a second checkpoint would cost more
         // than the overlap gains (as for the few appends of each of many tenants).
         const n = this.#queue.length;
-        const take = inflight === undefined && n >= MIN_SPLIT ? Math.ceil(n / 2) : this.#maxBatch;
+        const take = flights.length === 0 && n >= MIN_SPLIT ? Math.ceil(n / 2) : this.#maxBatch;
         const batch = this.#queue.splice(0, Math.min(take, this.#maxBatch));
         try {
-          next = await this.#seal(batch, inflight?.sealed);
+          flights.push(this.#commit(await this.#seal(batch, flights.at(-1)?.sealed)));
         } catch (e) {
           for (const p of batch) p.reject(e);
         }
+        continue;
       }
-      if (inflight !== undefined) {
-        const done = inflight.sealed;
-        let failure = await inflight.done;
-        inflight = undefined;
-        // Unknown outcome: the store is asked which it was before anything else happens.
-        if (isGenlogError(failure, "GENLOG_E_COMMIT_UNKNOWN")) {
-          failure = await this.#resolveUnknown(done, failure);
-        }
-        if (failure === undefined) {
-          this.#conflicts = 0;
-          // The next batch goes to the store before this one's callers wake up: their next
-          // appends then run while it commits, instead of keeping the store waiting.
-          if (next !== undefined) inflight = this.#commit(next);
-          next = undefined;
-          this.#finish(done);
-        } else {
-          // Lost a race: seal again on the new state. Anything else fails the batch.
-          const retry =
-            isGenlogError(failure, "GENLOG_E_CONFLICT") &&
-            ++this.#conflicts <= MAX_CONFLICT_RETRIES;
-          this.#queue.unshift(...(retry ? done.batch : []), ...(next?.batch ?? []));
-          if (!retry) for (const p of done.batch) p.reject(failure);
-          next = undefined;
-          await this.#reload();
-        }
+      const { sealed, done } = flights.shift()!;
+      let failure = await done;
+      // Unknown outcome: the store is asked which it was before anything else happens.
+      if (isGenlogError(failure, "GENLOG_E_COMMIT_UNKNOWN")) {
+        failure = await this.#resolveUnknown(sealed, failure);
       }
-      if (next !== undefined) inflight = this.#commit(next);
-      if (inflight !== undefined) {
-        // Let the appends released by the last commit reach the queue, so the next batch is
-        // sealed while this one commits instead of after it.
-        await new Promise((r) => setImmediate(r));
+      if (failure === undefined) {
+        this.#conflicts = 0;
+        this.#finish(sealed);
+        // Let the appends released by this commit reach the queue, so that the next batch
+        // is sealed while the one handed over after this one commits.
+        if (flights.length > 0) await new Promise((r) => setImmediate(r));
+        continue;
       }
+      // What was sealed on top of the failed batch is refused too: wait for that, then seal
+      // it again on the state the store holds. Lost a race: retry; anything else fails.
+      const later = flights.splice(0);
+      for (const f of later) await f.done;
+      const retry =
+        isGenlogError(failure, "GENLOG_E_CONFLICT") && ++this.#conflicts <= MAX_CONFLICT_RETRIES;
+      this.#queue.unshift(...(retry ? sealed.batch : []), ...later.flatMap((f) => f.sealed.batch));
+      if (!retry) for (const p of sealed.batch) p.reject(failure);
+      await this.#reload();
     }
   }
 

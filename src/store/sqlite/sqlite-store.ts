@@ -130,8 +130,10 @@ export class SqliteStore implements LogStore {
   /** Batches waiting for the next commit. */
   #queue: QueuedBatch[] = [];
   #flushScheduled = false;
-  /** The commit in progress, if any: one at a time, in order. */
-  #committing: Promise<void> | undefined;
+  /** Commits started and not yet answered (close waits for them). */
+  readonly #committing = new Set<Promise<void>>();
+  /** Transactions handed to the append worker and not yet answered: at most two. */
+  #onWorker = 0;
   /** Commits large transactions on a second core; created on the first one. */
   #worker: AppendWorker | undefined;
   #closed = false;
@@ -285,26 +287,32 @@ export class SqliteStore implements LogStore {
   }
 
   /**
-   * Starts a commit of everything queued, never two at once: what queues while one runs
-   * forms the next. When the queue holds lone batches only, the commit waits for the end of
-   * the turn, so that the batches other writers seal in the same turn (one per tenant, say)
-   * share its transaction and fsync. A batch whose writer has more to seal (`overlap`)
-   * starts it at once (a microtask): the writer hands it over before it wakes the callers of
-   * the last one, and the commit must be under way while their appends run.
+   * Starts a commit of everything queued. When the queue holds lone batches only and nothing
+   * is committing, the commit waits for the end of the turn, so that the batches other
+   * writers seal in the same turn (one per tenant, say) share its transaction and fsync. A
+   * batch whose writer has more to seal (`overlap`) starts at once (a microtask).
+   *
+   * Transactions on the append worker are pipelined two deep: one handed over while another
+   * commits waits in the worker's queue and starts the moment that one is done, without a
+   * round trip through this thread (which is busy sealing meanwhile). The worker runs them in
+   * order; a batch sealed on top of one that fails is refused by the store's own check of the
+   * checkpoint it extends. Batches queued while two are on the worker form the next one.
    */
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#committing !== undefined || this.#queue.length === 0) return;
+    if (this.#flushScheduled || this.#queue.length === 0 || this.#onWorker >= 2) return;
     this.#flushScheduled = true;
     const flush = () => {
       this.#flushScheduled = false;
+      if (this.#onWorker >= 2) return; // rescheduled when one is answered
       const items = this.#queue.splice(0);
       if (items.length === 0) return;
-      this.#committing = this.#commit(items).finally(() => {
-        this.#committing = undefined;
+      const commit = this.#commit(items).finally(() => {
+        this.#committing.delete(commit);
         this.#scheduleFlush();
       });
+      this.#committing.add(commit);
     };
-    if (this.#queue.some((i) => i.overlap)) queueMicrotask(flush);
+    if (this.#onWorker > 0 || this.#queue.some((i) => i.overlap)) queueMicrotask(flush);
     else setImmediate(flush);
   }
 
@@ -314,10 +322,17 @@ export class SqliteStore implements LogStore {
     for (const b of batches) rows += b.seqs.length;
     let outcomes: BatchOutcomes;
     try {
-      if (rows >= WORKER_ROWS || items.some((i) => i.overlap)) {
+      // While the worker holds a transaction, this thread's connection would wait for its
+      // lock: everything then goes to the worker, behind it.
+      if (this.#onWorker > 0 || rows >= WORKER_ROWS || items.some((i) => i.overlap)) {
         if (this.#worker?.stopped) this.#worker = undefined;
         this.#worker ??= new AppendWorker(this.path);
-        outcomes = await this.#worker.append(batches);
+        this.#onWorker++;
+        try {
+          outcomes = await this.#worker.append(batches);
+        } finally {
+          this.#onWorker--;
+        }
       } else {
         outcomes = this.#appendTx!(batches);
       }
@@ -463,8 +478,9 @@ export class SqliteStore implements LogStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     // Queued batches were handed over with a promise: commit them before closing.
-    while (this.#committing !== undefined || this.#queue.length > 0 || this.#flushScheduled) {
-      await (this.#committing ?? new Promise((r) => setImmediate(r)));
+    while (this.#committing.size > 0 || this.#queue.length > 0 || this.#flushScheduled) {
+      const [first] = this.#committing;
+      await (first ?? new Promise((r) => setImmediate(r)));
     }
     this.#closed = true;
     await this.#worker?.close();
