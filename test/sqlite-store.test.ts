@@ -1,18 +1,26 @@
-import { test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { openLog } from "../src/index.js";
-import { SqliteStore, pageQuery } from "../src/store/sqlite/sqlite-store.js";
+import { openLog, type GenerationRecord } from "../src/index.js";
+import { ACTOR_INDEX_CHUNK } from "../src/store/sqlite/schema.js";
+import { rawDatabase } from "./helpers/raw-database.js";
+import { SqliteStore, pageQueries } from "../src/store/sqlite/sqlite-store.js";
 import type { QueryFilter } from "../src/store/log-store.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
-/** SQLite's plan for one page of `filter`, its details joined. */
+/** SQLite's plan for each part of one page of `filter`, details joined, parts by " | ". */
 function planOf(db: Database.Database, filter: QueryFilter): string {
-  const { sql, args } = pageQuery(1, filter, { since: 10, until: 20 });
-  const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[];
-  return rows.map((r) => r.detail).join("; ");
+  // The actor index reaches seq 4096; the page asks from seq 10 on.
+  return pageQueries(1, filter, { since: 10, until: 20_000 }, 4096)
+    .map(({ sql, args }) => {
+      const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args, 100) as {
+        detail: string;
+      }[];
+      return rows.map((r) => r.detail).join("; ");
+    })
+    .join(" | ");
 }
 
 test("every filtered page is read through an index, already in seq order", async () => {
@@ -22,23 +30,35 @@ test("every filtered page is read through an index, already in seq order", async
   const db = new Database(path, { readonly: true });
   try {
     const ts = "2026-11-25T00:00:00.000Z";
+    // By actor: the index up to its bound, each record by its key, then the entries past it.
+    const byActor =
+      /^SEARCH a USING PRIMARY KEY \(log_id=\? AND actor=\? AND seq>\? AND seq<\?\); SEARCH e USING PRIMARY KEY \(log_id=\? AND seq=\?\) \| SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\)$/;
     const cases: [QueryFilter, RegExp][] = [
-      [{ limit: 100, actor: "alice" }, /USING INDEX entries_actor \(log_id=\? AND actor=\?\)/],
-      [{ limit: 100, type: "backend" }, /USING INDEX entries_type/],
-      [{ limit: 100, sector: "health" }, /USING INDEX entries_sector/],
-      [{ limit: 100, status: "failed" }, /USING INDEX entries_status/],
-      [{ limit: 100, status: "failed", actor: "alice" }, /USING INDEX entries_status/],
-      [{ limit: 100, actor: "alice", type: "backend" }, /USING INDEX entries_actor/],
-      [{ limit: 100, actor: "alice", since: ts, afterSeq: 5 }, /entries_actor .*seq>\?/],
+      [{ limit: 100, actor: "alice" }, byActor],
+      [{ limit: 100, actor: "alice", type: "backend" }, byActor],
+      [{ limit: 100, actor: "alice", since: ts, afterSeq: 5 }, byActor],
+      [
+        { limit: 100, type: "backend" },
+        /^SEARCH e USING INDEX entries_type \(log_id=\? AND type=\? AND seq>\? AND seq<\?\)$/,
+      ],
+      [
+        { limit: 100, sector: "health" },
+        /^SEARCH e USING INDEX entries_sector \(log_id=\? AND sector=\? AND seq>\? AND seq<\?\)$/,
+      ],
+      [
+        { limit: 100, status: "failed" },
+        /^SEARCH e USING INDEX entries_status \(log_id=\? AND status=\? AND seq>\? AND seq<\?\)$/,
+      ],
+      [{ limit: 100, status: "failed", actor: "alice" }, /^SEARCH e USING INDEX entries_status/],
       [
         { limit: 100, since: ts, until: ts },
-        /USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\)/,
+        /^SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\)$/,
       ],
-      [{ limit: 100 }, /USING PRIMARY KEY \(log_id=\?\)/],
+      [{ limit: 100 }, /^SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\)$/],
     ];
     for (const [filter, expected] of cases) {
       const plan = planOf(db, filter);
-      assert.match(plan, expected, JSON.stringify(filter));
+      assert.match(plan, expected, `${JSON.stringify(filter)}: ${plan}`);
       assert.doesNotMatch(plan, /TEMP B-TREE/, `${JSON.stringify(filter)} sorts: ${plan}`);
     }
   } finally {
@@ -83,5 +103,144 @@ test("lone appends of several tenants issued in one turn share one transaction",
     assert.equal(walCommits(path) - before, 1);
   } finally {
     await log.close();
+  }
+});
+
+describe("the actor index, filled in chunks", () => {
+  const dataDir = tempDir();
+  const N = ACTOR_INDEX_CHUNK + 1500;
+  const actorOf = (i: number) => (i % 10 === 9 ? undefined : `user-${i % 7}`);
+  let seeded: Promise<void>;
+  before(() => {
+    seeded = (async () => {
+      const log = await openLog({ dataDir });
+      try {
+        for (let from = 0; from < N; from += 1000) {
+          await Promise.all(
+            Array.from({ length: Math.min(1000, N - from) }, (_, k) => {
+              const i = from + k;
+              const user = actorOf(i);
+              return log.append({
+                type: i % 3 === 0 ? "backend" : "frontend",
+                ...(user !== undefined ? { user } : {}),
+                meta: { i },
+              });
+            }),
+          );
+        }
+      } finally {
+        await log.close();
+      }
+    })();
+  });
+
+  test("pages by actor, with other filters, match the records across the index's bound", async () => {
+    await seeded;
+    const log = await openLog({ dataDir, readOnly: true });
+    try {
+      const all: GenerationRecord[] = [];
+      for (let cursor: string | undefined; ;) {
+        const page = await log.query({ limit: 1000, ...(cursor ? { cursor } : {}) });
+        all.push(...page.records);
+        if (page.nextCursor === null) break;
+        cursor = page.nextCursor;
+      }
+      assert.equal(all.length, N);
+      const since = all[ACTOR_INDEX_CHUNK - 300]!.ts;
+      for (const filter of [
+        { actor: "user-3" },
+        { actor: "user-3", type: "backend" },
+        { actor: "user-5", since },
+        { actor: "nobody" },
+      ]) {
+        const got: number[] = [];
+        for (let cursor: string | undefined; ;) {
+          const page = await log.query({ ...filter, limit: 97, ...(cursor ? { cursor } : {}) });
+          got.push(...page.records.map((r) => r.seq));
+          if (page.nextCursor === null) break;
+          cursor = page.nextCursor;
+        }
+        const want = all
+          .filter(
+            (r) =>
+              r.actor === filter.actor &&
+              (filter.type === undefined || r.type === filter.type) &&
+              (filter.since === undefined || r.ts >= filter.since),
+          )
+          .map((r) => r.seq);
+        assert.deepEqual(got, want, JSON.stringify(filter));
+        if (filter.actor !== "nobody") {
+          assert.ok(
+            want.some((s) => s < ACTOR_INDEX_CHUNK) && want.some((s) => s >= ACTOR_INDEX_CHUNK),
+          );
+        }
+      }
+    } finally {
+      await log.close();
+    }
+  });
+
+  test("the index holds exactly the chunk below its bound, and verify passes", async () => {
+    await seeded;
+    const db = new Database(join(dataDir, "genlog.db"), { readonly: true });
+    try {
+      const rows = db.prepare("SELECT actor, seq FROM actor_index ORDER BY seq").all() as {
+        actor: string;
+        seq: number;
+      }[];
+      const want = Array.from({ length: ACTOR_INDEX_CHUNK }, (_, i) => i)
+        .filter((i) => actorOf(i) !== undefined)
+        .map((i) => ({ actor: actorOf(i)!, seq: i }));
+      assert.deepEqual(rows, want);
+    } finally {
+      db.close();
+    }
+    const log = await openLog({ dataDir, readOnly: true });
+    try {
+      assert.equal((await log.verify()).ok, true);
+    } finally {
+      await log.close();
+    }
+  });
+
+  const tampers: [string, number, (db: Database.Database) => void][] = [
+    ["a deleted row", 21, (db) => db.prepare("DELETE FROM actor_index WHERE seq = 21").run()],
+    [
+      "a row moved to another actor",
+      22,
+      (db) => db.prepare("UPDATE actor_index SET actor = 'mallory' WHERE seq = 22").run(),
+    ],
+    [
+      "a row added past the bound",
+      ACTOR_INDEX_CHUNK + 3,
+      (db) =>
+        db
+          .prepare("INSERT INTO actor_index (log_id, actor, seq) VALUES (1, 'user-0', ?)")
+          .run(ACTOR_INDEX_CHUNK + 3),
+    ],
+  ];
+  for (const [what, seq, tamper] of tampers) {
+    test(`${what} is an index mismatch naming the entry`, async () => {
+      await seeded;
+      const copy = tempDir();
+      cpSync(dataDir, copy, { recursive: true });
+      const db = rawDatabase(join(copy, "genlog.db"));
+      try {
+        tamper(db);
+      } finally {
+        db.close();
+      }
+      const log = await openLog({ dataDir: copy, readOnly: true });
+      try {
+        const report = await log.verify();
+        assert.deepEqual(
+          report.problems.map((p) => [p.kind, p.index, p.field]),
+          [["index-mismatch", seq, "actor"]],
+          JSON.stringify(report.problems),
+        );
+      } finally {
+        await log.close();
+      }
+    });
   }
 });

@@ -306,6 +306,7 @@ async function verifyIntact(
   if (beyond > 0 && ((await readLatest(store, ref, verifier))?.size ?? 0) < frontier.size) {
     return undefined;
   }
+  if ((await store.auditQueryIndexes(ref.logId, 1)).length > 0) return undefined;
   options.onProgress?.(verifiedSize, Math.max(total, verifiedSize));
   return {
     ok: true,
@@ -628,7 +629,23 @@ async function analyse(
       message: `${from === to ? `entry ${from} is` : `entries ${from}..${to} are`} not readable in the damaged store (lost to the damage, or deleted: the two cannot be told apart here)`,
     });
   }
-  // 5. What queries and lookups read: copies of record members, and ids unique in the log.
+  // 5. What queries and lookups read: copies of record members, the store's own query
+  //    structures, and ids unique in the log.
+  try {
+    for (const f of await store.auditQueryIndexes(ref.logId, options.maxProblems ?? 1000)) {
+      const r = chosen[f.seq];
+      if (r !== undefined && flagged.has(r.key)) continue;
+      add({
+        kind: "index-mismatch",
+        index: f.seq,
+        ...(r?.id !== undefined ? { id: r.id } : {}),
+        field: f.field,
+        message: f.message,
+      });
+    }
+  } catch (e) {
+    damaged("checking the query indexes", e);
+  }
   const firstWithId = new Map<string, number>();
   for (let s = 0; s < chosen.length; s++) {
     const r = chosen[s];

@@ -56,6 +56,15 @@ export interface QueryFilter {
   limit: number;
 }
 
+/** An entry that a query structure of the store misrepresents ({@link LogStore.auditQueryIndexes}). */
+export interface IndexFault {
+  seq: number;
+  /** The record member the structure indexes. */
+  field: "actor";
+  /** What is wrong, in one sentence. */
+  message: string;
+}
+
 /** One finding of {@link LogStore.checkIntegrity}. */
 export interface StoreDamage {
   /** What is damaged and how, in one sentence. */
@@ -152,6 +161,15 @@ export interface LogStore {
    * whole database. Never throws for damage: a store too damaged to check is a finding.
    */
   checkIntegrity(): Promise<StoreDamage[]>;
+
+  /**
+   * Checks the query structures the store fills itself rather than generating them from the
+   * records (the SQLite driver's actor index, filled in chunks): every row must name an
+   * entry with that member, within what the structure covers, and every such entry must have
+   * its row, or queries would miss or misreport it. Returns up to `limit` faults, empty when
+   * sound. A driver whose indexes the database maintains itself returns none.
+   */
+  auditQueryIndexes(logId: number, limit: number): Promise<IndexFault[]>;
 
   close(): Promise<void>;
 }

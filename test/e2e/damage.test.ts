@@ -87,7 +87,7 @@ test("a damaged index page is store damage, and every record still verifies", as
   const { dir, pageSize } = await makeLog(600);
   const db = new Database(join(dir, "genlog.db"), { readonly: true });
   const [indexPage] = db
-    .prepare("SELECT pageno FROM dbstat WHERE name = 'entries_actor' AND pagetype = 'leaf' LIMIT 1")
+    .prepare("SELECT pageno FROM dbstat WHERE name = 'entries_type' AND pagetype = 'leaf' LIMIT 1")
     .pluck()
     .all() as number[];
   db.close();
@@ -99,7 +99,7 @@ test("a damaged index page is store damage, and every record still verifies", as
   assert.equal(report.entries, 600);
   assert.ok(report.problems.length > 0);
   assert.ok(report.problems.every((p) => p.kind === "store-damaged" && p.index === undefined));
-  assert.ok(report.problems.some((p) => p.message.includes("index entries_actor")));
+  assert.ok(report.problems.some((p) => p.message.includes("index entries_type")));
 });
 
 test("a store too damaged to find the log in still gives a report, not a crash", async () => {

@@ -7,6 +7,7 @@
 import type Database from "better-sqlite3";
 import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../../errors.js";
 import type { AppendBatch, StoredCheckpoint } from "../log-store.js";
+import { actorIndexBound } from "./schema.js";
 import { sqliteCode, toStoreError } from "./sqlite-errors.js";
 
 /**
@@ -88,6 +89,12 @@ export function prepareAppend(
   const latestOf = db.prepare(
     "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
   );
+  // Sorted by actor, so that the insert walks the index in order.
+  const indexActors = db.prepare(
+    `INSERT INTO actor_index (log_id, actor, seq)
+     SELECT log_id, actor, seq FROM entries
+     WHERE log_id = ? AND seq >= ? AND seq < ? AND actor IS NOT NULL ORDER BY actor, seq`,
+  );
 
   const appendBody = (b: PackedBatch) => {
     const { logId, checkpoint: cp } = b;
@@ -131,6 +138,9 @@ export function prepareAppend(
       at = end;
     }
     insertCheckpoint.run(logId, cp.size, cp.note);
+    // Past a multiple of the chunk: the chunks below it join the actor index.
+    const [from, to] = [actorIndexBound(size), actorIndexBound(cp.size)];
+    if (to > from) indexActors.run(logId, from, to);
   };
   // Called inside the outer transaction, better-sqlite3 runs this in a SAVEPOINT: a batch
   // that throws is rolled back alone, and the other batches of the commit stand.

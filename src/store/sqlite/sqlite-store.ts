@@ -20,6 +20,7 @@ import {
   type LogStore,
   type NodeId,
   type QueryFilter,
+  type IndexFault,
   type StoreDamage,
   type StoredCheckpoint,
   type StoredEntry,
@@ -42,7 +43,9 @@ import {
   openReadOnly,
 } from "./connection.js";
 import {
+  ACTOR_INDEX_CHUNK,
   MIGRATIONS,
+  actorIndexBound,
   SCHEMA_VERSION,
   ForeignDatabaseError,
   NewerSchemaError,
@@ -92,6 +95,10 @@ const INTEGRITY_MESSAGES = 10_000;
 const WORKER_ROWS = 256;
 
 const ENTRY_COLUMNS = "seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes";
+/** The same, of the entries table named `e` in a join. */
+const ENTRY_COLUMNS_OF_E = ENTRY_COLUMNS.split(", ")
+  .map((c) => `e.${c}`)
+  .join(", ");
 
 interface Row {
   seq: number;
@@ -404,8 +411,14 @@ export class SqliteStore implements LogStore {
         since: filter.since === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.since),
         until: filter.until === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.until),
       };
-      const { sql, args } = pageQuery(logId, filter, seqs);
-      return (this.#db.prepare(sql).all(...args) as Row[]).map(toEntry);
+      const indexed = actorIndexBound(this.#state.get(logId)?.size ?? 0);
+      const out: StoredEntry[] = [];
+      for (const part of pageQueries(logId, filter, seqs, indexed)) {
+        const rows = this.#db.prepare(part.sql).all(...part.args, filter.limit - out.length);
+        for (const row of rows as Row[]) out.push(toEntry(row));
+        if (out.length >= filter.limit) break;
+      }
+      return out;
     });
   }
 
@@ -457,6 +470,53 @@ export class SqliteStore implements LogStore {
         .prepare("SELECT size, note FROM checkpoints WHERE log_id = ? AND size = ?")
         .get(logId, size),
     ) as StoredCheckpoint | undefined;
+  }
+
+  async auditQueryIndexes(logId: number, limit: number): Promise<IndexFault[]> {
+    return this.#do(`checking the actor index of log ${logId}`, () => {
+      // Each statement is one snapshot, with the bound the log's latest checkpoint gives then.
+      const bound = `(SELECT (coalesce(max(size), 0) / ${ACTOR_INDEX_CHUNK}) * ${ACTOR_INDEX_CHUNK} FROM checkpoints WHERE log_id = ?)`;
+      const wrong = this.#db
+        .prepare(
+          `SELECT a.seq AS seq, a.actor AS indexed, e.actor AS actor, ${bound} AS bound
+           FROM actor_index a LEFT JOIN entries e ON e.log_id = a.log_id AND e.seq = a.seq
+           WHERE a.log_id = ? AND (a.seq >= ${bound} OR e.actor IS NOT a.actor) LIMIT ?`,
+        )
+        .all(logId, logId, logId, limit) as {
+        seq: number;
+        indexed: unknown;
+        actor: unknown;
+        bound: number;
+      }[];
+      const missing = this.#db
+        .prepare(
+          `SELECT e.seq AS seq, e.actor AS actor FROM entries e
+           WHERE e.log_id = ? AND e.seq < ${bound} AND e.actor IS NOT NULL AND NOT EXISTS
+             (SELECT 1 FROM actor_index a WHERE a.log_id = e.log_id AND a.actor = e.actor AND a.seq = e.seq)
+           LIMIT ?`,
+        )
+        .all(logId, logId, limit) as { seq: number; actor: unknown }[];
+      const shown = (v: unknown) => JSON.stringify(v ?? null);
+      // A row moved to another actor is also a row missing under the right one: one fault.
+      const named = new Set(wrong.map((w) => w.seq));
+      return [
+        ...wrong.map((w): IndexFault => ({
+          seq: w.seq,
+          field: "actor",
+          message:
+            w.seq >= w.bound
+              ? `the actor index lists entry ${w.seq} under ${shown(w.indexed)}, past the ${w.bound} entries it covers: the row was added outside genlog`
+              : `the actor index lists entry ${w.seq} under ${shown(w.indexed)} but its record's actor is ${shown(w.actor)}: queries by actor would misreport it`,
+        })),
+        ...missing
+          .filter((m) => !named.has(m.seq))
+          .map((m): IndexFault => ({
+            seq: m.seq,
+            field: "actor",
+            message: `the actor index has no row for entry ${m.seq} (actor ${shown(m.actor)}): queries by that actor would miss it`,
+          })),
+      ].slice(0, limit);
+    });
   }
 
   async checkIntegrity(): Promise<StoreDamage[]> {
@@ -593,18 +653,32 @@ function workerUrl(name: string): URL {
     : new URL(`./${name}.js`, import.meta.url);
 }
 
+/** One SELECT of a page, with its arguments but the last: how many rows it may return. */
+export interface QueryPart {
+  sql: string;
+  args: unknown[];
+}
+
 /**
- * The SELECT of one page of {@link SqliteStore.query}, with its arguments. `seqs` are the
- * first seqs at or after `filter.since` and `filter.until` (unused when those are absent).
- * Exported so that a test can check the plan SQLite makes of it.
+ * The SELECTs of one page of {@link SqliteStore.query}, run in order until the page is full.
+ * `seqs` are the first seqs at or after `filter.since` and `filter.until` (unused when those
+ * are absent); `indexed` is how far the actor index reaches (see `ACTOR_INDEX_CHUNK`): a
+ * query by actor reads the index below it and the entries from there on. Exported so that a
+ * test can check the plan SQLite makes of each.
  */
-export function pageQuery(
+export function pageQueries(
   logId: number,
   filter: QueryFilter,
   seqs: { since: number; until: number },
-): { sql: string; args: unknown[] } {
-  const where = ["log_id = ?"];
-  const args: unknown[] = [logId];
+  indexed: number,
+): QueryPart[] {
+  const exceptions = filter.status !== undefined && filter.status !== "succeeded";
+  const byActor = filter.actor !== undefined && !exceptions;
+  // Conditions on the record's columns. The unary + keeps the planner off the index of a
+  // column other than the one it is told to use (see indexFor).
+  const useIndexOf = byActor ? undefined : indexedColumn(filter);
+  const conds: string[] = [];
+  const condArgs: unknown[] = [];
   for (const [col, v] of [
     ["type", filter.type],
     ["actor", filter.actor],
@@ -612,47 +686,74 @@ export function pageQuery(
     ["status", filter.status],
   ] as const) {
     if (v !== undefined) {
-      where.push(`${col} = ?`);
-      args.push(v);
+      conds.push(`${col === useIndexOf ? "" : "+"}e.${col} = ?`);
+      condArgs.push(v);
     }
   }
   // The status index is partial (most records succeed); this term lets the planner use it.
-  if (filter.status !== undefined && filter.status !== "succeeded") {
-    where.push("status <> 'succeeded'");
-  }
+  if (exceptions) conds.push("e.status <> 'succeeded'");
   if (filter.since !== undefined) {
-    where.push("ts >= ? AND seq >= ?");
-    args.push(filter.since, seqs.since);
+    conds.push("+e.ts >= ?");
+    condArgs.push(filter.since);
   }
   if (filter.until !== undefined) {
-    where.push("ts < ? AND seq < ?");
-    args.push(filter.until, seqs.until);
+    conds.push("+e.ts < ?");
+    condArgs.push(filter.until);
   }
-  if (filter.afterSeq !== undefined) {
-    where.push("seq > ?");
-    args.push(filter.afterSeq);
+  // The page is the seqs in [from, to).
+  let from = filter.since === undefined ? 0 : seqs.since;
+  if (filter.afterSeq !== undefined) from = Math.max(from, filter.afterSeq + 1);
+  const to = filter.until === undefined ? Number.MAX_SAFE_INTEGER : seqs.until;
+  const where = (seqCol: string, lo: number, hi: number) => ({
+    sql: [`${seqCol} >= ?`, `${seqCol} < ?`, ...conds].join(" AND "),
+    args: [lo, hi, ...condArgs],
+  });
+
+  if (!byActor) {
+    const w = where("e.seq", from, to);
+    const index = useIndexOf === undefined ? "" : `INDEXED BY entries_${useIndexOf}`;
+    return [
+      {
+        sql: `SELECT ${ENTRY_COLUMNS} FROM entries e ${index} WHERE e.log_id = ? AND ${w.sql} ORDER BY e.seq LIMIT ?`,
+        args: [logId, ...w.args],
+      },
+    ];
   }
-  args.push(filter.limit);
-  const sql = `SELECT ${ENTRY_COLUMNS} FROM entries ${indexFor(filter)} WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ?`;
-  return { sql, args };
+  const parts: QueryPart[] = [];
+  if (from < Math.min(to, indexed)) {
+    // The index yields the actor's seqs in order; each row is read by its key and held to
+    // the index row (a forged index row cannot bring in another person's record).
+    const w = where("a.seq", from, Math.min(to, indexed));
+    parts.push({
+      sql: `SELECT ${ENTRY_COLUMNS_OF_E} FROM actor_index a CROSS JOIN entries e ON e.log_id = a.log_id AND e.seq = a.seq AND e.actor = a.actor WHERE a.log_id = ? AND a.actor = ? AND ${w.sql} ORDER BY a.seq LIMIT ?`,
+      args: [logId, filter.actor, ...w.args],
+    });
+  }
+  if (Math.max(from, indexed) < to) {
+    // Past the index: the entries themselves, fewer than a chunk and a batch.
+    const w = where("e.seq", Math.max(from, indexed), to);
+    parts.push({
+      sql: `SELECT ${ENTRY_COLUMNS} FROM entries e WHERE e.log_id = ? AND ${w.sql} ORDER BY e.seq LIMIT ?`,
+      args: [logId, ...w.args],
+    });
+  }
+  return parts;
 }
 
 /**
- * The index a filtered query must use. Without table statistics (genlog never runs ANALYZE
- * on the ingest path), SQLite prefers walking the primary key in `seq` order and testing
- * every row, which at a million entries costs tens of milliseconds for a rare actor or an
+ * The column whose index a filtered query must use. Without table statistics (genlog never
+ * runs ANALYZE on the ingest path), SQLite prefers walking the primary key in `seq` order
+ * and testing every row, which at a million entries costs tens of milliseconds for an
  * absent status. Each of these indexes yields exactly the matching rows already in `seq`
- * order, so it is never worse than that walk; the likely rarest filter is preferred:
- * a non-`succeeded` status (a partial index of the exceptions), then actor, sector, type.
+ * order, so it is never worse than that walk; the likely rarest filter is preferred: a
+ * non-`succeeded` status (a partial index of the exceptions), then sector, type. (An actor
+ * goes through the actor index, in {@link pageQueries}.)
  */
-function indexFor(filter: QueryFilter): string {
-  if (filter.status !== undefined && filter.status !== "succeeded") {
-    return "INDEXED BY entries_status";
-  }
-  if (filter.actor !== undefined) return "INDEXED BY entries_actor";
-  if (filter.sector !== undefined) return "INDEXED BY entries_sector";
-  if (filter.type !== undefined) return "INDEXED BY entries_type";
-  return "";
+function indexedColumn(filter: QueryFilter): "status" | "sector" | "type" | undefined {
+  if (filter.status !== undefined && filter.status !== "succeeded") return "status";
+  if (filter.sector !== undefined) return "sector";
+  if (filter.type !== undefined) return "type";
+  return undefined;
 }
 
 /** The main thread's side of the append worker. */
