@@ -6,8 +6,9 @@
  *
  * Commits are grouped: batches handed to `appendBatch` together, by the writers of any
  * number of logs, are committed in one transaction (one fsync), each in a savepoint of its
- * own (see `#scheduleFlush` for what "together" means). While a commit runs on the append
- * worker's thread, the next batches queue up and form the next transaction.
+ * own (see `#scheduleFlush` for what "together" means). Large or pipelined commits run on
+ * the append worker's thread, up to two queued there; what is handed over while two are
+ * there forms the next transaction.
  */
 import Database from "better-sqlite3";
 import { closeSync, openSync } from "node:fs";
