@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { makeQueryColumnsWritable, rawDatabase } from "./helpers/raw-database.js";
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
 import { GenlogError, openLog, hashLeaf, canonicalize, type VerifyReport } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
@@ -447,6 +447,49 @@ test("nodes missing under a signed checkpoint make appends and proofs inconsiste
         return true;
       });
     }
+  } finally {
+    await log.close();
+  }
+});
+
+test("a row stored at a huge position is an insertion, found without walking up to it, and queries skip it", async () => {
+  const { dir, ids } = await makeLog(5);
+  const at = 2 ** 33;
+  tamper(dir, (db) =>
+    forgeRow(db, 1, at, (r) => {
+      r.seq = at;
+      r.id = "01a2401e-0000-7000-8000-000000000001";
+    }),
+  );
+  const r = await verify(dir);
+  assert.deepEqual(kinds(r), [`inserted@${at}`]);
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  try {
+    // Only the signed log is read: the forged row is past its latest checkpoint.
+    assert.deepEqual(
+      (await log.query({ limit: 100 })).records.map((x) => x.id),
+      ids,
+    );
+  } finally {
+    await log.close();
+  }
+});
+
+test("a dropped actor index is store damage, and a limit of 0 problems still fails the log", async () => {
+  const { dir } = await makeLog(3);
+  // The table goes with its triggers.
+  const db = new Database(join(dir, "genlog.db"));
+  db.exec("DROP TABLE actor_index");
+  db.close();
+  const r = await verify(dir);
+  assert.equal(r.ok, false);
+  assert.ok(
+    r.problems.some((p) => p.kind === "store-damaged" && /actor_index/.test(p.message)),
+    JSON.stringify(r.problems),
+  );
+  const log = await openLog({ dataDir: dir, readOnly: true });
+  try {
+    assert.equal((await log.verify({ maxProblems: 0 })).ok, false);
   } finally {
     await log.close();
   }

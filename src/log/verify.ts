@@ -306,7 +306,9 @@ async function verifyIntact(
   if (beyond > 0 && ((await readLatest(store, ref, verifier))?.size ?? 0) < frontier.size) {
     return undefined;
   }
-  if ((await store.auditQueryIndexes(ref.logId, 1)).length > 0) return undefined;
+  // Any failure of the audit (a dropped index table, say) is for the full analysis to report.
+  const faults = await store.auditQueryIndexes(ref.logId, 1).catch(() => undefined);
+  if (faults === undefined || faults.length > 0) return undefined;
   options.onProgress?.(verifiedSize, Math.max(total, verifiedSize));
   return {
     ok: true,
@@ -425,10 +427,8 @@ async function analyse(
   const bySeq = new Map<number, Row[]>();
   const byKey = new Map<number, Row>();
   let maxClaimed = -1;
-  let maxKey = -1;
   for (const r of rows) {
     byKey.set(r.key, r);
-    maxKey = Math.max(maxKey, r.key);
     maxClaimed = Math.max(maxClaimed, r.seq ?? -1);
     if (r.seq === undefined) continue;
     const list = bySeq.get(r.seq);
@@ -499,8 +499,9 @@ async function analyse(
   /** Positions no row holds, in a store whose entries may have been lost to damage. */
   const lost: number[] = [];
   checkRoots();
-  // Positions the log can hold: a record may claim any number, and only those are walked.
-  const span = Math.max(size, maxKey + 1);
+  // Only the signed positions are walked: a record may claim, and a row be stored at, any
+  // number; rows past them are inserted ones (below), and nothing is sized by the data.
+  const span = size;
   const chosen: (Row | undefined)[] = new Array<Row | undefined>(span);
   for (let s = 0; s < chosen.length; s++) {
     const candidates = bySeq.get(s);
@@ -632,7 +633,9 @@ async function analyse(
   // 5. What queries and lookups read: copies of record members, the store's own query
   //    structures, and ids unique in the log.
   try {
-    for (const f of await store.auditQueryIndexes(ref.logId, options.maxProblems ?? 1000)) {
+    // At least one: the list's limit never decides the verdict.
+    const limit = Math.max(1, options.maxProblems ?? 1000);
+    for (const f of await store.auditQueryIndexes(ref.logId, limit)) {
       const r = chosen[f.seq];
       if (r !== undefined && flagged.has(r.key)) continue;
       add({
@@ -644,7 +647,8 @@ async function analyse(
       });
     }
   } catch (e) {
-    damaged("checking the query indexes", e);
+    if (!isGenlogError(e)) throw e;
+    add({ kind: "store-damaged", message: `checking the query indexes failed: ${e.message}` });
   }
   const firstWithId = new Map<string, number>();
   for (let s = 0; s < chosen.length; s++) {

@@ -177,7 +177,7 @@ export class LogWriter {
     checkMaxBatch(options.maxBatch);
     const { store, ref, signer } = options;
     const verifier = parseVerifierKey(signer.verifierKey);
-    const state = await loadState(store, ref, verifier);
+    const state = await loadState(store, ref, verifier, true);
     return new LogWriter(options, verifier, state);
   }
 
@@ -260,13 +260,22 @@ export class LogWriter {
       }
       // What was sealed on top of the failed batch is refused too: wait for that, then seal
       // it again on the state the store holds. Lost a race: retry; anything else fails.
+      // (When the outcome is still unknown, nothing is known of the later batches either:
+      // they share it rather than be sealed again under ids that may have landed.)
+      const unknown = isGenlogError(failure, "GENLOG_E_COMMIT_UNKNOWN");
       const later = flights.splice(0);
-      for (const f of later) await f.done;
-      const retry =
-        isGenlogError(failure, "GENLOG_E_CONFLICT") && ++this.#conflicts <= MAX_CONFLICT_RETRIES;
-      this.#queue.unshift(...(retry ? sealed.batch : []), ...later.flatMap((f) => f.sealed.batch));
+      for (const f of later) {
+        await f.done;
+        if (unknown) for (const p of f.sealed.batch) p.reject(failure);
+      }
+      const conflict = isGenlogError(failure, "GENLOG_E_CONFLICT");
+      const retry = conflict && ++this.#conflicts <= MAX_CONFLICT_RETRIES;
+      this.#queue.unshift(
+        ...(retry ? sealed.batch : []),
+        ...(unknown ? [] : later.flatMap((f) => f.sealed.batch)),
+      );
       if (!retry) for (const p of sealed.batch) p.reject(failure);
-      await this.#reload();
+      await this.#reload(!conflict);
     }
   }
 
@@ -317,9 +326,9 @@ export class LogWriter {
   }
 
   /** Drops sealed-but-uncommitted state: the store is the truth after a failed commit. */
-  async #reload(): Promise<void> {
+  async #reload(countEntries: boolean): Promise<void> {
     try {
-      const state = await loadState(this.#store, this.ref, this.#verifier);
+      const state = await loadState(this.#store, this.ref, this.#verifier, countEntries);
       this.#frontier = state.frontier;
       this.#root = state.root;
       this.#lastTs = Math.max(this.#lastTs, state.lastTs);
@@ -534,14 +543,17 @@ async function loadState(
   store: LogStore,
   ref: LogRef,
   verifier: NoteVerifier,
+  countEntries: boolean,
 ): Promise<WriterState> {
   // The log's size is its latest checkpoint's, which deleting entries cannot change. The
-  // entries are counted against it (O(n), ~40 ms at a million entries; on open and after a
-  // failed commit only), so that a writer never extends a log with a hole. Under the write
-  // lock the store checks only that the entries end at that size: a hole made while a writer
-  // runs is found at its next load, and by verify.
+  // entries are counted against it (O(n), ~40 ms at a million entries: on open and after a
+  // commit that failed for another reason than a lost race), so that a writer never extends
+  // a log with a hole. Under the write lock the store checks only that the entries end at
+  // that size: a hole made while a writer runs is found at its next count, and by verify.
   const { size, latest } = await store.logState(ref.logId);
-  const { size: counted, entries } = await store.countEntries(ref.logId);
+  const { size: counted, entries } = countEntries
+    ? await store.countEntries(ref.logId)
+    : { size, entries: size };
   if (entries !== counted) {
     throw new GenlogError(
       "GENLOG_E_INCONSISTENT",
@@ -589,12 +601,14 @@ async function lastTimestamp(
   root: Uint8Array,
 ): Promise<number> {
   if (size === 0) return 0;
+  // Read failures (a lock, damage) pass through as they are; only what is read is judged.
   const last = await store.getEntry(ref.logId, size - 1);
   const plan = planInclusionProof(size - 1, size);
+  const path = await readStoredNodes(store, ref, plan.nodes);
   let ts: number | undefined;
   try {
     if (last === undefined) throw new Error("it is missing");
-    const proof = assembleProof(plan, await readStoredNodes(store, ref, plan.nodes));
+    const proof = assembleProof(plan, path);
     verifyInclusion(hashLeafText(last.canonical), size - 1, size, proof, root);
     const record = JSON.parse(last.canonical) as { ts?: unknown };
     ts = typeof record.ts === "string" ? Date.parse(record.ts) : NaN;
@@ -611,8 +625,8 @@ async function lastTimestamp(
 
 /**
  * Undefined when `prepared` is the same event as the committed record `first` (whose text is
- * `canonical`): a true retry; else the ID_REUSED error that keeps the first record. The comparison is of the
- * canonical text with the first record's own seq and ts put in.
+ * `canonical`): a true retry; else the ID_REUSED error that keeps the first record. The
+ * comparison is of the canonical text with the first record's own seq and ts put in.
  */
 function checkSamePayload(
   prepared: PreparedRecord,

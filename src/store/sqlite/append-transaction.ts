@@ -89,9 +89,11 @@ export function prepareAppend(
   const latestOf = db.prepare(
     "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
   );
-  // Sorted by actor, so that the insert walks the index in order.
+  // Sorted by actor, so that the insert walks the index in order. A row already there (only
+  // someone writing the file adds one ahead of its chunk) is left for verify to judge: it
+  // must not stop every later append.
   const indexActors = db.prepare(
-    `INSERT INTO actor_index (log_id, actor, seq)
+    `INSERT OR IGNORE INTO actor_index (log_id, actor, seq)
      SELECT log_id, actor, seq FROM entries
      WHERE log_id = ? AND seq >= ? AND seq < ? AND actor IS NOT NULL ORDER BY actor, seq`,
   );

@@ -412,9 +412,11 @@ export class SqliteStore implements LogStore {
         since: filter.since === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.since),
         until: filter.until === undefined ? 0 : this.#firstSeqAtOrAfter(logId, filter.until),
       };
-      const indexed = actorIndexBound(this.#state.get(logId)?.size ?? 0);
+      // Only the signed log is read: a row past its latest checkpoint was never committed by
+      // genlog (verify reports it as inserted).
+      const size = this.#state.get(logId)?.size ?? 0;
       const out: StoredEntry[] = [];
-      for (const part of pageQueries(logId, filter, seqs, indexed)) {
+      for (const part of pageQueries(logId, filter, seqs, size)) {
         const rows = this.#db.prepare(part.sql).all(...part.args, filter.limit - out.length);
         for (const row of rows as Row[]) out.push(toEntry(row));
         if (out.length >= filter.limit) break;
@@ -663,16 +665,17 @@ export interface QueryPart {
 /**
  * The SELECTs of one page of {@link SqliteStore.query}, run in order until the page is full.
  * `seqs` are the first seqs at or after `filter.since` and `filter.until` (unused when those
- * are absent); `indexed` is how far the actor index reaches (see `ACTOR_INDEX_CHUNK`): a
- * query by actor reads the index below it and the entries from there on. Exported so that a
- * test can check the plan SQLite makes of each.
+ * are absent); `size` is the log's (the page never reaches past it). A query by actor reads
+ * the actor index below the bound it has reached (see `ACTOR_INDEX_CHUNK`) and the entries
+ * from there on. Exported so that a test can check the plan SQLite makes of each.
  */
 export function pageQueries(
   logId: number,
   filter: QueryFilter,
   seqs: { since: number; until: number },
-  indexed: number,
+  size: number,
 ): QueryPart[] {
+  const indexed = actorIndexBound(size);
   const exceptions = filter.status !== undefined && filter.status !== "succeeded";
   const byActor = filter.actor !== undefined && !exceptions;
   // Conditions on the record's columns. The unary + keeps the planner off the index of a
@@ -704,7 +707,7 @@ export function pageQueries(
   // The page is the seqs in [from, to).
   let from = filter.since === undefined ? 0 : seqs.since;
   if (filter.afterSeq !== undefined) from = Math.max(from, filter.afterSeq + 1);
-  const to = filter.until === undefined ? Number.MAX_SAFE_INTEGER : seqs.until;
+  const to = Math.min(size, filter.until === undefined ? size : seqs.until);
   const where = (seqCol: string, lo: number, hi: number) => ({
     sql: [`${seqCol} >= ?`, `${seqCol} < ?`, ...conds].join(" AND "),
     args: [lo, hi, ...condArgs],
