@@ -156,11 +156,7 @@ async function verifyWith(
     }
   }
   // The store's own check reads the whole database; it runs beside the log's.
-  const integrity = store
-    .checkIntegrity()
-    .catch((e: unknown): StoreDamage[] => [
-      { message: `the integrity check failed: ${(e as Error).message}`, entriesAffected: true },
-    ]);
+  const integrity = integrityOf(store);
 
   if (streaming) {
     let intact: VerifyReport | undefined;
@@ -190,11 +186,7 @@ export async function verifyUnreadableLog(
   origin: string,
   cause: Error,
 ): Promise<VerifyReport> {
-  const damage = await store
-    .checkIntegrity()
-    .catch((e: unknown): StoreDamage[] => [
-      { message: `the integrity check failed: ${(e as Error).message}`, entriesAffected: true },
-    ]);
+  const damage = await integrityOf(store);
   return finish(
     {
       ok: false,
@@ -210,6 +202,15 @@ export async function verifyUnreadableLog(
     },
     {},
   );
+}
+
+/** The store's integrity check; a check that cannot run is itself a finding. */
+function integrityOf(store: LogStore): Promise<StoreDamage[]> {
+  return store
+    .checkIntegrity()
+    .catch((e: unknown): StoreDamage[] => [
+      { message: `the integrity check failed: ${(e as Error).message}`, entriesAffected: true },
+    ]);
 }
 
 /** Orders the problems, applies `maxProblems` and sets `ok`. */
