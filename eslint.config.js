@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "genlog-data/", "bench/results/", "tour/"] },
+  { ignores: ["dist/", "node_modules/", "genlog-data/", "bench/results/", "tour/", "scratch/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,6 +9,8 @@
 export const ERROR_CODES = {
   GENLOG_E_INVALID_INPUT: "An event or option failed validation; `pointer` names the field.",
   GENLOG_E_USAGE: "A command or function was called the wrong way (unknown flag, bad argument).",
+  GENLOG_E_CONFIG:
+    "A privacy policy, rule file or key configuration is invalid; the message names the field. Nothing was opened.",
   GENLOG_E_NOT_FOUND: "The record, checkpoint or tree size asked for does not exist.",
   GENLOG_E_NOT_INITIALIZED:
     "The data directory has no database, or the keys directory no signing key for the tenant: check the paths, or run `genlog init` for a new one.",

@@ -1,23 +1,27 @@
 /**
  * The library's front door: `openLog` wires the default preset (SQLite file, local Ed25519
- * keys, key-name redaction, pass-through protection) and returns a {@link Genlog} that
- * routes each event to its tenant's log.
+ * keys, a master key for tenant keys, each tenant's privacy policy, pass-through
+ * protection) and returns a {@link Genlog} that routes each event to its tenant's log and
+ * pipeline.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { GenlogError, isGenlogError } from "./errors.js";
-import { STATUSES, assertTenant, describeValue } from "./core/event-schema.js";
+import { STATUSES, assertTenant, describeValue, validateEvent } from "./core/event-schema.js";
 import { rfc3339ToEpochMs } from "./core/rfc3339.js";
 import {
   parseStoredRecord,
-  prepareRecord,
+  prepareEvent,
   type GenerationRecord,
   type PipelineStages,
   type PreparedRecord,
 } from "./core/record.js";
-import { KeyNameRedactor } from "./core/redact.js";
 import { PassthroughProtector } from "./core/protect.js";
+import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/policy.js";
+import { openPipeline } from "./log/pipeline.js";
+import { openKeyStore } from "./log/tenant-keys.js";
+import type { KeyStore } from "./keys/key-store.js";
 import { type ParsedCheckpoint } from "./core/checkpoint.js";
 import { parseVerifierKey, type NoteVerifier } from "./core/signed-note.js";
 import {
@@ -76,6 +80,12 @@ export interface OpenLogOptions {
   logger?: Logger;
   /** Most records per transaction; default 4096. */
   maxBatch?: number;
+  /**
+   * Privacy policies: a default and one per tenant (see docs/guides/privacy.md). Validated
+   * before anything is opened; a tenant without one gets the default, else the strict
+   * preset (or its events' sector preset).
+   */
+  policies?: PolicySet;
   /**
    * Open an existing database for reading only (verify, query, proofs, export), e.g. an
    * auditor's copy: the SQLite file is opened read-only, no signing key is needed or
@@ -162,6 +172,8 @@ interface TenantLog {
   verifier: NoteVerifier | undefined;
   /** Opened on the first append; one writer per log, shared by racing appends. */
   writer: Promise<LogWriter> | undefined;
+  /** The tenant's redact and protect stages; absent on a read-only handle. */
+  pipeline?: PipelineStages;
 }
 
 /**
@@ -181,6 +193,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   // Every option is checked before anything is created: a bad one leaves no file behind.
   checkMaxBatch(options.maxBatch);
   if (options.instance !== undefined) assertInstance(options.instance);
+  if (options.policies !== undefined) validatePolicySet(options.policies);
   const dataDir = resolve(
     pathOption(options.dataDir, "dataDir") ?? envPath("GENLOG_DATA_DIR") ?? DEFAULT_DATA_DIR,
   );
@@ -270,13 +283,15 @@ export class Genlog {
   readonly #readOnly: boolean;
   readonly #logger: Logger;
   readonly #maxBatch: number | undefined;
-  readonly #stages: PipelineStages = {
-    redactor: new KeyNameRedactor(),
-    protector: new PassthroughProtector(),
-  };
+  readonly #policies: PolicySet | undefined;
+  /** Tenant keys come from the master key, read when the first tenant's pipeline opens. */
+  #keyStore: Promise<KeyStore> | undefined;
+  readonly #protector = new PassthroughProtector();
   readonly #tenants = new Map<string, Promise<TenantLog>>();
   /** The writers that are open, by tenant, for the append fast path. */
   readonly #writers = new Map<string, LogWriter>();
+  /** The pipelines of the tenants whose writer is open, for the append fast path. */
+  readonly #pipelines = new Map<string, PipelineStages>();
   readonly #hooks: { [K in HookName]: HookEvents[K][] } = { appended: [], checkpoint: [] };
   #closed = false;
 
@@ -299,6 +314,7 @@ export class Genlog {
     this.tenant = assertTenant(init.options.tenant ?? DEFAULT_TENANT);
     this.#logger = init.options.logger ?? pino({ level: "warn" }, pino.destination(2));
     this.#maxBatch = init.options.maxBatch;
+    this.#policies = init.options.policies;
   }
 
   /**
@@ -319,28 +335,41 @@ export class Genlog {
 
   /** Like {@link append}, and says whether the idempotency key matched an earlier record. */
   appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
-    let prepared: PreparedRecord;
+    let valid: ReturnType<typeof validateEvent>;
     try {
       this.#check();
       if (this.#readOnly) {
         throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
       }
-      prepared = prepareRecord(event, this.tenant, this.#stages);
+      valid = validateEvent(event);
     } catch (e) {
       return Promise.reject(e);
     }
-    // Only the prepared snapshot is used from here: `event` is never read again.
-    const clientId = prepared.clientId;
+    // Only the validated snapshot is used from here: `event` is never read again.
+    const tenant = valid.tenant ?? this.tenant;
     // Once a tenant's writer is open, an append is one call: no await, no extra promise.
-    const writer = this.#writers.get(prepared.template.tenant);
-    if (writer !== undefined) return writer.append(prepared, clientId);
-    return this.#appendOpening(prepared, clientId);
+    const writer = this.#writers.get(tenant);
+    const pipeline = this.#pipelines.get(tenant);
+    if (writer !== undefined && pipeline !== undefined) {
+      let prepared: PreparedRecord;
+      try {
+        prepared = prepareEvent(valid, tenant, pipeline);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return writer.append(prepared, prepared.clientId);
+    }
+    return this.#appendOpening(valid, tenant);
   }
 
-  async #appendOpening(prepared: PreparedRecord, clientId: boolean): Promise<AppendResult> {
-    const log = await this.#tenant(prepared.template.tenant, true);
+  async #appendOpening(
+    valid: ReturnType<typeof validateEvent>,
+    tenant: string,
+  ): Promise<AppendResult> {
+    const log = await this.#tenant(tenant, true);
+    const prepared = prepareEvent(valid, log.ref.tenant, log.pipeline!);
     const writer = await (log.writer ??= this.#openWriter(log));
-    return writer.append(prepared, clientId);
+    return writer.append(prepared, prepared.clientId);
   }
 
   /**
@@ -710,9 +739,31 @@ export class Genlog {
         { details: { tenant } },
       );
     }
+    // After the signer: a keys directory that is gone is reported by its signing key first.
+    const pipeline = await openPipeline({
+      tenant,
+      policy: policyOf(this.#policies, tenant),
+      keyStore: await this.#openKeyStore(),
+      protector: this.#protector,
+    });
     const ref =
       existing ?? (await this.#store.openLogRef({ origin, tenant, stream: "events" }, true));
-    return { ref: ref!, signer, verifier: verifierOf(signer), writer: undefined };
+    return { ref: ref!, signer, verifier: verifierOf(signer), writer: undefined, pipeline };
+  }
+
+  #openKeyStore(): Promise<KeyStore> {
+    if (this.#keyStore === undefined) {
+      const opening = openKeyStore({
+        store: this.#store,
+        keysDir: this.keysDir,
+        instance: this.instance,
+        dataDir: this.dataDir,
+      });
+      this.#keyStore = opening;
+      // A failure (a missing key restored later) is retried by the next tenant that opens.
+      opening.catch(() => (this.#keyStore = undefined));
+    }
+    return this.#keyStore;
   }
 
   #openWriter(log: TenantLog): Promise<LogWriter> {
@@ -726,7 +777,10 @@ export class Genlog {
     });
     // A failed open (e.g. a tampered log) is retried by the next append, not cached.
     opening.then(
-      (writer) => this.#writers.set(log.ref.tenant, writer),
+      (writer) => {
+        this.#pipelines.set(log.ref.tenant, log.pipeline!);
+        this.#writers.set(log.ref.tenant, writer);
+      },
       () => (log.writer = undefined),
     );
     return opening;

@@ -24,7 +24,17 @@ export {
 } from "./genlog.js";
 export { GenlogError, isGenlogError, ERROR_CODES, type ErrorCode } from "./errors.js";
 export type { GenerationRecord, Artifact } from "./core/record.js";
-export type { Redaction } from "./core/redact.js";
+export type { Redaction } from "./core/privacy/redactor.js";
+export {
+  validatePolicySet,
+  PRESETS,
+  POLICY_ACTIONS,
+  type PolicyInput,
+  type PolicySet,
+  type PolicyAction,
+  type PresetName,
+} from "./core/privacy/policy.js";
+export { PII_DETECTORS, EXTRA_SECRET_DETECTORS } from "./core/privacy/detectors.js";
 export {
   GenerationEventSchema,
   generationEventJsonSchema,

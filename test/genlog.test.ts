@@ -27,6 +27,7 @@ import {
   type GenerationRecord,
 } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
+import { RECORD_VERSION } from "../src/core/record.js";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -36,7 +37,7 @@ test("the seed call logs a backend event by testuser with meta.stack Flask", asy
     user: "testuser",
     meta: { stack: "Flask" },
   });
-  assert.equal(rec.v, 1);
+  assert.equal(rec.v, RECORD_VERSION);
   assert.match(rec.id, UUID_V7);
   assert.equal(rec.seq, 0);
   assert.equal(rec.tenant, "default");
@@ -756,7 +757,9 @@ test("__proto__, constructor and prototype meta keys are stored as data and read
   const rec = await log.logGenerationEvent("backend", { meta });
   assert.deepEqual(Object.keys(rec.meta), ["__proto__", "constructor", "prototype"]);
   assert.deepEqual(rec.meta.__proto__, { password: "[REDACTED]", x: 1 });
-  assert.deepEqual(rec.redactions, [{ path: "/meta/__proto__/password", rule: "key:password" }]);
+  assert.deepEqual(rec.redactions, [
+    { path: "/meta/__proto__/password", rule: "key:password", action: "mask" },
+  ]);
   const back = await log.get(rec.seq);
   assert.deepEqual(back, rec);
   assert.equal(Object.getPrototypeOf(back.meta), Object.prototype);
@@ -869,6 +872,8 @@ test("a log whose key file is gone is refused at open, naming the key and where 
   const keysDir = join(dataDir, "keys");
   const keyFile = join(keysDir, "default.ed25519.pem");
   const saved = readFileSync(keyFile);
+  const masterFile = join(keysDir, "master.key");
+  const savedMaster = readFileSync(masterFile);
   rmSync(keysDir, { recursive: true });
 
   for (const options of [{ dataDir }, { dataDir, create: false }]) {
@@ -887,9 +892,21 @@ test("a log whose key file is gone is refused at open, naming the key and where 
     assert.equal(existsSync(keyFile), false);
   }
 
-  // Put back, the key signs on where the log left off.
+  // With the signing key alone put back, the missing master key is named, and none is made.
   mkdirSync(keysDir, { mode: 0o700 });
   writeFileSync(keyFile, saved, { mode: 0o600 });
+  await assert.rejects(
+    openLog({ dataDir, create: false }),
+    (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_NOT_INITIALIZED") &&
+      e.message.includes(masterFile) &&
+      e.message.includes("GENLOG_KEYS_DIR") &&
+      e.details.keysDir === keysDir,
+  );
+  assert.equal(existsSync(masterFile), false);
+
+  // Put back, the keys sign on where the log left off.
+  writeFileSync(masterFile, savedMaster, { mode: 0o600 });
   log = await openLog({ dataDir, create: false });
   assert.equal((await log.logGenerationEvent("frontend")).seq, 3);
   assert.equal((await log.verify({ verifierKey: key })).ok, true);

@@ -9,14 +9,10 @@ import {
 } from "../src/core/record.js";
 import { canonicalize } from "../src/core/jcs.js";
 import { hashLeaf } from "../src/core/merkle.js";
-import { KeyNameRedactor } from "../src/core/redact.js";
-import { PassthroughProtector } from "../src/core/protect.js";
+import { keyNameStages } from "./helpers/stages.js";
 import { GenlogError } from "../src/errors.js";
 
-const stages: PipelineStages = {
-  redactor: new KeyNameRedactor(),
-  protector: new PassthroughProtector(),
-};
+const stages: PipelineStages = keyNameStages();
 
 /** What sealing must give: the canonical text of the whole record, and its leaf hash. */
 function assertSealedLikeReference(event: unknown, seq: number, ms: number): void {

@@ -1,6 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { KeyNameRedactor, REDACTED, secretKeyRule } from "../src/core/redact.js";
+import { normaliseKeyName, secretKeyRule } from "../src/core/privacy/key-names.js";
+import { compilePolicy } from "../src/core/privacy/policy.js";
+import { PolicyRedactor, REDACTED, keyNameRedactor } from "../src/core/privacy/redactor.js";
+import { valueDetectors } from "../src/log/pipeline.js";
+
+const keyNames = () => keyNameRedactor(compilePolicy(undefined, null));
+const full = (policy?: unknown, hashKey: Uint8Array = Buffer.alloc(32, 7)) => {
+  const compiled = compilePolicy(policy, null);
+  return new PolicyRedactor({
+    policy: compiled,
+    detectors: valueDetectors(compiled.defaultCountry),
+    hashKey,
+  });
+};
 
 test("secret key names match whatever their case and separators", () => {
   for (const key of [
@@ -28,6 +41,46 @@ test("secret key names match whatever their case and separators", () => {
   }
 });
 
+test("plural and service-specific secret names match too", () => {
+  for (const key of [
+    "passwords",
+    "secrets",
+    "tokens",
+    "api_keys",
+    "apiKeys",
+    "privkey",
+    "priv_key",
+    "bearer",
+    "jwt",
+    "session",
+    "database_url",
+    "mongo_uri",
+    "sentry_dsn",
+    "ssh_key",
+    "master_key",
+    "kms_key",
+    "passwordHash",
+    "deploy_ssh_key",
+  ]) {
+    assert.ok(secretKeyRule(key) !== undefined, `${key} should be secret`);
+  }
+});
+
+test("look-alike key names are normalised before matching", () => {
+  for (const key of [
+    "Pass\u200Bword", // zero-width space
+    "\uFF50\uFF41\uFF53\uFF53\uFF57\uFF4F\uFF52\uFF44", // full-width ｐａｓｓｗｏｒｄ
+    "PASSWORD\u0000",
+    "pass\u00ADword", // soft hyphen
+    "\uFEFFtoken", // byte-order mark
+    "api\u200D_key", // zero-width joiner
+    "pass\u202Eword", // right-to-left override
+  ]) {
+    assert.ok(secretKeyRule(key) !== undefined, `${JSON.stringify(key)} should be secret`);
+  }
+  assert.equal(normaliseKeyName("\uFF21\uFF30\uFF29-\uFF2B\uFF25\uFF39"), "apikey");
+});
+
 test("ordinary key names, even near secret ones, are kept", () => {
   for (const key of [
     "stack",
@@ -38,6 +91,9 @@ test("ordinary key names, even near secret ones, are kept", () => {
     "keys",
     "passes",
     "secretary_name",
+    "sessions_count",
+    "monkey",
+    "primaryKey",
   ]) {
     assert.equal(secretKeyRule(key), undefined, `${key} should not be secret`);
   }
@@ -51,7 +107,7 @@ test("secrets are replaced at any depth, in arrays too, and the paths are listed
     "a/b": { apikey: "k" },
   };
   const before = JSON.stringify(input);
-  const { meta, redactions } = new KeyNameRedactor().redact(input);
+  const { meta, redactions } = keyNames().redact(input, []);
   assert.equal(JSON.stringify(input), before, "the input is not mutated");
   assert.deepEqual(meta, {
     stack: "Flask",
@@ -60,28 +116,28 @@ test("secrets are replaced at any depth, in arrays too, and the paths are listed
     "a/b": { apikey: REDACTED },
   });
   assert.deepEqual(redactions, [
-    { path: "/meta/password", rule: "key:password" },
-    { path: "/meta/db/Client_Secret", rule: "key:clientsecret" },
-    { path: "/meta/db/nested/0/token", rule: "key:token" },
-    { path: "/meta/a~1b/apikey", rule: "key:apikey" },
+    { path: "/meta/password", rule: "key:password", action: "mask" },
+    { path: "/meta/db/Client_Secret", rule: "key:clientsecret", action: "mask" },
+    { path: "/meta/db/nested/0/token", rule: "key:token", action: "mask" },
+    { path: "/meta/a~1b/apikey", rule: "key:apikey", action: "mask" },
   ]);
 });
 
 test("a secret key holding an object is removed whole", () => {
-  const { meta } = new KeyNameRedactor().redact({ credentials: { user: "u", pass: "p" } });
+  const { meta } = keyNames().redact({ credentials: { user: "u", pass: "p" } }, []);
   assert.deepEqual(meta, { credentials: REDACTED });
 });
 
 test("the copy is deep: changing the input later does not change the result", () => {
   const input = { a: { b: [1, 2] } };
-  const { meta } = new KeyNameRedactor().redact(input);
+  const { meta } = keyNames().redact(input, []);
   input.a.b.push(3);
   assert.deepEqual(meta, { a: { b: [1, 2] } });
 });
 
 test("a __proto__ key is kept as data and never changes the prototype", () => {
   const input = JSON.parse('{"__proto__": {"polluted": true}, "x": 1}') as Record<string, unknown>;
-  const { meta } = new KeyNameRedactor().redact(input);
+  const { meta } = keyNames().redact(input, []);
   assert.equal(Object.getPrototypeOf(meta), Object.prototype);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.deepEqual(Object.keys(meta), ["__proto__", "x"]);
@@ -89,11 +145,109 @@ test("a __proto__ key is kept as data and never changes the prototype", () => {
 
 test("long key names are judged like short ones (they are only left out of the verdict cache)", () => {
   const long = `${"x".repeat(300)}_password`;
-  const { meta, redactions } = new KeyNameRedactor().redact({ [long]: "s3cret", note: "ok" });
-  assert.equal(meta[long], REDACTED);
-  assert.equal(meta.note, "ok");
-  assert.deepEqual(redactions, [{ path: `/meta/${long}`, rule: "key:*password" }]);
-  // Asked twice, the same answer (the second time is not served from a cache).
-  assert.equal(secretKeyRule(long), "key:*password");
-  assert.equal(secretKeyRule(long), "key:*password");
+  const r = keyNames();
+  for (let i = 0; i < 2; i++) {
+    const { meta, redactions } = r.redact({ [long]: "s3cret", note: "ok" }, []);
+    assert.equal(meta[long], REDACTED);
+    assert.equal(meta.note, "ok");
+    assert.deepEqual(redactions, [
+      { path: `/meta/${long}`, rule: "key:*password", action: "mask" },
+    ]);
+  }
+});
+
+test("a secret inside a value under an innocent key is masked, and only the secret", () => {
+  const { meta, redactions } = full().redact(
+    {
+      note: "deploy with AKIAIOSFODNN7EXAMPLQ then restart",
+      db: "postgres://app:hunter2hunter2@db.internal:5432/shop",
+    },
+    [],
+  );
+  assert.equal(meta.note, `deploy with ${REDACTED} then restart`);
+  assert.equal(meta.db, `postgres://app:${REDACTED}@db.internal:5432/shop`);
+  assert.deepEqual(
+    redactions.map((r) => [r.path, r.rule, r.action]),
+    [
+      ["/meta/note", "secret:aws-access-token", "mask"],
+      ["/meta/db", "secret:url-password", "mask"],
+    ],
+  );
+});
+
+test("personal data in values follows the policy: mask by default, hash joins equal values, drop removes", () => {
+  const input = { contact: "write to alice@example.org", other: "alice@example.org", n: 3 };
+  const masked = full().redact(input, []);
+  assert.equal(masked.meta.contact, `write to ${REDACTED}`);
+
+  const hashed = full({ detectors: { email: "hash" } }).redact(input, []);
+  const token = /^write to (\[hmac:[A-Za-z0-9_-]{22}\])$/.exec(hashed.meta.contact as string)?.[1];
+  assert.ok(token !== undefined, String(hashed.meta.contact));
+  assert.equal(hashed.meta.other, token, "equal values give equal tokens");
+  const otherKey = full({ detectors: { email: "hash" } }, Buffer.alloc(32, 8)).redact(input, []);
+  assert.notEqual(otherKey.meta.other, token, "another tenant key gives another token");
+
+  const dropped = full({ detectors: { email: "drop" } }).redact(input, []);
+  assert.deepEqual(dropped.meta, { n: 3 });
+  assert.deepEqual(
+    dropped.redactions.map((r) => [r.path, r.action]),
+    [
+      ["/meta/contact", "drop"],
+      ["/meta/other", "drop"],
+    ],
+  );
+});
+
+test("numbers that are card or phone numbers are caught too", () => {
+  const { meta } = full().redact({ card: 4111111111111111, count: 12, big: 1234567 }, []);
+  assert.equal(meta.card, REDACTED);
+  assert.equal(meta.count, 12);
+  assert.equal(meta.big, 1234567);
+});
+
+test("artifact names are scanned, and a key that is itself a secret is replaced", () => {
+  const { meta, artifacts, redactions } = full().redact(
+    { ghp_0123456789abcdefghijABCDEFGHIJ012345: true },
+    [{ name: "report (bob@example.com).pdf", digest: `sha256:${"0".repeat(64)}`, size: 1 }],
+  );
+  assert.deepEqual(Object.keys(meta), [REDACTED]);
+  assert.equal(artifacts[0]!.name, `report (${REDACTED}).pdf`);
+  assert.deepEqual(
+    redactions.map((r) => r.path),
+    ["/meta/[REDACTED]", "/artifacts/0/name"],
+  );
+});
+
+test("pointers and personal key names act on the whole value", () => {
+  const { meta, redactions } = full({
+    pointers: { "/meta/customer/*/note": "drop" },
+    keys: { loyaltyCard: "hash" },
+  }).redact(
+    {
+      customer: { a: { note: "VIP", city: "Lyon" } },
+      email: "x",
+      loyalty_card: "LC-001",
+      firstName: "Alice",
+    },
+    [],
+  );
+  assert.deepEqual(meta.customer, { a: { city: "Lyon" } });
+  assert.equal(meta.email, REDACTED);
+  assert.match(meta.loyalty_card as string, /^\[hmac:/);
+  assert.equal(meta.firstName, REDACTED);
+  assert.deepEqual(
+    redactions.map((r) => r.rule),
+    ["pointer:/meta/customer/*/note", "key:email", "key:loyaltycard", "key:firstname"],
+  );
+});
+
+test("a policy that hashes needs a hashing key", () => {
+  assert.throws(
+    () =>
+      new PolicyRedactor({
+        policy: compilePolicy({ detectors: { ip: "hash" } }, null),
+        detectors: [],
+      }),
+    /hashKey/,
+  );
 });

@@ -13,8 +13,7 @@ import { verifyLog, verifyLogFully } from "../src/log/verify.js";
 import { LogWriter } from "../src/log/writer.js";
 import { ed25519Signer, readKeyFile } from "../src/keys/file-keys.js";
 import { prepareRecord } from "../src/core/record.js";
-import { KeyNameRedactor } from "../src/core/redact.js";
-import { PassthroughProtector } from "../src/core/protect.js";
+import { keyNameStages } from "./helpers/stages.js";
 
 /** A log of `n` records, one checkpoint each; returns its data dir. */
 async function makeLog(n: number): Promise<{ dir: string; ids: string[]; notes: string[] }> {
@@ -705,7 +704,7 @@ test("two records with one id are reported as a duplicate id", async () => {
     readKeyFile(join(dir, "keys", "default.ed25519.pem")),
   );
   const writer = await LogWriter.open({ store: blind, ref, signer });
-  const stages = { redactor: new KeyNameRedactor(), protector: new PassthroughProtector() };
+  const stages = keyNameStages();
   const again = await writer.append(
     prepareRecord({ type: "backend", id: ids[2] }, "default", stages),
     true,

@@ -6,14 +6,13 @@ import { GenlogError } from "../src/errors.js";
 import { LogWriter } from "../src/log/writer.js";
 import { ed25519Signer } from "../src/keys/file-keys.js";
 import { prepareRecord } from "../src/core/record.js";
-import { KeyNameRedactor } from "../src/core/redact.js";
-import { PassthroughProtector } from "../src/core/protect.js";
+import { keyNameStages } from "./helpers/stages.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import type { AppendBatch, LogStore } from "../src/store/log-store.js";
 import { rawDatabase } from "./helpers/raw-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
-const stages = { redactor: new KeyNameRedactor(), protector: new PassthroughProtector() };
+const stages = keyNameStages();
 
 /**
  * A real SQLite store whose next commit lands but whose answer is lost, as when the thread

@@ -24,6 +24,7 @@ import { defineVerifyCommand } from "./verify-command.js";
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_INVALID_INPUT",
   "GENLOG_E_USAGE",
+  "GENLOG_E_CONFIG",
   "GENLOG_E_NOT_FOUND",
   "GENLOG_E_NOT_INITIALIZED",
   "GENLOG_E_ALREADY_INITIALIZED",

@@ -8,13 +8,16 @@
 import { GenlogError } from "../errors.js";
 import { uuidv7 } from "./uuid.js";
 import { canonicalize } from "./jcs.js";
-import { validateEvent, type EventStatus } from "./event-schema.js";
-import type { Redaction, Redactor } from "./redact.js";
+import { validateEvent, type EventStatus, type GenerationEvent } from "./event-schema.js";
+import type { Redaction, Redactor } from "./privacy/redactor.js";
 import type { Protector } from "./protect.js";
 import { hashLeafText } from "./merkle.js";
 
-/** Version of the record format; bumped on any change to the fields a leaf commits to. */
-export const RECORD_VERSION = 1;
+/**
+ * Version of the record format; bumped on any change to the fields a leaf commits to.
+ * 2: each redaction says what was done (`action`); value detectors replace spans of text.
+ */
+export const RECORD_VERSION = 2;
 
 /** One output of a generation. */
 export interface Artifact {
@@ -60,9 +63,10 @@ export interface PreparedRecord {
   tail: string;
 }
 
-/** The stages a record goes through before sealing. */
+/** The stages a record goes through before sealing, as a tenant's pipeline chose them. */
 export interface PipelineStages {
-  redactor: Redactor;
+  /** The redactor for an event of `sector` (a sector may choose the policy's preset). */
+  redactor(sector: string | null): Redactor;
   protector: Protector;
 }
 
@@ -74,10 +78,9 @@ const SEQ_MARK = ',"seq":0,';
 const TS_MARK = ',"ts":"",';
 
 /**
- * validate → redact → protect → canonicalise. Runs in the caller's turn so that bad input
- * fails its own `append` and never a shared batch. `input` is read once, by the validation;
- * everything after works on that snapshot, so the caller's object cannot change the record
- * (or slip past a limit) by answering differently later.
+ * validate → redact → protect → canonicalise, with one pipeline for every tenant (tests and
+ * tools); {@link Genlog} validates first and then calls {@link prepareEvent} with the
+ * pipeline of the event's tenant.
  *
  * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the field.
  */
@@ -87,24 +90,36 @@ export function prepareRecord(
   stages: PipelineStages,
 ): PreparedRecord {
   const event = validateEvent(input);
-  const tenant = event.tenant ?? defaultTenant;
-  const { meta, redactions } = stages.redactor.redact(event.meta ?? {});
+  return prepareEvent(event, event.tenant ?? defaultTenant, stages);
+}
+
+/**
+ * redact → protect → canonicalise, for an event that {@link validateEvent} returned. Runs in
+ * the caller's turn so that bad input fails its own `append` and never a shared batch. The
+ * validated event is a snapshot: the caller's object cannot change the record (or slip past
+ * a limit) by answering differently later.
+ */
+export function prepareEvent(
+  event: GenerationEvent,
+  tenant: string,
+  stages: PipelineStages,
+): PreparedRecord {
+  const sector = event.sector ?? null;
+  const { meta, artifacts, redactions } = stages
+    .redactor(sector)
+    .redact(event.meta ?? {}, event.artifacts ?? []);
   const { actor, pii } = stages.protector.protect(tenant, event.user ?? event.actor ?? null);
   // Members in RFC 8785 order, here and in sealRecord, so that a record append returns
   // lists its members as one read back (JSON.parse of the stored text) does.
   const template: GenerationRecord = {
     actor,
-    artifacts: (event.artifacts ?? []).map((a) => ({
-      digest: a.digest,
-      name: a.name,
-      size: a.size,
-    })),
+    artifacts,
     id: event.id?.toLowerCase() ?? uuidv7(),
     meta,
     occurredAt: event.occurredAt ?? null,
     pii,
     redactions,
-    sector: event.sector ?? null,
+    sector,
     seq: 0,
     status: event.status ?? "succeeded",
     tenant,

@@ -34,28 +34,39 @@ export function defaultKeysDir(dataDir: string): string {
 }
 
 /**
- * Creates a new Ed25519 key file with mode 0600; never overwrites one. The key is written
- * to a temporary file, synced, then linked into place, so a crash or a concurrent reader
- * never sees an empty or partial key.
+ * Creates a new Ed25519 key file with mode 0600; never overwrites one.
  *
  * @throws {GenlogError} `GENLOG_E_ALREADY_INITIALIZED` when the file exists.
  */
 export function createKeyFile(path: string): void {
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  writeNewSecretFile(path, pem, "signing key");
+}
+
+/**
+ * Writes a new file of key material with mode 0600 (its directory 0700); never overwrites
+ * one. The content is written to a temporary file, synced, then linked into place, so a
+ * crash or a concurrent reader never sees an empty or partial key, and of two racing
+ * creators exactly one wins.
+ *
+ * @throws {GenlogError} `GENLOG_E_ALREADY_INITIALIZED` when the file exists; `GENLOG_E_KEY`
+ * when it cannot be written.
+ */
+export function writeNewSecretFile(path: string, content: string, what: string): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (existsSync(path)) {
     throw new GenlogError(
       "GENLOG_E_ALREADY_INITIALIZED",
-      `signing key ${path} already exists; kept it`,
+      `${what} ${path} already exists; kept it`,
     );
   }
-  const { privateKey } = generateKeyPairSync("ed25519");
-  const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
   const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     const fd = openSync(temp, "wx", 0o600);
     try {
-      writeSync(fd, pem);
+      writeSync(fd, content);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -67,17 +78,50 @@ export function createKeyFile(path: string): void {
     if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
       throw new GenlogError(
         "GENLOG_E_ALREADY_INITIALIZED",
-        `signing key ${path} already exists; kept it`,
+        `${what} ${path} already exists; kept it`,
         {
           cause,
         },
       );
     }
-    throw new GenlogError("GENLOG_E_KEY", `cannot create signing key ${path}: ${String(cause)}`, {
+    throw new GenlogError("GENLOG_E_KEY", `cannot create ${what} ${path}: ${String(cause)}`, {
       cause,
     });
   } finally {
     rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * Reads a file of key material, refusing one that group or others can read.
+ *
+ * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` when missing, `GENLOG_E_KEY` when unsafe.
+ */
+export function readSecretFile(path: string, what: string): Buffer {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (cause) {
+    throw new GenlogError(
+      "GENLOG_E_NOT_INITIALIZED",
+      `no ${what} at ${path}: run \`genlog init\``,
+      {
+        cause,
+      },
+    );
+  }
+  if (process.platform !== "win32" && (mode & 0o077) !== 0) {
+    throw new GenlogError(
+      "GENLOG_E_KEY",
+      `${what} ${path} has mode ${(mode & 0o777).toString(8)}, expected 600: run \`chmod 600 ${path}\``,
+    );
+  }
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new GenlogError("GENLOG_E_KEY", `cannot read ${what} ${path}: ${String(cause)}`, {
+      cause,
+    });
   }
 }
 
@@ -96,26 +140,9 @@ function syncDir(dir: string): void {
  * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` when missing, `GENLOG_E_KEY` when unsafe or malformed.
  */
 export function readKeyFile(path: string): KeyObject {
-  let mode: number;
+  const pem = readSecretFile(path, "signing key");
   try {
-    mode = statSync(path).mode;
-  } catch (cause) {
-    throw new GenlogError(
-      "GENLOG_E_NOT_INITIALIZED",
-      `no signing key at ${path}: run \`genlog init\``,
-      {
-        cause,
-      },
-    );
-  }
-  if (process.platform !== "win32" && (mode & 0o077) !== 0) {
-    throw new GenlogError(
-      "GENLOG_E_KEY",
-      `signing key ${path} has mode ${(mode & 0o777).toString(8)}, expected 600: run \`chmod 600 ${path}\``,
-    );
-  }
-  try {
-    const key = createPrivateKey(readFileSync(path));
+    const key = createPrivateKey(pem);
     if (key.asymmetricKeyType !== "ed25519") {
       throw new Error(`expected an ed25519 key, got ${key.asymmetricKeyType ?? "unknown"}`);
     }

@@ -41,7 +41,8 @@ import {
   type InclusionProof,
   type VerifyReport,
 } from "../../src/index.js";
-import { REDACTED } from "../../src/core/redact.js";
+import { REDACTED } from "../../src/core/privacy/redactor.js";
+import { RECORD_VERSION } from "../../src/core/record.js";
 import { formatVerifierKey, parseVerifierKey } from "../../src/core/signed-note.js";
 import {
   HAS_SCRIPT,
@@ -258,15 +259,17 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.match(r.stdout.trim(), VERIFIER_KEY);
       assert.ok(statSync(dir).isDirectory());
       assert.ok(statSync(join(dir, "genlog.db")).isFile());
-      const keys = readdirSync(join(dir, "keys"));
-      assert.equal(keys.length, 1, `expected one key file, got ${keys.join(", ")}`);
-      const mode = statSync(join(dir, "keys", keys[0]!)).mode & 0o777;
-      assert.equal(mode, 0o600, `key file mode is ${mode.toString(8)}`);
+      const keys = readdirSync(join(dir, "keys")).sort();
+      assert.deepEqual(keys, ["default.ed25519.pem", "master.key"]);
+      for (const key of keys) {
+        const mode = statSync(join(dir, "keys", key)).mode & 0o777;
+        assert.equal(mode, 0o600, `${key} mode is ${mode.toString(8)}`);
+      }
     });
 
     test("a second init exits 0 and keeps the signing key, whose verifier key genlog key prints", async () => {
       const { dir, key } = await initDir();
-      const keyFile = join(dir, "keys", readdirSync(join(dir, "keys"))[0]!);
+      const keyFile = join(dir, "keys", "default.ed25519.pem");
       const pem = readFileSync(keyFile);
       const again = await ok(genlog(dir, "init"));
       assert.equal(again.stdout.trim(), key);
@@ -295,7 +298,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       );
       const { line, record: rec, duplicate } = parseLogJson(r.stdout);
       assert.equal(duplicate, false);
-      assert.equal(rec.v, 1);
+      assert.equal(rec.v, RECORD_VERSION);
       assert.match(rec.id, UUID_V7);
       assert.equal(rec.seq, 0);
       assert.equal(rec.tenant, "default");

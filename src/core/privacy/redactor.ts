@@ -1,0 +1,314 @@
+/**
+ * The redact stage: secrets never reach a record, and personal data leaves it as the
+ * tenant's policy says. Every member of `meta` (at any depth, keys and values) and every
+ * artifact name goes through the same rules, in this order:
+ *
+ * 1. a key name that says "secret" (`password`, `api_key`, …): the value goes (`secrets`);
+ * 2. a policy pointer (`/meta/customer/address`): the whole value gets its action;
+ * 3. a key name that holds personal data (`email`, `patient`, …): likewise;
+ * 4. value detectors on every string and long integer: secrets (gitleaks' rules and
+ *    genlog's own) and personal data (e-mail, phone, IP, IBAN, card); each finding's span is
+ *    replaced by its action's token, or the whole value dropped.
+ *
+ * The record lists each redaction as `{path, rule, action}`; the value is never kept.
+ */
+import { createHmac } from "node:crypto";
+import { pointerOf } from "../event-schema.js";
+import type { Artifact } from "../record.js";
+import { scanText, type Detector, type Finding } from "./detectors.js";
+import { normaliseKeyName, secretKeyRuleOf } from "./key-names.js";
+import type { CompiledPolicy, PolicyAction } from "./policy.js";
+
+/** Where a value was removed or replaced, by which rule and how. The value itself is never kept. */
+export interface Redaction {
+  /** JSON Pointer into the record, e.g. `/meta/db/password`. */
+  path: string;
+  /** The rule that matched: `key:password`, `secret:aws-access-token`, `pii:email`, `pointer:/meta/x`. */
+  rule: string;
+  /** What was done: `drop`, `mask` or `hash`. */
+  action: PolicyAction;
+}
+
+/** What a redactor returns: fresh copies without secrets, and what it removed. */
+export interface RedactionResult {
+  meta: Record<string, unknown>;
+  artifacts: Artifact[];
+  redactions: Redaction[];
+}
+
+/**
+ * Removes secrets and personal data from an event's free text. Implementations MUST NOT
+ * mutate their input and MUST return deep copies, so that a caller changing its object
+ * after `append` cannot change what is committed.
+ */
+export interface Redactor {
+  redact(meta: Record<string, unknown>, artifacts: readonly Artifact[]): RedactionResult;
+}
+
+/** The text that replaces a masked value, so readers see that something was there. */
+export const REDACTED = "[REDACTED]";
+
+/** Options of {@link PolicyRedactor}. */
+export interface PolicyRedactorOptions {
+  policy: CompiledPolicy;
+  /** Value detectors in priority order (secrets first); empty for key names only. */
+  detectors: readonly Detector[];
+  /** The tenant's hashing key (32 bytes), for the `hash` action. */
+  hashKey?: Uint8Array;
+}
+
+/**
+ * Verdicts of recent strings and keys: metadata repeats the same few keys and values event
+ * after event. Only short strings are kept and the map is emptied when full, so hostile
+ * input with endless new values cannot make it hold more than about a megabyte. One cache
+ * per redactor: two tenants' policies never share verdicts.
+ */
+const CACHE_MAX = 4096;
+const CACHE_TEXT_MAX = 128;
+
+/** Integers this long may be a phone or card number written as a JSON number. */
+const LONG_INTEGER = 1_000_000;
+
+/** The redactor of a tenant's pipeline. */
+export class PolicyRedactor implements Redactor {
+  readonly #policy: CompiledPolicy;
+  readonly #detectors: readonly Detector[];
+  readonly #hashKey: Uint8Array | undefined;
+  readonly #keyVerdicts = new Map<string, KeyVerdict | null>();
+  readonly #textVerdicts = new Map<string, readonly Finding[]>();
+
+  constructor(options: PolicyRedactorOptions) {
+    this.#policy = options.policy;
+    this.#detectors = options.detectors;
+    this.#hashKey = options.hashKey;
+    const needsKey =
+      Object.values(options.policy.detectors).includes("hash") ||
+      [...options.policy.keys.values()].includes("hash") ||
+      options.policy.pointers.some((p) => p.action === "hash");
+    if (needsKey && options.hashKey === undefined) {
+      throw new Error("PolicyRedactor: the policy hashes values but no hashKey was given");
+    }
+  }
+
+  redact(meta: Record<string, unknown>, artifacts: readonly Artifact[]): RedactionResult {
+    const out: Redaction[] = [];
+    const path: string[] = ["meta"];
+    const copy = this.#object(meta, path, out);
+    const arts: Artifact[] = artifacts.map((a, i) => {
+      const where = ["artifacts", String(i), "name"];
+      const rule = this.#pointerRule(where);
+      let name: string;
+      if (rule !== undefined) {
+        const w = this.#whole(a.name, rule.action, `pointer:${rule.pointer}`, where, out);
+        name = typeof w === "string" ? w : REDACTED;
+      } else {
+        const v = this.#text(a.name, where, out);
+        name = v === DROP ? REDACTED : v;
+      }
+      return { digest: a.digest, name, size: a.size };
+    });
+    return { meta: copy, artifacts: arts, redactions: dedupe(out) };
+  }
+
+  #object(
+    value: Record<string, unknown>,
+    path: string[],
+    out: Redaction[],
+  ): Record<string, unknown> {
+    const obj: Record<string, unknown> = {};
+    for (const rawKey in value) {
+      const v = value[rawKey];
+      // A key can be a secret or a person too: such a key is replaced like a value would be.
+      let key = rawKey;
+      const keyFindings = this.#findings(rawKey);
+      if (keyFindings.length > 0) {
+        key = this.#replaceSpans(rawKey, keyFindings) ?? REDACTED;
+        while (Object.hasOwn(obj, key)) key += "~";
+        for (const f of keyFindings) {
+          out.push({
+            path: pointerOf("", [...path, key]),
+            rule: f.rule,
+            action: this.#actionOf(f.rule),
+          });
+        }
+      }
+      path.push(key);
+      const copied = this.#member(rawKey, v, path, out);
+      path.pop();
+      if (copied === DROP) continue;
+      // JSON.parse makes "__proto__" an own key; plain assignment would set the prototype instead.
+      if (key === "__proto__") {
+        Object.defineProperty(obj, key, {
+          value: copied,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else {
+        obj[key] = copied;
+      }
+    }
+    return obj;
+  }
+
+  /** The copy of member `key` at `path` (which ends with the stored key), or DROP. */
+  #member(key: string, v: unknown, path: string[], out: Redaction[]): unknown {
+    const verdict = this.#keyVerdict(key);
+    if (verdict?.secret === true) {
+      return this.#whole(v, this.#policy.secrets, verdict.rule, path, out);
+    }
+    const pointer = this.#pointerRule(path);
+    if (pointer !== undefined)
+      return this.#whole(v, pointer.action, `pointer:${pointer.pointer}`, path, out);
+    if (verdict !== null) return this.#whole(v, verdict.action, verdict.rule, path, out);
+    return this.#value(v, path, out);
+  }
+
+  #value(v: unknown, path: string[], out: Redaction[]): unknown {
+    if (typeof v === "string") return this.#text(v, path, out);
+    if (typeof v === "number") {
+      if (!Number.isInteger(v) || Math.abs(v) < LONG_INTEGER) return v;
+      const text = String(v);
+      const r = this.#text(text, path, out);
+      return r === text ? v : r;
+    }
+    if (typeof v !== "object" || v === null) return v;
+    if (Array.isArray(v)) {
+      const arr = new Array<unknown>(v.length);
+      for (let i = 0; i < v.length; i++) {
+        path.push(String(i));
+        const pointer = this.#pointerRule(path);
+        const c =
+          pointer === undefined
+            ? this.#value(v[i], path, out)
+            : this.#whole(v[i], pointer.action, `pointer:${pointer.pointer}`, path, out);
+        path.pop();
+        // An array keeps its length: a dropped item leaves a mark, not a shifted index.
+        arr[i] = c === DROP ? REDACTED : c;
+      }
+      return arr;
+    }
+    return this.#object(v as Record<string, unknown>, path, out);
+  }
+
+  /** A string with every finding replaced, or DROP when a finding's action is `drop`. */
+  #text(text: string, path: string[], out: Redaction[]): string | typeof DROP {
+    const findings = this.#findings(text);
+    if (findings.length === 0) return text;
+    const where = pointerOf("", path);
+    for (const f of findings)
+      out.push({ path: where, rule: f.rule, action: this.#actionOf(f.rule) });
+    return this.#replaceSpans(text, findings) ?? DROP;
+  }
+
+  /** `text` with each finding's span replaced by its token; undefined when one says drop. */
+  #replaceSpans(text: string, findings: readonly Finding[]): string | undefined {
+    let result = "";
+    let at = 0;
+    for (const f of findings) {
+      const action = this.#actionOf(f.rule);
+      if (action === "drop") return undefined;
+      result += text.slice(at, f.start) + this.#token(action, text.slice(f.start, f.end));
+      at = f.end;
+    }
+    return result + text.slice(at);
+  }
+
+  /** A whole value acted on: a token in its place, or DROP. */
+  #whole(
+    v: unknown,
+    action: PolicyAction,
+    rule: string,
+    path: string[],
+    out: Redaction[],
+  ): unknown {
+    out.push({ path: pointerOf("", path), rule, action });
+    if (action === "drop") return DROP;
+    // A number or an object is hashed as its JSON text: equal values, equal tokens.
+    return this.#token(action, typeof v === "string" ? v : (JSON.stringify(v) ?? "null"));
+  }
+
+  #token(action: "mask" | "hash", value: string): string {
+    if (action === "mask") return REDACTED;
+    const mac = createHmac("sha256", this.#hashKey!).update(value, "utf8").digest();
+    return `[hmac:${mac.subarray(0, 16).toString("base64url")}]`;
+  }
+
+  #actionOf(rule: string): PolicyAction {
+    if (rule.startsWith("secret:")) return this.#policy.secrets;
+    const name = rule.slice("pii:".length) as keyof CompiledPolicy["detectors"];
+    return this.#policy.detectors[name];
+  }
+
+  #findings(text: string): readonly Finding[] {
+    if (this.#detectors.length === 0) return NONE;
+    let found = this.#textVerdicts.get(text);
+    if (found === undefined) {
+      found = scanText(text, this.#detectors);
+      if (found.length === 0) found = NONE;
+      if (text.length <= CACHE_TEXT_MAX) {
+        if (this.#textVerdicts.size >= CACHE_MAX) this.#textVerdicts.clear();
+        this.#textVerdicts.set(text, found);
+      }
+    }
+    return found;
+  }
+
+  #keyVerdict(key: string): KeyVerdict | null {
+    let verdict = this.#keyVerdicts.get(key);
+    if (verdict === undefined) {
+      const normalised = normaliseKeyName(key);
+      const secret = secretKeyRuleOf(normalised);
+      const personal = this.#policy.keys.get(normalised);
+      verdict =
+        secret !== undefined
+          ? { secret: true, rule: secret, action: this.#policy.secrets }
+          : personal !== undefined
+            ? { secret: false, rule: `key:${normalised}`, action: personal }
+            : null;
+      if (key.length <= CACHE_TEXT_MAX) {
+        if (this.#keyVerdicts.size >= CACHE_MAX) this.#keyVerdicts.clear();
+        this.#keyVerdicts.set(key, verdict);
+      }
+    }
+    return verdict;
+  }
+
+  #pointerRule(path: readonly string[]): CompiledPolicy["pointers"][number] | undefined {
+    for (const rule of this.#policy.pointers) {
+      if (rule.segments.length !== path.length) continue;
+      if (rule.segments.every((s, i) => s === "*" || s === path[i])) return rule;
+    }
+    return undefined;
+  }
+}
+
+interface KeyVerdict {
+  secret: boolean;
+  rule: string;
+  action: PolicyAction;
+}
+
+const DROP = Symbol("drop");
+const NONE: readonly Finding[] = Object.freeze([]);
+
+/** One entry per (path, rule, action): a value with three e-mail addresses is listed once. */
+function dedupe(list: Redaction[]): Redaction[] {
+  if (list.length < 2) return list;
+  const seen = new Set<string>();
+  return list.filter((r) => {
+    const k = `${r.path}\u0000${r.rule}\u0000${r.action}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * A redactor of key names only (secret and personal), with no value detectors: the
+ * pipeline before value detection, kept for comparison in benchmarks and for tools that
+ * need no tenant policy.
+ */
+export function keyNameRedactor(policy: CompiledPolicy): PolicyRedactor {
+  return new PolicyRedactor({ policy, detectors: [] });
+}

@@ -1,0 +1,114 @@
+/**
+ * The master key: 32 random bytes from which every tenant key is derived (HKDF-SHA-256, RFC
+ * 5869), read from `GENLOG_MASTER_KEY` (base64) or from `master.key` in the keys directory
+ * (created by `genlog init`, mode 0600, beside the signing keys).
+ *
+ * The database records the key's id the first time it is used, so that a data directory
+ * never silently gets a new master key: values hashed under the old one would stop joining,
+ * and (once envelopes land) its subjects' data would be lost. A missing or different key is
+ * refused with the id expected.
+ */
+import { hkdfSync, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { GenlogError } from "../errors.js";
+import { assertTenant } from "../core/event-schema.js";
+import type { KeyPurpose, KeyStore } from "./key-store.js";
+import { readSecretFile, writeNewSecretFile } from "./file-keys.js";
+
+/** File name of the master key in the keys directory. */
+export const MASTER_KEY_FILE = "master.key";
+/** The environment variable that holds the master key (base64 of 32 bytes) instead of a file. */
+export const MASTER_KEY_ENV = "GENLOG_MASTER_KEY";
+/** Settings key of the master key's id, recorded at first use. */
+export const MASTER_KEY_ID_SETTING = "master_key_id";
+
+/** Where a master key came from, for messages. */
+export type MasterKeySource = { kind: "env" } | { kind: "file"; path: string };
+
+/** A {@link KeyStore} over a master key held in memory. */
+export class MasterKeyStore implements KeyStore {
+  readonly keyId: string;
+  readonly #master: Buffer;
+  readonly #instance: string;
+
+  constructor(master: Uint8Array, instance: string) {
+    if (master.length !== 32) throw new Error("a master key is 32 bytes");
+    this.#master = Buffer.from(master);
+    this.#instance = instance;
+    this.keyId = derive(this.#master, "genlog/v1/key-id").subarray(0, 8).toString("hex");
+  }
+
+  tenantKey(tenant: string, purpose: KeyPurpose): Promise<Uint8Array> {
+    // The instance and tenant are slugs without "/" beyond the instance's own: unambiguous.
+    return Promise.resolve(
+      derive(this.#master, `genlog/v1/${purpose}/${this.#instance}/${assertTenant(tenant)}`),
+    );
+  }
+}
+
+function derive(master: Buffer, info: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", master, Buffer.alloc(0), info, 32));
+}
+
+/** Path of the master key file in a keys directory. */
+export function masterKeyPath(keysDir: string): string {
+  return join(keysDir, MASTER_KEY_FILE);
+}
+
+/**
+ * Reads the master key: from `GENLOG_MASTER_KEY` when set, else from the keys directory,
+ * creating the file when `create` is true and there is none. Returns the key and where it
+ * came from.
+ *
+ * @throws {GenlogError} `GENLOG_E_CONFIG` for a `GENLOG_MASTER_KEY` that is not base64 of
+ * 32 bytes; `GENLOG_E_KEY` for a file that is unsafe or malformed; `GENLOG_E_NOT_INITIALIZED`
+ * when there is no key and `create` is false.
+ */
+export function loadMasterKey(
+  keysDir: string,
+  create: boolean,
+): { key: Buffer; source: MasterKeySource } {
+  const env = process.env[MASTER_KEY_ENV];
+  if (env !== undefined && env !== "") {
+    return {
+      key: parseMasterKey(env, `${MASTER_KEY_ENV}`, "GENLOG_E_CONFIG"),
+      source: { kind: "env" },
+    };
+  }
+  const path = masterKeyPath(keysDir);
+  if (create && !existsSync(path)) {
+    try {
+      writeNewSecretFile(path, `${randomBytes(32).toString("base64")}\n`, "master key");
+    } catch (e) {
+      // Another process created it first: read theirs.
+      if (!(e instanceof GenlogError && e.code === "GENLOG_E_ALREADY_INITIALIZED")) throw e;
+    }
+  }
+  const text = readSecretFile(path, "master key").toString("utf8");
+  return {
+    key: parseMasterKey(text, `master key ${path}`, "GENLOG_E_KEY"),
+    source: { kind: "file", path },
+  };
+}
+
+function parseMasterKey(
+  text: string,
+  what: string,
+  code: "GENLOG_E_CONFIG" | "GENLOG_E_KEY",
+): Buffer {
+  const b64 = text.trim();
+  const key = /^[A-Za-z0-9+/]{43}=$/.test(b64) ? Buffer.from(b64, "base64") : undefined;
+  if (key === undefined || key.length !== 32) {
+    throw new GenlogError(
+      code,
+      `${what}: expected the base64 of 32 bytes (44 characters, such as \`openssl rand -base64 32\` prints)`,
+    );
+  }
+  return key;
+}
+
+/** Says where a master key came from, for messages. */
+export function describeSource(source: MasterKeySource): string {
+  return source.kind === "env" ? MASTER_KEY_ENV : source.path;
+}
