@@ -17,9 +17,9 @@ import {
   type PipelineStages,
   type PreparedRecord,
 } from "./core/record.js";
-import { PassthroughProtector } from "./core/protect.js";
 import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/policy.js";
-import { openPipeline } from "./log/pipeline.js";
+import { openPipeline, type TenantPipeline } from "./log/pipeline.js";
+import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore } from "./log/tenant-keys.js";
 import type { KeyStore } from "./keys/key-store.js";
 import { type ParsedCheckpoint } from "./core/checkpoint.js";
@@ -87,6 +87,13 @@ export interface OpenLogOptions {
    */
   policies?: PolicySet;
   /**
+   * Key names only, no value detectors: for `npm run bench` to measure what the detectors
+   * cost. Never in production: secrets inside values would be stored.
+   *
+   * @internal
+   */
+  keyNamesOnly?: boolean;
+  /**
    * Open an existing database for reading only (verify, query, proofs, export), e.g. an
    * auditor's copy: the SQLite file is opened read-only, no signing key is needed or
    * created, and appends fail with `GENLOG_E_USAGE`. Default false.
@@ -113,6 +120,12 @@ export type GenerationEventInput = GenerationFields & { type: string };
 /** Query filters plus paging. */
 export interface QueryOptions extends Partial<Omit<QueryFilter, "afterSeq" | "limit">> {
   tenant?: string;
+  /**
+   * A person's id as appended (`user`/`actor`): their records are found through the keyed
+   * lookup of their pseudonyms (`actor` filters by pseudonym). For callers allowed to name
+   * subjects; needs the master key. Nothing is found once the person is erased.
+   */
+  user?: string;
   /** Page size, 1..1000; default 100. */
   limit?: number;
   /** The `nextCursor` of the previous page. */
@@ -173,7 +186,9 @@ interface TenantLog {
   /** Opened on the first append; one writer per log, shared by racing appends. */
   writer: Promise<LogWriter> | undefined;
   /** The tenant's redact and protect stages; absent on a read-only handle. */
-  pipeline?: PipelineStages;
+  pipeline?: TenantPipeline;
+  /** On a read-only handle, the tenant's subjects for the decrypted view. */
+  readSubjects?: Promise<TenantSubjects>;
 }
 
 /**
@@ -286,12 +301,14 @@ export class Genlog {
   readonly #policies: PolicySet | undefined;
   /** Tenant keys come from the master key, read when the first tenant's pipeline opens. */
   #keyStore: Promise<KeyStore> | undefined;
-  readonly #protector = new PassthroughProtector();
+  readonly #keyNamesOnly: boolean;
   readonly #tenants = new Map<string, Promise<TenantLog>>();
   /** The writers that are open, by tenant, for the append fast path. */
   readonly #writers = new Map<string, LogWriter>();
+  /** Per tenant, the last append still being prepared (see {@link #inOrder}). */
+  readonly #preparing = new Map<string, Promise<void>>();
   /** The pipelines of the tenants whose writer is open, for the append fast path. */
-  readonly #pipelines = new Map<string, PipelineStages>();
+  readonly #pipelines = new Map<string, TenantPipeline>();
   readonly #hooks: { [K in HookName]: HookEvents[K][] } = { appended: [], checkpoint: [] };
   #closed = false;
 
@@ -315,6 +332,7 @@ export class Genlog {
     this.#logger = init.options.logger ?? pino({ level: "warn" }, pino.destination(2));
     this.#maxBatch = init.options.maxBatch;
     this.#policies = init.options.policies;
+    this.#keyNamesOnly = init.options.keyNamesOnly === true;
   }
 
   /**
@@ -351,13 +369,13 @@ export class Genlog {
     const writer = this.#writers.get(tenant);
     const pipeline = this.#pipelines.get(tenant);
     if (writer !== undefined && pipeline !== undefined) {
-      let prepared: PreparedRecord;
+      let prepared: PreparedRecord | Promise<PreparedRecord>;
       try {
         prepared = prepareEvent(valid, tenant, pipeline);
       } catch (e) {
         return Promise.reject(e);
       }
-      return writer.append(prepared, prepared.clientId);
+      return this.#inOrder(tenant, prepared, (p) => appendPrepared(writer, pipeline, p));
     }
     return this.#appendOpening(valid, tenant);
   }
@@ -367,9 +385,36 @@ export class Genlog {
     tenant: string,
   ): Promise<AppendResult> {
     const log = await this.#tenant(tenant, true);
-    const prepared = prepareEvent(valid, log.ref.tenant, log.pipeline!);
     const writer = await (log.writer ??= this.#openWriter(log));
-    return writer.append(prepared, prepared.clientId);
+    const prepared = prepareEvent(valid, log.ref.tenant, log.pipeline!);
+    return this.#inOrder(tenant, prepared, (p) => appendPrepared(writer, log.pipeline!, p));
+  }
+
+  /**
+   * Queues prepared records on their writer in the order `append` was called. A person met
+   * for the first time takes a turn to look up (a known one none); the appends made
+   * meanwhile wait behind it rather than overtake it, so that a log's order is its callers'.
+   */
+  #inOrder(
+    tenant: string,
+    prepared: PreparedRecord | Promise<PreparedRecord>,
+    enqueue: (p: PreparedRecord) => Promise<AppendResult>,
+  ): Promise<AppendResult> {
+    const ahead = this.#preparing.get(tenant);
+    if (ahead === undefined && !(prepared instanceof Promise)) return enqueue(prepared);
+    let appended: Promise<AppendResult> | undefined;
+    const queued = Promise.all([prepared, ahead]).then(([p]) => {
+      appended = enqueue(p);
+    });
+    const settled = queued.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#preparing.set(tenant, settled);
+    void settled.then(() => {
+      if (this.#preparing.get(tenant) === settled) this.#preparing.delete(tenant);
+    });
+    return queued.then(() => appended!);
   }
 
   /**
@@ -502,8 +547,23 @@ export class Genlog {
    */
   async query(options: QueryOptions = {}): Promise<QueryPage> {
     const filter = toQueryFilter(options);
-    const { ref } = await this.#tenant(options.tenant ?? this.tenant);
-    const rows = await this.#store.query(ref.logId, filter);
+    const log = await this.#tenant(options.tenant ?? this.tenant);
+    const { ref } = log;
+    let rows: StoredEntry[];
+    if (options.user === undefined) {
+      rows = await this.#store.query(ref.logId, filter);
+    } else {
+      // A person is found through their pseudonyms (one, or two after a race; none once
+      // erased): each is queried from the cursor, and the pages merged in log order.
+      const pseudonyms = await (await this.#subjects(log)).pseudonymsOf(options.user);
+      const pages = await Promise.all(
+        pseudonyms.map((actor) => this.#store.query(ref.logId, { ...filter, actor })),
+      );
+      rows = pages
+        .flat()
+        .sort((a, b) => a.seq - b.seq)
+        .slice(0, filter.limit);
+    }
     const records = rows.map((r) => parseStoredRecord(r.canonical, ref.origin, r.seq));
     const last = rows[rows.length - 1];
     return {
@@ -511,6 +571,31 @@ export class Genlog {
       nextCursor:
         rows.length === filter.limit && last !== undefined ? encodeCursor(last.seq) : null,
     };
+  }
+
+  /**
+   * Records with their personal data decrypted beside them: the actor's id and the values
+   * the policy encrypted, or `{ erased: true }` for a subject that was erased. The records
+   * themselves are returned unchanged (their proofs still hold). For callers allowed to
+   * read personal data; needs the master key.
+   *
+   * @example
+   * const [r] = await log.reveal((await log.query({ user: "alice" })).records);
+   * r.revealed; // { actor: "alice", values: { "/meta/contact": "alice@example.org" } }
+   * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` or `GENLOG_E_KEY` when the master key is
+   * missing or another; `GENLOG_E_INCONSISTENT` for an envelope changed outside genlog.
+   */
+  async reveal(records: readonly GenerationRecord[], tenant?: string): Promise<RevealedRecord[]> {
+    const log = await this.#tenant(tenant ?? this.tenant);
+    for (const r of records) {
+      if (r.tenant !== log.ref.tenant) {
+        throw new GenlogError(
+          "GENLOG_E_USAGE",
+          `record ${r.seq} belongs to tenant "${r.tenant}", not "${log.ref.tenant}": reveal each tenant's records with its tenant`,
+        );
+      }
+    }
+    return (await this.#subjects(log)).reveal(records);
   }
 
   /**
@@ -632,6 +717,8 @@ export class Genlog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Appends still looking up their subject join their writer's queue first.
+    while (this.#preparing.size > 0) await Promise.all(this.#preparing.values());
     for (const p of this.#tenants.values()) {
       const log = await p.catch(() => undefined);
       if (log !== undefined) await idle(log);
@@ -741,14 +828,24 @@ export class Genlog {
     }
     // After the signer: a keys directory that is gone is reported by its signing key first.
     const pipeline = await openPipeline({
+      store: this.#store,
       tenant,
       policy: policyOf(this.#policies, tenant),
       keyStore: await this.#openKeyStore(),
-      protector: this.#protector,
+      ...(this.#keyNamesOnly ? { keyNamesOnly: true } : {}),
     });
     const ref =
       existing ?? (await this.#store.openLogRef({ origin, tenant, stream: "events" }, true));
     return { ref: ref!, signer, verifier: verifierOf(signer), writer: undefined, pipeline };
+  }
+
+  /** The tenant's subjects: its pipeline's, or (read-only handle) opened for reading. */
+  async #subjects(log: TenantLog): Promise<TenantSubjects> {
+    if (log.pipeline !== undefined) return log.pipeline.protector;
+    log.readSubjects ??= this.#openKeyStore().then((keys) =>
+      TenantSubjects.open(this.#store, log.ref.tenant, keys),
+    );
+    return log.readSubjects;
   }
 
   #openKeyStore(): Promise<KeyStore> {
@@ -758,6 +855,7 @@ export class Genlog {
         keysDir: this.keysDir,
         instance: this.instance,
         dataDir: this.dataDir,
+        readOnly: this.#readOnly,
       });
       this.#keyStore = opening;
       // A failure (a missing key restored later) is retried by the next tenant that opens.
@@ -888,6 +986,24 @@ async function idle(log: TenantLog): Promise<void> {
   await writer?.idle();
 }
 
+/**
+ * Hands a prepared record to its writer. A record that carried its subject's new row tells
+ * the subjects once it is committed, so that later records stop carrying it.
+ */
+function appendPrepared(
+  writer: LogWriter,
+  pipeline: TenantPipeline,
+  prepared: PreparedRecord,
+): Promise<AppendResult> {
+  const appended = writer.append(prepared, prepared.clientId);
+  const subject = prepared.newSubject;
+  if (subject === undefined) return appended;
+  return appended.then((r) => {
+    if (!r.duplicate) pipeline.protector.stored(subject.pseudonym);
+    return r;
+  });
+}
+
 function recordOf(result: AppendResult): GenerationRecord {
   return result.record;
 }
@@ -908,6 +1024,7 @@ const QUERY_OPTIONS: ReadonlySet<string> = new Set([
   "tenant",
   "type",
   "actor",
+  "user",
   "sector",
   "status",
   "since",
@@ -943,7 +1060,7 @@ function toQueryFilter(options: QueryOptions): QueryFilter {
     );
   }
   const filter: QueryFilter = { limit };
-  for (const field of ["type", "actor", "sector"] as const) {
+  for (const field of ["type", "actor", "sector", "user"] as const) {
     const value: unknown = options[field];
     if (value === undefined) continue;
     if (typeof value !== "string") {
@@ -953,7 +1070,15 @@ function toQueryFilter(options: QueryOptions): QueryFilter {
         `${field}: expected a string, got ${describeValue(value)}`,
       );
     }
-    filter[field] = value;
+    // `user` is resolved to pseudonyms by the caller; the store filters by `actor`.
+    if (field !== "user") filter[field] = value;
+  }
+  if (options.user !== undefined && options.actor !== undefined) {
+    throw queryError(
+      "/user",
+      "exclusive",
+      "user: give either `user` (a person) or `actor` (a pseudonym), not both",
+    );
   }
   if (options.status !== undefined) {
     if (!STATUSES.includes(options.status)) {

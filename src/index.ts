@@ -24,6 +24,8 @@ export {
 } from "./genlog.js";
 export { GenlogError, isGenlogError, ERROR_CODES, type ErrorCode } from "./errors.js";
 export type { GenerationRecord, Artifact } from "./core/record.js";
+export type { Revealed, RevealedRecord } from "./log/subjects.js";
+export type { Envelope } from "./core/privacy/envelope.js";
 export type { Redaction } from "./core/privacy/redactor.js";
 export {
   validatePolicySet,

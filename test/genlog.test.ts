@@ -42,12 +42,17 @@ test("the seed call logs a backend event by testuser with meta.stack Flask", asy
   assert.equal(rec.seq, 0);
   assert.equal(rec.tenant, "default");
   assert.equal(rec.type, "backend");
-  assert.equal(rec.actor, "testuser");
+  // The actor is stored as a pseudonym; the person is in the envelope, readable with the key.
+  assert.match(rec.actor!, /^sub_[a-z2-7]{26}$/);
+  assert.equal(rec.pii?.kid, rec.actor);
   assert.equal(rec.status, "succeeded");
   assert.deepEqual(rec.meta, { stack: "Flask" });
   assert.ok(Math.abs(Date.parse(rec.ts) - Date.now()) < 60_000);
   assert.match(rec.ts, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   assert.deepEqual(await log.get(rec.id), rec);
+  const [revealed] = await log.reveal([rec]);
+  assert.deepEqual(revealed!.revealed, { actor: "testuser", values: {} });
+  assert.deepEqual((await log.query({ user: "testuser" })).records, [rec]);
   await log.close();
 });
 
@@ -813,7 +818,9 @@ test("query options of the wrong type or form are input errors naming the option
     [{ cursor: { seq: 1 } }, "/cursor"],
     [{ limit: "10" }, "/limit"],
     [{ tenant: 7 }, "/tenant"],
-    [{ user: "alice" }, "/user"],
+    [{ user: 7 }, "/user"],
+    [{ user: "alice", actor: "sub_aaaaaaaaaaaaaaaaaaaaaaaaaa" }, "/user"],
+    [{ users: "alice" }, "/users"],
   ];
   for (const [options, pointer] of bad) {
     await assert.rejects(
@@ -831,7 +838,9 @@ test("query options of the wrong type or form are input errors naming the option
   assert.equal((await log.query({ since: day })).records.length, 1);
   assert.equal((await log.query({ until: day })).records.length, 0);
   const later = new Date(Date.parse(rec.ts) + 1).toISOString().replace("Z", "+00:00");
-  assert.equal((await log.query({ until: later, actor: "alice" })).records.length, 1);
+  assert.equal((await log.query({ until: later, user: "alice" })).records.length, 1);
+  assert.equal((await log.query({ until: later, actor: rec.actor! })).records.length, 1);
+  assert.equal((await log.query({ actor: "alice" })).records.length, 0, "actors are pseudonyms");
   await log.close();
 });
 

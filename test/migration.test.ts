@@ -63,7 +63,7 @@ test("a 0.1.0 database is migrated on open and verifies as before, with the publ
   // Still a log that grows and verifies.
   const rec = await log.logGenerationEvent("backend", { user: "erin" });
   assert.equal(rec.seq, 44);
-  assert.equal((await log.query({ actor: "erin" })).records.length, 1);
+  assert.equal((await log.query({ user: "erin" })).records.length, 1);
   assert.equal((await log.query({ actor: "u3" })).records.length, 8);
   assert.equal((await log.verify()).ok, true);
   await log.close();

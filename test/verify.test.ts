@@ -147,7 +147,7 @@ test("an intact log is read once, in a streaming pass; a tampered one again, in 
   };
   assert.equal(await scans(), 1);
   tamper(dir, (db) => {
-    db.prepare("UPDATE entries SET record = replace(record, 'u2', 'u9') WHERE seq = 2").run();
+    db.prepare(`UPDATE entries SET record = replace(record, '"i":2', '"i":9') WHERE seq = 2`).run();
   });
   assert.equal(await scans(), 2);
 });

@@ -9,6 +9,7 @@ import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
 import { canonicalize } from "../core/jcs.js";
 import type { Genlog } from "../genlog.js";
+import type { RevealedRecord } from "../log/subjects.js";
 import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { parseLimit, parseTimeBound } from "./option-values.js";
 import {
@@ -28,6 +29,7 @@ export function defineReadCommands(program: Command, bind: Bind): void {
     .command("get")
     .description("print one record; with --json, exactly the committed bytes its leaf hashes")
     .argument("<id-or-seq>", "record id (UUID) or seq (all digits)")
+    .option(REVEAL_FLAG, REVEAL_HELP)
     .action(bind(([idOrSeq], o) => get(idOrSeq!, o)));
 
   program
@@ -36,7 +38,11 @@ export function defineReadCommands(program: Command, bind: Bind): void {
       "list records in log order, all filters combined; a table on a terminal, else a JSON array",
     )
     .option("--type <type>", "only records of this type")
-    .option("--user <user>", "only records of this actor")
+    .option(
+      "--user <user>",
+      "only records of this person (their id as appended; found through the keyed lookup of their pseudonyms)",
+    )
+    .option("--actor <pseudonym>", "only records whose stored actor is this pseudonym (sub_…)")
     .option("--sector <sector>", "only records of this sector")
     .option("--status <status>", "only records with this status: started | succeeded | failed")
     .option(
@@ -46,6 +52,7 @@ export function defineReadCommands(program: Command, bind: Bind): void {
     .option("--until <time>", "only records before this time (same forms as --since)")
     .option("--limit <n>", "page size, 1..1000 (default: 100)")
     .option("--cursor <cursor>", "continue after the page that printed this cursor")
+    .option(REVEAL_FLAG, REVEAL_HELP)
     .action(bind((_args, o) => query(o)));
 
   program
@@ -58,6 +65,10 @@ export function defineReadCommands(program: Command, bind: Bind): void {
     )
     .action(bind((_args, o) => exportRecords(o)));
 }
+
+const REVEAL_FLAG = "--reveal";
+const REVEAL_HELP =
+  "add each record's personal data, decrypted (`revealed`: the actor and the values the policy encrypted); needs the master key";
 
 /** Members in the order a person reads a record (the stored text is in RFC 8785 order). */
 const READING_ORDER = [
@@ -75,25 +86,33 @@ const READING_ORDER = [
   "artifacts",
   "redactions",
   "pii",
-] as const satisfies readonly (keyof GenerationRecord)[];
+  "revealed",
+] as const satisfies readonly (keyof RevealedRecord)[];
 
 /** A record with its members in reading order, for human output. */
-export function forReading(record: GenerationRecord): Record<string, unknown> {
+export function forReading(record: GenerationRecord | RevealedRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of READING_ORDER) out[k] = record[k];
+  for (const k of READING_ORDER) if (k in record) out[k] = (record as RevealedRecord)[k];
   // Members a later record version adds still show, after the known ones.
   for (const [k, v] of Object.entries(record)) if (!(k in out)) out[k] = v;
   return out;
 }
 
 /** A record pretty-printed for a terminal. */
-export function recordForTerminal(record: GenerationRecord): string {
+export function recordForTerminal(record: GenerationRecord | RevealedRecord): string {
   return escapeJsonForTerminal(JSON.stringify(forReading(record), null, 2));
 }
 
 async function get(idOrSeq: string, o: GlobalOptions): Promise<number> {
   return withLog(openForReading(o), async (log) => {
     const record = await log.get(idOrSeq);
+    if (o.reveal === true) {
+      const [revealed] = await log.reveal([record]);
+      await printLine(
+        o.json ? jsonForStdout(JSON.stringify(revealed)) : recordForTerminal(revealed!),
+      );
+      return 0;
+    }
     // RFC 8785 text parsed and written again is the same text: these are the committed bytes.
     await printLine(o.json ? jsonForStdout(canonicalize(record)) : recordForTerminal(record));
     return 0;
@@ -107,7 +126,8 @@ async function query(o: GlobalOptions): Promise<number> {
   const filters = {
     limit: o.limit === undefined ? 100 : parseLimit(String(o.limit), "--limit"),
     ...(typeof o.type === "string" ? { type: o.type } : {}),
-    ...(typeof o.user === "string" ? { actor: o.user } : {}),
+    ...(typeof o.user === "string" ? { user: o.user } : {}),
+    ...(typeof o.actor === "string" ? { actor: o.actor } : {}),
     ...(typeof o.sector === "string" ? { sector: o.sector } : {}),
     ...(typeof o.status === "string" ? { status: o.status as "failed" } : {}),
     ...(since !== undefined ? { since: parseTimeBound(since, "--since") } : {}),
@@ -116,10 +136,9 @@ async function query(o: GlobalOptions): Promise<number> {
   };
   return withLog(openForReading(o), async (log) => {
     const page = await log.query(filters);
+    const records = o.reveal === true ? await log.reveal(page.records) : page.records;
     const table = !o.json && process.stdout.isTTY === true;
-    await printLine(
-      table ? formatTable(page.records) : jsonForStdout(JSON.stringify(page.records)),
-    );
+    await printLine(table ? formatTable(records) : jsonForStdout(JSON.stringify(records)));
     // A script reading stdout gets the whole page there; the cursor is for whoever asks next.
     if (page.nextCursor !== null) {
       say(table ? `more: --cursor ${page.nextCursor}` : `next cursor: ${page.nextCursor}`);
@@ -129,11 +148,11 @@ async function query(o: GlobalOptions): Promise<number> {
 }
 
 /** A plain aligned table for terminals; every cell is shown escaped. */
-export function formatTable(records: GenerationRecord[]): string {
+export function formatTable(records: (GenerationRecord | RevealedRecord)[]): string {
   if (records.length === 0) return "(no records)";
   const header = ["SEQ", "TIME", "TYPE", "ACTOR", "SECTOR", "STATUS", "ID"];
   const rows = records.map((r) =>
-    [String(r.seq), r.ts, r.type, r.actor ?? "-", r.sector ?? "-", r.status, r.id].map((c) =>
+    [String(r.seq), r.ts, r.type, actorCell(r), r.sector ?? "-", r.status, r.id].map((c) =>
       safe(String(c)),
     ),
   );
@@ -144,6 +163,14 @@ export function formatTable(records: GenerationRecord[]): string {
       .join("  ")
       .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** The actor as a table shows it: the person when revealed, else the pseudonym. */
+function actorCell(r: GenerationRecord | RevealedRecord): string {
+  const revealed = "revealed" in r ? r.revealed : null;
+  if (revealed !== null && "actor" in revealed) return revealed.actor;
+  if (revealed !== null) return `${r.actor ?? "-"} (erased)`;
+  return r.actor ?? "-";
 }
 
 /** Lines are written in chunks of about this many bytes. */

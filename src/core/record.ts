@@ -10,7 +10,8 @@ import { uuidv7 } from "./uuid.js";
 import { canonicalize } from "./jcs.js";
 import { validateEvent, type EventStatus, type GenerationEvent } from "./event-schema.js";
 import type { Redaction, Redactor } from "./privacy/redactor.js";
-import type { Protector } from "./protect.js";
+import type { NewSubject, ProtectedFields, Protector } from "./protect.js";
+import type { Envelope } from "./privacy/envelope.js";
 import { hashLeafText } from "./merkle.js";
 
 /**
@@ -46,7 +47,8 @@ export interface GenerationRecord {
   meta: Record<string, unknown>;
   artifacts: Artifact[];
   redactions: Redaction[];
-  pii: Record<string, unknown> | null;
+  /** The subject's envelope: the actor and the values the policy encrypted; null for no one. */
+  pii: Envelope | null;
 }
 
 /**
@@ -58,6 +60,8 @@ export interface PreparedRecord {
   template: GenerationRecord;
   /** True when the id is the caller's idempotency key rather than a new UUIDv7. */
   clientId: boolean;
+  /** The record's subject, when it must be stored with the record (see {@link NewSubject}). */
+  newSubject?: NewSubject;
   head: string;
   middle: string;
   tail: string;
@@ -90,43 +94,62 @@ export function prepareRecord(
   stages: PipelineStages,
 ): PreparedRecord {
   const event = validateEvent(input);
-  return prepareEvent(event, event.tenant ?? defaultTenant, stages);
+  const prepared = prepareEvent(event, event.tenant ?? defaultTenant, stages);
+  if (prepared instanceof Promise) {
+    throw new Error("prepareRecord needs a protector that answers at once; use prepareEvent");
+  }
+  return prepared;
 }
 
 /**
  * redact → protect → canonicalise, for an event that {@link validateEvent} returned. Runs in
  * the caller's turn so that bad input fails its own `append` and never a shared batch. The
  * validated event is a snapshot: the caller's object cannot change the record (or slip past
- * a limit) by answering differently later.
+ * a limit) by answering differently later. Returns at once unless the protector must reach
+ * the store (a subject it has not seen yet).
  */
 export function prepareEvent(
   event: GenerationEvent,
   tenant: string,
   stages: PipelineStages,
-): PreparedRecord {
+): PreparedRecord | Promise<PreparedRecord> {
   const sector = event.sector ?? null;
-  const { meta, artifacts, redactions } = stages
+  const id = event.id?.toLowerCase() ?? uuidv7();
+  const actor = event.user ?? event.actor ?? null;
+  const redacted = stages
     .redactor(sector)
-    .redact(event.meta ?? {}, event.artifacts ?? []);
-  const { actor, pii } = stages.protector.protect(tenant, event.user ?? event.actor ?? null);
-  // Members in RFC 8785 order, here and in sealRecord, so that a record append returns
-  // lists its members as one read back (JSON.parse of the stored text) does.
-  const template: GenerationRecord = {
-    actor,
-    artifacts,
-    id: event.id?.toLowerCase() ?? uuidv7(),
-    meta,
-    occurredAt: event.occurredAt ?? null,
-    pii,
-    redactions,
-    sector,
-    seq: 0,
-    status: event.status ?? "succeeded",
-    tenant,
-    ts: "",
-    type: event.type,
-    v: RECORD_VERSION,
+    .redact(event.meta ?? {}, event.artifacts ?? [], { subject: actor !== null });
+  const finish = (p: ProtectedFields): PreparedRecord => {
+    // Members in RFC 8785 order, here and in sealRecord, so that a record append returns
+    // lists its members as one read back (JSON.parse of the stored text) does.
+    const template: GenerationRecord = {
+      actor: p.actor,
+      artifacts: redacted.artifacts,
+      id,
+      meta: redacted.meta,
+      occurredAt: event.occurredAt ?? null,
+      pii: p.pii,
+      redactions: redacted.redactions,
+      sector,
+      seq: 0,
+      status: event.status ?? "succeeded",
+      tenant,
+      ts: "",
+      type: event.type,
+      v: RECORD_VERSION,
+    };
+    return {
+      ...cutTemplate(template),
+      clientId: event.id !== undefined,
+      ...(p.newSubject !== undefined ? { newSubject: p.newSubject } : {}),
+    };
   };
+  const p = stages.protector.protect({ tenant, id, actor, values: redacted.sealed });
+  return p instanceof Promise ? p.then(finish) : finish(p);
+}
+
+/** The canonical text of a template, cut around the placeholders of `seq` and `ts`. */
+function cutTemplate(template: GenerationRecord): Omit<PreparedRecord, "clientId"> {
   const text = canonicalize(template);
   const seqAt = text.lastIndexOf(SEQ_MARK);
   const tsAt = text.lastIndexOf(TS_MARK);
@@ -138,7 +161,6 @@ export function prepareEvent(
   const tsValue = tsAt + TS_MARK.length - 3; // the '""'
   return {
     template,
-    clientId: event.id !== undefined,
     head: text.slice(0, seqValue),
     middle: text.slice(seqValue + 1, tsValue),
     tail: text.slice(tsValue + 2),

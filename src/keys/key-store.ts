@@ -4,8 +4,11 @@
  * same interface later).
  */
 
-/** What a tenant key is for; each purpose gets an unrelated key. */
-export type KeyPurpose = "hash";
+/**
+ * What a tenant key is for; each purpose gets an unrelated key: `hash` for the policy's
+ * keyed hashes, `lookup` for finding a person's pseudonym, `wrap` for wrapping data keys.
+ */
+export type KeyPurpose = "hash" | "lookup" | "wrap";
 
 /** Gives each tenant its keys. */
 export interface KeyStore {

@@ -13,8 +13,9 @@ import { compilePolicy, PRESETS, type PolicyInput } from "../core/privacy/policy
 import { PolicyRedactor, type Redactor } from "../core/privacy/redactor.js";
 import type { CountryCode } from "libphonenumber-js";
 import type { PipelineStages } from "../core/record.js";
-import type { Protector } from "../core/protect.js";
 import type { KeyStore } from "../keys/key-store.js";
+import type { LogStore } from "../store/log-store.js";
+import { TenantSubjects } from "./subjects.js";
 
 /** The vendored gitleaks rule file (MIT), shipped in the package. */
 export const SECRET_RULES_FILE = new URL("../../vendor/gitleaks/gitleaks.toml", import.meta.url);
@@ -65,12 +66,25 @@ export function valueDetectors(defaultCountry: string): Detector[] {
 
 /** Options of {@link openPipeline}. */
 export interface PipelineOptions {
+  store: LogStore;
   tenant: string;
   /** The tenant's policy (already validated); undefined for the strict default. */
   policy: PolicyInput | undefined;
-  /** Gives the tenant's hashing key. */
+  /** Gives the tenant's keys. */
   keyStore: KeyStore;
-  protector: Protector;
+  /**
+   * Key names only, no value detectors: the pipeline as it was before them, kept to
+   * measure what they cost (`npm run bench`). Never for production: secrets inside values
+   * would be stored.
+   *
+   * @internal
+   */
+  keyNamesOnly?: boolean;
+}
+
+/** A tenant's stages, with its subjects (the protector, and the decrypted view of its records). */
+export interface TenantPipeline extends PipelineStages {
+  protector: TenantSubjects;
 }
 
 /**
@@ -79,15 +93,13 @@ export interface PipelineOptions {
  *
  * @throws {GenlogError} `GENLOG_E_CONFIG` for a bad policy.
  */
-export async function openPipeline(options: PipelineOptions): Promise<PipelineStages> {
+export async function openPipeline(options: PipelineOptions): Promise<TenantPipeline> {
   const hashKey = await options.keyStore.tenantKey(options.tenant, "hash");
+  const subjects = await TenantSubjects.open(options.store, options.tenant, options.keyStore);
   const build = (sector: string | null): Redactor => {
     const policy = compilePolicy(options.policy, sector);
-    return new PolicyRedactor({
-      policy,
-      detectors: valueDetectors(policy.defaultCountry),
-      hashKey,
-    });
+    const detectors = options.keyNamesOnly === true ? [] : valueDetectors(policy.defaultCountry);
+    return new PolicyRedactor({ policy, detectors, hashKey });
   };
   const fixed = build(null);
   const bySector = new Map<string, Redactor>();
@@ -104,6 +116,6 @@ export async function openPipeline(options: PipelineOptions): Promise<PipelineSt
       }
       return r;
     },
-    protector: options.protector,
+    protector: subjects,
   };
 }

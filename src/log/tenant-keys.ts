@@ -25,6 +25,8 @@ export interface OpenKeyStoreOptions {
   instance: string;
   /** For messages. */
   dataDir: string;
+  /** A read-only handle: never creates a key nor records its id. */
+  readOnly?: boolean;
 }
 
 /**
@@ -45,10 +47,13 @@ export async function openKeyStore(options: OpenKeyStoreOptions): Promise<KeySto
       { details: { expectedKey: recorded, keysDir } },
     );
   }
-  const { key, source } = loadMasterKey(keysDir, recorded === undefined);
+  const readOnly = options.readOnly === true;
+  const { key, source } = loadMasterKey(keysDir, recorded === undefined && !readOnly);
   const keyStore = new MasterKeyStore(key, options.instance);
   key.fill(0);
-  const inForce = await store.initSetting(MASTER_KEY_ID_SETTING, keyStore.keyId);
+  const inForce = readOnly
+    ? (recorded ?? keyStore.keyId)
+    : await store.initSetting(MASTER_KEY_ID_SETTING, keyStore.keyId);
   if (inForce !== keyStore.keyId) {
     throw new GenlogError(
       "GENLOG_E_KEY",

@@ -31,6 +31,7 @@ import {
   type NodeId,
   type StoredCheckpoint,
   type StoredEntry,
+  type SubjectRow,
 } from "../store/log-store.js";
 import type { Signer } from "../keys/signer.js";
 
@@ -92,6 +93,8 @@ interface SealedBatch {
   note: string | undefined;
   /** The checkpoint this batch extends (undefined for the first batch of a log). */
   previous: StoredCheckpoint | undefined;
+  /** Subjects of its new records not known to be stored yet; committed with them. */
+  subjects: SubjectRow[];
 }
 
 /** A batch handed to the store, with its commit's outcome: the failure, or undefined. */
@@ -288,6 +291,7 @@ export class LogWriter {
             entries: sealed.entries,
             checkpoint: { size: sealed.size, note: sealed.note! },
             previous: sealed.previous,
+            ...(sealed.subjects.length > 0 ? { subjects: sealed.subjects } : {}),
             // Callers that wait together come back together: while this commits, their next
             // appends (or the rest of the queue) can be sealed. A lone append commits
             // quickest where it is.
@@ -374,6 +378,7 @@ export class LogWriter {
     const ts = Math.max(Date.now(), this.#lastTs);
     const tsText = formatTimestamp(ts);
     const entries: StoredEntry[] = [];
+    const subjects: SubjectRow[] = [];
     const byClientId = new Map<string, AppendResult>();
     const rejected = new Set<number>();
     for (let i = 0; i < batch.length; i++) {
@@ -390,6 +395,7 @@ export class LogWriter {
         continue;
       }
       const s = sealRecord(prepared, frontier.size, tsText);
+      if (prepared.newSubject !== undefined) subjects.push(prepared.newSubject);
       const nodes = frontier.appendOwned(s.leafHash);
       const r = s.record;
       entries.push({
@@ -419,6 +425,7 @@ export class LogWriter {
       size: frontier.size,
       note: undefined,
       previous: this.#tip,
+      subjects,
     };
     if (entries.length === 0) return sealed;
     const newRoot = frontier.root();

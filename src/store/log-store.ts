@@ -65,6 +65,14 @@ export interface IndexFault {
   message: string;
 }
 
+/** A subject as stored: its pseudonym, lookup value and wrapped data key. */
+export interface SubjectRow {
+  tenant: string;
+  pseudonym: string;
+  lookup: Uint8Array;
+  wrappedKey: Uint8Array;
+}
+
 /** One finding of {@link LogStore.checkIntegrity}. */
 export interface StoreDamage {
   /** What is damaged and how, in one sentence. */
@@ -89,6 +97,12 @@ export interface AppendBatch {
    * another writer appended as many entries, and the batch's tree would then fork the log.
    */
   previous: StoredCheckpoint | undefined;
+  /**
+   * Subjects first met by records of this batch: stored in the same transaction (a subject
+   * already there is left as it is), so that no record is durable without its key and no
+   * key without a record.
+   */
+  subjects?: SubjectRow[];
   /**
    * A hint: the caller has more work to do while this batch commits (the next batch to
    * seal), so a driver that can commit off the caller's thread should. Without it, a driver
@@ -170,6 +184,11 @@ export interface LogStore {
    * sound. A driver whose indexes the database maintains itself returns none.
    */
   auditQueryIndexes(logId: number, limit: number): Promise<IndexFault[]>;
+
+  /** A tenant's subjects whose lookup value is `lookup` (usually one; two after a race). */
+  findSubjects(tenant: string, lookup: Uint8Array): Promise<SubjectRow[]>;
+  /** A tenant's subjects by pseudonym; an erased one is absent from the map. */
+  getSubjects(tenant: string, pseudonyms: readonly string[]): Promise<Map<string, SubjectRow>>;
 
   close(): Promise<void>;
 }

@@ -38,6 +38,7 @@ import {
   type ConsistencyProof,
   type GenerationEventInput,
   type GenerationRecord,
+  type RevealedRecord,
   type InclusionProof,
   type VerifyReport,
 } from "../../src/index.js";
@@ -304,7 +305,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.equal(rec.tenant, "default");
       assert.equal(rec.type, "backend");
       assert.match(rec.ts, RFC3339_UTC_MS);
-      assert.equal(rec.actor, "testuser");
+      assert.match(rec.actor!, /^sub_[a-z2-7]{26}$/);
       assert.equal(rec.meta.stack, "Flask");
       assert.equal(rec.status, "succeeded");
       assert.deepEqual(rec.artifacts, []);
@@ -518,6 +519,18 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.deepEqual(seqs(await queryJson(dir, "--sector", "health")), [0, 3]);
       assert.deepEqual(seqs(await queryJson(dir, "--status", "failed")), [3]);
       assert.deepEqual(seqs(await queryJson(dir, "--type", "backend", "--user", "bob")), [2]);
+      // Stored actors are pseudonyms: --actor takes one, --reveal shows the person.
+      const alice = logged[0]!.record.actor!;
+      assert.deepEqual(seqs(await queryJson(dir, "--actor", alice)), [0, 3]);
+      assert.deepEqual(seqs(await queryJson(dir, "--actor", "alice")), []);
+      const revealed = (await queryJson(dir, "--user", "alice", "--reveal")) as RevealedRecord[];
+      assert.deepEqual(
+        revealed.map((r) => r.revealed),
+        [
+          { actor: "alice", values: {} },
+          { actor: "alice", values: {} },
+        ],
+      );
     });
 
     test("query --since includes records at that time and --until excludes them", async () => {
@@ -1131,16 +1144,25 @@ describe("the genlog command", { concurrency: 3 }, () => {
     });
 
     test("log and get print stored control characters escaped, and --json keeps them exact", async () => {
-      const human = await ok(genlog(dir, "log", "frontend", "--user", HOSTILE));
+      const meta = JSON.stringify({ note: HOSTILE });
+      const human = await ok(
+        genlog(dir, "log", "frontend", "--user", HOSTILE, "--meta-json", meta),
+      );
       assert.doesNotMatch(human.stdout + human.stderr, RAW_CONTROL);
       assert.ok(human.stdout.includes("\\u001b[2J"), human.stdout);
       // Escaped as JSON escapes, the human output still parses to the stored value.
-      assert.equal((JSON.parse(human.stdout) as GenerationRecord).actor, HOSTILE);
-      const got = await ok(genlog(dir, "get", "0"));
+      assert.equal((JSON.parse(human.stdout) as GenerationRecord).meta.note, HOSTILE);
+      // The person is in the envelope: revealed, escaped the same way.
+      const got = await ok(genlog(dir, "get", "0", "--reveal"));
       assert.doesNotMatch(got.stdout, RAW_CONTROL);
-      assert.equal((JSON.parse(got.stdout) as GenerationRecord).meta.note, HOSTILE);
-      const exact = await ok(genlog(dir, "get", "0", "--json"));
-      assert.equal((JSON.parse(exact.stdout) as GenerationRecord).actor, HOSTILE);
+      const shown = JSON.parse(got.stdout) as RevealedRecord;
+      assert.equal(shown.meta.note, HOSTILE);
+      assert.deepEqual(shown.revealed, { actor: HOSTILE, values: {} });
+      const exact = await ok(genlog(dir, "get", "0", "--json", "--reveal"));
+      assert.deepEqual((JSON.parse(exact.stdout) as RevealedRecord).revealed, {
+        actor: HOSTILE,
+        values: {},
+      });
     });
 
     test(
@@ -1149,7 +1171,9 @@ describe("the genlog command", { concurrency: 3 }, () => {
         skip: !HAS_SCRIPT && "needs script(1) for a pseudo-terminal",
       },
       async () => {
-        const r = await runInTerminal(["--data-dir", dir, "query"], { env: { TERM: "xterm" } });
+        const r = await runInTerminal(["--data-dir", dir, "query", "--reveal"], {
+          env: { TERM: "xterm" },
+        });
         assert.equal(r.code, 0, r.stdout);
         const screen = r.stdout.replace(/\r\n/g, "\n");
         assert.match(screen, /^SEQ\s+TIME/m, "expected the table");

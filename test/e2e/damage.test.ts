@@ -36,11 +36,11 @@ async function makeLog(n: number): Promise<{ dir: string; pages: number[]; pageS
   }
 }
 
-/** Overwrites the cell pointers of each page (numbered from 1) with garbage. */
+/** Overwrites the cell pointer array of each page (numbered from 1, after its 8-byte header) with garbage. */
 function damage(dir: string, pages: number[], pageSize: number): void {
   const fd = openSync(join(dir, "genlog.db"), "r+");
   try {
-    for (const p of pages) writeSync(fd, Buffer.alloc(300, 0x5a), 0, 300, (p - 1) * pageSize + 50);
+    for (const p of pages) writeSync(fd, Buffer.alloc(300, 0x5a), 0, 300, (p - 1) * pageSize + 8);
   } finally {
     closeSync(fd);
   }

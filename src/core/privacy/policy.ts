@@ -20,10 +20,13 @@ import { normaliseKeyName, secretKeyRuleOf } from "./key-names.js";
  * - `hash`: replace it with `[hmac:…]`, a keyed HMAC-SHA-256 of the value under the tenant's
  *   hashing key, so that equal values stay joinable (count an e-mail address's orders)
  *   without being readable; whoever holds the master key can test a guess, so it is
- *   pseudonymisation, not anonymisation.
+ *   pseudonymisation, not anonymisation, and erasing a subject does not erase it;
+ * - `encrypt`: replace it with `[ENCRYPTED]` and put the value in the envelope of the event's
+ *   subject (its actor), where the decrypted view finds it and erasure destroys it. An event
+ *   with no actor has no subject: the value is masked instead.
  */
-export type PolicyAction = "drop" | "mask" | "hash";
-export const POLICY_ACTIONS: readonly PolicyAction[] = ["drop", "mask", "hash"];
+export type PolicyAction = "drop" | "mask" | "hash" | "encrypt";
+export const POLICY_ACTIONS: readonly PolicyAction[] = ["drop", "mask", "hash", "encrypt"];
 
 /** The presets, by name. */
 export const PRESETS = ["strict", "health", "education", "ecommerce"] as const;
@@ -120,15 +123,15 @@ const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | 
   strict: {
     defaultCountry: "FR",
     secrets: "mask",
-    detectors: ALL_DETECTORS("mask"),
-    keys: keysWith(PERSONAL_KEYS, "mask"),
+    detectors: ALL_DETECTORS("encrypt"),
+    keys: keysWith(PERSONAL_KEYS, "encrypt"),
   },
   health: {
     defaultCountry: "FR",
     secrets: "mask",
-    detectors: ALL_DETECTORS("mask"),
+    detectors: ALL_DETECTORS("encrypt"),
     keys: {
-      ...keysWith(PERSONAL_KEYS, "mask"),
+      ...keysWith(PERSONAL_KEYS, "encrypt"),
       ...keysWith(
         [
           "patient",
@@ -148,16 +151,16 @@ const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | 
           "insurancenumber",
           "notes",
         ],
-        "mask",
+        "encrypt",
       ),
     },
   },
   education: {
     defaultCountry: "FR",
     secrets: "mask",
-    detectors: ALL_DETECTORS("mask"),
+    detectors: ALL_DETECTORS("encrypt"),
     keys: {
-      ...keysWith(PERSONAL_KEYS, "mask"),
+      ...keysWith(PERSONAL_KEYS, "encrypt"),
       ...keysWith(
         [
           "student",
@@ -173,7 +176,7 @@ const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | 
           "disability",
           "accommodations",
         ],
-        "mask",
+        "encrypt",
       ),
     },
   },
@@ -181,14 +184,14 @@ const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | 
     defaultCountry: "FR",
     secrets: "mask",
     // A customer's e-mail address stays joinable for order statistics; card numbers go.
-    detectors: { ...ALL_DETECTORS("mask"), email: "hash", card: "drop" },
+    detectors: { ...ALL_DETECTORS("encrypt"), email: "hash", card: "drop" },
     keys: {
-      ...keysWith(PERSONAL_KEYS, "mask"),
+      ...keysWith(PERSONAL_KEYS, "encrypt"),
       email: "hash",
       customeremail: "hash",
       ...keysWith(
         ["customer", "customername", "shippingaddress", "billingaddress", "deliveryaddress"],
-        "mask",
+        "encrypt",
       ),
     },
   },

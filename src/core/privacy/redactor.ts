@@ -34,6 +34,20 @@ export interface RedactionResult {
   meta: Record<string, unknown>;
   artifacts: Artifact[];
   redactions: Redaction[];
+  /**
+   * The clear values the policy sent to `encrypt`, by JSON Pointer (a string with spans
+   * encrypted is kept whole): for the subject's envelope, never for the record.
+   */
+  sealed: Record<string, unknown>;
+}
+
+/** Options of one {@link Redactor.redact} call. */
+export interface RedactOptions {
+  /**
+   * True when the event has a subject (an actor) whose envelope can hold encrypted values;
+   * without one, `encrypt` masks instead.
+   */
+  subject: boolean;
 }
 
 /**
@@ -42,11 +56,24 @@ export interface RedactionResult {
  * after `append` cannot change what is committed.
  */
 export interface Redactor {
-  redact(meta: Record<string, unknown>, artifacts: readonly Artifact[]): RedactionResult;
+  redact(
+    meta: Record<string, unknown>,
+    artifacts: readonly Artifact[],
+    options?: RedactOptions,
+  ): RedactionResult;
 }
 
 /** The text that replaces a masked value, so readers see that something was there. */
 export const REDACTED = "[REDACTED]";
+/** The text that replaces a value moved into the subject's envelope. */
+export const ENCRYPTED = "[ENCRYPTED]";
+
+/** The state of one redact call. */
+interface Ctx {
+  out: Redaction[];
+  sealed: Record<string, unknown>;
+  subject: boolean;
+}
 
 /** Options of {@link PolicyRedactor}. */
 export interface PolicyRedactorOptions {
@@ -90,50 +117,50 @@ export class PolicyRedactor implements Redactor {
     }
   }
 
-  redact(meta: Record<string, unknown>, artifacts: readonly Artifact[]): RedactionResult {
+  redact(
+    meta: Record<string, unknown>,
+    artifacts: readonly Artifact[],
+    options: RedactOptions = { subject: false },
+  ): RedactionResult {
     const out: Redaction[] = [];
+    const ctx: Ctx = { out, sealed: {}, subject: options.subject };
     const path: string[] = ["meta"];
-    const copy = this.#object(meta, path, out);
+    const copy = this.#object(meta, path, ctx);
     const arts: Artifact[] = artifacts.map((a, i) => {
       const where = ["artifacts", String(i), "name"];
       const rule = this.#pointerRule(where);
       let name: string;
       if (rule !== undefined) {
-        const w = this.#whole(a.name, rule.action, `pointer:${rule.pointer}`, where, out);
+        const w = this.#whole(a.name, rule.action, `pointer:${rule.pointer}`, where, ctx);
         name = typeof w === "string" ? w : REDACTED;
       } else {
-        const v = this.#text(a.name, where, out);
+        const v = this.#text(a.name, where, ctx);
         name = v === DROP ? REDACTED : v;
       }
       return { digest: a.digest, name, size: a.size };
     });
-    return { meta: copy, artifacts: arts, redactions: dedupe(out) };
+    return { meta: copy, artifacts: arts, redactions: dedupe(out), sealed: ctx.sealed };
   }
 
-  #object(
-    value: Record<string, unknown>,
-    path: string[],
-    out: Redaction[],
-  ): Record<string, unknown> {
+  #object(value: Record<string, unknown>, path: string[], ctx: Ctx): Record<string, unknown> {
     const obj: Record<string, unknown> = {};
     for (const rawKey in value) {
       const v = value[rawKey];
-      // A key can be a secret or a person too: such a key is replaced like a value would be.
+      // A key can be a secret or a person too: such a key is replaced like a value would be
+      // (masked: a key has no place in an envelope).
       let key = rawKey;
       const keyFindings = this.#findings(rawKey);
       if (keyFindings.length > 0) {
-        key = this.#replaceSpans(rawKey, keyFindings) ?? REDACTED;
+        key = this.#replaceSpans(rawKey, keyFindings, { ...ctx, subject: false }) ?? REDACTED;
         while (Object.hasOwn(obj, key)) key += "~";
+        const where = pointerOf("", [...path, key]);
         for (const f of keyFindings) {
-          out.push({
-            path: pointerOf("", [...path, key]),
-            rule: f.rule,
-            action: this.#actionOf(f.rule),
-          });
+          const action = this.#actionOf(f.rule, false);
+          ctx.out.push({ path: where, rule: f.rule, action });
         }
       }
       path.push(key);
-      const copied = this.#member(rawKey, v, path, out);
+      const copied = this.#member(rawKey, v, path, ctx);
       path.pop();
       if (copied === DROP) continue;
       // JSON.parse makes "__proto__" an own key; plain assignment would set the prototype instead.
@@ -152,25 +179,29 @@ export class PolicyRedactor implements Redactor {
   }
 
   /** The copy of member `key` at `path` (which ends with the stored key), or DROP. */
-  #member(key: string, v: unknown, path: string[], out: Redaction[]): unknown {
+  #member(key: string, v: unknown, path: string[], ctx: Ctx): unknown {
     const verdict = this.#keyVerdict(key);
     if (verdict?.secret === true) {
-      return this.#whole(v, this.#policy.secrets, verdict.rule, path, out);
+      return this.#whole(v, this.#policy.secrets, verdict.rule, path, ctx);
     }
     const pointer = this.#pointerRule(path);
-    if (pointer !== undefined)
-      return this.#whole(v, pointer.action, `pointer:${pointer.pointer}`, path, out);
-    if (verdict !== null) return this.#whole(v, verdict.action, verdict.rule, path, out);
-    return this.#value(v, path, out);
+    if (pointer !== undefined) {
+      return this.#whole(v, pointer.action, `pointer:${pointer.pointer}`, path, ctx);
+    }
+    if (verdict !== null) return this.#whole(v, verdict.action, verdict.rule, path, ctx);
+    return this.#value(v, path, ctx);
   }
 
-  #value(v: unknown, path: string[], out: Redaction[]): unknown {
-    if (typeof v === "string") return this.#text(v, path, out);
+  #value(v: unknown, path: string[], ctx: Ctx): unknown {
+    if (typeof v === "string") return this.#text(v, path, ctx);
     if (typeof v === "number") {
       if (!Number.isInteger(v) || Math.abs(v) < LONG_INTEGER) return v;
       const text = String(v);
-      const r = this.#text(text, path, out);
-      return r === text ? v : r;
+      if (this.#findings(text).length === 0) return v;
+      const r = this.#text(text, path, ctx);
+      // The envelope keeps the number as a number.
+      if (Object.hasOwn(ctx.sealed, pointerOf("", path))) ctx.sealed[pointerOf("", path)] = v;
+      return r;
     }
     if (typeof v !== "object" || v === null) return v;
     if (Array.isArray(v)) {
@@ -180,33 +211,37 @@ export class PolicyRedactor implements Redactor {
         const pointer = this.#pointerRule(path);
         const c =
           pointer === undefined
-            ? this.#value(v[i], path, out)
-            : this.#whole(v[i], pointer.action, `pointer:${pointer.pointer}`, path, out);
+            ? this.#value(v[i], path, ctx)
+            : this.#whole(v[i], pointer.action, `pointer:${pointer.pointer}`, path, ctx);
         path.pop();
         // An array keeps its length: a dropped item leaves a mark, not a shifted index.
         arr[i] = c === DROP ? REDACTED : c;
       }
       return arr;
     }
-    return this.#object(v as Record<string, unknown>, path, out);
+    return this.#object(v as Record<string, unknown>, path, ctx);
   }
 
   /** A string with every finding replaced, or DROP when a finding's action is `drop`. */
-  #text(text: string, path: string[], out: Redaction[]): string | typeof DROP {
+  #text(text: string, path: string[], ctx: Ctx): string | typeof DROP {
     const findings = this.#findings(text);
     if (findings.length === 0) return text;
     const where = pointerOf("", path);
-    for (const f of findings)
-      out.push({ path: where, rule: f.rule, action: this.#actionOf(f.rule) });
-    return this.#replaceSpans(text, findings) ?? DROP;
+    for (const f of findings) {
+      const action = this.#actionOf(f.rule, ctx.subject);
+      ctx.out.push({ path: where, rule: f.rule, action });
+      // The envelope keeps the whole text: the decrypted view puts it back as it was.
+      if (action === "encrypt") ctx.sealed[where] = text;
+    }
+    return this.#replaceSpans(text, findings, ctx) ?? DROP;
   }
 
   /** `text` with each finding's span replaced by its token; undefined when one says drop. */
-  #replaceSpans(text: string, findings: readonly Finding[]): string | undefined {
+  #replaceSpans(text: string, findings: readonly Finding[], ctx: Ctx): string | undefined {
     let result = "";
     let at = 0;
     for (const f of findings) {
-      const action = this.#actionOf(f.rule);
+      const action = this.#actionOf(f.rule, ctx.subject);
       if (action === "drop") return undefined;
       result += text.slice(at, f.start) + this.#token(action, text.slice(f.start, f.end));
       at = f.end;
@@ -215,29 +250,29 @@ export class PolicyRedactor implements Redactor {
   }
 
   /** A whole value acted on: a token in its place, or DROP. */
-  #whole(
-    v: unknown,
-    action: PolicyAction,
-    rule: string,
-    path: string[],
-    out: Redaction[],
-  ): unknown {
-    out.push({ path: pointerOf("", path), rule, action });
+  #whole(v: unknown, wanted: PolicyAction, rule: string, path: string[], ctx: Ctx): unknown {
+    const action = wanted === "encrypt" && !ctx.subject ? "mask" : wanted;
+    const where = pointerOf("", path);
+    ctx.out.push({ path: where, rule, action });
     if (action === "drop") return DROP;
+    if (action === "encrypt") ctx.sealed[where] = v;
     // A number or an object is hashed as its JSON text: equal values, equal tokens.
     return this.#token(action, typeof v === "string" ? v : (JSON.stringify(v) ?? "null"));
   }
 
-  #token(action: "mask" | "hash", value: string): string {
+  #token(action: "mask" | "hash" | "encrypt", value: string): string {
     if (action === "mask") return REDACTED;
+    if (action === "encrypt") return ENCRYPTED;
     const mac = createHmac("sha256", this.#hashKey!).update(value, "utf8").digest();
     return `[hmac:${mac.subarray(0, 16).toString("base64url")}]`;
   }
 
-  #actionOf(rule: string): PolicyAction {
+  /** The action for a finding of `rule`; `encrypt` only where there is a subject. */
+  #actionOf(rule: string, subject: boolean): PolicyAction {
     if (rule.startsWith("secret:")) return this.#policy.secrets;
     const name = rule.slice("pii:".length) as keyof CompiledPolicy["detectors"];
-    return this.#policy.detectors[name];
+    const action = this.#policy.detectors[name];
+    return action === "encrypt" && !subject ? "mask" : action;
   }
 
   #findings(text: string): readonly Finding[] {

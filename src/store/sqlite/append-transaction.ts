@@ -6,7 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../../errors.js";
-import type { AppendBatch, StoredCheckpoint } from "../log-store.js";
+import type { AppendBatch, StoredCheckpoint, SubjectRow } from "../log-store.js";
 import { actorIndexBound } from "./schema.js";
 import { sqliteCode, toStoreError } from "./sqlite-errors.js";
 
@@ -27,6 +27,8 @@ export interface PackedBatch {
   checkpoint: StoredCheckpoint;
   /** Note of the checkpoint the batch extends; null for the first batch of a log. */
   previousNote: string | null;
+  /** Subjects first met in this batch, stored with it. */
+  subjects: SubjectRow[];
 }
 
 /** A GenlogError as it crosses the thread boundary. */
@@ -55,6 +57,7 @@ export function packBatch(logId: number, batch: AppendBatch): PackedBatch {
     nodeEnds,
     checkpoint,
     previousNote: previous?.note ?? null,
+    subjects: batch.subjects ?? [],
   };
   let at = n * 32;
   for (let i = 0; i < n; i++) {
@@ -85,6 +88,10 @@ export function prepareAppend(
     "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
   );
   const logExists = db.prepare("SELECT 1 FROM logs WHERE log_id = ?").pluck();
+  // A subject already stored (by an earlier batch that carried it too) is the same row.
+  const insertSubject = db.prepare(
+    "INSERT OR IGNORE INTO subjects (tenant, pseudonym, lookup, wrapped_key) VALUES (?, ?, ?, ?)",
+  );
   const lastSeq = db.prepare("SELECT max(seq) FROM entries WHERE log_id = ?").pluck();
   const latestOf = db.prepare(
     "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
@@ -139,6 +146,10 @@ export function prepareAppend(
       );
       at = end;
     }
+    for (const sub of b.subjects) {
+      // Posted to the worker, Buffers arrive as Uint8Arrays, which better-sqlite3 refuses.
+      insertSubject.run(sub.tenant, sub.pseudonym, asBuffer(sub.lookup), asBuffer(sub.wrappedKey));
+    }
     insertCheckpoint.run(logId, cp.size, cp.note);
     // Past a multiple of the chunk: the chunks below it join the actor index.
     const [from, to] = [actorIndexBound(size), actorIndexBound(cp.size)];
@@ -178,6 +189,10 @@ export function prepareAppend(
       throw toStoreError(e, `commit of ${rows} records (rolled back)`, path);
     }
   };
+}
+
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 /** Errors after which SQLite may already have rolled the transaction back. */

@@ -25,6 +25,7 @@ import {
   type StoreDamage,
   type StoredCheckpoint,
   type StoredEntry,
+  type SubjectRow,
 } from "../log-store.js";
 import type { EventStatus } from "../../core/event-schema.js";
 import {
@@ -365,6 +366,35 @@ export class SqliteStore implements LogStore {
       for (const id of ids) {
         const row = stmt.get(logId, id) as Row | undefined;
         if (row !== undefined) out.set(id, toEntry(row));
+      }
+      return out;
+    });
+  }
+
+  async findSubjects(tenant: string, lookup: Uint8Array): Promise<SubjectRow[]> {
+    return this.#do(`looking up a subject of tenant ${tenant}`, () =>
+      (
+        this.#db
+          .prepare(
+            "SELECT tenant, pseudonym, lookup, wrapped_key AS wrappedKey FROM subjects WHERE tenant = ? AND lookup = ? ORDER BY pseudonym",
+          )
+          .all(tenant, Buffer.from(lookup)) as SubjectRow[]
+      ).map(subjectOf),
+    );
+  }
+
+  async getSubjects(
+    tenant: string,
+    pseudonyms: readonly string[],
+  ): Promise<Map<string, SubjectRow>> {
+    return this.#do(`reading subjects of tenant ${tenant}`, () => {
+      const out = new Map<string, SubjectRow>();
+      const stmt = this.#db.prepare(
+        "SELECT tenant, pseudonym, lookup, wrapped_key AS wrappedKey FROM subjects WHERE tenant = ? AND pseudonym = ?",
+      );
+      for (const p of new Set(pseudonyms)) {
+        const row = stmt.get(tenant, p) as SubjectRow | undefined;
+        if (row !== undefined) out.set(p, subjectOf(row));
       }
       return out;
     });
@@ -850,6 +880,11 @@ function toEntry(row: Row): StoredEntry {
  * SQLite keeps any value in any column: hand-edited hashes may come back as text or numbers.
  * As bytes, they are simply wrong hashes, which verify and the proofs report, not a crash.
  */
+/** A subjects row as read, its blobs checked (a hand-edited row may hold text). */
+function subjectOf(row: SubjectRow): SubjectRow {
+  return { ...row, lookup: asBlob(row.lookup), wrappedKey: asBlob(row.wrappedKey) };
+}
+
 function asBlob(v: unknown): Buffer {
   return Buffer.isBuffer(v) ? v : Buffer.from(String(v ?? ""), "utf8");
 }

@@ -1,0 +1,177 @@
+/**
+ * Subjects of one tenant: the protector of its pipeline, and the decrypted view of its
+ * records. A person met for the first time gets a pseudonym and a data key; both are stored
+ * by the commit of the first record that names them (see {@link NewSubject}), never before
+ * and never apart. Known subjects are answered from memory, so an append of a known person
+ * takes no extra turn.
+ */
+import {
+  isEnvelope,
+  lookupOf,
+  newDataKey,
+  newPseudonym,
+  openEnvelope,
+  sealEnvelope,
+  unwrapDataKey,
+  wrapDataKey,
+  type EnvelopeContent,
+} from "../core/privacy/envelope.js";
+import type { ProtectInput, ProtectedFields, Protector } from "../core/protect.js";
+import type { GenerationRecord } from "../core/record.js";
+import { GenlogError } from "../errors.js";
+import type { KeyStore } from "../keys/key-store.js";
+import type { LogStore, SubjectRow } from "../store/log-store.js";
+
+/** A subject as the protector keeps it in memory. */
+interface KnownSubject {
+  pseudonym: string;
+  dataKey: Buffer;
+  row: SubjectRow;
+  /** False until a commit that carried the row succeeded (or the row was read from the store). */
+  stored: boolean;
+}
+
+/**
+ * Subjects kept in memory at most; past it the cache starts again (each miss costs a point
+ * read and an unwrap).
+ */
+const CACHE_MAX = 65_536;
+
+/** The personal data of a record, decrypted: what a caller allowed to read it sees. */
+export type Revealed =
+  | { actor: string; values: Record<string, unknown> }
+  /** The subject was erased: its key is gone, the envelope can no longer be opened. */
+  | { erased: true }
+  /** The record names no one. */
+  | null;
+
+/** A committed record with its personal data decrypted beside it (the record is unchanged). */
+export type RevealedRecord = GenerationRecord & { revealed: Revealed };
+
+/** One tenant's subjects. */
+export class TenantSubjects implements Protector {
+  readonly #store: LogStore;
+  readonly #tenant: string;
+  readonly #lookupKey: Uint8Array;
+  readonly #wrapKey: Uint8Array;
+  /** By the person's id as given (memory only). */
+  readonly #known = new Map<string, KnownSubject>();
+  /** First meetings in progress, so that racing appends of one person share one subject. */
+  readonly #meeting = new Map<string, Promise<KnownSubject>>();
+
+  private constructor(store: LogStore, tenant: string, lookupKey: Uint8Array, wrapKey: Uint8Array) {
+    this.#store = store;
+    this.#tenant = tenant;
+    this.#lookupKey = lookupKey;
+    this.#wrapKey = wrapKey;
+  }
+
+  /** The subjects of `tenant`, with its keys from `keyStore`. */
+  static async open(store: LogStore, tenant: string, keyStore: KeyStore): Promise<TenantSubjects> {
+    const [lookupKey, wrapKey] = await Promise.all([
+      keyStore.tenantKey(tenant, "lookup"),
+      keyStore.tenantKey(tenant, "wrap"),
+    ]);
+    return new TenantSubjects(store, tenant, lookupKey, wrapKey);
+  }
+
+  protect(input: ProtectInput): ProtectedFields | Promise<ProtectedFields> {
+    if (input.actor === null) return { actor: null, pii: null };
+    const known = this.#known.get(input.actor);
+    if (known !== undefined) return this.#seal(known, input);
+    return this.#meet(input.actor).then((s) => this.#seal(s, input));
+  }
+
+  /** Called once a record that carried `pseudonym`'s row is committed. */
+  stored(pseudonym: string): void {
+    for (const s of this.#known.values()) {
+      if (s.pseudonym === pseudonym) {
+        s.stored = true;
+        return;
+      }
+    }
+  }
+
+  #seal(s: KnownSubject, input: ProtectInput): ProtectedFields {
+    const content: EnvelopeContent = { actor: input.actor!, values: input.values };
+    const pii = sealEnvelope(
+      s.dataKey,
+      s.pseudonym,
+      { tenant: this.#tenant, id: input.id },
+      content,
+    );
+    return s.stored ? { actor: s.pseudonym, pii } : { actor: s.pseudonym, pii, newSubject: s.row };
+  }
+
+  #meet(actor: string): Promise<KnownSubject> {
+    let meeting = this.#meeting.get(actor);
+    if (meeting === undefined) {
+      meeting = this.#lookUp(actor).finally(() => this.#meeting.delete(actor));
+      this.#meeting.set(actor, meeting);
+    }
+    return meeting;
+  }
+
+  async #lookUp(actor: string): Promise<KnownSubject> {
+    const lookup = lookupOf(this.#lookupKey, actor);
+    const [row] = await this.#store.findSubjects(this.#tenant, lookup);
+    let subject: KnownSubject;
+    if (row !== undefined) {
+      subject = { pseudonym: row.pseudonym, dataKey: this.#unwrap(row), row, stored: true };
+    } else {
+      const pseudonym = newPseudonym();
+      const dataKey = newDataKey();
+      const wrappedKey = wrapDataKey(this.#wrapKey, dataKey, pseudonym);
+      subject = {
+        pseudonym,
+        dataKey,
+        row: { tenant: this.#tenant, pseudonym, lookup, wrappedKey },
+        stored: false,
+      };
+    }
+    if (this.#known.size >= CACHE_MAX) this.#known.clear();
+    this.#known.set(actor, subject);
+    return subject;
+  }
+
+  #unwrap(row: SubjectRow): Buffer {
+    try {
+      return unwrapDataKey(this.#wrapKey, row.wrappedKey, row.pseudonym);
+    } catch (cause) {
+      throw new GenlogError(
+        "GENLOG_E_KEY",
+        `the data key of subject ${row.pseudonym} of tenant ${this.#tenant} does not open with this master key: it was wrapped under another, or changed`,
+        { cause, details: { pseudonym: row.pseudonym } },
+      );
+    }
+  }
+
+  /** The pseudonyms of the person `actor` (none once erased; two after a race). */
+  async pseudonymsOf(actor: string): Promise<string[]> {
+    const rows = await this.#store.findSubjects(this.#tenant, lookupOf(this.#lookupKey, actor));
+    return rows.map((r) => r.pseudonym);
+  }
+
+  /** `records` with their personal data decrypted beside them. */
+  async reveal(records: readonly GenerationRecord[]): Promise<RevealedRecord[]> {
+    const kids = records.flatMap((r) => (isEnvelope(r.pii) ? [r.pii.kid] : []));
+    const rows = await this.#store.getSubjects(this.#tenant, kids);
+    const keys = new Map<string, Buffer>();
+    for (const [p, row] of rows) keys.set(p, this.#unwrap(row));
+    return records.map((r) => {
+      if (!isEnvelope(r.pii)) return { ...r, revealed: null };
+      const key = keys.get(r.pii.kid);
+      if (key === undefined) return { ...r, revealed: { erased: true } };
+      try {
+        const content = openEnvelope(key, { tenant: r.tenant, id: r.id }, r.pii);
+        return { ...r, revealed: { actor: content.actor, values: content.values } };
+      } catch (cause) {
+        throw new GenlogError(
+          "GENLOG_E_INCONSISTENT",
+          `the envelope of record ${r.seq} of tenant ${this.#tenant} does not open with its subject's key: it was changed outside genlog; run \`genlog verify\``,
+          { cause, details: { seq: r.seq } },
+        );
+      }
+    });
+  }
+}
