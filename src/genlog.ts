@@ -14,7 +14,6 @@ import {
   parseStoredRecord,
   prepareEvent,
   type GenerationRecord,
-  type PipelineStages,
   type PreparedRecord,
 } from "./core/record.js";
 import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/policy.js";
