@@ -20,6 +20,7 @@ import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/poli
 import { openPipeline, type TenantPipeline } from "./log/pipeline.js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore } from "./log/tenant-keys.js";
+import { MASTER_KEY_ID_SETTING } from "./keys/master-key.js";
 import type { KeyStore } from "./keys/key-store.js";
 import { type ParsedCheckpoint } from "./core/checkpoint.js";
 import { parseVerifierKey, type NoteVerifier } from "./core/signed-note.js";
@@ -140,6 +141,11 @@ export interface GenlogStatus {
   keysDir: string;
   /** `settings.schema_version` of the database; null when it records none. */
   schemaVersion: number | null;
+  /**
+   * Id of the master key the database was used with (`master.key` in the keys dir, or
+   * `GENLOG_MASTER_KEY`); null before the first tenant opened. Not secret.
+   */
+  masterKeyId: string | null;
   /** Every log of every tenant, in the order they were created. */
   logs: LogStatus[];
 }
@@ -517,6 +523,7 @@ export class Genlog {
       database: join(this.dataDir, "genlog.db"),
       keysDir: this.keysDir,
       schemaVersion: version === undefined ? null : Number(version),
+      masterKeyId: (await this.#store.getSetting(MASTER_KEY_ID_SETTING)) ?? null,
       logs,
     };
   }

@@ -220,24 +220,24 @@ test("artifact names are scanned, and a key that is itself a secret is replaced"
 
 test("pointers and personal key names act on the whole value", () => {
   const { meta, redactions } = full({
-    pointers: { "/meta/customer/*/note": "drop" },
+    pointers: { "/meta/client/*/note": "drop" },
     keys: { loyaltyCard: "hash" },
   }).redact(
     {
-      customer: { a: { note: "VIP", city: "Lyon" } },
+      client: { a: { note: "VIP", city: "Lyon" } },
       email: "x",
       loyalty_card: "LC-001",
       firstName: "Alice",
     },
     [],
   );
-  assert.deepEqual(meta.customer, { a: { city: "Lyon" } });
+  assert.deepEqual(meta.client, { a: { city: "Lyon" } });
   assert.equal(meta.email, REDACTED);
   assert.match(meta.loyalty_card as string, /^\[hmac:/);
   assert.equal(meta.firstName, REDACTED);
   assert.deepEqual(
     redactions.map((r) => r.rule),
-    ["pointer:/meta/customer/*/note", "key:email", "key:loyaltycard", "key:firstname"],
+    ["pointer:/meta/client/*/note", "key:email", "key:loyaltycard", "key:firstname"],
   );
 });
 

@@ -3,6 +3,9 @@
  */
 import { resolve } from "node:path";
 import { openLog, type Genlog } from "../genlog.js";
+import { GenlogError } from "../errors.js";
+import type { PolicySet } from "../core/privacy/policy.js";
+import { readBounded } from "./read-input.js";
 
 /** Options every command accepts (commander's `optsWithGlobals`, plus the command's own). */
 export interface GlobalOptions {
@@ -25,6 +28,30 @@ export type Bind = (run: CommandRun) => (...args: unknown[]) => Promise<void>;
 /** `--keys-dir` (or `GENLOG_KEYS_DIR`) as an `openLog` option, when given. */
 export function keysDirOption(o: GlobalOptions): { keysDir?: string } {
   return typeof o.keysDir === "string" ? { keysDir: resolve(o.keysDir) } : {};
+}
+
+/** A policy file is a few rules per tenant; past 1 MiB it is not one. */
+const MAX_POLICY_FILE_BYTES = 1024 * 1024;
+
+/**
+ * `--policy FILE` (or `GENLOG_POLICY_FILE`) as an `openLog` option, when given: the JSON
+ * file is read here and validated by `openLog`, before anything is opened.
+ *
+ * @throws {GenlogError} `GENLOG_E_USAGE` for a file that cannot be read; `GENLOG_E_CONFIG`
+ * for one that is not JSON.
+ */
+export async function policyOption(o: GlobalOptions): Promise<{ policies?: PolicySet }> {
+  if (typeof o.policy !== "string") return {};
+  const text = await readBounded(o.policy, MAX_POLICY_FILE_BYTES, "--policy");
+  try {
+    return { policies: JSON.parse(text) as PolicySet };
+  } catch (cause) {
+    throw new GenlogError(
+      "GENLOG_E_CONFIG",
+      `--policy ${o.policy}: not JSON (${(cause as Error).message})`,
+      { cause, details: { pointer: "" } },
+    );
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { GenlogError, isGenlogError } from "../errors.js";
 import { openLog, type GenerationEventInput } from "../genlog.js";
 import type { AppendResult } from "../log/writer.js";
-import { keysDirOption, withLog, type Bind, type GlobalOptions } from "./context.js";
+import { keysDirOption, policyOption, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { MAX_META_FILE_BYTES, readBounded } from "./read-input.js";
 import { recordForTerminal } from "./read-commands.js";
 import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
@@ -65,6 +65,7 @@ async function logEvent(type: string, o: GlobalOptions): Promise<number> {
     dataDir: o.dataDir,
     tenant: o.tenant,
     ...keysDirOption(o),
+    ...(await policyOption(o)),
     create: false,
   });
   return withLog(opening, async (log) => {

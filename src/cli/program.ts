@@ -79,6 +79,12 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
         "directory of the signing keys (default: DATA_DIR/keys); keep it apart from the database",
       ).env("GENLOG_KEYS_DIR"),
     )
+    .addOption(
+      new Option(
+        "--policy <file>",
+        "privacy policies, JSON: a default and one per tenant (docs/guides/privacy.md); default: the strict preset",
+      ).env("GENLOG_POLICY_FILE"),
+    )
     .option("--tenant <tenant>", "tenant whose log is used", "default")
     .option("--json", "machine-readable output on stdout, and errors as JSON on stderr", false)
     .showHelpAfterError(false)

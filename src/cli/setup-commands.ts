@@ -9,6 +9,7 @@ import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
 import { masterKeyPath } from "../keys/master-key.js";
 import {
   keysDirOption,
+  policyOption,
   openForReading,
   withLog,
   type Bind,
@@ -58,6 +59,7 @@ async function init(o: GlobalOptions): Promise<number> {
     dataDir,
     keysDir,
     tenant: o.tenant,
+    ...(await policyOption(o)),
     ...(typeof o.instance === "string" ? { instance: o.instance } : {}),
   });
   return withLog(opening, async (log) => {
@@ -107,6 +109,7 @@ export function describeStatus(s: GenlogStatus): string {
     `instance:  ${safe(s.instance)}`,
     `database:  ${safe(s.database)} (schema version ${s.schemaVersion ?? "unknown"})`,
     `keys dir:  ${safe(s.keysDir)}`,
+    `master key: ${s.masterKeyId ?? "(none yet)"}`,
     "",
   ];
   const header = ["ORIGIN", "SIZE", "CHECKPOINT", "VERIFIER KEY"];

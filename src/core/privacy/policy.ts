@@ -118,67 +118,78 @@ const ALL_DETECTORS = (action: PolicyAction): Record<PiiDetectorName, PolicyActi
 const keysWith = (names: readonly string[], action: PolicyAction) =>
   Object.fromEntries(names.map((k) => [k, action]));
 
-/** The presets' contents; documented in docs/guides/privacy.md. */
+/** Key names of health data (with {@link PERSONAL_KEYS}). */
+const HEALTH_KEYS: readonly string[] = [
+  "patient",
+  "patientid",
+  "patientname",
+  "diagnosis",
+  "diagnoses",
+  "symptoms",
+  "medication",
+  "medications",
+  "prescription",
+  "allergies",
+  "bloodtype",
+  "medicalrecordnumber",
+  "mrn",
+  "healthinsurancenumber",
+  "insurancenumber",
+  "notes",
+];
+
+/** Key names of pupils' and students' data. */
+const EDUCATION_KEYS: readonly string[] = [
+  "student",
+  "studentid",
+  "studentname",
+  "pupil",
+  "ine",
+  "grade",
+  "grades",
+  "parent",
+  "parentname",
+  "guardian",
+  "disability",
+  "accommodations",
+];
+
+/** Key names of customers' data. */
+const ECOMMERCE_KEYS: readonly string[] = [
+  "customer",
+  "customername",
+  "customeremail",
+  "shippingaddress",
+  "billingaddress",
+  "deliveryaddress",
+];
+
+/**
+ * The presets' contents; documented in docs/guides/privacy.md. `strict` encrypts every
+ * personal key name any preset knows; a sector preset differs in what it does, not in what
+ * it finds (e-commerce keeps e-mail addresses joinable and drops card numbers).
+ */
 const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | "pointers">>> = {
   strict: {
     defaultCountry: "FR",
     secrets: "mask",
     detectors: ALL_DETECTORS("encrypt"),
-    keys: keysWith(PERSONAL_KEYS, "encrypt"),
+    keys: keysWith(
+      [...PERSONAL_KEYS, ...HEALTH_KEYS, ...EDUCATION_KEYS, ...ECOMMERCE_KEYS],
+      "encrypt",
+    ),
   },
   health: {
     defaultCountry: "FR",
     secrets: "mask",
     detectors: ALL_DETECTORS("encrypt"),
-    keys: {
-      ...keysWith(PERSONAL_KEYS, "encrypt"),
-      ...keysWith(
-        [
-          "patient",
-          "patientid",
-          "patientname",
-          "diagnosis",
-          "diagnoses",
-          "symptoms",
-          "medication",
-          "medications",
-          "prescription",
-          "allergies",
-          "bloodtype",
-          "medicalrecordnumber",
-          "mrn",
-          "healthinsurancenumber",
-          "insurancenumber",
-          "notes",
-        ],
-        "encrypt",
-      ),
-    },
+    keys: keysWith([...PERSONAL_KEYS, ...HEALTH_KEYS], "encrypt"),
   },
   education: {
     defaultCountry: "FR",
     secrets: "mask",
     detectors: ALL_DETECTORS("encrypt"),
-    keys: {
-      ...keysWith(PERSONAL_KEYS, "encrypt"),
-      ...keysWith(
-        [
-          "student",
-          "studentid",
-          "studentname",
-          "pupil",
-          "ine",
-          "grade",
-          "grades",
-          "parent",
-          "parentname",
-          "guardian",
-          "disability",
-          "accommodations",
-        ],
-        "encrypt",
-      ),
-    },
+    keys: keysWith([...PERSONAL_KEYS, ...EDUCATION_KEYS], "encrypt"),
   },
   ecommerce: {
     defaultCountry: "FR",
@@ -186,13 +197,9 @@ const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | 
     // A customer's e-mail address stays joinable for order statistics; card numbers go.
     detectors: { ...ALL_DETECTORS("encrypt"), email: "hash", card: "drop" },
     keys: {
-      ...keysWith(PERSONAL_KEYS, "encrypt"),
+      ...keysWith([...PERSONAL_KEYS, ...ECOMMERCE_KEYS], "encrypt"),
       email: "hash",
       customeremail: "hash",
-      ...keysWith(
-        ["customer", "customername", "shippingaddress", "billingaddress", "deliveryaddress"],
-        "encrypt",
-      ),
     },
   },
 };
