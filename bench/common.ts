@@ -62,6 +62,7 @@ export interface BenchConfig {
   queries: number;
   /** Records of the JCS benchmark; 0 skips it. */
   jcsN: number;
+  detectorsN: number;
   /** Events of the untimed warm-up before (a), (b) and (c). */
   warmup: number;
   /** `maxBatch` of `openLog`, or undefined for genlog's default. */
@@ -92,6 +93,7 @@ export function readConfig(): BenchConfig {
     proofs: envInt("GENLOG_BENCH_PROOFS", 1000),
     queries: envInt("GENLOG_BENCH_QUERIES", 200),
     jcsN: envInt("GENLOG_BENCH_JCS_N", 200_000, true),
+    detectorsN: envInt("GENLOG_BENCH_DETECTORS_N", 100_000, true),
     warmup: envInt("GENLOG_BENCH_WARMUP", 10_000, true),
     maxBatch: maxBatch === 0 ? undefined : maxBatch,
     cpuProf: envFlag("GENLOG_BENCH_CPU_PROF"),
@@ -106,15 +108,39 @@ const DIGESTS = Array.from(
 );
 
 /**
- * The event of the benchmark: a realistic backend generation, fresh for every call; with
- * `tenant`, routed to that tenant's log.
+ * What a tenth of the events carry in a free-text note: a secret or a personal value, each
+ * different (so that no cache answers for them), under a key that gives nothing away.
+ */
+const SENSITIVE: ((n: number) => string)[] = [
+  (n) => `reach me at dev${n % 50_000}@example.com`,
+  (n) => `call 06 ${String(10 + (n % 90))} ${String(10 + ((n >> 3) % 90))} 34 56`,
+  (n) => `from 10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+  (n) => `key AKIA${base32(n).padStart(16, "A")} used`,
+  (n) => `postgres://app:pw${n}x@db.internal:5432/shop`,
+];
+
+function base32(n: number): string {
+  return n.toString(32).toUpperCase().replace(/[01]/g, "Q").replace(/[89]/g, "Z");
+}
+
+/**
+ * The event of the benchmark: a realistic backend generation, fresh for every call; a
+ * tenth carry a secret or a personal value in a note; with `tenant`, routed to that
+ * tenant's log.
  */
 export function makeEvent(n: number, tenant?: string): GenerationEventInput {
+  const meta: Record<string, unknown> = {
+    stack: "Flask",
+    files: 12,
+    prompt_tokens: 1234,
+    model: "gpt-x",
+  };
+  if (n % 10 === 0) meta.note = SENSITIVE[(n / 10) % SENSITIVE.length]!(n);
   const event: GenerationEventInput = {
     type: "backend",
     user: `user-${n % 1000}`,
     sector: "health",
-    meta: { stack: "Flask", files: 12, prompt_tokens: 1234, model: "gpt-x" },
+    meta,
     artifacts: [{ name: "app.py", digest: DIGESTS[n % DIGESTS.length]!, size: 1234 }],
   };
   if (tenant !== undefined) event.tenant = tenant;

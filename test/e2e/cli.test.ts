@@ -1339,7 +1339,12 @@ describe("the genlog command", { concurrency: 3 }, () => {
         .prepare("SELECT value FROM settings WHERE key = 'schema_version'")
         .pluck()
         .get() as string;
+      const masterKeyId = raw
+        .prepare("SELECT value FROM settings WHERE key = 'master_key_id'")
+        .pluck()
+        .get() as string;
       raw.close();
+      assert.match(masterKeyId, /^[0-9a-f]{16}$/);
       const status = JSON.parse(
         (await ok(genlog(dir, "--keys-dir", keys, "--json", "status"))).stdout,
       );
@@ -1349,6 +1354,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
         database: join(dir, "genlog.db"),
         keysDir: keys,
         schemaVersion: Number(version),
+        masterKeyId,
         logs: [
           {
             origin: "genlog.example.com/default/events",
@@ -1374,6 +1380,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
         join(dir, "genlog.db"),
         keys,
         `schema version ${version}`,
+        `master key: ${masterKeyId}`,
         "genlog.example.com/acme/events",
         key,
       ]) {
