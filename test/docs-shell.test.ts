@@ -15,7 +15,8 @@
  *   lines (none included), and `…` inside a line for any characters of that line. Leave out
  *   whole values (`"id":"…"`), not the end of one.
  * - Values that differ on every run are compared by shape: UUIDs, RFC 3339 times, verifier
- *   key ids (`+1f465b65+`) and base64 or hex runs of 40 characters or more (hashes, keys,
+ *   key ids (`+1f465b65+`), pseudonyms (`sub_` and 26 base32 characters), the master key id
+ *   `genlog status` shows, and base64 or hex runs of 40 characters or more (hashes, keys,
  *   signatures) match any value of the same kind.
  * - All sessions of a page run in one `sh`, so `cd` and `export` carry over from one block to
  *   the next. It starts in a fresh directory that is also `$HOME`, shown as `/home/you` in
@@ -171,6 +172,8 @@ function normalise(text: string): string {
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "<uuid>")
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g, "<time>")
     .replace(/\+[0-9a-f]{8}\+/g, "+<keyid>+")
+    .replace(/\bsub_[a-z2-7]{26}\b/g, "<pseudonym>")
+    .replace(/master key: [0-9a-f]{16}/g, "master key: <keyid>")
     .replace(/[A-Za-z0-9+/]{40,}={0,2}/g, "<hash>");
 }
 

@@ -33,8 +33,6 @@ export interface ProtectedFields {
 /** What the protect stage is given for one event. */
 export interface ProtectInput {
   tenant: string;
-  /** The record id (envelopes are bound to it). */
-  id: string;
   actor: string | null;
   /** Values the redactor sent to `encrypt`, by JSON Pointer. */
   values: Record<string, unknown>;

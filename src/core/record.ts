@@ -144,7 +144,7 @@ export function prepareEvent(
       ...(p.newSubject !== undefined ? { newSubject: p.newSubject } : {}),
     };
   };
-  const p = stages.protector.protect({ tenant, id, actor, values: redacted.sealed });
+  const p = stages.protector.protect({ tenant, actor, values: redacted.sealed });
   return p instanceof Promise ? p.then(finish) : finish(p);
 }
 

@@ -6,6 +6,7 @@
  * takes no extra turn.
  */
 import {
+  envelopeKeys,
   isEnvelope,
   lookupOf,
   newDataKey,
@@ -14,7 +15,8 @@ import {
   sealEnvelope,
   unwrapDataKey,
   wrapDataKey,
-  type EnvelopeContent,
+  type Envelope,
+  type EnvelopeKeys,
 } from "../core/privacy/envelope.js";
 import type { ProtectInput, ProtectedFields, Protector } from "../core/protect.js";
 import type { GenerationRecord } from "../core/record.js";
@@ -25,7 +27,9 @@ import type { LogStore, SubjectRow } from "../store/log-store.js";
 /** A subject as the protector keeps it in memory. */
 interface KnownSubject {
   pseudonym: string;
-  dataKey: Buffer;
+  keys: EnvelopeKeys;
+  /** The envelope of a record with no encrypted values, made once. */
+  bare: Envelope | undefined;
   row: SubjectRow;
   /** False until a commit that carried the row succeeded (or the row was read from the store). */
   stored: boolean;
@@ -47,6 +51,11 @@ export type Revealed =
 
 /** A committed record with its personal data decrypted beside it (the record is unchanged). */
 export type RevealedRecord = GenerationRecord & { revealed: Revealed };
+
+function isEmpty(values: Record<string, unknown>): boolean {
+  for (const _ in values) return false;
+  return true;
+}
 
 /** One tenant's subjects. */
 export class TenantSubjects implements Protector {
@@ -93,13 +102,17 @@ export class TenantSubjects implements Protector {
   }
 
   #seal(s: KnownSubject, input: ProtectInput): ProtectedFields {
-    const content: EnvelopeContent = { actor: input.actor!, values: input.values };
-    const pii = sealEnvelope(
-      s.dataKey,
-      s.pseudonym,
-      { tenant: this.#tenant, id: input.id },
-      content,
-    );
+    const binding = { tenant: this.#tenant, pseudonym: s.pseudonym };
+    let pii: Envelope;
+    if (isEmpty(input.values)) {
+      // Most records encrypt nothing but the actor: their envelope is the subject's.
+      // Frozen: every record of the subject holds this one object.
+      pii = s.bare ??= Object.freeze(
+        sealEnvelope(s.keys, binding, { actor: input.actor!, values: {} }),
+      );
+    } else {
+      pii = sealEnvelope(s.keys, binding, { actor: input.actor!, values: input.values });
+    }
     return s.stored ? { actor: s.pseudonym, pii } : { actor: s.pseudonym, pii, newSubject: s.row };
   }
 
@@ -117,17 +130,25 @@ export class TenantSubjects implements Protector {
     const [row] = await this.#store.findSubjects(this.#tenant, lookup);
     let subject: KnownSubject;
     if (row !== undefined) {
-      subject = { pseudonym: row.pseudonym, dataKey: this.#unwrap(row), row, stored: true };
+      subject = {
+        pseudonym: row.pseudonym,
+        keys: envelopeKeys(this.#unwrap(row)),
+        bare: undefined,
+        row,
+        stored: true,
+      };
     } else {
       const pseudonym = newPseudonym();
       const dataKey = newDataKey();
       const wrappedKey = wrapDataKey(this.#wrapKey, dataKey, pseudonym);
       subject = {
         pseudonym,
-        dataKey,
+        keys: envelopeKeys(dataKey),
+        bare: undefined,
         row: { tenant: this.#tenant, pseudonym, lookup, wrappedKey },
         stored: false,
       };
+      dataKey.fill(0);
     }
     if (this.#known.size >= CACHE_MAX) this.#known.clear();
     this.#known.set(actor, subject);
@@ -156,14 +177,14 @@ export class TenantSubjects implements Protector {
   async reveal(records: readonly GenerationRecord[]): Promise<RevealedRecord[]> {
     const kids = records.flatMap((r) => (isEnvelope(r.pii) ? [r.pii.kid] : []));
     const rows = await this.#store.getSubjects(this.#tenant, kids);
-    const keys = new Map<string, Buffer>();
-    for (const [p, row] of rows) keys.set(p, this.#unwrap(row));
+    const keys = new Map<string, EnvelopeKeys>();
+    for (const [p, row] of rows) keys.set(p, envelopeKeys(this.#unwrap(row)));
     return records.map((r) => {
       if (!isEnvelope(r.pii)) return { ...r, revealed: null };
       const key = keys.get(r.pii.kid);
       if (key === undefined) return { ...r, revealed: { erased: true } };
       try {
-        const content = openEnvelope(key, { tenant: r.tenant, id: r.id }, r.pii);
+        const content = openEnvelope(key, { tenant: r.tenant, pseudonym: r.pii.kid }, r.pii);
         return { ...r, revealed: { actor: content.actor, values: content.values } };
       } catch (cause) {
         throw new GenlogError(

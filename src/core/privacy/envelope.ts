@@ -11,13 +11,15 @@
  *   subject deletes the wrapped key and the lookup value: the pseudonym links to no one and
  *   the envelopes cannot be opened, while every leaf, which commits to ciphertext, still
  *   verifies.
- * - An envelope is AES-256-GCM under the data key, bound (as additional data) to the tenant
- *   and record id, so it cannot be moved to another record. Its IV is synthetic: an HMAC of
- *   the record id and the plaintext under the data key, so that appending the same event
- *   again (an idempotent retry) gives the same bytes, while two different plaintexts never
- *   share an IV.
+ * - An envelope is a deterministic AEAD of `{actor, values}` under keys derived from the data
+ *   key: AES-256-GCM whose IV is synthetic (an HMAC of the additional data and the plaintext
+ *   under a second derived key, as in SIV, RFC 5297), with the tenant and pseudonym as
+ *   additional data. The same content gives the same bytes, so an idempotent retry gives the
+ *   same record and a subject's records without encrypted values share one envelope (made
+ *   once, not per record: the pseudonym already links them); two different contents never
+ *   share an IV. The leaf binds each envelope to its record: moving one changes the leaf.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
 
 /** The envelope a record carries in `pii`. */
 export interface Envelope {
@@ -85,57 +87,67 @@ export function unwrapDataKey(wrapKey: Uint8Array, wrapped: Uint8Array, pseudony
   return Buffer.concat([d.update(wrapped.subarray(12, 44)), d.final()]);
 }
 
+/** The keys an envelope is made with, derived once per subject from its data key. */
+export interface EnvelopeKeys {
+  /** AES-256-GCM key. */
+  enc: Buffer;
+  /** HMAC-SHA-256 key of the synthetic IV. */
+  iv: Buffer;
+}
+
+/** The envelope keys of a data key (HKDF-SHA-256, RFC 5869). */
+export function envelopeKeys(dataKey: Uint8Array): EnvelopeKeys {
+  const derive = (info: string) =>
+    Buffer.from(hkdfSync("sha256", dataKey, Buffer.alloc(0), info, 32));
+  return { enc: derive("genlog/v1/envelope-enc"), iv: derive("genlog/v1/envelope-iv") };
+}
+
 /** Where an envelope belongs: its additional authenticated data. */
 export interface EnvelopeBinding {
   tenant: string;
-  /** The record id. */
-  id: string;
+  /** The subject's pseudonym. */
+  pseudonym: string;
 }
 
 function aad(b: EnvelopeBinding): Buffer {
-  return Buffer.from(`genlog/v1/envelope\u0000${b.tenant}\u0000${b.id}`, "utf8");
+  return Buffer.from(`genlog/v1/envelope\u0000${b.tenant}\u0000${b.pseudonym}`, "utf8");
 }
 
-/** Encrypts `content` for the record `binding` under the subject's data key. */
+/** Encrypts `content` for the subject `binding` (deterministic: same content, same envelope). */
 export function sealEnvelope(
-  dataKey: Uint8Array,
-  pseudonym: string,
+  keys: EnvelopeKeys,
   binding: EnvelopeBinding,
   content: EnvelopeContent,
 ): Envelope {
   const plaintext = Buffer.from(JSON.stringify(content), "utf8");
-  const iv = createHmac("sha256", dataKey)
-    .update("genlog/v1/iv\u0000")
-    .update(aad(binding))
-    .update(plaintext)
-    .digest()
-    .subarray(0, 12);
-  const c = createCipheriv("aes-256-gcm", dataKey, iv);
-  c.setAAD(aad(binding));
+  const data = aad(binding);
+  const iv = createHmac("sha256", keys.iv).update(data).update(plaintext).digest().subarray(0, 12);
+  const c = createCipheriv("aes-256-gcm", keys.enc, iv);
+  c.setAAD(data);
   const ct = Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
   return {
     alg: "A256GCM",
-    kid: pseudonym,
+    kid: binding.pseudonym,
     iv: iv.toString("base64url"),
     ct: ct.toString("base64url"),
   };
 }
 
 /**
- * Opens an envelope with the subject's data key.
+ * Opens an envelope with its subject's keys.
  *
- * @throws Error when the key is not the envelope's, or the envelope, its binding or its
+ * @throws Error when the keys are not the envelope's, or the envelope, its binding or its
  * ciphertext was changed.
  */
 export function openEnvelope(
-  dataKey: Uint8Array,
+  keys: EnvelopeKeys,
   binding: EnvelopeBinding,
   envelope: Envelope,
 ): EnvelopeContent {
   const iv = Buffer.from(envelope.iv, "base64url");
   const ct = Buffer.from(envelope.ct, "base64url");
   if (iv.length !== 12 || ct.length < 16) throw new Error("malformed envelope");
-  const d = createDecipheriv("aes-256-gcm", dataKey, iv);
+  const d = createDecipheriv("aes-256-gcm", keys.enc, iv);
   d.setAAD(aad(binding));
   d.setAuthTag(ct.subarray(ct.length - 16));
   const plaintext = Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
