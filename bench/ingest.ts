@@ -17,6 +17,7 @@ import {
   type OpenLogOptions,
 } from "../src/index.js";
 import { fmtInt, makeEvent, now, windowed, withTempDir } from "./common.js";
+import { KEY_NAMES_ONLY } from "../src/log/pipeline.js";
 
 /** The result of {@link measureIngest}. */
 export interface IngestResult {
@@ -116,7 +117,7 @@ export function openBenchLog(
 ): Promise<Genlog> {
   const options: OpenLogOptions = { dataDir: dir };
   if (maxBatch !== undefined) options.maxBatch = maxBatch;
-  if (keyNamesOnly) options.keyNamesOnly = true;
+  if (keyNamesOnly) options[KEY_NAMES_ONLY] = true;
   return openLog(options);
 }
 

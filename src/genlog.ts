@@ -1,7 +1,7 @@
 /**
  * The library's front door: `openLog` wires the default preset (SQLite file, local Ed25519
- * keys, a master key for tenant keys, each tenant's privacy policy, pass-through
- * protection) and returns a {@link Genlog} that routes each event to its tenant's log and
+ * keys, a master key for tenant keys, each tenant's privacy policy, pseudonyms and
+ * envelopes) and returns a {@link Genlog} that routes each event to its tenant's log and
  * pipeline.
  */
 import { existsSync, mkdirSync } from "node:fs";
@@ -17,7 +17,7 @@ import {
   type PreparedRecord,
 } from "./core/record.js";
 import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/policy.js";
-import { openPipeline, type TenantPipeline } from "./log/pipeline.js";
+import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipeline.js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore } from "./log/tenant-keys.js";
 import { MASTER_KEY_ID_SETTING } from "./keys/master-key.js";
@@ -86,13 +86,8 @@ export interface OpenLogOptions {
    * preset (or its events' sector preset).
    */
   policies?: PolicySet;
-  /**
-   * Key names only, no value detectors: for `npm run bench` to measure what the detectors
-   * cost. Never in production: secrets inside values would be stored.
-   *
-   * @internal
-   */
-  keyNamesOnly?: boolean;
+  /** @internal see {@link KEY_NAMES_ONLY}. */
+  [KEY_NAMES_ONLY]?: boolean;
   /**
    * Open an existing database for reading only (verify, query, proofs, export), e.g. an
    * auditor's copy: the SQLite file is opened read-only, no signing key is needed or
@@ -310,6 +305,8 @@ export class Genlog {
   readonly #tenants = new Map<string, Promise<TenantLog>>();
   /** The writers that are open, by tenant, for the append fast path. */
   readonly #writers = new Map<string, LogWriter>();
+  /** Appends accepted while their tenant's writer was opening. */
+  readonly #opening = new Set<Promise<unknown>>();
   /** Per tenant, the last append still being prepared (see {@link #inOrder}). */
   readonly #preparing = new Map<string, Promise<void>>();
   /** The pipelines of the tenants whose writer is open, for the append fast path. */
@@ -337,7 +334,7 @@ export class Genlog {
     this.#logger = init.options.logger ?? pino({ level: "warn" }, pino.destination(2));
     this.#maxBatch = init.options.maxBatch;
     this.#policies = init.options.policies;
-    this.#keyNamesOnly = init.options.keyNamesOnly === true;
+    this.#keyNamesOnly = init.options[KEY_NAMES_ONLY] === true;
   }
 
   /**
@@ -382,7 +379,14 @@ export class Genlog {
       }
       return this.#inOrder(tenant, prepared, (p) => appendPrepared(writer, pipeline, p));
     }
-    return this.#appendOpening(valid, tenant);
+    const opening = this.#appendOpening(valid, tenant);
+    const settled = opening.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#opening.add(settled);
+    void settled.then(() => this.#opening.delete(settled));
+    return opening;
   }
 
   async #appendOpening(
@@ -723,8 +727,11 @@ export class Genlog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Appends still looking up their subject join their writer's queue first.
-    while (this.#preparing.size > 0) await Promise.all(this.#preparing.values());
+    // Appends accepted before close still opening their tenant, or looking up their subject,
+    // join their writer's queue first; then every writer drains.
+    while (this.#opening.size > 0 || this.#preparing.size > 0) {
+      await Promise.all([...this.#opening, ...this.#preparing.values()]);
+    }
     for (const p of this.#tenants.values()) {
       const log = await p.catch(() => undefined);
       if (log !== undefined) await idle(log);

@@ -193,3 +193,50 @@ test("a rule file that cannot be used is refused, naming the rule and field", ()
   bad({ rules: [{ id: "x", regex: "a", keywords: "a" }] }, /rule x: keywords: expected an array/);
   bad({ rules: [{ regex: "a" }] }, /rules\[0\]\.id/);
 });
+
+test("forms found in the wild: an IP with its port, a card with its expiry, an IBAN with its BIC, lower case, non-ASCII addresses", () => {
+  assert.deepEqual(found("peer 203.0.113.7:51234 and http://198.51.100.2:8080/x"), [
+    ["pii:ip", "203.0.113.7"],
+    ["pii:ip", "198.51.100.2"],
+  ]);
+  assert.deepEqual(found("card 4111 1111 1111 1111 12/25"), [["pii:card", "4111 1111 1111 1111"]]);
+  assert.deepEqual(found("FR76 3000 6000 0112 3456 7890 189 BIC AGRIFRPP"), [
+    ["pii:iban", "FR76 3000 6000 0112 3456 7890 189"],
+  ]);
+  assert.deepEqual(found("iban de89370400440532013000"), [["pii:iban", "de89370400440532013000"]]);
+  assert.deepEqual(found("écrire à josé.martínez@exämple.de merci"), [
+    ["pii:email", "josé.martínez@exämple.de"],
+  ]);
+});
+
+test("a long list of phone numbers is read to its end", () => {
+  const numbers = Array.from({ length: 30 }, (_, i) => `06 12 34 ${String(10 + i)} 78`);
+  const hits = found(numbers.join("\n"));
+  assert.deepEqual(
+    hits.map(([rule]) => rule),
+    numbers.map(() => "pii:phone"),
+  );
+});
+
+test("hostile 60 KB values are scanned to the end and found what they hold", () => {
+  const N = 60_000;
+  for (const text of [
+    "a.".repeat(N / 2) + "@",
+    "a@" + "a-".repeat(N / 2),
+    "1.".repeat(N / 2),
+    "1 ".repeat(N / 2),
+    "key=".repeat(N / 4),
+    "-----BEGIN A-----" + "x".repeat(N),
+    "token secret password key ".repeat(N / 26),
+  ]) {
+    const withSecret = `${text} AKIAIOSFODNN7EXAMPLQ`;
+    assert.ok(
+      found(withSecret).some(([rule]) => rule === "secret:aws-access-token") ||
+        text.startsWith("-----BEGIN"),
+      text.slice(0, 20),
+    );
+  }
+  // Many findings: the overlap test is a binary search, not a scan of every kept finding.
+  const emails = Array.from({ length: 3000 }, (_, i) => `u${i}@example.com`).join(" ");
+  assert.equal(found(emails).length, 3000);
+});

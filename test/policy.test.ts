@@ -64,10 +64,15 @@ test("presets: strict encrypts personal data, a sector brings its own keys, a po
   const health = compilePolicy(undefined, "health");
   assert.equal(health.preset, "health");
   assert.equal(health.keys.get("patientname"), "encrypt");
-  assert.equal(health.keys.get("studentid"), undefined);
+  assert.equal(health.keys.get("studentid"), "encrypt", "every preset finds every key");
   assert.equal(compilePolicy(undefined, "education").keys.get("studentid"), "encrypt");
-  const shop = compilePolicy(undefined, "ecommerce");
+  // Chosen by the operator, a preset applies as it is; chosen by an event's sector, it may
+  // only make strict stricter (a caller cannot weaken its tenant's policy).
+  const shop = compilePolicy({ preset: "ecommerce" }, null);
   assert.deepEqual([shop.detectors.email, shop.detectors.card], ["hash", "drop"]);
+  const bySector = compilePolicy(undefined, "ecommerce");
+  assert.deepEqual([bySector.detectors.email, bySector.detectors.card], ["encrypt", "drop"]);
+  assert.equal(bySector.keys.get("email"), "encrypt");
 
   assert.equal(compilePolicy({ preset: "strict" }, "health").preset, "strict");
   assert.equal(compilePolicy(undefined, "retail").preset, "strict", "an unknown sector is strict");

@@ -2,7 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { normaliseKeyName, secretKeyRule } from "../src/core/privacy/key-names.js";
 import { compilePolicy } from "../src/core/privacy/policy.js";
-import { PolicyRedactor, REDACTED, keyNameRedactor } from "../src/core/privacy/redactor.js";
+import {
+  ENCRYPTED,
+  PolicyRedactor,
+  REDACTED,
+  keyNameRedactor,
+} from "../src/core/privacy/redactor.js";
 import { valueDetectors } from "../src/log/pipeline.js";
 
 const keyNames = () => keyNameRedactor(compilePolicy(undefined, null));
@@ -250,4 +255,43 @@ test("a policy that hashes needs a hashing key", () => {
       }),
     /hashKey/,
   );
+});
+
+test("an envelope never holds a secret or a dropped value, only the values to encrypt", () => {
+  const { meta, sealed } = full({ detectors: { phone: "drop" } }).redact(
+    {
+      a: "mail alice@example.org with AKIAIOSFODNN7EXAMPLQ",
+      b: "call 06 12 34 56 78 or bob@example.com",
+      c: {
+        email: "x@example.org",
+        password: "hunter2",
+        note: "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+      },
+    },
+    [],
+    { subject: true },
+  );
+  assert.equal(meta.a, `mail ${ENCRYPTED} with ${REDACTED}`);
+  assert.equal(meta.b, undefined, "a phone to drop drops the value");
+  assert.deepEqual(sealed, {
+    "/meta/a": `mail alice@example.org with ${REDACTED}`,
+    "/meta/c/email": "x@example.org",
+  });
+  const all = JSON.stringify(sealed);
+  for (const secret of ["AKIAIOSFODNN7EXAMPLQ", "hunter2", "ghp_", "06 12 34 56 78", "bob@"]) {
+    assert.ok(!all.includes(secret), secret);
+  }
+});
+
+test("a pointer that encrypts an object seals it without its secrets", () => {
+  const { sealed } = full({ pointers: { "/meta/profile": "encrypt" } }).redact(
+    { profile: { city: "Lyon", token: "t0k3n", bio: "key AKIAIOSFODNN7EXAMPLQ" } },
+    [],
+    { subject: true },
+  );
+  assert.deepEqual(sealed["/meta/profile"], {
+    city: "Lyon",
+    token: REDACTED,
+    bio: `key ${REDACTED}`,
+  });
 });

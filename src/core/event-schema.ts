@@ -270,9 +270,21 @@ function describeFirstError(event: unknown): GenlogError {
     );
   }
   const rule = ruleName(first.type);
-  const got = describeValue(first.value);
+  // Free text may be a person or a secret (an error message ends up in logs): its value is
+  // described, never quoted. Type names, statuses, slugs and digests are quoted.
+  const got = FREE_TEXT.test(pointer) ? describeShape(first.value) : describeValue(first.value);
   const expected = rule === "required" ? "this field to be present" : expectation(schema);
   return invalid(pointer, rule, `${pointer || "event"}: expected ${expected}, got ${got}`);
+}
+
+/** Members whose value may be personal data or a secret: `user`, `actor`, `id`, artifact names. */
+const FREE_TEXT = /^\/(?:user|actor|id|occurredAt|artifacts\/\d+\/name)$/;
+
+/** A value described without its content: `a string of 340 characters`, `number`. */
+function describeShape(v: unknown): string {
+  if (typeof v === "string") return `a string of ${v.length} characters`;
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return typeof v;
+  return describeValue(v);
 }
 
 /** What a (sub)schema accepts, in words. */

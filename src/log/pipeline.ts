@@ -64,6 +64,15 @@ export function valueDetectors(defaultCountry: string): Detector[] {
   ];
 }
 
+/**
+ * The `openLog` option that turns value detection off (key names only): for the benchmark
+ * that shows what the detectors cost, and tests that need a pipeline without them. A symbol
+ * the package does not export, so no caller turns it on by accident.
+ *
+ * @internal
+ */
+export const KEY_NAMES_ONLY: unique symbol = Symbol("genlog.keyNamesOnly");
+
 /** Options of {@link openPipeline}. */
 export interface PipelineOptions {
   store: LogStore;

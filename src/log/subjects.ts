@@ -65,6 +65,8 @@ export class TenantSubjects implements Protector {
   readonly #wrapKey: Uint8Array;
   /** By the person's id as given (memory only). */
   readonly #known = new Map<string, KnownSubject>();
+  /** Subjects not known to be stored yet, by pseudonym: never evicted from the cache. */
+  readonly #unstored = new Map<string, KnownSubject>();
   /** First meetings in progress, so that racing appends of one person share one subject. */
   readonly #meeting = new Map<string, Promise<KnownSubject>>();
 
@@ -93,12 +95,10 @@ export class TenantSubjects implements Protector {
 
   /** Called once a record that carried `pseudonym`'s row is committed. */
   stored(pseudonym: string): void {
-    for (const s of this.#known.values()) {
-      if (s.pseudonym === pseudonym) {
-        s.stored = true;
-        return;
-      }
-    }
+    const s = this.#unstored.get(pseudonym);
+    if (s === undefined) return;
+    s.stored = true;
+    this.#unstored.delete(pseudonym);
   }
 
   #seal(s: KnownSubject, input: ProtectInput): ProtectedFields {
@@ -150,8 +150,13 @@ export class TenantSubjects implements Protector {
       };
       dataKey.fill(0);
     }
-    if (this.#known.size >= CACHE_MAX) this.#known.clear();
+    if (this.#known.size >= CACHE_MAX) {
+      // Start again, but keep the subjects whose row is not stored yet: forgetting one would
+      // give its person a second pseudonym.
+      for (const [a, s] of this.#known) if (s.stored) this.#known.delete(a);
+    }
     this.#known.set(actor, subject);
+    if (!subject.stored) this.#unstored.set(subject.pseudonym, subject);
     return subject;
   }
 

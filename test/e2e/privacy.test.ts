@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { openLog, type Genlog } from "../../src/index.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { KEY_NAMES_ONLY } from "../../src/log/pipeline.js";
 
 /** What must never be stored in clear: [what it is, the text a leak would show]. */
 const SECRETS: [string, string][] = [
@@ -46,7 +47,7 @@ function events(): Parameters<Genlog["append"]>[0][] {
       user: "alice.martin",
       sector: "ecommerce",
       meta: {
-        notes: "deploy with AKIAIOSFODNN7EXAMPLQ and ghp_0123456789abcdefghijABCDEFGHIJ012345",
+        log: "deploy with AKIAIOSFODNN7EXAMPLQ and ghp_0123456789abcdefghijABCDEFGHIJ012345",
         db: "postgres://app:Zq8-hunter2-Xw4@db.internal:5432/shop",
         headers: ["Authorization: Bearer 0123456789abcdefXYZtok"],
         contact: "write to alice.martin@example.org or call 06 12 34 56 78",
@@ -147,7 +148,7 @@ test("no secret and no personal value is stored in clear, in the database, its W
 
 test("the scan sees what a pipeline without value detectors would leave (control)", async () => {
   const dataDir = tempDir();
-  const log = await openLog({ dataDir, keyNamesOnly: true });
+  const log = await openLog({ dataDir, [KEY_NAMES_ONLY]: true });
   for (const e of events()) await log.append(e);
   await log.close();
   const found = leaks(dataDir, [...SECRETS, ...PERSONAL]);

@@ -49,15 +49,30 @@ export const EXTRA_SECRET_DETECTORS = [
  * first, longest one is kept.
  */
 export function scanText(text: string, detectors: readonly Detector[]): Finding[] {
+  // Kept findings, sorted by start and never overlapping: an overlap test is a binary search.
   const kept: Finding[] = [];
   for (const d of detectors) {
     const found = d.scan(text).sort((a, b) => a.start - b.start || b.end - a.end);
     for (const f of found) {
-      if (kept.some((k) => f.start < k.end && k.start < f.end)) continue;
-      kept.push(f);
+      let lo = 0;
+      let hi = kept.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (kept[mid]!.start < f.start) lo = mid + 1;
+        else hi = mid;
+      }
+      const before = kept[lo - 1];
+      const after = kept[lo];
+      if (
+        (before !== undefined && before.end > f.start) ||
+        (after !== undefined && after.start < f.end)
+      ) {
+        continue;
+      }
+      kept.splice(lo, 0, f);
     }
   }
-  return kept.sort((a, b) => a.start - b.start);
+  return kept;
 }
 
 // --- Secrets gitleaks does not cover ---------------------------------------------------
@@ -158,10 +173,12 @@ export interface PiiDetectorOptions {
 // quadratic time on a long run of address characters. The local part is taken as
 // addresses are written in practice (RFC 5322 allows more, such as "/", which would take
 // "//bob" out of a URL).
-const LOCAL_CHAR = /[A-Za-z0-9%+_.-]/;
-const DOMAIN_CHAR = /[A-Za-z0-9.-]/;
-const LOCAL_PART = /^[A-Za-z0-9%+_-]+(?:\.[A-Za-z0-9%+_-]+)*$/;
-const DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}/;
+// Letters and digits of any script: internationalised addresses (RFC 6531, IDNA) too.
+const LOCAL_CHAR = /[\p{L}\p{N}\p{M}%+_.-]/u;
+const DOMAIN_CHAR = /[\p{L}\p{N}\p{M}.-]/u;
+const LOCAL_PART = /^[\p{L}\p{N}\p{M}%+_-]+(?:\.[\p{L}\p{N}\p{M}%+_-]+)*$/u;
+const DOMAIN =
+  /^(?:[\p{L}\p{N}](?:[\p{L}\p{N}\p{M}-]{0,61}[\p{L}\p{N}\p{M}])?\.)+(?:\p{L}[\p{L}\p{M}]{1,62}|xn--[a-z0-9-]{1,59})/u;
 
 /** Every e-mail address in `text`. */
 function findEmails(text: string, out: Finding[]): void {
@@ -174,7 +191,7 @@ function findEmails(text: string, out: Finding[]): void {
     const local = text.slice(start, at);
     if (local.length === 0 || !LOCAL_PART.test(local)) continue;
     const domain = DOMAIN.exec(text.slice(at + 1, end))?.[0];
-    if (domain === undefined || /[A-Za-z0-9]/.test(text[at + 1 + domain.length] ?? "")) continue;
+    if (domain === undefined || /[\p{L}\p{N}]/u.test(text[at + 1 + domain.length] ?? "")) continue;
     out.push({ rule: "pii:email", start, end: at + 1 + domain.length });
   }
 }
@@ -184,15 +201,15 @@ const IP_CANDIDATE =
   /(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?::(?:\d{1,3}\.){3}\d{1,3})?/g;
 
 /** An IBAN as printed: country, check digits, then groups of four, spaced or not. */
-const IBAN = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
+const IBAN = /\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}\b/g;
 
 /** 13 to 19 digits, alone or in groups separated by one space or hyphen. */
 const CARD = /\d(?:[ -]?\d){12,18}/g;
 
 /**
  * Where phone numbers may be: runs of digits close together, with the separators numbers
- * are written with. libphonenumber reads only runs of 7 digits or more, up to
- * {@link PHONE_RUN_MAX} characters (a few numbers in a row), and a few characters around
+ * are written with. libphonenumber reads only runs of 7 digits or more, in windows of
+ * {@link PHONE_RUN_MAX} characters (a few numbers in a row) and a few characters around
  * them, so its cost follows the candidates, not the length of the text.
  */
 const PHONE_RUN = /(?:\+|\()?\d(?:[\s()./-]{0,3}\d)*\)?/g;
@@ -208,7 +225,11 @@ export function piiDetectors(options: PiiDetectorOptions): Detector[] {
         const out: Finding[] = [];
         if (text.length < 15) return out;
         for (const m of text.matchAll(IBAN)) {
-          if (isValidIBAN(m[0].replace(/ /g, ""))) push(out, "pii:iban", m.index!, m[0].length);
+          // The pattern is greedy (`… 189 BIC` is taken whole): shorter ends are tried too.
+          const length = longestValid(m[0], 15, (c) =>
+            isValidIBAN(c.replace(/ /g, "").toUpperCase()),
+          );
+          if (length > 0) push(out, "pii:iban", m.index!, length);
         }
         return out;
       },
@@ -221,10 +242,12 @@ export function piiDetectors(options: PiiDetectorOptions): Detector[] {
         if (text.length < 13) return out;
         for (const m of text.matchAll(CARD)) {
           const start = m.index!;
-          const end = start + m[0].length;
-          const digits = m[0].replace(/[ -]/g, "");
-          if (insideToken(text, start, end) || !isCardNumber(digits)) continue;
-          push(out, "pii:card", start, m[0].length);
+          // Greedy too (`4111 1111 1111 1111 12/25`): shorter ends are tried.
+          const length = longestValid(m[0], 13, (c) => {
+            const end = start + c.length;
+            return !insideToken(text, start, end) && isCardNumber(c.replace(/[ -]/g, ""));
+          });
+          if (length > 0) push(out, "pii:card", start, length);
         }
         return out;
       },
@@ -247,7 +270,8 @@ export function piiDetectors(options: PiiDetectorOptions): Detector[] {
         for (const m of text.matchAll(IP_CANDIDATE)) {
           const start = m.index!;
           const end = start + m[0].length;
-          if (m[0].length < 3 || isIP(m[0]) === 0 || insideAddressToken(text, start, end)) continue;
+          const version = m[0].length < 3 ? 0 : isIP(m[0]);
+          if (version === 0 || insideAddressToken(text, start, end, version === 4)) continue;
           if (NOT_PERSONAL_IPS.has(m[0].toLowerCase())) continue;
           push(out, "pii:ip", start, m[0].length);
         }
@@ -259,17 +283,24 @@ export function piiDetectors(options: PiiDetectorOptions): Detector[] {
       category: "pii",
       scan(text) {
         const out: Finding[] = [];
+        const seen = new Set<number>();
         for (const m of text.matchAll(PHONE_RUN)) {
-          if (m[0].length < 7 || m[0].length > PHONE_RUN_MAX || countDigits(m[0]) < 7) continue;
-          const from = Math.max(0, m.index! - 4);
-          const slice = text.slice(from, m.index! + m[0].length + 4);
-          for (const f of findPhoneNumbersInText(slice, {
-            defaultCountry: options.defaultCountry,
-          })) {
-            const start = from + f.startsAt;
-            const end = from + f.endsAt;
-            if (insideToken(text, start, end) || out.some((o) => o.start === start)) continue;
-            push(out, "pii:phone", start, end - start);
+          if (m[0].length < 7 || countDigits(m[0]) < 7) continue;
+          // A long run (numbers listed one after another) is read in overlapping windows;
+          // each window alone: a digit of the text around makes libphonenumber refuse a match.
+          const runEnd = m.index! + m[0].length;
+          for (let at = m.index!; at < runEnd; at += PHONE_RUN_MAX / 2) {
+            const slice = text.slice(at, Math.min(runEnd, at + PHONE_RUN_MAX));
+            for (const f of findPhoneNumbersInText(slice, {
+              defaultCountry: options.defaultCountry,
+            })) {
+              const start = at + f.startsAt;
+              const end = at + f.endsAt;
+              if (seen.has(start) || insideToken(text, start, end)) continue;
+              seen.add(start);
+              push(out, "pii:phone", start, end - start);
+            }
+            if (at + PHONE_RUN_MAX >= runEnd) break;
           }
         }
         return out;
@@ -280,6 +311,18 @@ export function piiDetectors(options: PiiDetectorOptions): Detector[] {
 
 /** Addresses that name no one's machine: unspecified and loopback. */
 const NOT_PERSONAL_IPS: ReadonlySet<string> = new Set(["0.0.0.0", "127.0.0.1", "::", "::1"]);
+
+/**
+ * The length of the longest prefix of `candidate`, ending on a letter or digit and at least
+ * `min` characters long, that `valid` accepts; 0 when none does.
+ */
+function longestValid(candidate: string, min: number, valid: (prefix: string) => boolean): number {
+  for (let end = candidate.length; end >= min; end--) {
+    if (!/[A-Za-z0-9]/.test(candidate[end - 1]!)) continue;
+    if (valid(candidate.slice(0, end))) return end;
+  }
+  return 0;
+}
 
 function countDigits(s: string): number {
   let n = 0;
@@ -311,14 +354,18 @@ function insideToken(text: string, start: number, end: number): boolean {
   );
 }
 
-/** Like {@link insideToken}, and `.` or `:` joined to more digits (a version `1.2.3.4.5`). */
-function insideAddressToken(text: string, start: number, end: number): boolean {
+/**
+ * Like {@link insideToken}, and `.` or `:` joined to more digits (a version `1.2.3.4.5`),
+ * except an IPv4 address's port (`203.0.113.7:8080`).
+ */
+function insideAddressToken(text: string, start: number, end: number, v4: boolean): boolean {
   if (insideToken(text, start, end)) return true;
   const before = text[start - 1];
   const after = text[end];
+  const port = v4 && after === ":" && /^:\d{1,5}(?![\d.:])/.test(text.slice(end, end + 7));
   return (
     ((before === "." || before === ":") && /[0-9A-Fa-f]/.test(text[start - 2] ?? "")) ||
-    ((after === "." || after === ":") && /[0-9A-Fa-f]/.test(text[end + 1] ?? ""))
+    (!port && (after === "." || after === ":") && /[0-9A-Fa-f]/.test(text[end + 1] ?? ""))
   );
 }
 

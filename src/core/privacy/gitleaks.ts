@@ -102,8 +102,8 @@ export function compileGitleaksRules(config: unknown): GitleaksRuleSet {
  * Texts longer than this are scanned in overlapping windows: a secret is far shorter, and
  * the cost of locating a match's groups grows with the text before it.
  */
-const WINDOW = 4096;
-const OVERLAP = 1024;
+const WINDOW = 8192;
+const OVERLAP = 2048;
 
 function gitleaksDetector(rules: readonly CompiledRule[]): Detector {
   // One case-insensitive alternation of every keyword: a text that contains none (most do

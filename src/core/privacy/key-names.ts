@@ -70,6 +70,16 @@ export const SECRET_KEY_NAMES: readonly string[] = [
   "amqpurl",
   "sentrydsn",
   "dsn",
+  "cvv",
+  "cvv2",
+  "cvc",
+  "cvc2",
+  "securitycode",
+  "pin",
+  "pincode",
+  "otp",
+  "totp",
+  "mfacode",
 ];
 
 /**

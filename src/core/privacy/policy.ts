@@ -3,7 +3,9 @@
  * carries. A policy is declarative JSON, one per tenant (and a default for every tenant
  * without one), built on a preset: `strict` (the default), or the sector presets `health`,
  * `education` and `ecommerce`. When a tenant's policy names no preset, an event's sector
- * chooses it: an event of sector `health` gets the health preset.
+ * chooses it (an event of sector `health` gets the health preset), but only where the
+ * preset is stricter than `strict`: a caller cannot weaken its tenant's policy by naming a
+ * sector.
  *
  * Policies are validated once, when a log is opened, and a bad one is refused with the
  * JSON Pointer of the field at fault: a typo must never silently weaken a policy.
@@ -164,32 +166,38 @@ const ECOMMERCE_KEYS: readonly string[] = [
   "deliveryaddress",
 ];
 
+/** Every personal key name the presets know: each preset finds all of them. */
+const ALL_PERSONAL_KEYS: readonly string[] = [
+  ...PERSONAL_KEYS,
+  ...HEALTH_KEYS,
+  ...EDUCATION_KEYS,
+  ...ECOMMERCE_KEYS,
+];
+
 /**
- * The presets' contents; documented in docs/guides/privacy.md. `strict` encrypts every
- * personal key name any preset knows; a sector preset differs in what it does, not in what
- * it finds (e-commerce keeps e-mail addresses joinable and drops card numbers).
+ * The presets' contents; documented in docs/guides/privacy.md. Every preset finds the same
+ * things (every personal key name any preset knows); they differ in what they do with them:
+ * `strict` encrypts all, e-commerce keeps e-mail addresses joinable (hash) and drops card
+ * numbers.
  */
 const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | "pointers">>> = {
   strict: {
     defaultCountry: "FR",
     secrets: "mask",
     detectors: ALL_DETECTORS("encrypt"),
-    keys: keysWith(
-      [...PERSONAL_KEYS, ...HEALTH_KEYS, ...EDUCATION_KEYS, ...ECOMMERCE_KEYS],
-      "encrypt",
-    ),
+    keys: keysWith(ALL_PERSONAL_KEYS, "encrypt"),
   },
   health: {
     defaultCountry: "FR",
     secrets: "mask",
     detectors: ALL_DETECTORS("encrypt"),
-    keys: keysWith([...PERSONAL_KEYS, ...HEALTH_KEYS], "encrypt"),
+    keys: keysWith(ALL_PERSONAL_KEYS, "encrypt"),
   },
   education: {
     defaultCountry: "FR",
     secrets: "mask",
     detectors: ALL_DETECTORS("encrypt"),
-    keys: keysWith([...PERSONAL_KEYS, ...EDUCATION_KEYS], "encrypt"),
+    keys: keysWith(ALL_PERSONAL_KEYS, "encrypt"),
   },
   ecommerce: {
     defaultCountry: "FR",
@@ -197,12 +205,33 @@ const PRESET_POLICIES: Record<PresetName, Required<Omit<PolicyInput, "preset" | 
     // A customer's e-mail address stays joinable for order statistics; card numbers go.
     detectors: { ...ALL_DETECTORS("encrypt"), email: "hash", card: "drop" },
     keys: {
-      ...keysWith([...PERSONAL_KEYS, ...ECOMMERCE_KEYS], "encrypt"),
+      ...keysWith(ALL_PERSONAL_KEYS, "encrypt"),
       email: "hash",
       customeremail: "hash",
     },
   },
 };
+
+/**
+ * How much of a value each action leaves readable, least first: a sector chosen by the
+ * event (not by the tenant's operator) may only make the strict preset stricter.
+ */
+const STRICTNESS: Record<PolicyAction, number> = { drop: 0, mask: 1, encrypt: 2, hash: 3 };
+
+function stricter(a: PolicyAction, b: PolicyAction): PolicyAction {
+  return STRICTNESS[a] <= STRICTNESS[b] ? a : b;
+}
+
+/** The preset an event's sector picks, never weaker than `strict` on any rule. */
+function sectorPreset(name: PresetName): (typeof PRESET_POLICIES)[PresetName] {
+  const base = PRESET_POLICIES.strict;
+  const sector = PRESET_POLICIES[name];
+  const detectors = { ...base.detectors };
+  for (const d of PII_DETECTORS) detectors[d] = stricter(base.detectors[d]!, sector.detectors[d]!);
+  const keys = { ...base.keys };
+  for (const [k, a] of Object.entries(sector.keys)) keys[k] = stricter(keys[k] ?? a, a);
+  return { ...sector, detectors, keys };
+}
 
 /**
  * Checks a policy set and compiles each policy, so that a mistake is found when the log
@@ -263,10 +292,11 @@ export function compilePolicy(
       `expected one of ${PRESETS.join(", ")}, got ${show(presetIn)}`,
     );
   }
+  // The tenant's operator may choose any preset; an event's sector only a stricter one.
+  const bySector = presetIn === undefined && PRESETS.includes(sector as PresetName);
   const preset: PresetName =
-    (presetIn as PresetName | undefined) ??
-    (PRESETS.includes(sector as PresetName) ? (sector as PresetName) : "strict");
-  const base = PRESET_POLICIES[preset];
+    (presetIn as PresetName | undefined) ?? (bySector ? (sector as PresetName) : "strict");
+  const base = bySector ? sectorPreset(preset) : PRESET_POLICIES[preset];
 
   const country = p["defaultCountry"] ?? base.defaultCountry;
   if (typeof country !== "string" || !/^[A-Z]{2}$/.test(country)) {

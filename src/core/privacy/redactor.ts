@@ -25,7 +25,7 @@ export interface Redaction {
   path: string;
   /** The rule that matched: `key:password`, `secret:aws-access-token`, `pii:email`, `pointer:/meta/x`. */
   rule: string;
-  /** What was done: `drop`, `mask` or `hash`. */
+  /** What was done: `drop`, `mask`, `hash` or `encrypt`. */
   action: PolicyAction;
 }
 
@@ -151,7 +151,7 @@ export class PolicyRedactor implements Redactor {
       let key = rawKey;
       const keyFindings = this.#findings(rawKey);
       if (keyFindings.length > 0) {
-        key = this.#replaceSpans(rawKey, keyFindings, { ...ctx, subject: false }) ?? REDACTED;
+        key = this.#replaceSpans(rawKey, keyFindings, false, false) ?? REDACTED;
         while (Object.hasOwn(obj, key)) key += "~";
         const where = pointerOf("", [...path, key]);
         for (const f of keyFindings) {
@@ -227,26 +227,72 @@ export class PolicyRedactor implements Redactor {
     const findings = this.#findings(text);
     if (findings.length === 0) return text;
     const where = pointerOf("", path);
+    let sealing = false;
     for (const f of findings) {
       const action = this.#actionOf(f.rule, ctx.subject);
       ctx.out.push({ path: where, rule: f.rule, action });
-      // The envelope keeps the whole text: the decrypted view puts it back as it was.
-      if (action === "encrypt") ctx.sealed[where] = text;
+      sealing ||= action === "encrypt";
     }
-    return this.#replaceSpans(text, findings, ctx) ?? DROP;
+    const stored = this.#replaceSpans(text, findings, ctx.subject, false);
+    // The envelope keeps the text with only the encrypted spans left in clear: a secret or a
+    // value to hash beside them is replaced there too, and a dropped value is kept nowhere.
+    if (sealing && stored !== undefined) {
+      ctx.sealed[where] = this.#replaceSpans(text, findings, ctx.subject, true);
+    }
+    return stored ?? DROP;
   }
 
-  /** `text` with each finding's span replaced by its token; undefined when one says drop. */
-  #replaceSpans(text: string, findings: readonly Finding[], ctx: Ctx): string | undefined {
+  /**
+   * `text` with each finding's span replaced by its token (`keepEncrypted`: spans to encrypt
+   * left as they are, for the envelope); undefined when one says drop.
+   */
+  #replaceSpans(
+    text: string,
+    findings: readonly Finding[],
+    subject: boolean,
+    keepEncrypted: boolean,
+  ): string | undefined {
     let result = "";
     let at = 0;
     for (const f of findings) {
-      const action = this.#actionOf(f.rule, ctx.subject);
+      const action = this.#actionOf(f.rule, subject);
       if (action === "drop") return undefined;
-      result += text.slice(at, f.start) + this.#token(action, text.slice(f.start, f.end));
+      const span = text.slice(f.start, f.end);
+      result += text.slice(at, f.start);
+      result += keepEncrypted && action === "encrypt" ? span : this.#token(action, span);
       at = f.end;
     }
     return result + text.slice(at);
+  }
+
+  /**
+   * A copy of `v` with its secrets replaced (masked or dropped as the policy says) and its
+   * personal data left as it is: what an envelope may hold.
+   */
+  #secretFree(v: unknown): unknown {
+    if (typeof v === "string") {
+      const secrets = this.#findings(v).filter((f) => f.rule.startsWith("secret:"));
+      if (secrets.length === 0) return v;
+      return this.#replaceSpans(v, secrets, false, false) ?? REDACTED;
+    }
+    if (typeof v !== "object" || v === null) return v;
+    if (Array.isArray(v)) return v.map((x) => this.#secretFree(x));
+    const obj: Record<string, unknown> = {};
+    for (const key in v) {
+      const secret = this.#keyVerdict(key)?.secret === true;
+      if (secret && this.#policy.secrets === "drop") continue;
+      const safeKey = this.#findings(key).some((f) => f.rule.startsWith("secret:"))
+        ? REDACTED
+        : key;
+      const value = secret ? REDACTED : this.#secretFree((v as Record<string, unknown>)[key]);
+      Object.defineProperty(obj, safeKey, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return obj;
   }
 
   /** A whole value acted on: a token in its place, or DROP. */
@@ -255,7 +301,7 @@ export class PolicyRedactor implements Redactor {
     const where = pointerOf("", path);
     ctx.out.push({ path: where, rule, action });
     if (action === "drop") return DROP;
-    if (action === "encrypt") ctx.sealed[where] = v;
+    if (action === "encrypt") ctx.sealed[where] = this.#secretFree(v);
     // A number or an object is hashed as its JSON text: equal values, equal tokens.
     return this.#token(action, typeof v === "string" ? v : (JSON.stringify(v) ?? "null"));
   }

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   {
     version: 2,
     description:
-      "entries: the query columns generated from the record text; the actor index filled in chunks of 4096 entries; checkpoints kept by size (the latest one gives the log's size); entries, checkpoints, the actor index and logs append-only (triggers); subjects: each tenant's pseudonyms with their lookup values and wrapped data keys",
+      "entries: the query columns generated from the record text; the actor index filled in chunks of 4096 entries; checkpoints kept by size (the latest one gives the log's size); entries, checkpoints, the actor index and logs append-only (triggers)",
     // The query columns are copies of record members. Generated from the record text, they
     // cannot disagree with it: a lookup by id or a filtered query reads what the leaf
     // commits to. (A text that is not JSON, which only tampering makes, gives NULLs; verify
@@ -74,9 +74,6 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     // lowered); checkpoints are keyed by size, one b-tree instead of a table and its index.
     // The actor index has as many keys as there are people: written row by row, each commit
     // would dirty pages all over it. It is filled in chunks instead (see ACTOR_INDEX_CHUNK).
-    // Subjects are not append-only: erasing one deletes its row, which is what makes its
-    // envelopes noise and its pseudonym unlinkable. A person may have two pseudonyms when
-    // two processes met them first at once; the lookup index finds both.
     sql: `
 ALTER TABLE entries RENAME TO entries_v1;
 CREATE TABLE entries (
@@ -135,6 +132,16 @@ CREATE TRIGGER logs_no_update BEFORE UPDATE ON logs
   BEGIN SELECT RAISE(ABORT, 'genlog: a log keeps its name'); END;
 CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs
   BEGIN SELECT RAISE(ABORT, 'genlog: logs are never deleted'); END;
+`,
+  },
+  {
+    version: 3,
+    description:
+      "subjects: each tenant's pseudonyms with their lookup values and wrapped data keys (erasure deletes a subject's rows)",
+    // Not append-only: erasing a subject deletes its row, which is what makes its envelopes
+    // noise and its pseudonym unlinkable. A person may have two pseudonyms when two
+    // processes met them first at once; the lookup index finds both.
+    sql: `
 CREATE TABLE subjects (
   tenant      TEXT NOT NULL,
   pseudonym   TEXT NOT NULL,
