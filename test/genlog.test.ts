@@ -1037,3 +1037,59 @@ test("an empty dataDir or keysDir is a usage error, never the working directory"
     );
   }
 });
+
+test("close waits for appends still meeting their person or opening their tenant", async () => {
+  const dataDir = tempDir();
+  const log = await openLog({ dataDir });
+  const pending = [
+    log.append({ type: "backend", user: "first-time" }),
+    log.append({ type: "backend", tenant: "other", user: "someone" }),
+    log.append({ type: "backend", user: "first-time" }),
+  ];
+  await log.close();
+  const records = await Promise.all(pending);
+  assert.deepEqual(
+    records.map((r) => [r.tenant, r.seq]),
+    [
+      ["default", 0],
+      ["other", 0],
+      ["default", 1],
+    ],
+  );
+  assert.equal(records[0]!.actor, records[2]!.actor);
+  const again = await openLog({ dataDir });
+  assert.equal(await again.size(), 2);
+  assert.equal((await again.query({ user: "first-time" })).records.length, 2);
+  await again.close();
+});
+
+test("appends keep their callers' order while a person is looked up", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  const users = ["a", "b", null, "a", "c", null, "b"];
+  const records = await Promise.all(
+    users.map((user, i) => log.append({ type: "backend", user, meta: { i } })),
+  );
+  assert.deepEqual(
+    records.map((r) => [r.seq, r.meta.i]),
+    users.map((_, i) => [i, i]),
+  );
+  await log.close();
+});
+
+test("a validation error describes personal free text instead of quoting it", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  for (const [event, pointer] of [
+    [{ type: "x", user: "alice@example.org".repeat(20) }, "/user"],
+    [{ type: "x", id: "alice@example.org" }, "/id"],
+  ] as const) {
+    await assert.rejects(
+      log.append(event as never),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_INVALID_INPUT") &&
+        e.details.pointer === pointer &&
+        !e.message.includes("alice") &&
+        /got a string of \d+ characters/.test(e.message),
+    );
+  }
+  await log.close();
+});
