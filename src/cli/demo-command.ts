@@ -40,14 +40,22 @@ async function demo(o: GlobalOptions): Promise<number> {
           user: "carol",
           sector: "health",
           status: "failed",
-          meta: { reason: "quota" },
+          meta: {
+            reason: "quota",
+            note: "ask carol@example.org; db at postgres://ml:s3cret-pw@db/models",
+          },
         }),
       ];
       for (const r of records) {
+        const redacted = r.redactions.map((x) => `${x.path} (${x.rule}, ${x.action})`);
         say(
-          `  logged #${r.seq} ${r.type.padEnd(8)} actor=${r.actor ?? "null"} redacted=${r.redactions.map((x) => x.path).join(",") || "-"}`,
+          `  logged #${r.seq} ${r.type.padEnd(8)} actor=${r.actor ?? "null"} redacted=${redacted.join(", ") || "-"}`,
         );
       }
+      const [carol] = await log.reveal([records[3]!]);
+      say(
+        `  with the master key, #${carol!.seq}'s envelope opens: ${safe(JSON.stringify(carol!.revealed))}`,
+      );
       const report = await log.verify();
       say(describeReport(report, process.stderr));
       const last = records[records.length - 1]!;
