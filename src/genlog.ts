@@ -20,7 +20,7 @@ import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/poli
 import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipeline.js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore } from "./log/tenant-keys.js";
-import { MASTER_KEY_ID_SETTING } from "./keys/master-key.js";
+import { MASTER_KEY_ID_SETTING, checkMasterKeyEnv } from "./keys/master-key.js";
 import type { KeyStore } from "./keys/key-store.js";
 import { type ParsedCheckpoint } from "./core/checkpoint.js";
 import { parseVerifierKey, type NoteVerifier } from "./core/signed-note.js";
@@ -209,6 +209,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   checkMaxBatch(options.maxBatch);
   if (options.instance !== undefined) assertInstance(options.instance);
   if (options.policies !== undefined) validatePolicySet(options.policies);
+  if (options.readOnly !== true) checkMasterKeyEnv();
   const dataDir = resolve(
     pathOption(options.dataDir, "dataDir") ?? envPath("GENLOG_DATA_DIR") ?? DEFAULT_DATA_DIR,
   );

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compilePolicy, validatePolicySet } from "../src/core/privacy/policy.js";
 import { isGenlogError, openLog } from "../src/index.js";
@@ -143,4 +143,28 @@ test("genlog --policy FILE applies the file; a bad one is exit 2 naming the fiel
   const notJson = await runCli(["log", "backend", "--data-dir", data, "--policy", policy]);
   assert.equal(notJson.code, 2);
   assert.match(notJson.stderr, /--policy .*: not JSON/);
+});
+
+test("a made-up country and two spellings of one key are refused; a malformed GENLOG_MASTER_KEY leaves nothing behind", async () => {
+  assert.throws(
+    () => validatePolicySet({ default: { defaultCountry: "XX" } }),
+    (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_CONFIG") && e.details.pointer === "/default/defaultCountry",
+  );
+  assert.throws(
+    () =>
+      validatePolicySet({ default: { keys: { "Loyalty-Card": "hash", loyaltycard: "encrypt" } } }),
+    (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_CONFIG") && e.details.pointer === "/default/keys/loyaltycard",
+  );
+  const dataDir = join(tempDir(), "data");
+  const saved = process.env.GENLOG_MASTER_KEY;
+  process.env.GENLOG_MASTER_KEY = "abc";
+  try {
+    await assert.rejects(openLog({ dataDir }), (e: unknown) => isGenlogError(e, "GENLOG_E_CONFIG"));
+    assert.equal(existsSync(dataDir), false);
+  } finally {
+    if (saved === undefined) delete process.env.GENLOG_MASTER_KEY;
+    else process.env.GENLOG_MASTER_KEY = saved;
+  }
 });

@@ -295,3 +295,13 @@ test("a pointer that encrypts an object seals it without its secrets", () => {
     bio: `key ${REDACTED}`,
   });
 });
+
+test("a drop pointer under a value a key name encrypts still drops it from the envelope", () => {
+  const { sealed } = full({
+    preset: "ecommerce",
+    pointers: { "/meta/customer/notes": "drop" },
+  }).redact({ customer: { notes: "VIP, call 0470 12 34 56", name: "Dave" } }, [], {
+    subject: true,
+  });
+  assert.deepEqual(sealed["/meta/customer"], { name: "Dave" });
+});

@@ -45,12 +45,11 @@ export async function policyOption(o: GlobalOptions): Promise<{ policies?: Polic
   const text = await readBounded(o.policy, MAX_POLICY_FILE_BYTES, "--policy");
   try {
     return { policies: JSON.parse(text) as PolicySet };
-  } catch (cause) {
-    throw new GenlogError(
-      "GENLOG_E_CONFIG",
-      `--policy ${o.policy}: not JSON (${(cause as Error).message})`,
-      { cause, details: { pointer: "" } },
-    );
+  } catch {
+    // The parser's message quotes the text, which may hold anything: not repeated.
+    throw new GenlogError("GENLOG_E_CONFIG", `--policy ${o.policy}: not JSON`, {
+      details: { pointer: "" },
+    });
   }
 }
 

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { migrateDataDir, openLog, type GenlogStatus } from "../genlog.js";
 import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
-import { masterKeyPath } from "../keys/master-key.js";
+import { masterKeyFromEnv, masterKeyPath } from "../keys/master-key.js";
 import {
   keysDirOption,
   policyOption,
@@ -72,7 +72,7 @@ async function init(o: GlobalOptions): Promise<number> {
     }
     say(
       created
-        ? `Initialised ${safe(dataDir)} (tenant ${o.tenant}, origin ${safe(log.origin())}).\nSigning key: ${safe(path)}; master key: ${safe(masterKeyPath(keysDir))} (keep both secret, and back them up apart from the data). Verifier key:`
+        ? `Initialised ${safe(dataDir)} (tenant ${o.tenant}, origin ${safe(log.origin())}).\nSigning key: ${safe(path)}; master key: ${masterKeyFromEnv() ? "GENLOG_MASTER_KEY" : safe(masterKeyPath(keysDir))} (keep both secret, and back them up apart from the data). Verifier key:`
         : `${safe(dataDir)} was already initialised; kept its signing key ${safe(path)}. Verifier key:`,
     );
     await printLine(safe(verifierKey));

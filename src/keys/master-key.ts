@@ -92,6 +92,23 @@ export function loadMasterKey(
   };
 }
 
+/**
+ * Checks `GENLOG_MASTER_KEY` when it is set, before anything is created: a malformed one must
+ * leave no file behind.
+ *
+ * @throws {GenlogError} `GENLOG_E_CONFIG`.
+ */
+export function checkMasterKeyEnv(): void {
+  const env = process.env[MASTER_KEY_ENV];
+  if (env !== undefined && env !== "")
+    parseMasterKey(env, MASTER_KEY_ENV, "GENLOG_E_CONFIG").fill(0);
+}
+
+/** True when the master key comes from `GENLOG_MASTER_KEY` rather than a file. */
+export function masterKeyFromEnv(): boolean {
+  return (process.env[MASTER_KEY_ENV] ?? "") !== "";
+}
+
 function parseMasterKey(
   text: string,
   what: string,

@@ -10,6 +10,7 @@
  * Policies are validated once, when a log is opened, and a bad one is refused with the
  * JSON Pointer of the field at fault: a typo must never silently weaken a policy.
  */
+import { isSupportedCountry } from "libphonenumber-js";
 import { GenlogError } from "../../errors.js";
 import { PII_DETECTORS, type PiiDetectorName } from "./detectors.js";
 import { normaliseKeyName, secretKeyRuleOf } from "./key-names.js";
@@ -299,7 +300,7 @@ export function compilePolicy(
   const base = bySector ? sectorPreset(preset) : PRESET_POLICIES[preset];
 
   const country = p["defaultCountry"] ?? base.defaultCountry;
-  if (typeof country !== "string" || !/^[A-Z]{2}$/.test(country)) {
+  if (typeof country !== "string" || !/^[A-Z]{2}$/.test(country) || !isSupportedCountry(country)) {
     throw policyError(
       `${at}/defaultCountry`,
       `expected an ISO 3166-1 alpha-2 code such as "FR", got ${show(country)}`,
@@ -327,6 +328,7 @@ export function compilePolicy(
   }
 
   const keys = new Map<string, PolicyAction>(Object.entries(base.keys));
+  const seenKeys = new Map<string, string>();
   if (p["keys"] !== undefined) {
     for (const [name, action] of Object.entries(table(p["keys"], `${at}/keys`))) {
       const where = `${at}/keys/${escape(name)}`;
@@ -338,6 +340,13 @@ export function compilePolicy(
           `"${name}" names a secret, which is always ${secrets === "drop" ? "dropped" : "masked"} (see "secrets")`,
         );
       }
+      if (seenKeys.has(normalised)) {
+        throw policyError(
+          where,
+          `"${name}" is the same key name as "${seenKeys.get(normalised)}" (names are compared normalised)`,
+        );
+      }
+      seenKeys.set(normalised, name);
       keys.set(normalised, checkAction(action, where));
     }
   }

@@ -269,22 +269,34 @@ export class PolicyRedactor implements Redactor {
    * A copy of `v` with its secrets replaced (masked or dropped as the policy says) and its
    * personal data left as it is: what an envelope may hold.
    */
-  #secretFree(v: unknown): unknown {
+  #secretFree(v: unknown, path: string[]): unknown {
     if (typeof v === "string") {
       const secrets = this.#findings(v).filter((f) => f.rule.startsWith("secret:"));
       if (secrets.length === 0) return v;
       return this.#replaceSpans(v, secrets, false, false) ?? REDACTED;
     }
     if (typeof v !== "object" || v === null) return v;
-    if (Array.isArray(v)) return v.map((x) => this.#secretFree(x));
+    if (Array.isArray(v)) {
+      return v.map((x, i) => {
+        const pointed = this.#pointerDropped([...path, String(i)]);
+        if (pointed !== undefined) return pointed === DROP ? REDACTED : pointed;
+        return this.#secretFree(x, [...path, String(i)]);
+      });
+    }
     const obj: Record<string, unknown> = {};
     for (const key in v) {
       const secret = this.#keyVerdict(key)?.secret === true;
       if (secret && this.#policy.secrets === "drop") continue;
+      // A policy pointer under the encrypted value still applies: `drop` leaves it out.
+      const inner = [...path, key];
+      const pointed = this.#pointerDropped(inner);
+      if (pointed === DROP) continue;
       const safeKey = this.#findings(key).some((f) => f.rule.startsWith("secret:"))
         ? REDACTED
         : key;
-      const value = secret ? REDACTED : this.#secretFree((v as Record<string, unknown>)[key]);
+      const value = secret
+        ? REDACTED
+        : (pointed ?? this.#secretFree((v as Record<string, unknown>)[key], inner));
       Object.defineProperty(obj, safeKey, {
         value,
         enumerable: true,
@@ -295,13 +307,21 @@ export class PolicyRedactor implements Redactor {
     return obj;
   }
 
+  /** What a `drop` or `mask` pointer at `path` leaves of a value, or undefined for none. */
+  #pointerDropped(path: readonly string[]): typeof DROP | string | undefined {
+    const rule = this.#pointerRule(path);
+    if (rule?.action === "drop") return DROP;
+    if (rule?.action === "mask") return REDACTED;
+    return undefined;
+  }
+
   /** A whole value acted on: a token in its place, or DROP. */
   #whole(v: unknown, wanted: PolicyAction, rule: string, path: string[], ctx: Ctx): unknown {
     const action = wanted === "encrypt" && !ctx.subject ? "mask" : wanted;
     const where = pointerOf("", path);
     ctx.out.push({ path: where, rule, action });
     if (action === "drop") return DROP;
-    if (action === "encrypt") ctx.sealed[where] = this.#secretFree(v);
+    if (action === "encrypt") ctx.sealed[where] = this.#secretFree(v, [...path]);
     // A number or an object is hashed as its JSON text: equal values, equal tokens.
     return this.#token(action, typeof v === "string" ? v : (JSON.stringify(v) ?? "null"));
   }
