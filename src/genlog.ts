@@ -8,7 +8,13 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { GenlogError, isGenlogError } from "./errors.js";
-import { STATUSES, assertTenant, describeValue, validateEvent } from "./core/event-schema.js";
+import {
+  STATUSES,
+  assertTenant,
+  describeValue,
+  validateEvent,
+  type GenerationEvent,
+} from "./core/event-schema.js";
 import { rfc3339ToEpochMs } from "./core/rfc3339.js";
 import {
   parseStoredRecord,
@@ -304,14 +310,12 @@ export class Genlog {
   #keyStore: Promise<KeyStore> | undefined;
   readonly #keyNamesOnly: boolean;
   readonly #tenants = new Map<string, Promise<TenantLog>>();
-  /** The writers that are open, by tenant, for the append fast path. */
-  readonly #writers = new Map<string, LogWriter>();
+  /** The tenants whose writer is open, with their pipeline, for the append fast path. */
+  readonly #open = new Map<string, { writer: LogWriter; pipeline: TenantPipeline }>();
   /** Appends accepted while their tenant's writer was opening. */
   readonly #opening = new Set<Promise<unknown>>();
   /** Per tenant, the last append still being prepared (see {@link #inOrder}). */
   readonly #preparing = new Map<string, Promise<void>>();
-  /** The pipelines of the tenants whose writer is open, for the append fast path. */
-  readonly #pipelines = new Map<string, TenantPipeline>();
   readonly #hooks: { [K in HookName]: HookEvents[K][] } = { appended: [], checkpoint: [] };
   #closed = false;
 
@@ -356,7 +360,7 @@ export class Genlog {
 
   /** Like {@link append}, and says whether the idempotency key matched an earlier record. */
   appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
-    let valid: ReturnType<typeof validateEvent>;
+    let valid: GenerationEvent;
     try {
       this.#check();
       if (this.#readOnly) {
@@ -369,9 +373,9 @@ export class Genlog {
     // Only the validated snapshot is used from here: `event` is never read again.
     const tenant = valid.tenant ?? this.tenant;
     // Once a tenant's writer is open, an append is one call: no await, no extra promise.
-    const writer = this.#writers.get(tenant);
-    const pipeline = this.#pipelines.get(tenant);
-    if (writer !== undefined && pipeline !== undefined) {
+    const open = this.#open.get(tenant);
+    if (open !== undefined) {
+      const { writer, pipeline } = open;
       let prepared: PreparedRecord | Promise<PreparedRecord>;
       try {
         prepared = prepareEvent(valid, tenant, pipeline);
@@ -390,10 +394,7 @@ export class Genlog {
     return opening;
   }
 
-  async #appendOpening(
-    valid: ReturnType<typeof validateEvent>,
-    tenant: string,
-  ): Promise<AppendResult> {
+  async #appendOpening(valid: GenerationEvent, tenant: string): Promise<AppendResult> {
     const log = await this.#tenant(tenant, true);
     const writer = await (log.writer ??= this.#openWriter(log));
     const prepared = prepareEvent(valid, log.ref.tenant, log.pipeline!);
@@ -890,8 +891,7 @@ export class Genlog {
     // A failed open (e.g. a tampered log) is retried by the next append, not cached.
     opening.then(
       (writer) => {
-        this.#pipelines.set(log.ref.tenant, log.pipeline!);
-        this.#writers.set(log.ref.tenant, writer);
+        this.#open.set(log.ref.tenant, { writer, pipeline: log.pipeline! });
       },
       () => (log.writer = undefined),
     );
