@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   GENLOG_E_IO:
     "Reading or writing a file or stream failed (disk full, missing directory, closed pipe).",
   GENLOG_E_CLOSED: "The log was closed; open it again to append or read.",
+  GENLOG_E_HELD:
+    "A legal hold on the tenant or the subject refuses the erasure or purge; nothing was changed. Release the hold first.",
 } as const;
 
 /** A stable, documented error code. */

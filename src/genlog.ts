@@ -26,6 +26,18 @@ import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/poli
 import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipeline.js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore } from "./log/tenant-keys.js";
+import {
+  SUBJECT_EXPORT_FORMAT,
+  type SubjectExport,
+  type SubjectExportItem,
+} from "./core/subject-export.js";
+import {
+  SYSTEM_TYPES,
+  checkReason,
+  checkSelector,
+  systemEvent,
+  type SubjectSelector,
+} from "./log/system-events.js";
 import { MASTER_KEY_ID_SETTING, checkMasterKeyEnv } from "./keys/master-key.js";
 import type { KeyStore } from "./keys/key-store.js";
 import { type ParsedCheckpoint } from "./core/checkpoint.js";
@@ -49,7 +61,7 @@ import {
 } from "./log/writer.js";
 import { openTenantSigner } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
-import type { StoredEntry, LogRef, LogStore, QueryFilter } from "./store/log-store.js";
+import type { StoredEntry, LogRef, LogStore, QueryFilter, StoreEffect } from "./store/log-store.js";
 import { defaultKeysDir, ed25519Signer, keyPath, readKeyFile } from "./keys/file-keys.js";
 import type { Signer } from "./keys/signer.js";
 import {
@@ -169,6 +181,53 @@ export interface QueryPage {
   records: GenerationRecord[];
   /** Pass as `cursor` for the next page; null on the last page. */
   nextCursor: string | null;
+}
+
+/** Options of {@link Genlog.eraseSubject}. */
+export interface EraseOptions {
+  /** The person's id as the platform sent it (`user`/`actor`); or give `pseudonym`. */
+  subject?: string;
+  /** A pseudonym (`sub_…`) as records carry it; or give `subject`. */
+  pseudonym?: string;
+  /** Why, e.g. "GDPR Art. 17 request #1234": kept in the erasure event (redacted like meta). */
+  reason: string;
+  tenant?: string;
+}
+
+/** What {@link Genlog.eraseSubject} did. */
+export interface ErasureResult {
+  tenant: string;
+  /** The pseudonyms whose keys and lookup values were destroyed. */
+  pseudonyms: string[];
+  /** The `genlog.erasure` system event, committed with the deletion. */
+  record: GenerationRecord;
+  /**
+   * True when the write-ahead log was emptied too, so no copy of the deleted rows is left on
+   * disk; false when readers in other processes kept it from being emptied (the next erasure,
+   * or the last writer's close, empties it).
+   */
+  scrubbed: boolean;
+}
+
+/** Options of {@link Genlog.setHold} and {@link Genlog.releaseHold}: no subject for the whole tenant. */
+export interface HoldOptions {
+  subject?: string;
+  pseudonym?: string;
+  reason: string;
+  tenant?: string;
+}
+
+/** A legal hold in force. */
+export interface LegalHold {
+  tenant: string;
+  /** `tenant`: nothing of the tenant may be erased or purged; `subject`: that subject. */
+  scope: "tenant" | "subject";
+  /** The subject's pseudonym; null for a tenant hold. */
+  pseudonym: string | null;
+  /** The system event that set it: its seq, time and reason (as stored, redacted). */
+  seq: number;
+  since: string;
+  reason: unknown;
 }
 
 /** Hook events and their payloads. */
@@ -611,6 +670,230 @@ export class Genlog {
   }
 
   /**
+   * Erases a subject (GDPR Art. 17) by destroying their data key and lookup value, in one
+   * transaction with a `genlog.erasure` system event that names only the pseudonyms and the
+   * reason. Their records stay in the log, so every proof still verifies, but their
+   * envelopes can no longer be opened and the person can no longer be found by id. Takes
+   * the same time whatever the number of their records. Then empties the write-ahead log,
+   * so that no copy of the deleted key is left in the database files.
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming `/subject`, `/pseudonym` or
+   * `/reason`; `GENLOG_E_NOT_FOUND` for a subject never met or already erased;
+   * `GENLOG_E_HELD` under a legal hold (nothing is erased).
+   */
+  async eraseSubject(options: EraseOptions): Promise<ErasureResult> {
+    const selector = checkSelector(options);
+    const reason = checkReason(options.reason);
+    const log = await this.#tenantForSystemEvent(options.tenant);
+    const tenant = log.ref.tenant;
+    const pseudonyms = await this.#pseudonymsOf(log, selector);
+    const holds = await this.#store.listHolds(tenant);
+    const held = holds.find((h) => h.subject === "" || pseudonyms.includes(h.subject));
+    if (held !== undefined) {
+      throw new GenlogError(
+        "GENLOG_E_HELD",
+        `${held.subject === "" ? `tenant ${tenant}` : `subject ${held.subject} of tenant ${tenant}`} is under a legal hold: nothing was erased; release the hold first (\`genlog hold release\`)`,
+        { details: { tenant, subject: held.subject } },
+      );
+    }
+    // Forgotten before the event is queued: an append of the person from now on meets them
+    // as someone new.
+    log.pipeline!.protector.forget(pseudonyms);
+    const record = await this.#appendSystemEvent(
+      log,
+      systemEvent(SYSTEM_TYPES.erasure, { pseudonyms, reason }),
+      () => [{ kind: "erase", tenant, pseudonyms }],
+    );
+    const scrubbed = await this.#store.scrub();
+    return { tenant, pseudonyms, record, scrubbed };
+  }
+
+  /**
+   * A subject's export (GDPR Art. 15 and 20): every record of the person, decrypted, each
+   * with its inclusion proof in the tree of the latest signed checkpoint, and the data keys
+   * that let a reader check the decrypted view against the committed envelopes. Check one
+   * with {@link checkSubjectExport} (`genlog verify --export`). The export itself is
+   * recorded as a `genlog.subject-export` system event (pseudonyms and count, nothing else).
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` for a subject never met or erased;
+   * `GENLOG_E_INVALID_INPUT` naming `/subject` or `/pseudonym`.
+   */
+  async exportSubject(options: {
+    subject?: string;
+    pseudonym?: string;
+    tenant?: string;
+  }): Promise<SubjectExport> {
+    const selector = checkSelector(options);
+    const log = await this.#tenantForSystemEvent(options.tenant);
+    const { ref } = log;
+    const pseudonyms = await this.#pseudonymsOf(log, selector);
+    await idle(log);
+    const cp = await this.#checkpointAt(log, undefined);
+    const subjects = await this.#subjects(log);
+    const entries: StoredEntry[] = [];
+    for (const actor of pseudonyms) {
+      for (let afterSeq: number | undefined; ;) {
+        const page = await this.#store.query(ref.logId, {
+          actor,
+          limit: 1000,
+          ...(afterSeq !== undefined ? { afterSeq } : {}),
+        });
+        for (const e of page) if (e.seq < cp.size) entries.push(e);
+        if (page.length < 1000 || page[page.length - 1]!.seq >= cp.size) break;
+        afterSeq = page[page.length - 1]!.seq;
+      }
+    }
+    entries.sort((a, b) => a.seq - b.seq);
+    const records = entries.map((e) => parseStoredRecord(e.canonical, ref.origin, e.seq));
+    const revealed = await subjects.reveal(records);
+    const items: SubjectExportItem[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const { hashes } = await this.#prove(ref, entries[i]!, cp);
+      const view = revealed[i]!.revealed;
+      if (view === null || "erased" in view) continue; // erased meanwhile: nothing to export
+      items.push({ record: records[i]!, proof: hashes.map(base64), revealed: view });
+    }
+    const doc: SubjectExport = {
+      format: SUBJECT_EXPORT_FORMAT,
+      exportedAt: new Date().toISOString(),
+      origin: ref.origin,
+      tenant: ref.tenant,
+      verifierKey: await this.verifierKey(ref.tenant),
+      checkpoint: cp.note,
+      subject: {
+        id: "subject" in selector ? selector.subject : null,
+        keys: await subjects.dataKeysOf(pseudonyms),
+      },
+      records: items,
+    };
+    await this.#appendSystemEvent(
+      log,
+      systemEvent(SYSTEM_TYPES.subjectExport, { pseudonyms, records: items.length }),
+      () => [],
+    );
+    return doc;
+  }
+
+  /**
+   * Sets a legal hold on a subject, or on the whole tenant when no subject is given: erasure
+   * (and purge) then fail with `GENLOG_E_HELD` until it is released. Recorded as a
+   * `genlog.hold` system event.
+   *
+   * @throws {GenlogError} `GENLOG_E_HELD` when that hold is already set;
+   * `GENLOG_E_NOT_FOUND` for an unknown or erased subject; `GENLOG_E_INVALID_INPUT`.
+   */
+  async setHold(options: HoldOptions): Promise<GenerationRecord> {
+    return this.#hold(options, "hold");
+  }
+
+  /** Releases a legal hold set by {@link setHold} (a `genlog.hold-release` system event). */
+  async releaseHold(options: HoldOptions): Promise<GenerationRecord> {
+    return this.#hold(options, "release");
+  }
+
+  /** A tenant's legal holds in force, with the reason and time of the event that set each. */
+  async holds(tenant?: string): Promise<LegalHold[]> {
+    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    const rows = await this.#store.listHolds(ref.tenant);
+    const events = await this.#store.findByIds(
+      ref.logId,
+      rows.map((r) => r.eventId),
+    );
+    return rows.map((r) => {
+      const e = events.get(r.eventId);
+      const rec = e === undefined ? undefined : parseStoredRecord(e.canonical, ref.origin, e.seq);
+      return {
+        tenant: ref.tenant,
+        scope: r.subject === "" ? "tenant" : "subject",
+        pseudonym: r.subject === "" ? null : r.subject,
+        seq: rec?.seq ?? -1,
+        since: rec?.ts ?? "",
+        reason: rec?.meta["reason"] ?? null,
+      };
+    });
+  }
+
+  async #hold(options: HoldOptions, kind: "hold" | "release"): Promise<GenerationRecord> {
+    const whole = options.subject === undefined && options.pseudonym === undefined;
+    const selector = whole ? undefined : checkSelector(options);
+    const reason = checkReason(options.reason);
+    const log = await this.#tenantForSystemEvent(options.tenant);
+    const tenant = log.ref.tenant;
+    const targets = selector === undefined ? [""] : await this.#pseudonymsOf(log, selector);
+    const held = new Set((await this.#store.listHolds(tenant)).map((h) => h.subject));
+    for (const t of targets) {
+      const what = t === "" ? `tenant ${tenant}` : `subject ${t} of tenant ${tenant}`;
+      if (kind === "hold" && held.has(t)) {
+        throw new GenlogError("GENLOG_E_HELD", `${what} is already under a legal hold`, {
+          details: { tenant, subject: t },
+        });
+      }
+      if (kind === "release" && !held.has(t)) {
+        throw new GenlogError("GENLOG_E_NOT_FOUND", `${what} is not under a legal hold`, {
+          details: { tenant, subject: t },
+        });
+      }
+    }
+    const meta = {
+      scope: whole ? "tenant" : "subject",
+      ...(whole ? {} : { pseudonyms: targets }),
+      reason,
+    };
+    const type = kind === "hold" ? SYSTEM_TYPES.hold : SYSTEM_TYPES.holdRelease;
+    return this.#appendSystemEvent(log, systemEvent(type, meta), (eventId) =>
+      targets.map((subject) =>
+        kind === "hold" ? { kind, tenant, subject, eventId } : { kind, tenant, subject },
+      ),
+    );
+  }
+
+  /** A tenant's log opened to append a system event to (it must exist). */
+  async #tenantForSystemEvent(tenant: string | undefined): Promise<TenantLog> {
+    if (this.#readOnly) {
+      throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
+    }
+    return this.#tenant(tenant ?? this.tenant);
+  }
+
+  /** Appends a system event with what it changes beside the log (given the event's id). */
+  async #appendSystemEvent(
+    log: TenantLog,
+    event: GenerationEvent,
+    effects: (eventId: string) => StoreEffect[],
+  ): Promise<GenerationRecord> {
+    const prepared = prepareEvent(event, log.ref.tenant, log.pipeline!);
+    if (prepared instanceof Promise) throw new Error("a system event names no actor");
+    const writer = await (log.writer ??= this.#openWriter(log));
+    return (await writer.append(prepared, false, effects(prepared.template.id))).record;
+  }
+
+  /**
+   * The stored pseudonyms a selector names: a person's (one, or two after a race), or the
+   * pseudonym given if its subject is still stored.
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when there is none (never met, or erased).
+   */
+  async #pseudonymsOf(log: TenantLog, selector: SubjectSelector): Promise<string[]> {
+    const subjects = await this.#subjects(log);
+    let found: string[];
+    if ("subject" in selector) found = await subjects.pseudonymsOf(selector.subject);
+    else {
+      const rows = await this.#store.getSubjects(log.ref.tenant, [selector.pseudonym]);
+      found = rows.has(selector.pseudonym) ? [selector.pseudonym] : [];
+    }
+    if (found.length === 0) {
+      throw new GenlogError(
+        "GENLOG_E_NOT_FOUND",
+        "subject" in selector
+          ? `tenant ${log.ref.tenant} has no subject with this id: never met, or erased`
+          : `tenant ${log.ref.tenant} has no subject ${selector.pseudonym}: never met, or erased`,
+        { details: { tenant: log.ref.tenant } },
+      );
+    }
+    return found;
+  }
+
+  /**
    * Every record of a tenant's log, exactly as committed, in log order.
    * Each yielded string is the canonical JSON its leaf hashes.
    */
@@ -640,16 +923,7 @@ export class Genlog {
         `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger --size`,
       );
     }
-    // The leaf is recomputed from the record, and the path checked against the signed root
-    // before it is served: stored hashes that were altered fail here, not at the recipient.
-    const leaf = hashLeafText(entry.canonical);
-    const hashes = await this.#assemble(ref, planInclusionProof(entry.seq, cp.size));
-    try {
-      if (!leaf.equals(entry.leafHash)) throw new Error("the stored leaf hash differs");
-      verifyInclusion(leaf, entry.seq, cp.size, hashes, cp.checkpoint.rootHash);
-    } catch (cause) {
-      throw this.#badHashes(ref, cause, `record ${entry.seq} at size ${cp.size}`);
-    }
+    const { leaf, hashes } = await this.#prove(ref, entry, cp);
     return {
       origin: ref.origin,
       leafIndex: entry.seq,
@@ -978,6 +1252,27 @@ export class Genlog {
       `the stored hashes of ${ref.origin} do not prove ${what} against its signed checkpoint; no proof is served: run \`genlog verify\``,
       { cause, details: { origin: ref.origin } },
     );
+  }
+
+  /**
+   * The inclusion proof of a stored entry in the tree of a checked checkpoint. The leaf is
+   * recomputed from the record, and the path checked against the signed root before it is
+   * served: stored hashes that were altered fail here, not at the recipient.
+   */
+  async #prove(
+    ref: LogRef,
+    entry: StoredEntry,
+    cp: { size: number; checkpoint: ParsedCheckpoint },
+  ): Promise<{ leaf: Buffer; hashes: Buffer[] }> {
+    const leaf = hashLeafText(entry.canonical);
+    const hashes = await this.#assemble(ref, planInclusionProof(entry.seq, cp.size));
+    try {
+      if (!leaf.equals(entry.leafHash)) throw new Error("the stored leaf hash differs");
+      verifyInclusion(leaf, entry.seq, cp.size, hashes, cp.checkpoint.rootHash);
+    } catch (cause) {
+      throw this.#badHashes(ref, cause, `record ${entry.seq} at size ${cp.size}`);
+    }
+    return { leaf, hashes };
   }
 
   async #assemble(ref: LogRef, plan: ReturnType<typeof planInclusionProof>): Promise<Buffer[]> {

@@ -21,7 +21,19 @@ export {
   type HookEvents,
   type GenlogStatus,
   type LogStatus,
+  type EraseOptions,
+  type ErasureResult,
+  type HoldOptions,
+  type LegalHold,
 } from "./genlog.js";
+export { SYSTEM_TYPES } from "./log/system-events.js";
+export {
+  checkSubjectExport,
+  SUBJECT_EXPORT_FORMAT,
+  type SubjectExport,
+  type SubjectExportItem,
+  type SubjectExportCheck,
+} from "./core/subject-export.js";
 export { GenlogError, isGenlogError, ERROR_CODES, type ErrorCode } from "./errors.js";
 export type { GenerationRecord, Artifact } from "./core/record.js";
 export type { Revealed, RevealedRecord } from "./log/subjects.js";

@@ -13,6 +13,7 @@ import { defineLogCommand } from "./log-command.js";
 import { defineProofCommands } from "./proof-commands.js";
 import { defineReadCommands } from "./read-commands.js";
 import { defineSetupCommands } from "./setup-commands.js";
+import { defineSubjectCommands } from "./subject-commands.js";
 import {
   describeErrno,
   escapeForTerminal,
@@ -31,6 +32,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_KEY",
   "GENLOG_E_MALFORMED_NOTE",
   "GENLOG_E_ID_REUSED",
+  "GENLOG_E_HELD",
 ]);
 const VERIFY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_BAD_SIGNATURE",
@@ -103,6 +105,7 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
   defineReadCommands(program, bind);
   defineProofCommands(program, bind);
   defineVerifyCommand(program, bind);
+  defineSubjectCommands(program, bind);
   defineDemoCommand(program, bind);
 
   const addExitStatuses = (cmd: Command): void => {

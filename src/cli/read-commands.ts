@@ -1,9 +1,6 @@
 /**
  * Reading records back: `get`, `query`, `export`.
  */
-import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
@@ -12,6 +9,7 @@ import type { Genlog } from "../genlog.js";
 import type { RevealedRecord } from "../log/subjects.js";
 import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { parseLimit, parseTimeBound } from "./option-values.js";
+import { writeFileAtomically } from "./output-file.js";
 import {
   count,
   escapeForTerminal as safe,
@@ -19,7 +17,6 @@ import {
   jsonForStdout,
   printLine,
   say,
-  writeError,
   writeOut,
 } from "./terminal.js";
 
@@ -216,57 +213,7 @@ async function writeChunks(log: Genlog, write: (text: string) => Promise<void>):
   return n;
 }
 
-/**
- * Writes the export to a temporary file beside `path` (same file system, mode 0600), syncs it
- * and renames it over `path`: a reader of `path` sees the old file or the complete new one,
- * and a failure leaves an existing file as it was.
- */
-async function exportToFile(log: Genlog, path: string): Promise<number> {
-  const target = resolve(path);
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-  let file;
-  try {
-    file = await open(temp, "wx", 0o600);
-  } catch (cause) {
-    throw writeError(cause as Error, path);
-  }
-  let renamed = false;
-  try {
-    const handle = file;
-    const n = await writeChunks(log, async (text) => {
-      try {
-        await handle.write(text);
-      } catch (cause) {
-        throw writeError(cause as Error, path);
-      }
-    });
-    try {
-      await handle.sync();
-      await handle.close();
-      file = undefined;
-      await rename(temp, target);
-      renamed = true;
-    } catch (cause) {
-      throw writeError(cause as Error, path);
-    }
-    await syncDirectory(dirname(target));
-    return n;
-  } finally {
-    await file?.close().catch(() => undefined);
-    if (!renamed) await unlink(temp).catch(() => undefined);
-  }
-}
-
-/** Makes the rename durable; a file system that cannot sync a directory is left as it is. */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const d = await open(dir, "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // Best effort: the file's own content is already synced.
-  }
+/** Writes the export to `path`, replaced only once complete (see {@link writeFileAtomically}). */
+function exportToFile(log: Genlog, path: string): Promise<number> {
+  return writeFileAtomically(path, (write) => writeChunks(log, write));
 }

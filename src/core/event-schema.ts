@@ -136,9 +136,23 @@ export function validateEvent(input: unknown): GenerationEvent {
   if (valid.user !== undefined && valid.actor !== undefined && valid.user !== valid.actor) {
     throw invalid("/actor", "exclusive", "give either `user` or `actor`, not two different values");
   }
+  if (valid.type.startsWith(SYSTEM_TYPE_PREFIX)) {
+    throw invalid(
+      "/type",
+      "reserved",
+      `/type: types starting with "${SYSTEM_TYPE_PREFIX}" are genlog's own system events (erasure, purge, legal holds) and cannot be appended`,
+    );
+  }
   if (valid.meta !== undefined) checkMetaBytes(valid.meta, w.chars);
   return valid;
 }
+
+/**
+ * The types of genlog's system events start with this: `append` refuses them, so that a
+ * record of such a type in a log was written by genlog itself (an erasure, a purge, a legal
+ * hold) and `verify` can rely on it.
+ */
+export const SYSTEM_TYPE_PREFIX = "genlog.";
 
 /**
  * Copies an event into plain data, reading each property of the caller's objects once.

@@ -67,6 +67,8 @@ export class TenantSubjects implements Protector {
   readonly #known = new Map<string, KnownSubject>();
   /** Subjects not known to be stored yet, by pseudonym: never evicted from the cache. */
   readonly #unstored = new Map<string, KnownSubject>();
+  /** Pseudonyms erased by this process: a lookup that raced the erasure must not revive one. */
+  readonly #erased = new Set<string>();
   /** First meetings in progress, so that racing appends of one person share one subject. */
   readonly #meeting = new Map<string, Promise<KnownSubject>>();
 
@@ -127,7 +129,9 @@ export class TenantSubjects implements Protector {
 
   async #lookUp(actor: string): Promise<KnownSubject> {
     const lookup = lookupOf(this.#lookupKey, actor);
-    const [row] = await this.#store.findSubjects(this.#tenant, lookup);
+    const [row] = (await this.#store.findSubjects(this.#tenant, lookup)).filter(
+      (r) => !this.#erased.has(r.pseudonym),
+    );
     let subject: KnownSubject;
     if (row !== undefined) {
       subject = {
@@ -172,10 +176,37 @@ export class TenantSubjects implements Protector {
     }
   }
 
+  /**
+   * Forgets erased subjects: the next record of that person gets a new pseudonym and key. A
+   * record sealed for them before (and committed after the erasure) is under the erased key:
+   * unreadable like their older ones.
+   */
+  forget(pseudonyms: readonly string[]): void {
+    for (const p of pseudonyms) {
+      this.#erased.add(p);
+      this.#unstored.delete(p);
+    }
+    for (const [actor, s] of this.#known)
+      if (this.#erased.has(s.pseudonym)) this.#known.delete(actor);
+  }
+
   /** The pseudonyms of the person `actor` (none once erased; two after a race). */
   async pseudonymsOf(actor: string): Promise<string[]> {
     const rows = await this.#store.findSubjects(this.#tenant, lookupOf(this.#lookupKey, actor));
     return rows.map((r) => r.pseudonym);
+  }
+
+  /** The data keys of stored subjects (base64), for a subject export. */
+  async dataKeysOf(
+    pseudonyms: readonly string[],
+  ): Promise<{ pseudonym: string; dataKey: string }[]> {
+    const rows = await this.#store.getSubjects(this.#tenant, pseudonyms);
+    return [...rows.values()].map((row) => {
+      const key = this.#unwrap(row);
+      const dataKey = key.toString("base64");
+      key.fill(0);
+      return { pseudonym: row.pseudonym, dataKey };
+    });
   }
 
   /** `records` with their personal data decrypted beside them. */

@@ -30,6 +30,7 @@ import {
   type LogStore,
   type NodeId,
   type StoredCheckpoint,
+  type StoreEffect,
   type StoredEntry,
   type SubjectRow,
 } from "../store/log-store.js";
@@ -55,6 +56,8 @@ interface Pending {
   prepared: PreparedRecord;
   /** True when the id came from the caller and so may repeat. */
   clientId: boolean;
+  /** A system event's changes beside the log: it is then sealed in a batch of its own. */
+  effects?: StoreEffect[];
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -95,6 +98,8 @@ interface SealedBatch {
   previous: StoredCheckpoint | undefined;
   /** Subjects of its new records not known to be stored yet; committed with them. */
   subjects: SubjectRow[];
+  /** The changes of its system event beside the log. */
+  effects: StoreEffect[];
 }
 
 /** A batch handed to the store, with its commit's outcome: the failure, or undefined. */
@@ -189,12 +194,29 @@ export class LogWriter {
     return this.#frontier.size;
   }
 
-  /** Queues a prepared record; resolves once it is durable and covered by a checkpoint. */
-  append(prepared: PreparedRecord, clientId: boolean): Promise<AppendResult> {
+  /**
+   * Queues a prepared record; resolves once it is durable and covered by a checkpoint. A
+   * system event passes the `effects` it makes beside the log: they commit with its record
+   * or not at all, in a batch that holds it alone (a refused effect fails no other append).
+   */
+  append(
+    prepared: PreparedRecord,
+    clientId: boolean,
+    effects?: StoreEffect[],
+  ): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push({ prepared, clientId, resolve, reject });
+      this.#queue.push({ prepared, clientId, resolve, reject, ...(effects ? { effects } : {}) });
       this.#schedule();
     });
+  }
+
+  /** Takes the next batch off the queue: up to `n` appends, a system event with effects alone. */
+  #take(n: number): Pending[] {
+    const end = Math.min(n, this.#queue.length);
+    for (let i = 0; i < end; i++) {
+      if (this.#queue[i]!.effects !== undefined) return this.#queue.splice(0, i === 0 ? 1 : i);
+    }
+    return this.#queue.splice(0, end);
   }
 
   #schedule(): void {
@@ -239,7 +261,7 @@ export class LogWriter {
         // than the overlap gains (as for the few appends of each of many tenants).
         const n = this.#queue.length;
         const take = flights.length === 0 && n >= MIN_SPLIT ? Math.ceil(n / 2) : this.#maxBatch;
-        const batch = this.#queue.splice(0, Math.min(take, this.#maxBatch));
+        const batch = this.#take(Math.min(take, this.#maxBatch));
         try {
           flights.push(this.#commit(await this.#seal(batch, flights.at(-1)?.sealed)));
         } catch (e) {
@@ -292,6 +314,7 @@ export class LogWriter {
             checkpoint: { size: sealed.size, note: sealed.note! },
             previous: sealed.previous,
             ...(sealed.subjects.length > 0 ? { subjects: sealed.subjects } : {}),
+            ...(sealed.effects.length > 0 ? { effects: sealed.effects } : {}),
             // Callers that wait together come back together: while this commits, their next
             // appends (or the rest of the queue) can be sealed. A lone append commits
             // quickest where it is.
@@ -379,6 +402,7 @@ export class LogWriter {
     const tsText = formatTimestamp(ts);
     const entries: StoredEntry[] = [];
     const subjects: SubjectRow[] = [];
+    const effects: StoreEffect[] = [];
     const byClientId = new Map<string, AppendResult>();
     const rejected = new Set<number>();
     for (let i = 0; i < batch.length; i++) {
@@ -396,6 +420,7 @@ export class LogWriter {
       }
       const s = sealRecord(prepared, frontier.size, tsText);
       if (prepared.newSubject !== undefined) subjects.push(prepared.newSubject);
+      if (batch[i]!.effects !== undefined) effects.push(...batch[i]!.effects!);
       const nodes = frontier.appendOwned(s.leafHash);
       const r = s.record;
       entries.push({
@@ -426,6 +451,7 @@ export class LogWriter {
       note: undefined,
       previous: this.#tip,
       subjects,
+      effects,
     };
     if (entries.length === 0) return sealed;
     const newRoot = frontier.root();

@@ -73,6 +73,30 @@ export interface SubjectRow {
   wrappedKey: Uint8Array;
 }
 
+/**
+ * A change a system event makes beside the log, committed in the same transaction as the
+ * event's record so that neither lands without the other:
+ * - `erase`: deletes the subjects' rows (data keys and lookup values); refused with
+ *   `GENLOG_E_HELD` under a hold on the tenant or one of them, `GENLOG_E_NOT_FOUND` when none
+ *   is left to delete (erased meanwhile);
+ * - `hold`: sets a legal hold on a subject (a pseudonym) or, with `subject: ""`, the whole
+ *   tenant; `GENLOG_E_HELD` when one is already set there;
+ * - `release`: lifts it; `GENLOG_E_NOT_FOUND` when none is set.
+ */
+export type StoreEffect =
+  | { kind: "erase"; tenant: string; pseudonyms: string[] }
+  | { kind: "hold"; tenant: string; subject: string; eventId: string }
+  | { kind: "release"; tenant: string; subject: string };
+
+/** A legal hold in force. */
+export interface HoldRow {
+  tenant: string;
+  /** A pseudonym, or "" for the whole tenant. */
+  subject: string;
+  /** The id of the system event that set it (its reason is there). */
+  eventId: string;
+}
+
 /** One finding of {@link LogStore.checkIntegrity}. */
 export interface StoreDamage {
   /** What is damaged and how, in one sentence. */
@@ -103,6 +127,12 @@ export interface AppendBatch {
    * key without a record.
    */
   subjects?: SubjectRow[];
+  /**
+   * What the batch's system event changes beside the log (see {@link StoreEffect}); a batch
+   * that carries effects holds that one record. If an effect is refused, nothing of the
+   * batch is written.
+   */
+  effects?: StoreEffect[];
   /**
    * A hint: the caller has more work to do while this batch commits (the next batch to
    * seal), so a driver that can commit off the caller's thread should. Without it, a driver
@@ -189,6 +219,16 @@ export interface LogStore {
   findSubjects(tenant: string, lookup: Uint8Array): Promise<SubjectRow[]>;
   /** A tenant's subjects by pseudonym; an erased one is absent from the map. */
   getSubjects(tenant: string, pseudonyms: readonly string[]): Promise<Map<string, SubjectRow>>;
+
+  /** A tenant's legal holds in force. */
+  listHolds(tenant: string): Promise<HoldRow[]>;
+
+  /**
+   * Leaves nothing deleted on disk: moves the write-ahead log into the database and empties
+   * it (deleted rows are overwritten as they are deleted). Returns false when readers of
+   * other connections kept part of it from being emptied; calling again later finishes.
+   */
+  scrub(): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GenlogError } from "../../src/errors.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import type { LogStore, StoredEntry } from "../../src/store/log-store.js";
+import type { AppendBatch, LogStore, StoredEntry } from "../../src/store/log-store.js";
 import { tempDir } from "../helpers/temp-dir.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -366,6 +366,60 @@ for (const driver of DRIVERS) {
       } finally {
         child.kill();
       }
+      await store.close();
+    });
+
+    test("a system event's effects commit with it or not at all: erase, hold, release", async () => {
+      const { store } = driver.make();
+      const logId = await fill(store, 2);
+      const sub = (p: string) => ({
+        tenant: "t",
+        pseudonym: p,
+        lookup: h(`lookup ${p}`),
+        wrappedKey: h(`key ${p}`),
+      });
+      const append = (seq: number, extra: Partial<AppendBatch>) =>
+        store.appendBatch(logId, {
+          entries: [entry(seq)],
+          checkpoint: { size: seq + 1, note: `cp ${seq + 1}` },
+          previous: { size: seq, note: `cp ${seq}` },
+          ...extra,
+        });
+      await append(2, { subjects: [sub("sub_a"), sub("sub_b")] });
+      await append(3, {
+        effects: [{ kind: "hold", tenant: "t", subject: "sub_a", eventId: "e3" }],
+      });
+      assert.deepEqual(await store.listHolds("t"), [
+        { tenant: "t", subject: "sub_a", eventId: "e3" },
+      ]);
+      // Held: the erasure is refused and nothing of its batch is written.
+      await assert.rejects(
+        append(4, { effects: [{ kind: "erase", tenant: "t", pseudonyms: ["sub_a"] }] }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_HELD",
+      );
+      assert.equal((await store.logState(logId)).size, 4);
+      assert.equal((await store.getSubjects("t", ["sub_a"])).size, 1);
+      // Setting it twice, or releasing what is not held, is refused the same way.
+      await assert.rejects(
+        append(4, { effects: [{ kind: "hold", tenant: "t", subject: "sub_a", eventId: "e4" }] }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_HELD",
+      );
+      await assert.rejects(
+        append(4, { effects: [{ kind: "release", tenant: "t", subject: "" }] }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_NOT_FOUND",
+      );
+      assert.equal((await store.logState(logId)).size, 4);
+      // Not held: erased with its event; erased again: not found.
+      await append(4, { effects: [{ kind: "erase", tenant: "t", pseudonyms: ["sub_b"] }] });
+      assert.equal((await store.getSubjects("t", ["sub_b"])).size, 0);
+      assert.deepEqual(await store.findSubjects("t", h("lookup sub_b")), []);
+      await assert.rejects(
+        append(5, { effects: [{ kind: "erase", tenant: "t", pseudonyms: ["sub_b"] }] }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_NOT_FOUND",
+      );
+      await append(5, { effects: [{ kind: "release", tenant: "t", subject: "sub_a" }] });
+      assert.deepEqual(await store.listHolds("t"), []);
+      assert.equal(await store.scrub(), true);
       await store.close();
     });
 

@@ -7,10 +7,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { openLog, type Genlog } from "../../src/index.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { files, leaks } from "../helpers/disk-scan.js";
 import { KEY_NAMES_ONLY } from "../../src/log/pipeline.js";
 
 /** What must never be stored in clear: [what it is, the text a leak would show]. */
@@ -84,29 +83,6 @@ function events(): Parameters<Genlog["append"]>[0][] {
       },
     },
   ];
-}
-
-/** Every file under `dir`, recursively. */
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? files(path) : [path];
-  });
-}
-
-/** The values of `list` found in clear in any file under `dir`, with the file. */
-function leaks(dir: string, list: [string, string][]): string[] {
-  const found: string[] = [];
-  for (const path of files(dir)) {
-    const bytes = readFileSync(path);
-    for (const [what, value] of list) {
-      // As stored in JSON text, and with the spaces of a formatted number taken out.
-      for (const form of new Set([value, value.replace(/ /g, "")])) {
-        if (bytes.includes(Buffer.from(form, "utf8"))) found.push(`${what} "${form}" in ${path}`);
-      }
-    }
-  }
-  return found;
 }
 
 test("no secret and no personal value is stored in clear, in the database, its WAL or anywhere in the data directory", async () => {

@@ -6,7 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../../errors.js";
-import type { AppendBatch, StoredCheckpoint, SubjectRow } from "../log-store.js";
+import type { AppendBatch, StoreEffect, StoredCheckpoint, SubjectRow } from "../log-store.js";
 import { actorIndexBound } from "./schema.js";
 import { sqliteCode, toStoreError } from "./sqlite-errors.js";
 
@@ -29,6 +29,8 @@ export interface PackedBatch {
   previousNote: string | null;
   /** Subjects first met in this batch, stored with it. */
   subjects: SubjectRow[];
+  /** What the batch's system event changes beside the log. */
+  effects: StoreEffect[];
 }
 
 /** A GenlogError as it crosses the thread boundary. */
@@ -58,6 +60,7 @@ export function packBatch(logId: number, batch: AppendBatch): PackedBatch {
     checkpoint,
     previousNote: previous?.note ?? null,
     subjects: batch.subjects ?? [],
+    effects: batch.effects ?? [],
   };
   let at = n * 32;
   for (let i = 0; i < n; i++) {
@@ -105,6 +108,8 @@ export function prepareAppend(
      WHERE log_id = ? AND seq >= ? AND seq < ? AND actor IS NOT NULL ORDER BY actor, seq`,
   );
 
+  const applyEffects = prepareEffects(db);
+
   const appendBody = (b: PackedBatch) => {
     const { logId, checkpoint: cp } = b;
     if (logExists.get(logId) === undefined) {
@@ -150,6 +155,7 @@ export function prepareAppend(
       // Posted to the worker, Buffers arrive as Uint8Arrays, which better-sqlite3 refuses.
       insertSubject.run(sub.tenant, sub.pseudonym, asBuffer(sub.lookup), asBuffer(sub.wrappedKey));
     }
+    if (b.effects.length > 0) applyEffects(b.effects);
     insertCheckpoint.run(logId, cp.size, cp.note);
     // Past a multiple of the chunk: the chunks below it join the actor index.
     const [from, to] = [actorIndexBound(size), actorIndexBound(cp.size)];
@@ -187,6 +193,59 @@ export function prepareAppend(
       }
       const rows = batches.reduce((n, b) => n + b.seqs.length, 0);
       throw toStoreError(e, `commit of ${rows} records (rolled back)`, path);
+    }
+  };
+}
+
+/** Applies the {@link StoreEffect}s of a system event, inside its append transaction. */
+function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]) => void {
+  const holdOn = db
+    .prepare("SELECT subject FROM holds WHERE tenant = ? AND subject IN ('', ?) ORDER BY subject")
+    .pluck();
+  const deleteSubject = db.prepare("DELETE FROM subjects WHERE tenant = ? AND pseudonym = ?");
+  const insertHold = db.prepare(
+    "INSERT OR IGNORE INTO holds (tenant, subject, event_id) VALUES (?, ?, ?)",
+  );
+  const deleteHold = db.prepare("DELETE FROM holds WHERE tenant = ? AND subject = ?");
+  const heldTarget = (tenant: string, subject: string) =>
+    subject === "" ? `tenant ${tenant}` : `subject ${subject} of tenant ${tenant}`;
+  return (effects) => {
+    for (const e of effects) {
+      if (e.kind === "erase") {
+        let deleted = 0;
+        for (const p of e.pseudonyms) {
+          const held = holdOn.get(e.tenant, p) as string | undefined;
+          if (held !== undefined) {
+            throw new GenlogError(
+              "GENLOG_E_HELD",
+              `${heldTarget(e.tenant, held)} is under a legal hold: nothing was erased; release the hold first (\`genlog hold release\`)`,
+              { details: { tenant: e.tenant, subject: held } },
+            );
+          }
+          deleted += deleteSubject.run(e.tenant, p).changes;
+        }
+        if (deleted === 0) {
+          throw new GenlogError(
+            "GENLOG_E_NOT_FOUND",
+            `subject ${e.pseudonyms.join(", ")} of tenant ${e.tenant} was already erased`,
+            { details: { tenant: e.tenant, pseudonyms: e.pseudonyms } },
+          );
+        }
+      } else if (e.kind === "hold") {
+        if (insertHold.run(e.tenant, e.subject, e.eventId).changes === 0) {
+          throw new GenlogError(
+            "GENLOG_E_HELD",
+            `${heldTarget(e.tenant, e.subject)} is already under a legal hold`,
+            { details: { tenant: e.tenant, subject: e.subject } },
+          );
+        }
+      } else if (deleteHold.run(e.tenant, e.subject).changes === 0) {
+        throw new GenlogError(
+          "GENLOG_E_NOT_FOUND",
+          `${heldTarget(e.tenant, e.subject)} is not under a legal hold`,
+          { details: { tenant: e.tenant, subject: e.subject } },
+        );
+      }
     }
   };
 }

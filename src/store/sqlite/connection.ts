@@ -23,6 +23,9 @@ export function configureWriter(db: Database.Database): void {
   db.pragma("journal_mode = WAL");
   // FULL: the WAL is fsynced at every commit, so an acked batch survives power loss.
   db.pragma("synchronous = FULL");
+  // What is deleted (an erased subject's data key, a purged record) is overwritten with
+  // zeros, not left in free pages for anyone who reads the file.
+  db.pragma("secure_delete = ON");
 }
 
 /**

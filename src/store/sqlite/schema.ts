@@ -152,6 +152,23 @@ CREATE TABLE subjects (
 CREATE INDEX subjects_lookup ON subjects (tenant, lookup);
 `,
   },
+  {
+    version: 4,
+    description:
+      "holds: the legal holds in force, each set and released by a system event of the tenant's log; deleted pages are overwritten (secure_delete)",
+    // Written only in the transaction of the system event that sets or releases the hold,
+    // so that the log says when and why; the row lets an erasure or a purge check for holds
+    // under the same write lock that commits it. `subject` is a pseudonym, or '' for the
+    // whole tenant.
+    sql: `
+CREATE TABLE holds (
+  tenant   TEXT NOT NULL,
+  subject  TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (tenant, subject)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /**

@@ -26,6 +26,7 @@ import {
   type StoredCheckpoint,
   type StoredEntry,
   type SubjectRow,
+  type HoldRow,
 } from "../log-store.js";
 import type { EventStatus } from "../../core/event-schema.js";
 import {
@@ -397,6 +398,30 @@ export class SqliteStore implements LogStore {
         if (row !== undefined) out.set(p, subjectOf(row));
       }
       return out;
+    });
+  }
+
+  async listHolds(tenant: string): Promise<HoldRow[]> {
+    return this.#do(
+      `reading the legal holds of tenant ${tenant}`,
+      () =>
+        this.#db
+          .prepare(
+            "SELECT tenant, subject, event_id AS eventId FROM holds WHERE tenant = ? ORDER BY subject",
+          )
+          .all(tenant) as HoldRow[],
+    );
+  }
+
+  async scrub(): Promise<boolean> {
+    return this.#do("emptying the write-ahead log", () => {
+      // Commits on the worker's connection are done: each was answered before this call.
+      const [r] = this.#db.pragma("wal_checkpoint(TRUNCATE)") as {
+        busy: number;
+        log: number;
+        checkpointed: number;
+      }[];
+      return r === undefined || (r.busy === 0 && r.log === r.checkpointed);
     });
   }
 

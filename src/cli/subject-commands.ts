@@ -1,0 +1,174 @@
+/**
+ * The data-protection officer's commands: `subject erase`, `subject export` and `hold
+ * set|release|list`. Each opens the data directory for writing (with the master key): what
+ * they do is itself recorded as a system event of the tenant's log.
+ */
+import type { Command } from "commander";
+import { GenlogError } from "../errors.js";
+import { openLog, type Genlog, type LegalHold } from "../genlog.js";
+import { canonicalize } from "../core/jcs.js";
+import {
+  keysDirOption,
+  openForReading,
+  policyOption,
+  stringOption,
+  withLog,
+  type Bind,
+  type GlobalOptions,
+} from "./context.js";
+import { writeFileAtomically } from "./output-file.js";
+import { count, escapeForTerminal as safe, printLine, say } from "./terminal.js";
+
+const SUBJECT_HELP = "the person's id as the platform sent it (user/actor)";
+const PSEUDONYM_HELP = "or the subject's pseudonym as records carry it (sub_…)";
+
+/** Adds `subject` and `hold` to the program. */
+export function defineSubjectCommands(program: Command, bind: Bind): void {
+  const subject = program
+    .command("subject")
+    .description("a person's records: export them (GDPR Art. 15/20) or erase them (Art. 17)");
+  subject
+    .command("erase")
+    .description(
+      "destroy the subject's data key and lookup value (their records stay, unreadable, and every proof still verifies) and record a genlog.erasure event",
+    )
+    .option("--subject <id>", SUBJECT_HELP)
+    .option("--pseudonym <sub_…>", PSEUDONYM_HELP)
+    .requiredOption("--reason <text>", 'why, e.g. "GDPR Art. 17 request #1234" (kept in the log)')
+    .action(bind((_args, o) => erase(o)));
+  subject
+    .command("export")
+    .description(
+      "write every record of the subject, decrypted, with an inclusion proof each and the signed checkpoint (check it with `genlog verify --export`)",
+    )
+    .option("--subject <id>", SUBJECT_HELP)
+    .option("--pseudonym <sub_…>", PSEUDONYM_HELP)
+    .requiredOption("--out <file>", "the file to write (mode 0600, replaced only once complete)")
+    .action(bind((_args, o) => exportSubject(o)));
+
+  const hold = program
+    .command("hold")
+    .description("legal holds: while one is set, the tenant or subject cannot be erased or purged");
+  for (const kind of ["set", "release"] as const) {
+    hold
+      .command(kind)
+      .description(
+        kind === "set"
+          ? "set a legal hold on a subject, or on the whole tenant when no subject is given"
+          : "release a legal hold",
+      )
+      .option("--subject <id>", SUBJECT_HELP)
+      .option("--pseudonym <sub_…>", PSEUDONYM_HELP)
+      .requiredOption("--reason <text>", "why (kept in the log)")
+      .action(bind((_args, o) => setOrRelease(kind, o)));
+  }
+  hold
+    .command("list")
+    .description("the legal holds in force")
+    .action(bind((_args, o) => listHolds(o)));
+}
+
+/** The subject options as the library takes them (it checks them). */
+function selector(o: GlobalOptions): { subject?: string; pseudonym?: string } {
+  const subject = stringOption(o, "subject");
+  const pseudonym = stringOption(o, "pseudonym");
+  return {
+    ...(subject !== undefined ? { subject } : {}),
+    ...(pseudonym !== undefined ? { pseudonym } : {}),
+  };
+}
+
+async function openForWriting(o: GlobalOptions): Promise<Genlog> {
+  return openLog({
+    dataDir: o.dataDir,
+    tenant: o.tenant,
+    ...keysDirOption(o),
+    ...(await policyOption(o)),
+    create: false,
+  });
+}
+
+function requireSubject(o: GlobalOptions): void {
+  const s = selector(o);
+  if (s.subject === undefined && s.pseudonym === undefined) {
+    throw new GenlogError("GENLOG_E_USAGE", "give --subject ID or --pseudonym sub_…");
+  }
+}
+
+async function erase(o: GlobalOptions): Promise<number> {
+  requireSubject(o);
+  return withLog(openForWriting(o), async (log) => {
+    const r = await log.eraseSubject({ ...selector(o), reason: String(o.reason) });
+    if (o.json) {
+      await printLine(
+        JSON.stringify({
+          tenant: r.tenant,
+          pseudonyms: r.pseudonyms,
+          seq: r.record.seq,
+          id: r.record.id,
+          scrubbed: r.scrubbed,
+        }),
+      );
+    } else {
+      await printLine(
+        `erased ${r.pseudonyms.join(", ")} of tenant ${r.tenant}: data key and lookup destroyed; erasure event ${r.record.seq}`,
+      );
+      if (!r.scrubbed) {
+        say(
+          "note: another process is reading the database, so its write-ahead log could not be emptied yet; it will be at the next erasure or when the last writer closes",
+        );
+      }
+    }
+    return 0;
+  });
+}
+
+async function exportSubject(o: GlobalOptions): Promise<number> {
+  requireSubject(o);
+  const out = String(o.out);
+  return withLog(openForWriting(o), async (log) => {
+    const doc = await log.exportSubject(selector(o));
+    await writeFileAtomically(out, (write) => write(`${canonicalize(doc)}\n`));
+    if (o.json) {
+      await printLine(JSON.stringify({ out, records: doc.records.length, tenant: doc.tenant }));
+    } else {
+      say(
+        `exported ${count(doc.records.length, "record", "records")} of ${doc.subject.keys.map((k) => k.pseudonym).join(", ")} to ${safe(out)}; check it with \`genlog verify --export ${safe(out)}\``,
+      );
+    }
+    return 0;
+  });
+}
+
+async function setOrRelease(kind: "set" | "release", o: GlobalOptions): Promise<number> {
+  return withLog(openForWriting(o), async (log) => {
+    const options = { ...selector(o), reason: String(o.reason) };
+    const r = kind === "set" ? await log.setHold(options) : await log.releaseHold(options);
+    if (o.json) await printLine(JSON.stringify({ seq: r.seq, id: r.id, meta: r.meta }));
+    else {
+      const what =
+        r.meta["scope"] === "tenant"
+          ? `tenant ${r.tenant}`
+          : (r.meta["pseudonyms"] as string[]).join(", ");
+      await printLine(
+        `${kind === "set" ? "legal hold set on" : "legal hold released on"} ${what} (event ${r.seq})`,
+      );
+    }
+    return 0;
+  });
+}
+
+async function listHolds(o: GlobalOptions): Promise<number> {
+  return withLog(openForReading(o), async (log) => {
+    const holds = await log.holds();
+    if (o.json) await printLine(JSON.stringify(holds));
+    else if (holds.length === 0) await printLine(`no legal hold on tenant ${log.tenant}`);
+    else for (const h of holds) await printLine(holdLine(h));
+    return 0;
+  });
+}
+
+function holdLine(h: LegalHold): string {
+  const what = h.scope === "tenant" ? `tenant ${h.tenant}` : h.pseudonym!;
+  return `${what}  since ${h.since} (event ${h.seq})  ${safe(String(h.reason))}`;
+}
