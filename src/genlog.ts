@@ -25,7 +25,7 @@ import {
 import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/policy.js";
 import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipeline.js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
-import { openKeyStore } from "./log/tenant-keys.js";
+import { openKeyStore, rotateMasterKey, type MasterKeyRotation } from "./log/tenant-keys.js";
 import {
   SUBJECT_EXPORT_FORMAT,
   type SubjectExport,
@@ -891,6 +891,32 @@ export class Genlog {
       );
     }
     return found;
+  }
+
+  /**
+   * Rotates the master key (see {@link rotateMasterKey}): every tenant key is re-wrapped
+   * under a new master key in one transaction; nothing committed changes. With a key file the
+   * new key replaces it; with `GENLOG_MASTER_KEY`, pass `newKey` and put it in the variable
+   * afterwards. Keep the old key as long as backups made before the rotation are kept.
+   *
+   * @throws {GenlogError} `GENLOG_E_USAGE` on a read-only handle, or for `GENLOG_MASTER_KEY`
+   * without `newKey`; `GENLOG_E_CONFLICT` when a tenant was added meanwhile.
+   */
+  async rotateMasterKey(options: { newKey?: string } = {}): Promise<MasterKeyRotation> {
+    this.#check();
+    if (this.#readOnly) {
+      throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
+    }
+    const rotation = await rotateMasterKey({
+      store: this.#store,
+      keysDir: this.keysDir,
+      instance: this.instance,
+      dataDir: this.dataDir,
+      ...(options.newKey !== undefined ? { newKey: options.newKey } : {}),
+    });
+    // The tenant keys this handle holds are unchanged; the key store is read again for the id.
+    this.#keyStore = undefined;
+    return rotation;
   }
 
   /**

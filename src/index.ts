@@ -27,6 +27,7 @@ export {
   type LegalHold,
 } from "./genlog.js";
 export { SYSTEM_TYPES } from "./log/system-events.js";
+export type { MasterKeyRotation } from "./log/tenant-keys.js";
 export {
   checkSubjectExport,
   SUBJECT_EXPORT_FORMAT,

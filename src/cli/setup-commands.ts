@@ -48,6 +48,41 @@ export function defineSetupCommands(program: Command, bind: Bind): void {
     .command("key")
     .description("print the tenant's verifier key line (what auditors check signatures with)")
     .action(bind((_args, o) => key(o)));
+
+  program
+    .command("keys")
+    .description("key management")
+    .command("rotate-master")
+    .description(
+      "re-wrap every tenant key under a new master key (the key file is replaced; with GENLOG_MASTER_KEY, the new key comes from GENLOG_NEW_MASTER_KEY); nothing committed changes",
+    )
+    .action(bind((_args, o) => rotateMaster(o)));
+}
+
+async function rotateMaster(o: GlobalOptions): Promise<number> {
+  const newKey = process.env["GENLOG_NEW_MASTER_KEY"];
+  const opening = openLog({
+    dataDir: o.dataDir,
+    tenant: o.tenant,
+    ...keysDirOption(o),
+    create: false,
+  });
+  return withLog(opening, async (log) => {
+    const r = await log.rotateMasterKey(newKey !== undefined && newKey !== "" ? { newKey } : {});
+    if (o.json) {
+      await printLine(JSON.stringify(r));
+      return 0;
+    }
+    await printLine(
+      `master key rotated: ${r.from} -> ${r.to}; ${r.tenants} tenant ${r.tenants === 1 ? "key" : "keys"} re-wrapped`,
+    );
+    say(
+      r.keyFile !== null
+        ? `The new key replaced ${r.keyFile}. Back it up now; keep the old one only as long as backups made before this rotation.`
+        : "Put the new key in GENLOG_MASTER_KEY now: the database no longer opens with the old one.",
+    );
+    return 0;
+  });
 }
 
 async function init(o: GlobalOptions): Promise<number> {

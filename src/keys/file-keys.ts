@@ -73,7 +73,7 @@ export function writeNewSecretFile(path: string, content: string, what: string):
     }
     // link() fails if the target exists: of two racing creators exactly one wins.
     linkSync(temp, path);
-    syncDir(dir);
+    syncDirectory(dir);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
       throw new GenlogError(
@@ -125,7 +125,8 @@ export function readSecretFile(path: string, what: string): Buffer {
   }
 }
 
-function syncDir(dir: string): void {
+/** Makes a rename or link in `dir` durable. */
+export function syncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

@@ -1,6 +1,5 @@
 /**
- * The master key: 32 random bytes from which every tenant key is derived (HKDF-SHA-256, RFC
- * 5869), read from `GENLOG_MASTER_KEY` (base64) or from `master.key` in the keys directory
+ * The master key: 32 random bytes that wrap every tenant's key, read from `GENLOG_MASTER_KEY` (base64) or from `master.key` in the keys directory
  * (created by `genlog init`, mode 0600, beside the signing keys).
  *
  * The database records the key's id the first time it is used, so that a data directory
@@ -8,12 +7,12 @@
  * and (once envelopes land) its subjects' data would be lost. A missing or different key is
  * refused with the id expected.
  */
-import { hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { GenlogError } from "../errors.js";
 import { assertTenant } from "../core/event-schema.js";
-import type { KeyPurpose, KeyStore } from "./key-store.js";
+import type { KeyPurpose } from "./key-store.js";
 import { readSecretFile, writeNewSecretFile } from "./file-keys.js";
 
 /** File name of the master key in the keys directory. */
@@ -26,25 +25,70 @@ export const MASTER_KEY_ID_SETTING = "master_key_id";
 /** Where a master key came from, for messages. */
 export type MasterKeySource = { kind: "env" } | { kind: "file"; path: string };
 
-/** A {@link KeyStore} over a master key held in memory. */
-export class MasterKeyStore implements KeyStore {
+/**
+ * The master key held in memory. It encrypts nothing but the tenants' keys: each tenant has
+ * a random key of its own, stored wrapped under a key-encryption key derived from the master
+ * key (AES-256-GCM, the instance and tenant as additional data). Rotating the master key
+ * re-wraps those few rows; every key below them, and everything committed, stays the same.
+ */
+export class MasterKey {
   readonly keyId: string;
-  readonly #master: Buffer;
+  readonly #kek: Buffer;
   readonly #instance: string;
 
   constructor(master: Uint8Array, instance: string) {
     if (master.length !== 32) throw new Error("a master key is 32 bytes");
-    this.#master = Buffer.from(master);
+    const m = Buffer.from(master);
+    this.keyId = derive(m, "genlog/v1/key-id").subarray(0, 8).toString("hex");
+    this.#kek = derive(m, `genlog/v1/tenant-kek/${instance}`);
+    m.fill(0);
     this.#instance = instance;
-    this.keyId = derive(this.#master, "genlog/v1/key-id").subarray(0, 8).toString("hex");
   }
 
-  tenantKey(tenant: string, purpose: KeyPurpose): Promise<Uint8Array> {
-    // The instance and tenant are slugs without "/" beyond the instance's own: unambiguous.
-    return Promise.resolve(
-      derive(this.#master, `genlog/v1/${purpose}/${this.#instance}/${assertTenant(tenant)}`),
-    );
+  /** A tenant key wrapped for storage: IV (12 bytes), ciphertext, tag (16 bytes). */
+  wrap(tenant: string, tenantKey: Uint8Array): Buffer {
+    const iv = randomBytes(12);
+    const c = createCipheriv("aes-256-gcm", this.#kek, iv);
+    c.setAAD(this.#aad(tenant));
+    return Buffer.concat([iv, c.update(tenantKey), c.final(), c.getAuthTag()]);
   }
+
+  /**
+   * A tenant key from its wrapped form.
+   *
+   * @throws {GenlogError} `GENLOG_E_KEY` when it was wrapped under another master key, or
+   * changed.
+   */
+  unwrap(tenant: string, wrapped: Uint8Array): Buffer {
+    try {
+      const w = Buffer.from(wrapped);
+      if (w.length !== 12 + 32 + 16) throw new Error("not a wrapped key");
+      const d = createDecipheriv("aes-256-gcm", this.#kek, w.subarray(0, 12));
+      d.setAAD(this.#aad(tenant));
+      d.setAuthTag(w.subarray(w.length - 16));
+      return Buffer.concat([d.update(w.subarray(12, w.length - 16)), d.final()]);
+    } catch (cause) {
+      throw new GenlogError(
+        "GENLOG_E_KEY",
+        `the key of tenant ${tenant} does not open with master key ${this.keyId}: it was wrapped under another master key, or changed`,
+        { cause, details: { tenant, masterKeyId: this.keyId } },
+      );
+    }
+  }
+
+  #aad(tenant: string): Buffer {
+    return Buffer.from(`genlog/v1/tenant-key\u0000${this.#instance}\u0000${assertTenant(tenant)}`);
+  }
+}
+
+/** A tenant's key for `purpose`, derived from the tenant key (HKDF-SHA-256). */
+export function purposeKey(tenantKey: Uint8Array, purpose: KeyPurpose): Buffer {
+  return derive(Buffer.from(tenantKey), `genlog/v1/${purpose}`);
+}
+
+/** A new master key, base64, as the key file and `GENLOG_MASTER_KEY` hold it. */
+export function newMasterKeyText(): string {
+  return randomBytes(32).toString("base64");
 }
 
 function derive(master: Buffer, info: string): Buffer {
@@ -79,7 +123,7 @@ export function loadMasterKey(
   const path = masterKeyPath(keysDir);
   if (create && !existsSync(path)) {
     try {
-      writeNewSecretFile(path, `${randomBytes(32).toString("base64")}\n`, "master key");
+      writeNewSecretFile(path, `${newMasterKeyText()}\n`, "master key");
     } catch (e) {
       // Another process created it first: read theirs.
       if (!(e instanceof GenlogError && e.code === "GENLOG_E_ALREADY_INITIALIZED")) throw e;
@@ -109,7 +153,7 @@ export function masterKeyFromEnv(): boolean {
   return (process.env[MASTER_KEY_ENV] ?? "") !== "";
 }
 
-function parseMasterKey(
+export function parseMasterKey(
   text: string,
   what: string,
   code: "GENLOG_E_CONFIG" | "GENLOG_E_KEY",

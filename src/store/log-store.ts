@@ -220,6 +220,27 @@ export interface LogStore {
   /** A tenant's subjects by pseudonym; an erased one is absent from the map. */
   getSubjects(tenant: string, pseudonyms: readonly string[]): Promise<Map<string, SubjectRow>>;
 
+  /** A tenant's key as wrapped under the master key, or undefined before its first use. */
+  getTenantKey(tenant: string): Promise<Uint8Array | undefined>;
+  /**
+   * Stores a tenant's wrapped key unless one is there; returns the one in force. Refused
+   * with `GENLOG_E_CONFLICT` unless the database's master key id is `masterKeyId` (a key
+   * wrapped under a master key that was rotated away would never open again).
+   */
+  initTenantKey(tenant: string, wrapped: Uint8Array, masterKeyId: string): Promise<Uint8Array>;
+  /**
+   * Replaces every tenant key's wrapped form and the master key's id setting, in one
+   * transaction, if the setting is still `from.keyId` and the tenants are exactly those of
+   * `rewrapped` (else `GENLOG_E_CONFLICT`: a tenant was added meanwhile, read again).
+   */
+  rewrapTenantKeys(
+    from: { keyId: string },
+    to: { keyId: string },
+    rewrapped: ReadonlyMap<string, Uint8Array>,
+  ): Promise<void>;
+  /** Every tenant key as wrapped, by tenant. */
+  listTenantKeys(): Promise<Map<string, Uint8Array>>;
+
   /** A tenant's legal holds in force. */
   listHolds(tenant: string): Promise<HoldRow[]>;
 

@@ -423,6 +423,32 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("tenant keys: set once under the master key in force, re-wrapped all together or not at all", async () => {
+      const { store } = driver.make();
+      await store.initSetting("master_key_id", "m1");
+      assert.deepEqual(await store.initTenantKey("a", h("a1"), "m1"), h("a1"));
+      assert.deepEqual(await store.initTenantKey("a", h("a2"), "m1"), h("a1"), "kept");
+      await assert.rejects(
+        store.initTenantKey("b", h("b1"), "m0"),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT",
+      );
+      assert.equal(await store.getTenantKey("b"), undefined);
+      // A rotation that does not cover every tenant, or starts from another key, changes nothing.
+      await assert.rejects(
+        store.rewrapTenantKeys({ keyId: "m1" }, { keyId: "m2" }, new Map()),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT",
+      );
+      await assert.rejects(
+        store.rewrapTenantKeys({ keyId: "m0" }, { keyId: "m2" }, new Map([["a", h("a9")]])),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_CONFLICT",
+      );
+      assert.equal(await store.getSetting("master_key_id"), "m1");
+      await store.rewrapTenantKeys({ keyId: "m1" }, { keyId: "m2" }, new Map([["a", h("a9")]]));
+      assert.equal(await store.getSetting("master_key_id"), "m2");
+      assert.deepEqual(await store.listTenantKeys(), new Map([["a", h("a9")]]));
+      await store.close();
+    });
+
     test("a closed store refuses work with GENLOG_E_CLOSED", async () => {
       const { store } = driver.make();
       await store.close();

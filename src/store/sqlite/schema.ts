@@ -169,6 +169,17 @@ CREATE TABLE holds (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 5,
+    description:
+      "tenant_keys: each tenant's key, random, wrapped under the master key (rotating the master key re-wraps these rows and nothing else)",
+    sql: `
+CREATE TABLE tenant_keys (
+  tenant  TEXT PRIMARY KEY,
+  wrapped BLOB NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /**

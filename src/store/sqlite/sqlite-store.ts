@@ -401,6 +401,91 @@ export class SqliteStore implements LogStore {
     });
   }
 
+  async getTenantKey(tenant: string): Promise<Uint8Array | undefined> {
+    return this.#do(`reading the key of tenant ${tenant}`, () => {
+      const v = this.#db
+        .prepare("SELECT wrapped FROM tenant_keys WHERE tenant = ?")
+        .pluck()
+        .get(tenant) as unknown;
+      return v === undefined ? undefined : blobOf(v, `the key of tenant ${tenant}`);
+    });
+  }
+
+  async initTenantKey(
+    tenant: string,
+    wrapped: Uint8Array,
+    masterKeyId: string,
+  ): Promise<Uint8Array> {
+    return this.#do(`storing the key of tenant ${tenant}`, () => {
+      const db = this.#db;
+      return db
+        .transaction(() => {
+          const id = db
+            .prepare("SELECT value FROM settings WHERE key = 'master_key_id'")
+            .pluck()
+            .get();
+          if (id !== masterKeyId) {
+            throw new GenlogError(
+              "GENLOG_E_CONFLICT",
+              `the master key of ${this.path} is now ${String(id)}, not ${masterKeyId} (it was rotated): open the log again with the new key`,
+            );
+          }
+          db.prepare("INSERT OR IGNORE INTO tenant_keys (tenant, wrapped) VALUES (?, ?)").run(
+            tenant,
+            Buffer.from(wrapped),
+          );
+          const v = db
+            .prepare("SELECT wrapped FROM tenant_keys WHERE tenant = ?")
+            .pluck()
+            .get(tenant) as unknown;
+          return blobOf(v, `the key of tenant ${tenant}`);
+        })
+        .immediate();
+    });
+  }
+
+  async listTenantKeys(): Promise<Map<string, Uint8Array>> {
+    return this.#do("reading the tenant keys", () => {
+      const rows = this.#db.prepare("SELECT tenant, wrapped FROM tenant_keys").all() as {
+        tenant: string;
+        wrapped: unknown;
+      }[];
+      return new Map(
+        rows.map((r) => [r.tenant, blobOf(r.wrapped, `the key of tenant ${r.tenant}`)]),
+      );
+    });
+  }
+
+  async rewrapTenantKeys(
+    from: { keyId: string },
+    to: { keyId: string },
+    rewrapped: ReadonlyMap<string, Uint8Array>,
+  ): Promise<void> {
+    return this.#do("re-wrapping the tenant keys", () => {
+      const db = this.#db;
+      db.transaction(() => {
+        const id = db
+          .prepare("SELECT value FROM settings WHERE key = 'master_key_id'")
+          .pluck()
+          .get();
+        const n = db.prepare("SELECT count(*) FROM tenant_keys").pluck().get() as number;
+        if (id !== from.keyId || n !== rewrapped.size) {
+          throw new GenlogError(
+            "GENLOG_E_CONFLICT",
+            "the tenant keys changed while they were re-wrapped (a tenant was added, or another rotation ran): nothing was changed, run it again",
+          );
+        }
+        const update = db.prepare("UPDATE tenant_keys SET wrapped = ? WHERE tenant = ?");
+        for (const [tenant, wrapped] of rewrapped) {
+          if (update.run(Buffer.from(wrapped), tenant).changes !== 1) {
+            throw new GenlogError("GENLOG_E_CONFLICT", `tenant ${tenant} has no key to re-wrap`);
+          }
+        }
+        db.prepare("UPDATE settings SET value = ? WHERE key = 'master_key_id'").run(to.keyId);
+      }).immediate();
+    });
+  }
+
   async listHolds(tenant: string): Promise<HoldRow[]> {
     return this.#do(
       `reading the legal holds of tenant ${tenant}`,
@@ -905,6 +990,17 @@ function toEntry(row: Row): StoredEntry {
  * SQLite keeps any value in any column: hand-edited hashes may come back as text or numbers.
  * As bytes, they are simply wrong hashes, which verify and the proofs report, not a crash.
  */
+/** A blob column as read; a hand-edited row may hold text instead. */
+function blobOf(v: unknown, what: string): Buffer {
+  if (!Buffer.isBuffer(v)) {
+    throw new GenlogError(
+      "GENLOG_E_KEY",
+      `${what} is not stored as bytes: it was changed outside genlog`,
+    );
+  }
+  return v;
+}
+
 /** A subjects row as read, its blobs checked (a hand-edited row may hold text). */
 function subjectOf(row: SubjectRow): SubjectRow {
   return { ...row, lookup: asBlob(row.lookup), wrappedKey: asBlob(row.wrappedKey) };
