@@ -27,6 +27,15 @@ import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipelin
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore, rotateMasterKey, type MasterKeyRotation } from "./log/tenant-keys.js";
 import {
+  AI_ACT_MINIMUM_DAYS,
+  checkRetentionDays,
+  planPurge,
+  purgeCutoff,
+  retentionOf,
+  retentionSetting,
+  type PurgeRange,
+} from "./log/retention.js";
+import {
   SUBJECT_EXPORT_FORMAT,
   type SubjectExport,
   type SubjectExportItem,
@@ -228,6 +237,39 @@ export interface LegalHold {
   seq: number;
   since: string;
   reason: unknown;
+}
+
+/** Options of {@link Genlog.purge}. */
+export interface PurgeOptions {
+  /** Purge records older than this (RFC 3339); default: now minus the tenant's retention. */
+  before?: string;
+  /** Say what would be purged, purge nothing. */
+  dryRun?: boolean;
+  tenant?: string;
+}
+
+/** What {@link Genlog.purge} did (or, dry, would do). */
+export interface PurgeResult {
+  tenant: string;
+  /** Records with a `ts` before this lose their bodies. */
+  cutoff: string;
+  dryRun: boolean;
+  /** The ranges purged, each with the seq of its `genlog.purge` event (absent when dry). */
+  ranges: (PurgeRange & { seq?: number })[];
+  /** Bodies deleted in all. */
+  purged: number;
+  /** Bytes given back to the file system. */
+  freedBytes: number;
+}
+
+/** A tenant's retention. */
+export interface Retention {
+  tenant: string;
+  days: number;
+  /** True when the tenant set none and the default applies. */
+  isDefault: boolean;
+  /** Records older than this are due for purge now. */
+  cutoff: string;
 }
 
 /** Hook events and their payloads. */
@@ -774,6 +816,106 @@ export class Genlog {
     return doc;
   }
 
+  /** A tenant's retention in days (default 365) and the cutoff it gives now. */
+  async retention(tenant?: string): Promise<Retention> {
+    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    const set = await this.#store.getSetting(retentionSetting(ref.tenant));
+    const days = await retentionOf(this.#store, ref.tenant);
+    return {
+      tenant: ref.tenant,
+      days,
+      isDefault: set === undefined,
+      cutoff: purgeCutoff(undefined, days, Date.now()),
+    };
+  }
+
+  /**
+   * Sets a tenant's retention, recorded as a `genlog.retention` event with the reason. The
+   * EU AI Act asks for at least six months of logs of high-risk AI systems (Art. 19(1) and
+   * 26(6)); the result says when `days` is shorter (`belowAiActMinimum`).
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` (`/days`, `/reason`).
+   */
+  async setRetention(options: {
+    days: number;
+    reason: string;
+    tenant?: string;
+  }): Promise<{ record: GenerationRecord; belowAiActMinimum: boolean }> {
+    const days = checkRetentionDays(options.days);
+    const reason = checkReason(options.reason);
+    const log = await this.#tenantForSystemEvent(options.tenant);
+    const record = await this.#appendSystemEvent(
+      log,
+      systemEvent(SYSTEM_TYPES.retention, { days, reason }),
+      () => [{ kind: "setting", key: retentionSetting(log.ref.tenant), value: String(days) }],
+    );
+    return { record, belowAiActMinimum: days < AI_ACT_MINIMUM_DAYS };
+  }
+
+  /**
+   * Deletes the bodies and envelopes of records older than the cutoff (`before`, or now minus
+   * the tenant's retention) and keeps the tree, so that old checkpoints and the proofs of the
+   * remaining entries still verify, then gives the space back. Each range of up to 10,000
+   * entries is a `genlog.purge` event committed with its deletion; genlog's own events
+   * (erasures, holds, purges) are kept. `verify` then reports the ranges as purged.
+   *
+   * @throws {GenlogError} `GENLOG_E_HELD` under a tenant hold, or when a held subject has
+   * records before the cutoff (nothing is purged); `GENLOG_E_INVALID_INPUT` (`/before`).
+   */
+  async purge(options: PurgeOptions = {}): Promise<PurgeResult> {
+    const dryRun = options.dryRun === true;
+    const log = dryRun
+      ? await this.#tenant(options.tenant ?? this.tenant)
+      : await this.#tenantForSystemEvent(options.tenant);
+    const { ref } = log;
+    const cutoff = purgeCutoff(
+      options.before,
+      await retentionOf(this.#store, ref.tenant),
+      Date.now(),
+    );
+    await idle(log);
+    const planned = await planPurge(this.#store, ref, cutoff);
+    const result: PurgeResult = {
+      tenant: ref.tenant,
+      cutoff,
+      dryRun,
+      ranges: [],
+      purged: 0,
+      freedBytes: 0,
+    };
+    for (const r of planned) {
+      result.purged += r.purged;
+      if (dryRun) {
+        result.ranges.push(r);
+        continue;
+      }
+      const record = await this.#appendSystemEvent(
+        log,
+        systemEvent(SYSTEM_TYPES.purge, {
+          before: cutoff,
+          fromSeq: r.fromSeq,
+          toSeq: r.toSeq,
+          purged: r.purged,
+          kept: r.kept,
+        }),
+        (eventId) => [
+          {
+            kind: "purge",
+            tenant: ref.tenant,
+            logId: ref.logId,
+            fromSeq: r.fromSeq,
+            toSeq: r.toSeq,
+            expected: r.purged,
+            eventId,
+          },
+        ],
+      );
+      result.ranges.push({ ...r, seq: record.seq });
+    }
+    if (!dryRun && planned.length > 0) result.freedBytes = (await this.#store.reclaim()).freedBytes;
+    return result;
+  }
+
   /**
    * Sets a legal hold on a subject, or on the whole tenant when no subject is given: erasure
    * (and purge) then fail with `GENLOG_E_HELD` until it is released. Recorded as a
@@ -925,7 +1067,10 @@ export class Genlog {
    */
   async *exportCanonical(tenant?: string): AsyncIterable<string> {
     const { ref } = await this.#tenant(tenant ?? this.tenant);
-    for await (const e of this.#store.scanEntries(ref.logId)) yield e.canonical;
+    // A purged position has no record left to export: the export holds what remains.
+    for await (const e of this.#store.scanEntries(ref.logId)) {
+      if (e.canonical !== null) yield e.canonical;
+    }
   }
 
   /**
@@ -1228,9 +1373,21 @@ export class Genlog {
     else
       entry = (await this.#store.findByIds(ref.logId, [key.toLowerCase()])).get(key.toLowerCase());
     if (entry === undefined) {
-      throw new GenlogError("GENLOG_E_NOT_FOUND", `no record ${key} in ${ref.origin}`, {
-        details: { key },
-      });
+      // A seq inside a purged range: its record is gone by retention, not unknown.
+      const seq = /^\d+$/.test(key) ? Number(key) : undefined;
+      const purge =
+        seq === undefined
+          ? undefined
+          : (await this.#store.listPurges(ref.logId)).find(
+              (p) => seq >= p.fromSeq && seq < p.toSeq,
+            );
+      throw new GenlogError(
+        "GENLOG_E_NOT_FOUND",
+        purge !== undefined
+          ? `record ${key} of ${ref.origin} was purged (retention): only its leaf remains in the tree, which still proves the entries around it`
+          : `no record ${key} in ${ref.origin}`,
+        { details: { key, ...(purge !== undefined ? { purged: true } : {}) } },
+      );
     }
     return entry;
   }

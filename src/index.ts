@@ -25,6 +25,9 @@ export {
   type ErasureResult,
   type HoldOptions,
   type LegalHold,
+  type PurgeOptions,
+  type PurgeResult,
+  type Retention,
 } from "./genlog.js";
 export { SYSTEM_TYPES } from "./log/system-events.js";
 export type { MasterKeyRotation } from "./log/tenant-keys.js";

@@ -528,7 +528,7 @@ test("a writer refuses to extend a log whose stored nodes no longer match its ch
   await log.close();
   const db = rawDatabase(join(dir, "genlog.db"));
   // Entry 3 keeps nodes (1, 1) and (2, 0); (2, 0) is the whole tree of size 4.
-  db.prepare("UPDATE entries SET nodes = randomblob(64) WHERE seq = 3").run();
+  db.prepare("UPDATE tree SET nodes = randomblob(64) WHERE seq = 3").run();
   db.close();
   log = await openLog({ dataDir: dir });
   await assert.rejects(
@@ -545,7 +545,7 @@ test("a writer refuses to commit a batch when an older node was altered under it
   for (let i = 0; i < 5; i++) await log.logGenerationEvent("a");
   // Entry 3 keeps node (2, 0), which the proof from size 5 to 6 uses; alter it under the writer.
   const db = rawDatabase(join(dir, "genlog.db"));
-  db.prepare("UPDATE entries SET nodes = randomblob(64) WHERE seq = 3").run();
+  db.prepare("UPDATE tree SET nodes = randomblob(64) WHERE seq = 3").run();
   db.close();
   await assert.rejects(
     log.logGenerationEvent("b"),

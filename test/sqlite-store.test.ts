@@ -32,29 +32,32 @@ test("every filtered page is read through an index, already in seq order", async
     const ts = "2026-11-25T00:00:00.000Z";
     // By actor: the index up to its bound, each record by its key, then the entries past it.
     const byActor =
-      /^SEARCH a USING PRIMARY KEY \(log_id=\? AND actor=\? AND seq>\? AND seq<\?\); SEARCH e USING PRIMARY KEY \(log_id=\? AND seq=\?\) \| SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\)$/;
+      /^SEARCH a USING PRIMARY KEY \(log_id=\? AND actor=\? AND seq>\? AND seq<\?\); SEARCH e USING PRIMARY KEY \(log_id=\? AND seq=\?\); SEARCH t USING PRIMARY KEY \(log_id=\? AND seq=\?\) \| SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\); SEARCH t USING PRIMARY KEY \(log_id=\? AND seq=\?\)$/;
     const cases: [QueryFilter, RegExp][] = [
       [{ limit: 100, actor: "alice" }, byActor],
       [{ limit: 100, actor: "alice", type: "backend" }, byActor],
       [{ limit: 100, actor: "alice", since: ts, afterSeq: 5 }, byActor],
       [
         { limit: 100, type: "backend" },
-        /^SEARCH e USING INDEX entries_type \(log_id=\? AND type=\? AND seq>\? AND seq<\?\)$/,
+        /^SEARCH e USING INDEX bodies_type \(log_id=\? AND type=\? AND seq>\? AND seq<\?\); SEARCH t USING PRIMARY KEY \(log_id=\? AND seq=\?\)$/,
       ],
       [
         { limit: 100, sector: "health" },
-        /^SEARCH e USING INDEX entries_sector \(log_id=\? AND sector=\? AND seq>\? AND seq<\?\)$/,
+        /^SEARCH e USING INDEX bodies_sector \(log_id=\? AND sector=\? AND seq>\? AND seq<\?\); SEARCH t USING PRIMARY KEY \(log_id=\? AND seq=\?\)$/,
       ],
       [
         { limit: 100, status: "failed" },
-        /^SEARCH e USING INDEX entries_status \(log_id=\? AND status=\? AND seq>\? AND seq<\?\)$/,
+        /^SEARCH e USING INDEX bodies_status \(log_id=\? AND status=\? AND seq>\? AND seq<\?\); SEARCH t USING PRIMARY KEY \(log_id=\? AND seq=\?\)$/,
       ],
-      [{ limit: 100, status: "failed", actor: "alice" }, /^SEARCH e USING INDEX entries_status/],
+      [{ limit: 100, status: "failed", actor: "alice" }, /^SEARCH e USING INDEX bodies_status/],
       [
         { limit: 100, since: ts, until: ts },
-        /^SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\)$/,
+        /^SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\); SEARCH t USING PRIMARY KEY \(log_id=\? AND seq=\?\)$/,
       ],
-      [{ limit: 100 }, /^SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\)$/],
+      [
+        { limit: 100 },
+        /^SEARCH e USING PRIMARY KEY \(log_id=\? AND seq>\? AND seq<\?\); SEARCH t USING PRIMARY KEY \(log_id=\? AND seq=\?\)$/,
+      ],
     ];
     for (const [filter, expected] of cases) {
       const plan = planOf(db, filter);
@@ -202,7 +205,7 @@ describe("the actor index, filled in chunks", () => {
         seq: number;
       }[];
       const want = db
-        .prepare("SELECT actor, seq FROM entries WHERE seq < ? AND actor IS NOT NULL ORDER BY seq")
+        .prepare("SELECT actor, seq FROM bodies WHERE seq < ? AND actor IS NOT NULL ORDER BY seq")
         .all(ACTOR_INDEX_CHUNK);
       assert.equal(
         want.length,

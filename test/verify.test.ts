@@ -89,16 +89,13 @@ function rewrite(
   change: (r: Record<string, unknown>) => void,
   opts: { fixLeaf?: boolean } = {},
 ) {
-  const row = db.prepare("SELECT record FROM entries WHERE seq = ?").get(seq) as { record: string };
+  const row = db.prepare("SELECT record FROM bodies WHERE seq = ?").get(seq) as { record: string };
   const rec = JSON.parse(row.record) as Record<string, unknown>;
   change(rec);
   const text = canonicalize(rec);
-  db.prepare("UPDATE entries SET record = ? WHERE seq = ?").run(text, seq);
+  db.prepare("UPDATE bodies SET record = ? WHERE seq = ?").run(text, seq);
   if (opts.fixLeaf) {
-    db.prepare("UPDATE entries SET leaf_hash = ? WHERE seq = ?").run(
-      hashLeaf(Buffer.from(text)),
-      seq,
-    );
+    db.prepare("UPDATE tree SET leaf_hash = ? WHERE seq = ?").run(hashLeaf(Buffer.from(text)), seq);
   }
 }
 
@@ -147,7 +144,7 @@ test("an intact log is read once, in a streaming pass; a tampered one again, in 
   };
   assert.equal(await scans(), 1);
   tamper(dir, (db) => {
-    db.prepare(`UPDATE entries SET record = replace(record, '"i":2', '"i":9') WHERE seq = 2`).run();
+    db.prepare(`UPDATE bodies SET record = replace(record, '"i":2', '"i":9') WHERE seq = 2`).run();
   });
   assert.equal(await scans(), 2);
 });
@@ -205,7 +202,7 @@ test("bytes that are no longer canonical JSON are reported as modified", async (
   tamper(dir, (db) =>
     db
       .prepare(
-        "UPDATE entries SET record = replace(record, '{\"actor\"', '{ \"actor\"') WHERE seq = 2",
+        "UPDATE bodies SET record = replace(record, '{\"actor\"', '{ \"actor\"') WHERE seq = 2",
       )
       .run(),
   );
@@ -360,7 +357,7 @@ test("a deleted checkpoint is reported when it is the trusted one", async () => 
 
 test("reading a record that is no longer JSON is a typed error that does not quote it", async () => {
   const { dir } = await makeLog(4);
-  tamper(dir, (db) => db.prepare("UPDATE entries SET record = 'garbage' WHERE seq = 2").run());
+  tamper(dir, (db) => db.prepare("UPDATE bodies SET record = 'garbage' WHERE seq = 2").run());
   const log = await openLog({ dataDir: dir, readOnly: true });
   try {
     // (By id it is not found at all: the id column is generated from the record.)
@@ -421,7 +418,7 @@ for (const column of ["leaf_hash", "nodes"] as const) {
   test(`a ${column} column rewritten as text is a hash mismatch, not a crash`, async () => {
     const { dir } = await makeLog(8);
     // Entry 5 completes a level-1 node, so it stores one.
-    tamper(dir, (db) => db.prepare(`UPDATE entries SET ${column} = 'abc' WHERE seq = 5`).run());
+    tamper(dir, (db) => db.prepare(`UPDATE tree SET ${column} = 'abc' WHERE seq = 5`).run());
     const r = await verify(dir);
     assert.deepEqual(kinds(r), ["hash-mismatch@5"]);
     assert.equal(r.problems[0]!.field, column === "leaf_hash" ? "leaf" : "node");
@@ -431,7 +428,7 @@ for (const column of ["leaf_hash", "nodes"] as const) {
 test("nodes missing under a signed checkpoint make appends and proofs inconsistent, not 'not found'", async () => {
   const { dir } = await makeLog(8);
   // Entry 7 completes the tree of 8: its nodes are the only copy of the level-3 root.
-  tamper(dir, (db) => db.prepare("UPDATE entries SET nodes = x'' WHERE seq = 7").run());
+  tamper(dir, (db) => db.prepare("UPDATE tree SET nodes = x'' WHERE seq = 7").run());
   const log = await openLog({ dataDir: dir });
   try {
     for (const call of [
@@ -565,7 +562,7 @@ test("the query columns are generated from the record: SQL cannot change them al
   for (const column of ["actor", "type", "status", "ts", "id", "sector"]) {
     assert.throws(
       () =>
-        tamper(dir, (db) => db.prepare(`UPDATE entries SET ${column} = 'x' WHERE seq = 1`).run()),
+        tamper(dir, (db) => db.prepare(`UPDATE bodies SET ${column} = 'x' WHERE seq = 1`).run()),
       /generated column/,
     );
   }
@@ -583,14 +580,14 @@ for (const [column, value] of [
     const { dir, ids } = await makeLog(20);
     tamper(dir, (db) => {
       makeQueryColumnsWritable(db);
-      db.prepare(`UPDATE entries SET ${column} = ? WHERE seq = 7`).run(value);
+      db.prepare(`UPDATE bodies SET ${column} = ? WHERE seq = 7`).run(value);
     });
     const r = await verify(dir);
     assert.deepEqual(kinds(r), ["store-damaged", "index-mismatch@7"]);
     const p = r.problems[1]!;
     assert.equal(p.field, column);
     assert.equal(p.id, ids[7]);
-    assert.match(r.problems[0]!.message, /schema was changed: table entries was altered/);
+    assert.match(r.problems[0]!.message, /schema was changed: table bodies was altered/);
     // The log's own trusted checkpoint does not make it pass either.
     const log = await openLog({ dataDir: dir, readOnly: true });
     const trusted = (await log.checkpoint())!;
@@ -603,7 +600,7 @@ test("a writer refuses a database whose schema was changed, so a retried id is n
   const { dir, ids } = await makeLog(5);
   tamper(dir, (db) => {
     makeQueryColumnsWritable(db);
-    db.prepare("UPDATE entries SET id = ? WHERE seq = 2").run(
+    db.prepare("UPDATE bodies SET id = ? WHERE seq = 2").run(
       "01937f7e-0000-7000-8000-00000000dead",
     );
   });
@@ -621,11 +618,11 @@ test("a flipped byte of a stored Merkle node is reported, and no proof is served
   const { dir } = await makeLog(20);
   // Entry 7 completes nodes (1, 3), (2, 1) and (3, 0); flip a byte of (2, 1).
   tamper(dir, (db) => {
-    const { nodes } = db.prepare("SELECT nodes FROM entries WHERE seq = 7").get() as {
+    const { nodes } = db.prepare("SELECT nodes FROM tree WHERE seq = 7").get() as {
       nodes: Buffer;
     };
     nodes[32 + 5]! ^= 0x01;
-    db.prepare("UPDATE entries SET nodes = ? WHERE seq = 7").run(nodes);
+    db.prepare("UPDATE tree SET nodes = ? WHERE seq = 7").run(nodes);
   });
   const r = await verify(dir);
   assert.deepEqual(kinds(r), ["hash-mismatch@7"]);
@@ -646,9 +643,7 @@ test("a flipped byte of a stored Merkle node is reported, and no proof is served
 
 test("a stored leaf hash changed under an intact record is reported as a hash mismatch", async () => {
   const { dir, ids } = await makeLog(10);
-  tamper(dir, (db) =>
-    db.prepare("UPDATE entries SET leaf_hash = randomblob(32) WHERE seq = 4").run(),
-  );
+  tamper(dir, (db) => db.prepare("UPDATE tree SET leaf_hash = randomblob(32) WHERE seq = 4").run());
   const r = await verify(dir);
   assert.deepEqual(kinds(r), ["hash-mismatch@4"]);
   assert.equal(r.problems[0]!.field, "leaf");
@@ -690,7 +685,7 @@ test("two records with one id are reported as a duplicate id", async () => {
   // The unique index gone, and a lookup by id that misses (as when the id column was changed
   // under genlog 0.1.0): a retried id is then logged a second time.
   const db = rawDatabase(path);
-  db.exec("DROP INDEX entries_id");
+  db.exec("DROP INDEX bodies_id");
   db.close();
   const blind = new Proxy(store, {
     get(target, prop) {
@@ -714,5 +709,5 @@ test("two records with one id are reported as a duplicate id", async () => {
   const r = await verify(dir);
   assert.deepEqual(kinds(r), ["store-damaged", "duplicate-id@5"]);
   assert.equal(r.problems[1]!.id, ids[2]);
-  assert.match(r.problems[0]!.message, /index entries_id is missing/);
+  assert.match(r.problems[0]!.message, /index bodies_id is missing/);
 });

@@ -70,12 +70,12 @@ test("a writer refuses a log whose last record was edited, so a forged time is n
   // The attacker moves the last record's time into the future and leaves its leaf hash.
   const db = rawDatabase(path);
   try {
-    const { record } = db.prepare("SELECT record FROM entries WHERE seq = 4").get() as {
+    const { record } = db.prepare("SELECT record FROM bodies WHERE seq = 4").get() as {
       record: string;
     };
     const forged = record.replace(/"ts":"[^"]+"/, '"ts":"2999-01-01T00:00:00.000Z"');
     assert.notEqual(forged, record);
-    db.prepare("UPDATE entries SET record = ? WHERE seq = 4").run(forged);
+    db.prepare("UPDATE bodies SET record = ? WHERE seq = 4").run(forged);
   } finally {
     db.close();
   }

@@ -61,6 +61,20 @@ export function openForReading(o: GlobalOptions): Promise<Genlog> {
   return openLog({ dataDir: o.dataDir, tenant: o.tenant, ...keysDirOption(o), readOnly: true });
 }
 
+/**
+ * Opens the data directory for a command that writes (appends, or records what it does as a
+ * system event): the tenant must exist; the policy file applies.
+ */
+export async function openForWriting(o: GlobalOptions): Promise<Genlog> {
+  return openLog({
+    dataDir: o.dataDir,
+    tenant: o.tenant,
+    ...keysDirOption(o),
+    ...(await policyOption(o)),
+    create: false,
+  });
+}
+
 /** Runs `use` on a handle and closes it, whatever happens. */
 export async function withLog<T>(opening: Promise<Genlog>, use: (log: Genlog) => Promise<T>) {
   const log = await opening;

@@ -6,9 +6,9 @@ import { createReadStream, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { GenlogError, isGenlogError } from "../errors.js";
-import { openLog, type GenerationEventInput } from "../genlog.js";
+import type { GenerationEventInput } from "../genlog.js";
 import type { AppendResult } from "../log/writer.js";
-import { keysDirOption, policyOption, withLog, type Bind, type GlobalOptions } from "./context.js";
+import { openForWriting, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { MAX_META_FILE_BYTES, readBounded } from "./read-input.js";
 import { recordForTerminal } from "./read-commands.js";
 import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
@@ -61,14 +61,7 @@ async function logEvent(type: string, o: GlobalOptions): Promise<number> {
   const files = (o.artifact as string[] | undefined) ?? [];
   if (files.length > 0) event.artifacts = await Promise.all(files.map(digestFile));
 
-  const opening = openLog({
-    dataDir: o.dataDir,
-    tenant: o.tenant,
-    ...keysDirOption(o),
-    ...(await policyOption(o)),
-    create: false,
-  });
-  return withLog(opening, async (log) => {
+  return withLog(openForWriting(o), async (log) => {
     const result = await log.appendWithStatus(event);
     try {
       await printResult(result, log.origin(), o.json);

@@ -14,6 +14,7 @@ import { defineProofCommands } from "./proof-commands.js";
 import { defineReadCommands } from "./read-commands.js";
 import { defineSetupCommands } from "./setup-commands.js";
 import { defineSubjectCommands } from "./subject-commands.js";
+import { defineRetentionCommands } from "./retention-commands.js";
 import {
   describeErrno,
   escapeForTerminal,
@@ -106,6 +107,7 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
   defineProofCommands(program, bind);
   defineVerifyCommand(program, bind);
   defineSubjectCommands(program, bind);
+  defineRetentionCommands(program, bind);
   defineDemoCommand(program, bind);
 
   const addExitStatuses = (cmd: Command): void => {

@@ -5,12 +5,11 @@
  */
 import type { Command } from "commander";
 import { GenlogError } from "../errors.js";
-import { openLog, type Genlog, type LegalHold } from "../genlog.js";
+import type { LegalHold } from "../genlog.js";
 import { canonicalize } from "../core/jcs.js";
 import {
-  keysDirOption,
   openForReading,
-  policyOption,
+  openForWriting,
   stringOption,
   withLog,
   type Bind,
@@ -76,16 +75,6 @@ function selector(o: GlobalOptions): { subject?: string; pseudonym?: string } {
     ...(subject !== undefined ? { subject } : {}),
     ...(pseudonym !== undefined ? { pseudonym } : {}),
   };
-}
-
-async function openForWriting(o: GlobalOptions): Promise<Genlog> {
-  return openLog({
-    dataDir: o.dataDir,
-    tenant: o.tenant,
-    ...keysDirOption(o),
-    ...(await policyOption(o)),
-    create: false,
-  });
 }
 
 function requireSubject(o: GlobalOptions): void {

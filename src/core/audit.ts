@@ -164,3 +164,109 @@ export function auditCheckpoint(
   if (cp.size !== c.size) return { kind: "misfiled", signedSize: cp.size };
   return { kind: "valid", checkpoint: cp };
 }
+
+/** The type of genlog's purge events (see `log/system-events.ts`). */
+export const PURGE_TYPE = "genlog.purge";
+
+/** What one committed purge event states: the range it deleted, and the seqs it kept. */
+export interface PurgeCover {
+  /** The purge event's own seq. */
+  seq: number;
+  fromSeq: number;
+  toSeq: number;
+  /** Genlog's own events in the range, whose bodies the purge kept. */
+  kept: ReadonlySet<number>;
+}
+
+/**
+ * The purge a committed record states, or undefined when it is not a well-formed purge event
+ * of a range before it (then it covers nothing).
+ */
+export function purgeCoverOf(canonical: string, seq: number): PurgeCover | undefined {
+  let r: unknown;
+  try {
+    r = JSON.parse(canonical);
+  } catch {
+    return undefined;
+  }
+  const rec = r as { type?: unknown; meta?: Record<string, unknown> };
+  if (rec.type !== PURGE_TYPE || typeof rec.meta !== "object" || rec.meta === null)
+    return undefined;
+  const { fromSeq, toSeq, kept } = rec.meta;
+  const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!isSeq(fromSeq) || !isSeq(toSeq) || fromSeq >= toSeq || toSeq > seq) return undefined;
+  if (!Array.isArray(kept) || !kept.every(isSeq)) return undefined;
+  return { seq, fromSeq, toSeq, kept: new Set(kept) };
+}
+
+/**
+ * The rule for a missing body: a position of the tree may have no record only where a
+ * committed purge event covers it (in its range, not one of the events it kept). Anywhere
+ * else the record was deleted outside genlog. Verify reads the log in order and meets a
+ * purge event after the range it covers, so it notes missing bodies as it goes and judges
+ * them at the end.
+ */
+export class PurgeCovers {
+  readonly #covers: PurgeCover[] = [];
+  /** Runs of positions without a body, [from, to), in order. */
+  readonly #missing: [number, number][] = [];
+
+  /** Notes a committed purge event. */
+  add(cover: PurgeCover): void {
+    this.#covers.push(cover);
+  }
+
+  /** Notes a position without a body (positions come in increasing order). */
+  missing(seq: number): void {
+    const last = this.#missing[this.#missing.length - 1];
+    if (last !== undefined && last[1] === seq) last[1] = seq + 1;
+    else this.#missing.push([seq, seq + 1]);
+  }
+
+  /** Whether a missing body at `seq` is explained by a purge. */
+  #covered(seq: number): boolean {
+    return this.#covers.some((c) => seq >= c.fromSeq && seq < c.toSeq && !c.kept.has(seq));
+  }
+
+  /**
+   * The missing bodies no purge explains, as runs [from, to), and how many were purged.
+   * Runs are split where coverage changes, so each run is all purged or all unexplained.
+   */
+  judge(): { purged: number; unexplained: [number, number][] } {
+    let purged = 0;
+    const unexplained: [number, number][] = [];
+    // Coverage only changes at range bounds and kept seqs: walk those breakpoints.
+    const breaks = new Set<number>();
+    for (const c of this.#covers) {
+      breaks.add(c.fromSeq).add(c.toSeq);
+      for (const k of c.kept) breaks.add(k).add(k + 1);
+    }
+    const sorted = [...breaks].sort((a, b) => a - b);
+    for (const [from, to] of this.#missing) {
+      let a = from;
+      while (a < to) {
+        const next = sorted.find((x) => x > a);
+        const b = Math.min(to, next ?? to);
+        if (this.#covered(a)) purged += b - a;
+        else {
+          const last = unexplained[unexplained.length - 1];
+          if (last !== undefined && last[1] === a) last[1] = b;
+          else unexplained.push([a, b]);
+        }
+        a = b;
+      }
+    }
+    return { purged, unexplained };
+  }
+
+  /** The ranges purged, in order, as [fromSeq, toSeq). */
+  ranges(): [number, number][] {
+    return this.#covers
+      .map((c): [number, number] => [c.fromSeq, c.toSeq])
+      .sort((x, y) => x[0] - y[0]);
+  }
+
+  get size(): number {
+    return this.#covers.length;
+  }
+}

@@ -8,6 +8,7 @@
 import { GenlogError } from "../errors.js";
 import { SYSTEM_TYPE_PREFIX, type GenerationEvent } from "../core/event-schema.js";
 import { isPseudonym } from "../core/privacy/envelope.js";
+import { PURGE_TYPE } from "../core/audit.js";
 
 /** The types of the system events. */
 export const SYSTEM_TYPES = {
@@ -17,6 +18,10 @@ export const SYSTEM_TYPES = {
   hold: `${SYSTEM_TYPE_PREFIX}hold`,
   /** A legal hold was released: same members. */
   holdRelease: `${SYSTEM_TYPE_PREFIX}hold-release`,
+  /** Record bodies were purged: `meta.before`, `meta.fromSeq`, `meta.toSeq`, `meta.purged`, `meta.kept`. */
+  purge: PURGE_TYPE,
+  /** The tenant's retention was set: `meta.days`, `meta.reason`. */
+  retention: `${SYSTEM_TYPE_PREFIX}retention`,
   /** A subject's records were exported (Art. 15/20): `meta.pseudonyms`, `meta.records`. */
   subjectExport: `${SYSTEM_TYPE_PREFIX}subject-export`,
 } as const;

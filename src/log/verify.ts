@@ -26,12 +26,16 @@ import {
   auditEntry,
   entryIsSound,
   nodesMatch,
+  purgeCoverOf,
+  PurgeCovers,
+  PURGE_TYPE,
   type IndexMismatch,
 } from "../core/audit.js";
 import type {
   LogRef,
   LogStore,
   StoreDamage,
+  PurgedEntry,
   StoredCheckpoint,
   StoredEntry,
 } from "../store/log-store.js";
@@ -80,6 +84,11 @@ export interface VerifyReport {
   root: string | null;
   /** Size of the trusted checkpoint the log was checked against, if any. */
   trustedSize?: number;
+  /**
+   * Present once the log was purged: how many entries have no body because a committed purge
+   * event deleted it (their leaves remain and were verified), and the purged ranges.
+   */
+  purged?: { entries: number; ranges: [number, number][] };
   problems: VerifyProblem[];
 }
 
@@ -278,11 +287,22 @@ async function verifyIntact(
   let verifiedSize = 0;
   let root: string | null = null;
   let beyond = 0; // rows past the last checkpoint: growth while we read, or insertions
+  const covers = new PurgeCovers();
   for await (const e of store.scanEntries(ref.logId)) {
     if (pending === null || e.seq !== frontier.size) return undefined;
-    const audit = auditEntry(e, ref.tenant);
-    if (!entryIsSound(audit, e.seq)) return undefined;
-    if (!nodesMatch(e.nodes, frontier.appendOwned(audit.leaf))) return undefined;
+    let leaf: Buffer;
+    if (e.canonical === null) {
+      // No body: only a purge may explain it (judged at the end, once every purge event was
+      // read); the stored leaf stands in for it, and the signed roots check it.
+      covers.missing(e.seq);
+      leaf = Buffer.from(e.leafHash);
+    } else {
+      const audit = auditEntry(e, ref.tenant);
+      if (!entryIsSound(audit, e.seq)) return undefined;
+      notePurge(covers, e);
+      leaf = audit.leaf;
+    }
+    if (!nodesMatch(e.nodes, frontier.appendOwned(leaf))) return undefined;
     if (trusted?.size === frontier.size && !sameRoot(frontier, trusted)) return undefined;
     if (pending === undefined) {
       beyond++;
@@ -307,6 +327,8 @@ async function verifyIntact(
   if (beyond > 0 && ((await readLatest(store, ref, verifier))?.size ?? 0) < frontier.size) {
     return undefined;
   }
+  const { purged, unexplained } = covers.judge();
+  if (unexplained.length > 0) return undefined;
   // Any failure of the audit (a dropped index table, say) is for the full analysis to report.
   const faults = await store.auditQueryIndexes(ref.logId, 1).catch(() => undefined);
   if (faults === undefined || faults.length > 0) return undefined;
@@ -319,8 +341,21 @@ async function verifyIntact(
     verifiedSize,
     root,
     ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
+    ...purgedOf(covers, purged),
     problems: [],
   };
+}
+
+/** The report's `purged` member: present once the log has a purge. */
+function purgedOf(covers: PurgeCovers, entries: number): Pick<VerifyReport, "purged"> {
+  return covers.size === 0 ? {} : { purged: { entries, ranges: covers.ranges() } };
+}
+
+/** Notes the purge a committed entry states, if it is a purge event. */
+function notePurge(covers: PurgeCovers, e: StoredEntry): void {
+  if (e.type !== PURGE_TYPE) return;
+  const cover = purgeCoverOf(e.canonical, e.seq);
+  if (cover !== undefined) covers.add(cover);
 }
 
 /**
@@ -390,7 +425,24 @@ async function analyse(
   const rows: Row[] = [];
   const total = Math.max(maxSize, 0);
   const entriesDamaged = integrity.then((d) => d.some((x) => x.entriesAffected));
+  const covers = new PurgeCovers();
   const unreadable = await readRows(store, ref, total, entriesDamaged, (e) => {
+    if (e.canonical === null) {
+      // The body is gone; the leaf stored in the tree stands in for it, and the roots check it.
+      rows.push({
+        key: e.seq,
+        seq: e.seq,
+        id: undefined,
+        readable: true,
+        leaf: Buffer.from(e.leafHash),
+        leafOk: true,
+        mismatches: [],
+        nodes: e.nodes,
+      });
+      covers.missing(e.seq);
+      return;
+    }
+    notePurge(covers, e);
     const a = auditEntry(e, ref.tenant);
     rows.push({
       key: e.seq,
@@ -677,6 +729,18 @@ async function analyse(
     }
   }
   options.onProgress?.(rows.length, Math.max(total, rows.length));
+  // Bodies missing where no committed purge event says they were purged: deleted.
+  const { purged, unexplained } = covers.judge();
+  for (const [from, to] of unexplained) {
+    add({
+      kind: "missing",
+      index: from,
+      message:
+        to - from === 1
+          ? `the record of entry ${from} was deleted (its leaf remains), and no committed purge event covers it`
+          : `the records of entries ${from} to ${to - 1} were deleted (their leaves remain), and no committed purge event covers them`,
+    });
+  }
 
   return {
     ok: false,
@@ -686,6 +750,7 @@ async function analyse(
     verifiedSize,
     root,
     ...(trusted !== undefined ? { trustedSize: trusted.size } : {}),
+    ...purgedOf(covers, purged),
     problems,
   };
 }
@@ -701,7 +766,7 @@ async function readRows(
   ref: LogRef,
   expected: number,
   entriesDamaged: Promise<boolean>,
-  onRow: (e: StoredEntry) => void,
+  onRow: (e: StoredEntry | PurgedEntry) => void,
 ): Promise<number> {
   let failed = 0;
   let from = 0;

@@ -27,6 +27,24 @@ export interface StoredEntry extends AuditableEntry {
   status: EventStatus;
 }
 
+/**
+ * A position of the tree whose record body is gone (a purge deleted it, or someone did):
+ * only the leaf hash and the nodes remain, which proofs of other entries still use.
+ */
+export interface PurgedEntry {
+  seq: number;
+  canonical: null;
+  leafHash: Uint8Array;
+  nodes: Uint8Array;
+}
+
+/** A purge as the store keeps it: the range it may delete, and its event. */
+export interface PurgeRow {
+  fromSeq: number;
+  toSeq: number;
+  eventId: string;
+}
+
 /** A signed checkpoint as kept: every checkpoint ever issued is retained. */
 export interface StoredCheckpoint {
   size: number;
@@ -81,11 +99,27 @@ export interface SubjectRow {
  *   is left to delete (erased meanwhile);
  * - `hold`: sets a legal hold on a subject (a pseudonym) or, with `subject: ""`, the whole
  *   tenant; `GENLOG_E_HELD` when one is already set there;
- * - `release`: lifts it; `GENLOG_E_NOT_FOUND` when none is set.
+ * - `release`: lifts it; `GENLOG_E_NOT_FOUND` when none is set;
+ * - `setting`: sets a setting (a tenant's retention, say) with the event that records why;
+ * - `purge`: records the range and deletes the bodies in it (and their actor index rows),
+ *   except genlog's own events; refused with `GENLOG_E_HELD` under a tenant hold or when a
+ *   held subject has a record in the range, `GENLOG_E_INCONSISTENT` when it would not delete
+ *   exactly `expected` bodies (some were deleted outside genlog).
  */
 export type StoreEffect =
   | { kind: "erase"; tenant: string; pseudonyms: string[] }
+  | {
+      kind: "purge";
+      tenant: string;
+      logId: number;
+      fromSeq: number;
+      toSeq: number;
+      /** Bodies it must delete: every one in the range but genlog's own events. */
+      expected: number;
+      eventId: string;
+    }
   | { kind: "hold"; tenant: string; subject: string; eventId: string }
+  | { kind: "setting"; key: string; value: string }
   | { kind: "release"; tenant: string; subject: string };
 
 /** A legal hold in force. */
@@ -189,8 +223,20 @@ export interface LogStore {
 
   getEntry(logId: number, seq: number): Promise<StoredEntry | undefined>;
   query(logId: number, filter: QueryFilter): Promise<StoredEntry[]>;
-  /** Every stored row in seq order, from `fromSeq`, in pages (for verify and export). */
-  scanEntries(logId: number, fromSeq?: number): AsyncIterable<StoredEntry>;
+  /**
+   * Every position of the tree in seq order, from `fromSeq`, in pages (for verify and
+   * export): the stored entry, or a {@link PurgedEntry} where the body is gone.
+   */
+  scanEntries(logId: number, fromSeq?: number): AsyncIterable<StoredEntry | PurgedEntry>;
+  /** The purges committed on the log, by range (what the store lets be deleted). */
+  listPurges(logId: number): Promise<PurgeRow[]>;
+  /** Seqs of genlog's own events (types `genlog.…`) in [fromSeq, toSeq), which a purge keeps. */
+  systemEventSeqs(logId: number, fromSeq: number, toSeq: number): Promise<number[]>;
+  /**
+   * Gives the space of deleted rows back to the file system and empties the write-ahead log;
+   * says how much was freed and whether the WAL could be emptied (readers may hold it).
+   */
+  reclaim(): Promise<{ freedBytes: number; scrubbed: boolean }>;
 
   /** Every checkpoint of the log by size (sizes only grow: the order they were issued in). */
   listCheckpoints(logId: number): Promise<StoredCheckpoint[]>;

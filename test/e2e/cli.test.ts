@@ -751,7 +751,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       const db = rawDatabase(join(dir, "genlog.db"));
       try {
         const changed = db
-          .prepare("UPDATE entries SET record = replace(record, 'Flask', 'Django') WHERE seq = 0")
+          .prepare("UPDATE bodies SET record = replace(record, 'Flask', 'Django') WHERE seq = 0")
           .run();
         assert.equal(changed.changes, 1);
       } finally {
@@ -849,7 +849,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       const db = rawDatabase(join(copy, "genlog.db"));
       try {
         db.prepare(
-          "UPDATE entries SET record = replace(record, 'Flask', 'Django') WHERE seq = 0",
+          "UPDATE bodies SET record = replace(record, 'Flask', 'Django') WHERE seq = 0",
         ).run();
       } finally {
         db.close();
@@ -1206,7 +1206,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       const { dir: tampered } = await seededDir([{ type: "backend" }]);
       const db = rawDatabase(join(tampered, "genlog.db"));
       try {
-        db.prepare("UPDATE entries SET record = json_set(record, '$.id', ?) WHERE seq = 0").run(
+        db.prepare("UPDATE bodies SET record = json_set(record, '$.id', ?) WHERE seq = 0").run(
           HOSTILE,
         );
       } finally {
@@ -1581,7 +1581,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
         const db = rawDatabase(join(dir, "genlog.db"));
         try {
           db.prepare(
-            "UPDATE entries SET record = replace(record, 'frontend', 'backend') WHERE seq = 1",
+            "UPDATE bodies SET record = replace(record, 'frontend', 'backend') WHERE seq = 1",
           ).run();
         } finally {
           db.close();
@@ -1605,7 +1605,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
         ({ dir: tampered } = await seededDir([{ type: "backend", meta: { stack: "Flask" } }]));
         const db = rawDatabase(join(tampered, "genlog.db"));
         try {
-          db.prepare("UPDATE entries SET record = replace(record, 'Flask', 'Django')").run();
+          db.prepare("UPDATE bodies SET record = replace(record, 'Flask', 'Django')").run();
         } finally {
           db.close();
         }

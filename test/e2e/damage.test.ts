@@ -12,7 +12,7 @@ import { openLog } from "../../src/index.js";
 import { runCli } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
 
-/** A closed log of `n` records, and the leaf pages of its entries table. */
+/** A closed log of `n` records, and the leaf pages of its bodies table. */
 async function makeLog(n: number): Promise<{ dir: string; pages: number[]; pageSize: number }> {
   const dir = tempDir();
   const log = await openLog({ dataDir: dir });
@@ -26,7 +26,7 @@ async function makeLog(n: number): Promise<{ dir: string; pages: number[]; pageS
   try {
     const pages = db
       .prepare(
-        "SELECT pageno FROM dbstat WHERE name = 'entries' AND pagetype = 'leaf' ORDER BY pageno",
+        "SELECT pageno FROM dbstat WHERE name = 'bodies' AND pagetype = 'leaf' ORDER BY pageno",
       )
       .pluck()
       .all() as number[];
@@ -63,7 +63,7 @@ test("three damaged pages are reported as store damage with the entries they hel
   // SQLite names each damaged page; verify names the entries it could not read, in runs.
   for (const p of hit) {
     assert.ok(
-      report.problems.some((x) => x.message.includes(`table entries, page ${p}:`)),
+      report.problems.some((x) => x.message.includes(`table bodies, page ${p}:`)),
       `page ${p}`,
     );
   }
@@ -87,7 +87,7 @@ test("a damaged index page is store damage, and every record still verifies", as
   const { dir, pageSize } = await makeLog(600);
   const db = new Database(join(dir, "genlog.db"), { readonly: true });
   const [indexPage] = db
-    .prepare("SELECT pageno FROM dbstat WHERE name = 'entries_type' AND pagetype = 'leaf' LIMIT 1")
+    .prepare("SELECT pageno FROM dbstat WHERE name = 'bodies_type' AND pagetype = 'leaf' LIMIT 1")
     .pluck()
     .all() as number[];
   db.close();
@@ -99,7 +99,7 @@ test("a damaged index page is store damage, and every record still verifies", as
   assert.equal(report.entries, 600);
   assert.ok(report.problems.length > 0);
   assert.ok(report.problems.every((p) => p.kind === "store-damaged" && p.index === undefined));
-  assert.ok(report.problems.some((p) => p.message.includes("index entries_type")));
+  assert.ok(report.problems.some((p) => p.message.includes("index bodies_type")));
 });
 
 test("a store too damaged to find the log in still gives a report, not a crash", async () => {

@@ -35,18 +35,18 @@ const TAMPERS: [string, (db: Database.Database) => void][] = [
       `the ${column} column of entry 7`,
       (db) => {
         makeQueryColumnsWritable(db);
-        db.prepare(`UPDATE entries SET ${column} = 'tampered' WHERE seq = 7`).run();
+        db.prepare(`UPDATE bodies SET ${column} = 'tampered' WHERE seq = 7`).run();
       },
     ],
   ),
   [
     "a byte of a stored Merkle node of entry 7",
     (db) => {
-      const { nodes } = db.prepare("SELECT nodes FROM entries WHERE seq = 7").get() as {
+      const { nodes } = db.prepare("SELECT nodes FROM tree WHERE seq = 7").get() as {
         nodes: Buffer;
       };
       nodes[3]! ^= 0x40;
-      db.prepare("UPDATE entries SET nodes = ? WHERE seq = 7").run(nodes);
+      db.prepare("UPDATE tree SET nodes = ? WHERE seq = 7").run(nodes);
     },
   ],
 ];

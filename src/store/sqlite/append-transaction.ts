@@ -84,9 +84,11 @@ export function prepareAppend(
   db: Database.Database,
   path: string,
 ): (batches: readonly PackedBatch[]) => BatchOutcomes {
-  const insertEntry = db.prepare(
-    "INSERT INTO entries (log_id, seq, record, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?)",
+  // The tree and the body of each entry: kept apart so that retention deletes bodies only.
+  const insertLeaf = db.prepare(
+    "INSERT INTO tree (log_id, seq, leaf_hash, nodes) VALUES (?, ?, ?, ?)",
   );
+  const insertBody = db.prepare("INSERT INTO bodies (log_id, seq, record) VALUES (?, ?, ?)");
   const insertCheckpoint = db.prepare(
     "INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)",
   );
@@ -95,7 +97,7 @@ export function prepareAppend(
   const insertSubject = db.prepare(
     "INSERT OR IGNORE INTO subjects (tenant, pseudonym, lookup, wrapped_key) VALUES (?, ?, ?, ?)",
   );
-  const lastSeq = db.prepare("SELECT max(seq) FROM entries WHERE log_id = ?").pluck();
+  const lastSeq = db.prepare("SELECT max(seq) FROM tree WHERE log_id = ?").pluck();
   const latestOf = db.prepare(
     "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
   );
@@ -104,7 +106,7 @@ export function prepareAppend(
   // must not stop every later append.
   const indexActors = db.prepare(
     `INSERT OR IGNORE INTO actor_index (log_id, actor, seq)
-     SELECT log_id, actor, seq FROM entries
+     SELECT log_id, actor, seq FROM bodies
      WHERE log_id = ? AND seq >= ? AND seq < ? AND actor IS NOT NULL ORDER BY actor, seq`,
   );
 
@@ -142,13 +144,13 @@ export function prepareAppend(
     let at = b.seqs.length * 32;
     for (let i = 0; i < b.seqs.length; i++) {
       const end = b.nodeEnds[i]!;
-      insertEntry.run(
+      insertLeaf.run(
         logId,
         b.seqs[i],
-        b.records[i],
         hashes.subarray(i * 32, i * 32 + 32),
         hashes.subarray(at, end),
       );
+      insertBody.run(logId, b.seqs[i], b.records[i]);
       at = end;
     }
     for (const sub of b.subjects) {
@@ -202,11 +204,36 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
   const holdOn = db
     .prepare("SELECT subject FROM holds WHERE tenant = ? AND subject IN ('', ?) ORDER BY subject")
     .pluck();
+  const tenantHeld = db
+    .prepare("SELECT subject FROM holds WHERE tenant = ? AND subject = ''")
+    .pluck();
   const deleteSubject = db.prepare("DELETE FROM subjects WHERE tenant = ? AND pseudonym = ?");
   const insertHold = db.prepare(
     "INSERT OR IGNORE INTO holds (tenant, subject, event_id) VALUES (?, ?, ?)",
   );
   const deleteHold = db.prepare("DELETE FROM holds WHERE tenant = ? AND subject = ?");
+  const purgedTo = db
+    .prepare("SELECT coalesce(max(to_seq), 0) FROM purges WHERE log_id = ?")
+    .pluck();
+  const setSetting = db.prepare(
+    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  );
+  const insertPurge = db.prepare(
+    "INSERT INTO purges (log_id, from_seq, to_seq, event_id) VALUES (?, ?, ?, ?)",
+  );
+  // A held subject with a record in the range: its whole range is kept.
+  const heldInRange = db
+    .prepare(
+      `SELECT b.actor FROM bodies b WHERE b.log_id = ? AND b.seq >= ? AND b.seq < ?
+       AND b.actor IN (SELECT subject FROM holds WHERE tenant = ?) LIMIT 1`,
+    )
+    .pluck();
+  const deleteIndexed = db.prepare(
+    "DELETE FROM actor_index WHERE log_id = ? AND seq >= ? AND seq < ?",
+  );
+  const deleteBodies = db.prepare(
+    "DELETE FROM bodies WHERE log_id = ? AND seq >= ? AND seq < ? AND (type IS NULL OR type NOT LIKE 'genlog.%')",
+  );
   const heldTarget = (tenant: string, subject: string) =>
     subject === "" ? `tenant ${tenant}` : `subject ${subject} of tenant ${tenant}`;
   return (effects) => {
@@ -231,6 +258,34 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
             { details: { tenant: e.tenant, pseudonyms: e.pseudonyms } },
           );
         }
+      } else if (e.kind === "purge") {
+        const held = (tenantHeld.get(e.tenant) ??
+          heldInRange.get(e.logId, e.fromSeq, e.toSeq, e.tenant)) as string | undefined;
+        if (held !== undefined) {
+          throw new GenlogError(
+            "GENLOG_E_HELD",
+            `${heldTarget(e.tenant, held)} is under a legal hold${held === "" ? "" : " and has records in the range"}: nothing was purged; release the hold first (\`genlog hold release\`)`,
+            { details: { tenant: e.tenant, subject: held } },
+          );
+        }
+        if (purgedTo.get(e.logId) !== e.fromSeq) {
+          throw new GenlogError(
+            "GENLOG_E_CONFLICT",
+            `another purge of log ${e.logId} ran meanwhile: nothing was purged, run it again`,
+          );
+        }
+        insertPurge.run(e.logId, e.fromSeq, e.toSeq, e.eventId);
+        deleteIndexed.run(e.logId, e.fromSeq, e.toSeq);
+        const deleted = deleteBodies.run(e.logId, e.fromSeq, e.toSeq).changes;
+        if (deleted !== e.expected) {
+          throw new GenlogError(
+            "GENLOG_E_INCONSISTENT",
+            `the purge of entries ${e.fromSeq}..${e.toSeq - 1} would delete ${deleted} records, not the ${e.expected} expected: records were removed outside genlog; nothing was purged, run \`genlog verify\``,
+            { details: { fromSeq: e.fromSeq, toSeq: e.toSeq, deleted, expected: e.expected } },
+          );
+        }
+      } else if (e.kind === "setting") {
+        setSetting.run(e.key, e.value);
       } else if (e.kind === "hold") {
         if (insertHold.run(e.tenant, e.subject, e.eventId).changes === 0) {
           throw new GenlogError(

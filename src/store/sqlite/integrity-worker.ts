@@ -81,7 +81,7 @@ export function describeDamage(messages: string[], trees: Map<number, string>): 
   return [
     ...[...byPage].map(([where, { owner, first, count }]) => ({
       message: `damaged page: ${where}: ${first}${more(count)}`,
-      entriesAffected: owner === "table entries",
+      entriesAffected: owner === "table bodies" || owner === "table tree",
     })),
     ...[...missing].map(([index, { first, count }]) => ({
       message: `index ${index} lacks ${count} row${count > 1 ? "s" : ""} of its table (first: row ${first}): queries through it miss records`,

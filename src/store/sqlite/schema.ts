@@ -180,6 +180,69 @@ CREATE TABLE tenant_keys (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 6,
+    description:
+      "entries split into tree (leaf hashes and nodes, append-only for ever) and bodies (records and their query columns), so that retention deletes bodies and keeps every proof; purges: the ranges a purge event covers, outside which no body or actor index row can be deleted",
+    // A purge deletes bodies (and their actor index rows) in the transaction of the purge
+    // event that records the range; the triggers refuse any other deletion, so a slip of an
+    // operator's hand cannot drop a record. Someone who drops the triggers can still delete
+    // a body: verify then finds a missing body that no committed purge event covers.
+    sql: `
+CREATE TABLE tree (
+  log_id    INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  leaf_hash BLOB NOT NULL,
+  nodes     BLOB NOT NULL,
+  PRIMARY KEY (log_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE bodies (
+  log_id INTEGER NOT NULL,
+  seq    INTEGER NOT NULL,
+  record TEXT NOT NULL,
+  id     TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.id'), NULL)) STORED,
+  ts     TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.ts'), NULL)) STORED,
+  type   TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.type'), NULL)) STORED,
+  actor  TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.actor'), NULL)) STORED,
+  sector TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.sector'), NULL)) STORED,
+  status TEXT GENERATED ALWAYS AS (iif(json_valid(record), json_extract(record, '$.status'), NULL)) STORED,
+  PRIMARY KEY (log_id, seq)
+) WITHOUT ROWID;
+INSERT INTO tree (log_id, seq, leaf_hash, nodes)
+  SELECT log_id, seq, leaf_hash, nodes FROM entries ORDER BY log_id, seq;
+INSERT INTO bodies (log_id, seq, record)
+  SELECT log_id, seq, record FROM entries ORDER BY log_id, seq;
+DROP TABLE entries;
+CREATE UNIQUE INDEX bodies_id ON bodies (log_id, id);
+CREATE INDEX bodies_type ON bodies (log_id, type, seq);
+CREATE INDEX bodies_sector ON bodies (log_id, sector, seq) WHERE sector IS NOT NULL;
+CREATE INDEX bodies_status ON bodies (log_id, status, seq) WHERE status <> 'succeeded';
+CREATE TABLE purges (
+  log_id   INTEGER NOT NULL,
+  from_seq INTEGER NOT NULL,
+  to_seq   INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (log_id, from_seq)
+) WITHOUT ROWID;
+CREATE TRIGGER tree_no_update BEFORE UPDATE ON tree
+  BEGIN SELECT RAISE(ABORT, 'genlog: the tree is append-only'); END;
+CREATE TRIGGER tree_no_delete BEFORE DELETE ON tree
+  BEGIN SELECT RAISE(ABORT, 'genlog: the tree is append-only'); END;
+CREATE TRIGGER bodies_no_update BEFORE UPDATE ON bodies
+  BEGIN SELECT RAISE(ABORT, 'genlog: records are never changed'); END;
+CREATE TRIGGER bodies_no_delete BEFORE DELETE ON bodies
+  WHEN NOT EXISTS (SELECT 1 FROM purges p WHERE p.log_id = OLD.log_id AND OLD.seq >= p.from_seq AND OLD.seq < p.to_seq)
+  BEGIN SELECT RAISE(ABORT, 'genlog: a record is deleted only by a purge'); END;
+DROP TRIGGER actor_index_no_delete;
+CREATE TRIGGER actor_index_no_delete BEFORE DELETE ON actor_index
+  WHEN NOT EXISTS (SELECT 1 FROM purges p WHERE p.log_id = OLD.log_id AND OLD.seq >= p.from_seq AND OLD.seq < p.to_seq)
+  BEGIN SELECT RAISE(ABORT, 'genlog: the actor index is append-only'); END;
+CREATE TRIGGER purges_no_update BEFORE UPDATE ON purges
+  BEGIN SELECT RAISE(ABORT, 'genlog: purges are append-only'); END;
+CREATE TRIGGER purges_no_delete BEFORE DELETE ON purges
+  BEGIN SELECT RAISE(ABORT, 'genlog: purges are append-only'); END;
+`,
+  },
 ];
 
 /**

@@ -27,6 +27,8 @@ import {
   type StoredEntry,
   type SubjectRow,
   type HoldRow,
+  type PurgedEntry,
+  type PurgeRow,
 } from "../log-store.js";
 import type { EventStatus } from "../../core/event-schema.js";
 import {
@@ -97,11 +99,14 @@ const INTEGRITY_MESSAGES = 10_000;
  */
 const WORKER_ROWS = 256;
 
-const ENTRY_COLUMNS = "seq, id, ts, type, actor, sector, status, record, leaf_hash, nodes";
-/** The same, of the entries table named `e` in a join. */
-const ENTRY_COLUMNS_OF_E = ENTRY_COLUMNS.split(", ")
-  .map((c) => `e.${c}`)
-  .join(", ");
+/**
+ * A stored entry is a body (`bodies e`: the record and its query columns) joined to its
+ * place in the tree (`tree t`: leaf hash and nodes). Retention deletes bodies, never the tree.
+ */
+const ENTRY_COLUMNS =
+  "e.seq AS seq, e.id AS id, e.ts AS ts, e.type AS type, e.actor AS actor, e.sector AS sector, e.status AS status, e.record AS record, t.leaf_hash AS leaf_hash, t.nodes AS nodes";
+/** Joins the tree to `bodies e`. */
+const TREE_OF_E = "JOIN tree t ON t.log_id = e.log_id AND t.seq = e.seq";
 
 interface Row {
   seq: number;
@@ -158,9 +163,11 @@ export class SqliteStore implements LogStore {
     this.#db = db;
     this.path = path;
     this.#readonly = readonly;
-    this.#nodeRow = db.prepare("SELECT leaf_hash, nodes FROM entries WHERE log_id = ? AND seq = ?");
-    this.#entry = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_id = ? AND seq = ?`);
-    this.#tsAt = db.prepare("SELECT ts FROM entries WHERE log_id = ? AND seq = ?");
+    this.#nodeRow = db.prepare("SELECT leaf_hash, nodes FROM tree WHERE log_id = ? AND seq = ?");
+    this.#entry = db.prepare(
+      `SELECT ${ENTRY_COLUMNS} FROM bodies e ${TREE_OF_E} WHERE e.log_id = ? AND e.seq = ?`,
+    );
+    this.#tsAt = db.prepare("SELECT ts FROM bodies WHERE log_id = ? AND seq = ?");
     // A log's size is its latest checkpoint's: one row, one snapshot.
     this.#state = db.prepare(
       "SELECT size, note FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1",
@@ -273,7 +280,7 @@ export class SqliteStore implements LogStore {
       const row = this.#db
         .prepare(
           `SELECT (SELECT coalesce(max(size), 0) FROM checkpoints WHERE log_id = ?) AS size,
-                  (SELECT count(*) FROM entries WHERE log_id = ?) AS entries`,
+                  (SELECT count(*) FROM tree WHERE log_id = ?) AS entries`,
         )
         .get(logId, logId) as { size: number; entries: number };
       return row;
@@ -362,7 +369,7 @@ export class SqliteStore implements LogStore {
       const out = new Map<string, StoredEntry>();
       if (ids.length === 0) return out;
       const stmt = this.#db.prepare(
-        `SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_id = ? AND id = ?`,
+        `SELECT ${ENTRY_COLUMNS} FROM bodies e ${TREE_OF_E} WHERE e.log_id = ? AND e.id = ?`,
       );
       for (const id of ids) {
         const row = stmt.get(logId, id) as Row | undefined;
@@ -565,21 +572,73 @@ export class SqliteStore implements LogStore {
     });
   }
 
-  async *scanEntries(logId: number, fromSeq = 0): AsyncIterable<StoredEntry> {
+  async *scanEntries(logId: number, fromSeq = 0): AsyncIterable<StoredEntry | PurgedEntry> {
+    // Driven by the tree: a position whose body was purged (or deleted) still comes out.
     const page = this.#do("preparing a scan", () =>
       this.#db.prepare(
-        `SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+        `SELECT t.seq AS seq, e.id AS id, e.ts AS ts, e.type AS type, e.actor AS actor, e.sector AS sector, e.status AS status, e.record AS record, t.leaf_hash AS leaf_hash, t.nodes AS nodes
+         FROM tree t LEFT JOIN bodies e ON e.log_id = t.log_id AND e.seq = t.seq
+         WHERE t.log_id = ? AND t.seq >= ? ORDER BY t.seq LIMIT ?`,
       ),
     );
     let next = fromSeq;
     for (;;) {
       const rows = this.#do(`reading entries ${next}.. of log ${logId}`, () =>
         page.all(logId, next, SCAN_PAGE),
-      ) as Row[];
-      for (const row of rows) yield toEntry(row);
+      ) as (Row | (Omit<Row, "record"> & { record: null }))[];
+      for (const row of rows) {
+        yield row.record === null
+          ? {
+              seq: row.seq,
+              canonical: null,
+              leafHash: asBlob(row.leaf_hash),
+              nodes: asBlob(row.nodes),
+            }
+          : toEntry(row as Row);
+      }
       if (rows.length < SCAN_PAGE) return;
       next = rows[rows.length - 1]!.seq + 1;
     }
+  }
+
+  async listPurges(logId: number): Promise<PurgeRow[]> {
+    return this.#do(`reading the purges of log ${logId}`, () =>
+      this.#db
+        .prepare(
+          "SELECT from_seq AS fromSeq, to_seq AS toSeq, event_id AS eventId FROM purges WHERE log_id = ? ORDER BY from_seq",
+        )
+        .all(logId),
+    ) as PurgeRow[];
+  }
+
+  async systemEventSeqs(logId: number, fromSeq: number, toSeq: number): Promise<number[]> {
+    return this.#do(`finding the system events of log ${logId}`, () =>
+      this.#db
+        .prepare(
+          "SELECT seq FROM bodies INDEXED BY bodies_type WHERE log_id = ? AND type >= 'genlog.' AND type < 'genlog/' AND seq >= ? AND seq < ? ORDER BY seq",
+        )
+        .pluck()
+        .all(logId, fromSeq, toSeq),
+    ) as number[];
+  }
+
+  async reclaim(): Promise<{ freedBytes: number; scrubbed: boolean }> {
+    return this.#do("reclaiming free space", () => {
+      const db = this.#db;
+      const size = () =>
+        (db.pragma("page_count", { simple: true }) as number) *
+        (db.pragma("page_size", { simple: true }) as number);
+      const before = size();
+      if (db.pragma("auto_vacuum", { simple: true }) !== 2) {
+        // A database made before genlog turned incremental vacuum on: converted once (a
+        // rewrite of the whole file), then purges give pages back as they go.
+        db.pragma("auto_vacuum = INCREMENTAL");
+        db.exec("VACUUM");
+      } else db.pragma("incremental_vacuum");
+      const freedBytes = Math.max(0, before - size());
+      const [r] = db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+      return { freedBytes, scrubbed: r === undefined || r.busy === 0 };
+    });
   }
 
   async listCheckpoints(logId: number): Promise<StoredCheckpoint[]> {
@@ -622,7 +681,7 @@ export class SqliteStore implements LogStore {
       const wrong = this.#db
         .prepare(
           `SELECT a.seq AS seq, a.actor AS indexed, e.actor AS actor, ${bound} AS bound
-           FROM actor_index a LEFT JOIN entries e ON e.log_id = a.log_id AND e.seq = a.seq
+           FROM actor_index a LEFT JOIN bodies e ON e.log_id = a.log_id AND e.seq = a.seq
            WHERE a.log_id = ? AND (a.seq >= ${bound} OR e.actor IS NOT a.actor) LIMIT ?`,
         )
         .all(logId, logId, logId, limit) as {
@@ -633,7 +692,7 @@ export class SqliteStore implements LogStore {
       }[];
       const missing = this.#db
         .prepare(
-          `SELECT e.seq AS seq, e.actor AS actor FROM entries e
+          `SELECT e.seq AS seq, e.actor AS actor FROM bodies e
            WHERE e.log_id = ? AND e.seq < ${bound} AND e.actor IS NOT NULL AND NOT EXISTS
              (SELECT 1 FROM actor_index a WHERE a.log_id = e.log_id AND a.actor = e.actor AND a.seq = e.seq)
            LIMIT ?`,
@@ -746,7 +805,11 @@ function openWritable(path: string): {
     }
     if (version > SCHEMA_VERSION) throw new NewerSchemaError(version);
     // Only takes effect on a new file, before WAL is on.
-    if (version === 0) db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
+    if (version === 0) {
+      db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
+      // Purges give their pages back to the file system (see reclaim()).
+      db.pragma("auto_vacuum = INCREMENTAL");
+    }
     configureWriter(db);
     const steps = version < SCHEMA_VERSION ? migrate(db) : undefined;
     // A new file replays every migration: that is creating it, not migrating it.
@@ -855,10 +918,10 @@ export function pageQueries(
 
   if (!byActor) {
     const w = where("e.seq", from, to);
-    const index = useIndexOf === undefined ? "" : `INDEXED BY entries_${useIndexOf}`;
+    const index = useIndexOf === undefined ? "" : `INDEXED BY bodies_${useIndexOf}`;
     return [
       {
-        sql: `SELECT ${ENTRY_COLUMNS} FROM entries e ${index} WHERE e.log_id = ? AND ${w.sql} ORDER BY e.seq LIMIT ?`,
+        sql: `SELECT ${ENTRY_COLUMNS} FROM bodies e ${index} ${TREE_OF_E} WHERE e.log_id = ? AND ${w.sql} ORDER BY e.seq LIMIT ?`,
         args: [logId, ...w.args],
       },
     ];
@@ -869,7 +932,7 @@ export function pageQueries(
     // the index row (a forged index row cannot bring in another person's record).
     const w = where("a.seq", from, Math.min(to, indexed));
     parts.push({
-      sql: `SELECT ${ENTRY_COLUMNS_OF_E} FROM actor_index a CROSS JOIN entries e ON e.log_id = a.log_id AND e.seq = a.seq AND e.actor = a.actor WHERE a.log_id = ? AND a.actor = ? AND ${w.sql} ORDER BY a.seq LIMIT ?`,
+      sql: `SELECT ${ENTRY_COLUMNS} FROM actor_index a CROSS JOIN bodies e ON e.log_id = a.log_id AND e.seq = a.seq AND e.actor = a.actor ${TREE_OF_E} WHERE a.log_id = ? AND a.actor = ? AND ${w.sql} ORDER BY a.seq LIMIT ?`,
       args: [logId, filter.actor, ...w.args],
     });
   }
@@ -877,7 +940,7 @@ export function pageQueries(
     // Past the index: the entries themselves, fewer than a chunk and a batch.
     const w = where("e.seq", Math.max(from, indexed), to);
     parts.push({
-      sql: `SELECT ${ENTRY_COLUMNS} FROM entries e WHERE e.log_id = ? AND ${w.sql} ORDER BY e.seq LIMIT ?`,
+      sql: `SELECT ${ENTRY_COLUMNS} FROM bodies e ${TREE_OF_E} WHERE e.log_id = ? AND ${w.sql} ORDER BY e.seq LIMIT ?`,
       args: [logId, ...w.args],
     });
   }
@@ -986,10 +1049,6 @@ function toEntry(row: Row): StoredEntry {
   };
 }
 
-/**
- * SQLite keeps any value in any column: hand-edited hashes may come back as text or numbers.
- * As bytes, they are simply wrong hashes, which verify and the proofs report, not a crash.
- */
 /** A blob column as read; a hand-edited row may hold text instead. */
 function blobOf(v: unknown, what: string): Buffer {
   if (!Buffer.isBuffer(v)) {
@@ -1006,6 +1065,10 @@ function subjectOf(row: SubjectRow): SubjectRow {
   return { ...row, lookup: asBlob(row.lookup), wrappedKey: asBlob(row.wrappedKey) };
 }
 
+/**
+ * SQLite keeps any value in any column: hand-edited hashes may come back as text or numbers.
+ * As bytes, they are simply wrong hashes, which verify and the proofs report, not a crash.
+ */
 function asBlob(v: unknown): Buffer {
   return Buffer.isBuffer(v) ? v : Buffer.from(String(v ?? ""), "utf8");
 }
