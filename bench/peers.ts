@@ -51,8 +51,19 @@ export interface SqliteResult {
   rowsPerSec: number;
 }
 
-// The query columns (id, ts, type, actor, sector, status) are generated from the record.
-const INSERT = "INSERT INTO entries (log_id, seq, record, leaf_hash, nodes) VALUES (?, ?, ?, ?, ?)";
+// As genlog stores an entry: its place in the tree, and its body (whose query columns, id, ts,
+// type, actor, sector and status, are generated from the record).
+const INSERT_LEAF = "INSERT INTO tree (log_id, seq, leaf_hash, nodes) VALUES (?, ?, ?, ?)";
+const INSERT_BODY = "INSERT INTO bodies (log_id, seq, record) VALUES (?, ?, ?)";
+
+interface Inserts {
+  leaf: Database.Statement;
+  body: Database.Statement;
+}
+
+function prepareInserts(db: Database.Database): Inserts {
+  return { leaf: db.prepare(INSERT_LEAF), body: db.prepare(INSERT_BODY) };
+}
 
 /** Zeros standing in for the interior nodes a leaf completes (32 bytes per level). */
 const NODE_BYTES = Buffer.alloc(64 * 32);
@@ -64,10 +75,11 @@ function completedLevels(seq: number): number {
   return levels;
 }
 
-/** A fresh database at `file` with genlog's page size, schema, WAL and synchronous=FULL. */
+/** A fresh database at `file` with genlog's page size, vacuum mode, schema, WAL and synchronous=FULL. */
 function openPeerDb(file: string): Database.Database {
   const db = new Database(file);
   db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
+  db.pragma("auto_vacuum = INCREMENTAL");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.exec(SQLITE_SCHEMA);
@@ -97,15 +109,16 @@ function buildRow(seq: number, ts: string): { text: string; leaf: Buffer } {
   return { text, leaf: hash("sha256", text, "buffer") };
 }
 
-function insertRow(insert: Database.Statement, seq: number, text: string, leaf: Buffer): void {
-  insert.run(1, seq, text, leaf, NODE_BYTES.subarray(0, completedLevels(seq) * 32));
+function insertRow(insert: Inserts, seq: number, text: string, leaf: Buffer): void {
+  insert.leaf.run(1, seq, leaf, NODE_BYTES.subarray(0, completedLevels(seq) * 32));
+  insert.body.run(1, seq, text);
 }
 
 /** Inserts `n` genlog-shaped rows into a fresh database at `file`, `rowsPerTx` per transaction. */
 export function measureSqlite(file: string, n: number, rowsPerTx: number): SqliteResult {
   const db = openPeerDb(file);
   try {
-    const insert = db.prepare(INSERT);
+    const insert = prepareInserts(db);
     const insertMany = db.transaction((from: number, count: number, ts: string) => {
       for (let seq = from; seq < from + count; seq++) {
         const { text, leaf } = buildRow(seq, ts);
@@ -135,7 +148,7 @@ export interface SignedRowPeer {
 /** Opens the (d) peer on a fresh database at `file`, with a fresh Ed25519 key. */
 export function openSignedRowPeer(file: string): SignedRowPeer {
   const db = openPeerDb(file);
-  const insert = db.prepare(INSERT);
+  const insert = prepareInserts(db);
   const { privateKey }: { privateKey: KeyObject } = generateKeyPairSync("ed25519");
   const commit = db.transaction(insertRow);
   let seq = 0;
@@ -151,7 +164,7 @@ export function openSignedRowPeer(file: string): SignedRowPeer {
       commit(insert, s, text, leaf);
     },
     count() {
-      const rows = db.prepare("SELECT count(*) FROM entries").pluck().get() as number;
+      const rows = db.prepare("SELECT count(*) FROM bodies").pluck().get() as number;
       if (signatures !== 64 * seq) throw new Error("(d) peer: a signature is missing");
       return rows;
     },

@@ -26,6 +26,7 @@ import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/poli
 import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipeline.js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore, rotateMasterKey, type MasterKeyRotation } from "./log/tenant-keys.js";
+import { writeArchive, type ArchiveManifest } from "./log/archive.js";
 import {
   AI_ACT_MINIMUM_DAYS,
   checkRetentionDays,
@@ -914,6 +915,34 @@ export class Genlog {
     }
     if (!dryRun && planned.length > 0) result.freedBytes = (await this.#store.reclaim()).freedBytes;
     return result;
+  }
+
+  /**
+   * Writes the records before `before` (from where the last purge stopped) into the new
+   * directory `out`, with the signed checkpoint and the proofs a reader needs to check them
+   * with the verifier key alone (see `log/archive.ts`; `genlog verify --archive`). Run it
+   * before {@link purge} with the same cutoff to keep what the purge deletes. Only reads.
+   *
+   * @throws {GenlogError} `GENLOG_E_USAGE` when `out` exists; `GENLOG_E_NOT_FOUND` when there
+   * is nothing to archive; `GENLOG_E_INVALID_INPUT` (`/before`).
+   */
+  async archive(options: {
+    before: string;
+    out: string;
+    tenant?: string;
+  }): Promise<ArchiveManifest> {
+    const before = purgeCutoff(options.before, 0, Date.now());
+    const log = await this.#tenant(options.tenant ?? this.tenant);
+    await idle(log);
+    const cp = await this.#checkpointAt(log, undefined);
+    return writeArchive({
+      store: this.#store,
+      ref: log.ref,
+      verifierKey: await this.verifierKey(log.ref.tenant),
+      checkpoint: { size: cp.size, note: cp.note },
+      before,
+      dir: options.out,
+    });
   }
 
   /**

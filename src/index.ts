@@ -32,6 +32,12 @@ export {
 export { SYSTEM_TYPES } from "./log/system-events.js";
 export type { MasterKeyRotation } from "./log/tenant-keys.js";
 export {
+  checkArchive,
+  ARCHIVE_FORMAT,
+  type ArchiveManifest,
+  type ArchiveCheck,
+} from "./log/archive.js";
+export {
   checkSubjectExport,
   SUBJECT_EXPORT_FORMAT,
   type SubjectExport,

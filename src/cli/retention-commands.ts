@@ -41,6 +41,28 @@ export function defineRetentionCommands(program: Command, bind: Bind): void {
     )
     .option("--dry-run", "say what would be purged, purge nothing")
     .action(bind((_args, o) => purge(o)));
+
+  program
+    .command("archive")
+    .description(
+      "write the records before a time, with the signed checkpoint and the proofs to check them, into a new directory (check it with `genlog verify --archive`); run it before `purge`",
+    )
+    .requiredOption("--before <time>", "archive records before this RFC 3339 time")
+    .requiredOption("--out <dir>", "a directory that does not exist yet")
+    .action(bind((_args, o) => archive(o)));
+}
+
+async function archive(o: GlobalOptions): Promise<number> {
+  return withLog(openForReading(o), async (log) => {
+    const m = await log.archive({ before: String(o.before), out: String(o.out) });
+    if (o.json) await printLine(JSON.stringify(m));
+    else {
+      say(
+        `archived ${count(m.records, "record", "records")} (entries ${m.fromSeq} to ${m.toSeq - 1}, before ${m.before}) to ${String(o.out)}, proved against the checkpoint at size ${m.treeSize}; check it with \`genlog verify --archive ${String(o.out)}\``,
+      );
+    }
+    return 0;
+  });
 }
 
 async function show(o: GlobalOptions): Promise<number> {

@@ -7,12 +7,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
 import {
+  checkArchive,
   checkInclusionProof,
   isGenlogError,
   openLog,
+  type ArchiveManifest,
   type Genlog,
   type VerifyReport,
 } from "../../src/index.js";
@@ -224,4 +228,64 @@ test("CLI: retention show|set and purge --dry-run, then purge and verify", async
   assert.deepEqual(JSON.parse(v.stdout).purged.entries, 3);
   const bad = await genlog(dir, "purge", "--before", "tomorrow");
   assert.equal(bad.code, 2);
+});
+
+test("archive before purge: the archive proves its records with the key alone, and any change fails it", async () => {
+  const { dir, log } = await filled(120);
+  const key = await log.verifierKey();
+  const cutoff = new Date().toISOString();
+  await log.append({ type: "after-cutoff" });
+  const out = join(dir, "archive-1");
+  const m = await log.archive({ before: cutoff, out });
+  assert.deepEqual([m.fromSeq, m.toSeq, m.records], [0, 120, 120]);
+  assert.deepEqual((await checkArchive(out, key)).problems, []);
+  await log.purge({ before: cutoff });
+  // A second archive starts where the purge stopped, proved with the subtrees before it.
+  for (let i = 0; i < 30; i++) await log.append({ type: "later" });
+  const second = join(dir, "archive-2");
+  const m2 = await log.archive({ before: new Date().toISOString(), out: second });
+  assert.deepEqual([m2.fromSeq, m2.toSeq], [120, 152]);
+  const ok2 = await checkArchive(second, key);
+  assert.deepEqual(ok2.problems, []);
+  await assert.rejects(log.archive({ before: cutoff, out: second }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_USAGE"),
+  );
+  await log.close();
+
+  // A record changed and the manifest's digest updated to match: the tree no longer fits.
+  const forged = join(dir, "forged");
+  cpSync(out, forged, { recursive: true });
+  const lines = gunzipSync(readFileSync(join(forged, "records.ndjson.gz"))).toString("utf8");
+  const changed = gzipSync(Buffer.from(lines.replace('"type":"frontend"', '"type":"frontenD"')));
+  writeFileSync(join(forged, "records.ndjson.gz"), changed);
+  const manifest = JSON.parse(
+    readFileSync(join(forged, "manifest.json"), "utf8"),
+  ) as ArchiveManifest;
+  manifest.files.find((f) => f.name === "records.ndjson.gz")!.sha256 = createHash("sha256")
+    .update(changed)
+    .digest("hex");
+  writeFileSync(join(forged, "manifest.json"), JSON.stringify(manifest));
+  const bad = await checkArchive(forged, key);
+  assert.equal(bad.ok, false);
+  assert.match(bad.problems.map((p) => p.message).join(), /do not give a tree/);
+  // One flipped byte: the file's digest names it.
+  const flipped = join(dir, "flipped");
+  cpSync(second, flipped, { recursive: true });
+  const proof = readFileSync(join(flipped, "proof.json"));
+  proof[40] = proof[40]! ^ 1;
+  writeFileSync(join(flipped, "proof.json"), proof);
+  assert.match(
+    (await checkArchive(flipped, key)).problems.map((p) => p.message).join(),
+    /proof\.json was changed/,
+  );
+  // Another log's key does not vouch for it.
+  const other = await openLog({ dataDir: tempDir() });
+  await other.append({ type: "x" });
+  assert.equal((await checkArchive(out, await other.verifierKey())).ok, false);
+  await other.close();
+
+  const cli = await genlog(dir, "verify", "--archive", second, "--verifier-key", key);
+  assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+  const cliBad = await genlog(dir, "verify", "--archive", forged, "--verifier-key", key);
+  assert.equal(cliBad.code, 1);
 });
