@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { GenlogError, isGenlogError } from "./errors.js";
 import {
+  SLUG_PATTERN,
   STATUSES,
   assertTenant,
   describeValue,
@@ -27,6 +28,8 @@ import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipelin
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore, rotateMasterKey, type MasterKeyRotation } from "./log/tenant-keys.js";
 import { writeArchive, type ArchiveManifest } from "./log/archive.js";
+import { Anonymiser } from "./core/privacy/anonymise.js";
+import { gdprReport, type GdprReport } from "./log/gdpr-report.js";
 import {
   AI_ACT_MINIMUM_DAYS,
   checkRetentionDays,
@@ -273,6 +276,18 @@ export interface Retention {
   cutoff: string;
 }
 
+/** A tenant as `tenants()` and `tenant()` describe it. */
+export interface TenantInfo {
+  tenant: string;
+  /** Its region, or null for one living in the home database (created by an append). */
+  region: string | null;
+  /** The database file that holds its records. */
+  database: string;
+  origin: string;
+  size: number;
+  checkpointSize: number | null;
+}
+
 /** Hook events and their payloads. */
 export interface HookEvents {
   /** After a record is durable (not called again for an idempotent repeat). */
@@ -285,6 +300,8 @@ type HookName = keyof HookEvents;
 
 interface TenantLog {
   ref: LogRef;
+  /** The store of the tenant's region (the home database for a tenant without one). */
+  store: LogStore;
   /** Absent only on a read-only handle without the tenant's (usable) key file. */
   signer: Signer | undefined;
   /** On a read-only handle, why the key file there could not be used (thrown when needed). */
@@ -402,7 +419,7 @@ export class Genlog {
   readonly instance: string;
   /** Default tenant of this handle. */
   readonly tenant: string;
-  readonly #store: LogStore;
+  readonly #home: LogStore;
   readonly #create: boolean;
   readonly #readOnly: boolean;
   readonly #logger: Logger;
@@ -416,6 +433,8 @@ export class Genlog {
   readonly #open = new Map<string, { writer: LogWriter; pipeline: TenantPipeline }>();
   /** Appends accepted while their tenant's writer was opening. */
   readonly #opening = new Set<Promise<unknown>>();
+  /** The databases of the regions this handle has used, by region. */
+  readonly #regions = new Map<string, Promise<LogStore>>();
   /** Per tenant, the last append still being prepared (see {@link #inOrder}). */
   readonly #preparing = new Map<string, Promise<void>>();
   readonly #hooks: { [K in HookName]: HookEvents[K][] } = { appended: [], checkpoint: [] };
@@ -431,7 +450,7 @@ export class Genlog {
     readOnly: boolean;
     options: OpenLogOptions;
   }) {
-    this.#store = init.store;
+    this.#home = init.store;
     this.dataDir = init.dataDir;
     this.keysDir = init.keysDir;
     this.instance = init.instance;
@@ -588,7 +607,7 @@ export class Genlog {
   /** The latest signed checkpoint note, or undefined for an empty log. */
   async checkpoint(tenant?: string): Promise<string | undefined> {
     const log = await this.#tenant(tenant ?? this.tenant);
-    if ((await this.#store.logState(log.ref.logId)).latest === undefined) return undefined;
+    if ((await log.store.logState(log.ref.logId)).latest === undefined) return undefined;
     return (await this.#checkpointAt(log, undefined)).note;
   }
 
@@ -609,37 +628,162 @@ export class Genlog {
    */
   async status(): Promise<GenlogStatus> {
     this.#check();
-    const version = await this.#store.getSetting("schema_version");
+    const version = await this.#home.getSetting("schema_version");
     const logs: LogStatus[] = [];
-    for (const ref of await this.#store.listLogs()) {
-      const state = await this.#store.logState(ref.logId);
-      const path = keyPath(this.keysDir, ref.tenant);
-      logs.push({
-        origin: ref.origin,
-        tenant: ref.tenant,
-        stream: ref.stream,
-        size: state.size,
-        checkpointSize: state.latest?.size ?? null,
-        verifierKey: existsSync(path)
-          ? ed25519Signer(`${this.instance}/${ref.tenant}`, readKeyFile(path)).verifierKey
-          : null,
-      });
+    const stores = [this.#home];
+    for (const t of await this.#home.listTenants()) {
+      const store = await this.#storeOf(t.tenant);
+      if (!stores.includes(store)) stores.push(store);
     }
+    for (const store of stores)
+      for (const ref of await store.listLogs()) {
+        const state = await store.logState(ref.logId);
+        const path = keyPath(this.keysDir, ref.tenant);
+        logs.push({
+          origin: ref.origin,
+          tenant: ref.tenant,
+          stream: ref.stream,
+          size: state.size,
+          checkpointSize: state.latest?.size ?? null,
+          verifierKey: existsSync(path)
+            ? ed25519Signer(`${this.instance}/${ref.tenant}`, readKeyFile(path)).verifierKey
+            : null,
+        });
+      }
     return {
       instance: this.instance,
       dataDir: this.dataDir,
       database: join(this.dataDir, "genlog.db"),
       keysDir: this.keysDir,
       schemaVersion: version === undefined ? null : Number(version),
-      masterKeyId: (await this.#store.getSetting(MASTER_KEY_ID_SETTING)) ?? null,
+      masterKeyId: (await this.#home.getSetting(MASTER_KEY_ID_SETTING)) ?? null,
       logs,
     };
   }
 
+  /**
+   * Creates a tenant, in a region when `region` is given: its records, tree, checkpoints,
+   * envelopes, pseudonyms, lookups and wrapped data keys then live only in that region's
+   * database, `<regionDir>/genlog.db` (default `<data-dir>/regions/<region>/`), recorded the
+   * first time the region is used. The tenant's signing key is created in the keys directory,
+   * and its log opened. A tenant's region never changes.
+   *
+   * @throws {GenlogError} `GENLOG_E_ALREADY_INITIALIZED` for a tenant that exists;
+   * `GENLOG_E_INVALID_INPUT` for a name or region that is not a slug; `GENLOG_E_USAGE` on a
+   * read-only handle.
+   */
+  async createTenant(
+    tenant: string,
+    options: { region?: string; regionDir?: string } = {},
+  ): Promise<TenantInfo> {
+    this.#check();
+    if (this.#readOnly) {
+      throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
+    }
+    assertTenant(tenant);
+    const region = options.region === undefined ? undefined : assertRegion(options.region);
+    const origin = `${this.instance}/${tenant}/events`;
+    const registered = await this.#home.getTenant(tenant);
+    const inHome = await this.#home.openLogRef({ origin, tenant, stream: "events" }, false);
+    // A registration whose key or log could not be made (a keys directory not writable, say)
+    // is completed by creating it again in the same region.
+    const unfinished =
+      registered !== undefined &&
+      registered.region === region &&
+      (await (
+        await this.#storeOf(tenant)
+      ).openLogRef({ origin, tenant, stream: "events" }, false)) === undefined;
+    if ((registered !== undefined && !unfinished) || inHome !== undefined) {
+      throw new GenlogError(
+        "GENLOG_E_ALREADY_INITIALIZED",
+        `tenant ${tenant} exists already${registered !== undefined ? ` (region ${registered.region})` : ""}; a tenant stays where it was created`,
+        { details: { tenant } },
+      );
+    }
+    if (region !== undefined && !unfinished) {
+      const dir = resolve(options.regionDir ?? join(this.dataDir, "regions", region));
+      await this.#home.registerTenant(tenant, region, dir);
+    }
+    this.#tenants.delete(tenant);
+    await this.#tenant(tenant, true, true);
+    return this.tenantInfo(tenant);
+  }
+
+  /** A tenant: its region, database, size. */
+  async tenantInfo(tenant?: string): Promise<TenantInfo> {
+    const log = await this.#tenant(tenant ?? this.tenant);
+    const row = await this.#home.getTenant(log.ref.tenant);
+    const state = await log.store.logState(log.ref.logId);
+    return {
+      tenant: log.ref.tenant,
+      region: row?.region ?? null,
+      database: row === undefined ? join(this.dataDir, "genlog.db") : join(row.dir, "genlog.db"),
+      origin: log.ref.origin,
+      size: state.size,
+      checkpointSize: state.latest?.size ?? null,
+    };
+  }
+
+  /** Every tenant: those of the home database, then those registered in regions. */
+  async tenants(): Promise<TenantInfo[]> {
+    this.#check();
+    const registered = await this.#home.listTenants();
+    const names = new Set(registered.map((r) => r.tenant));
+    for (const ref of await this.#home.listLogs())
+      if (ref.stream === "events") names.add(ref.tenant);
+    const out: TenantInfo[] = [];
+    for (const t of [...names].sort()) out.push(await this.tenantInfo(t));
+    return out;
+  }
+
+  /** The database of a tenant: its region's, or the home one. */
+  async #storeOf(tenant: string): Promise<LogStore> {
+    const row = await this.#home.getTenant(tenant);
+    if (row === undefined) return this.#home;
+    let opening = this.#regions.get(row.region);
+    if (opening === undefined) {
+      opening = this.#openRegion(row.region, row.dir);
+      this.#regions.set(row.region, opening);
+      opening.catch(() => this.#regions.delete(row.region));
+    }
+    return opening;
+  }
+
+  async #openRegion(region: string, dir: string): Promise<LogStore> {
+    const path = join(dir, "genlog.db");
+    if (this.#readOnly && !existsSync(path)) {
+      throw new GenlogError(
+        "GENLOG_E_NOT_FOUND",
+        `the database of region ${region} is not at ${path}: mount or restore it there`,
+        { details: { region, path } },
+      );
+    }
+    if (!this.#readOnly) makeDir(dir, `directory of region ${region}`);
+    const store = SqliteStore.open({ path, readonly: this.#readOnly });
+    if (!this.#readOnly) await store.initSetting("instance", this.instance);
+    return store;
+  }
+
+  /**
+   * The tenant's GDPR report: subjects held and erased, erasures and subject exports (from
+   * their system events), retention, records due and the next purge, purges, legal holds,
+   * and redaction counts per rule and action. Reads every record once.
+   */
+  async gdprReport(tenant?: string): Promise<GdprReport> {
+    const log = await this.#tenant(tenant ?? this.tenant);
+    await idle(log);
+    const r = await this.retention(log.ref.tenant);
+    return gdprReport({
+      store: log.store,
+      ref: log.ref,
+      retention: { days: r.days, isDefault: r.isDefault, cutoff: r.cutoff },
+    });
+  }
+
   /** Number of records in a tenant's events log. */
   async size(tenant?: string): Promise<number> {
-    const { ref } = await this.#tenant(tenant ?? this.tenant);
-    return (await this.#store.logState(ref.logId)).size;
+    const log = await this.#tenant(tenant ?? this.tenant);
+    return (await log.store.logState(log.ref.logId)).size;
   }
 
   /**
@@ -648,9 +792,9 @@ export class Genlog {
    * @throws {GenlogError} `GENLOG_E_NOT_FOUND`.
    */
   async get(idOrSeq: string | number, tenant?: string): Promise<GenerationRecord> {
-    const { ref } = await this.#tenant(tenant ?? this.tenant);
-    const entry = await this.#entry(ref, idOrSeq);
-    return parseStoredRecord(entry.canonical, ref.origin, entry.seq);
+    const log = await this.#tenant(tenant ?? this.tenant);
+    const entry = await this.#entry(log, idOrSeq);
+    return parseStoredRecord(entry.canonical, log.ref.origin, entry.seq);
   }
 
   /**
@@ -665,13 +809,13 @@ export class Genlog {
     const { ref } = log;
     let rows: StoredEntry[];
     if (options.user === undefined) {
-      rows = await this.#store.query(ref.logId, filter);
+      rows = await log.store.query(ref.logId, filter);
     } else {
       // A person is found through their pseudonyms (one, or two after a race; none once
       // erased): each is queried from the cursor, and the pages merged in log order.
       const pseudonyms = await (await this.#subjects(log)).pseudonymsOf(options.user);
       const pages = await Promise.all(
-        pseudonyms.map((actor) => this.#store.query(ref.logId, { ...filter, actor })),
+        pseudonyms.map((actor) => log.store.query(ref.logId, { ...filter, actor })),
       );
       rows = pages
         .flat()
@@ -730,7 +874,7 @@ export class Genlog {
     const log = await this.#tenantForSystemEvent(options.tenant);
     const tenant = log.ref.tenant;
     const pseudonyms = await this.#pseudonymsOf(log, selector);
-    const holds = await this.#store.listHolds(tenant);
+    const holds = await log.store.listHolds(tenant);
     const held = holds.find((h) => h.subject === "" || pseudonyms.includes(h.subject));
     if (held !== undefined) {
       throw new GenlogError(
@@ -747,7 +891,7 @@ export class Genlog {
       systemEvent(SYSTEM_TYPES.erasure, { pseudonyms, reason }),
       () => [{ kind: "erase", tenant, pseudonyms }],
     );
-    const scrubbed = await this.#store.scrub();
+    const scrubbed = await log.store.scrub();
     return { tenant, pseudonyms, record, scrubbed };
   }
 
@@ -776,7 +920,7 @@ export class Genlog {
     const entries: StoredEntry[] = [];
     for (const actor of pseudonyms) {
       for (let afterSeq: number | undefined; ;) {
-        const page = await this.#store.query(ref.logId, {
+        const page = await log.store.query(ref.logId, {
           actor,
           limit: 1000,
           ...(afterSeq !== undefined ? { afterSeq } : {}),
@@ -791,7 +935,7 @@ export class Genlog {
     const revealed = await subjects.reveal(records);
     const items: SubjectExportItem[] = [];
     for (let i = 0; i < entries.length; i++) {
-      const { hashes } = await this.#prove(ref, entries[i]!, cp);
+      const { hashes } = await this.#prove(log, entries[i]!, cp);
       const view = revealed[i]!.revealed;
       if (view === null || "erased" in view) continue; // erased meanwhile: nothing to export
       items.push({ record: records[i]!, proof: hashes.map(base64), revealed: view });
@@ -819,9 +963,10 @@ export class Genlog {
 
   /** A tenant's retention in days (default 365) and the cutoff it gives now. */
   async retention(tenant?: string): Promise<Retention> {
-    const { ref } = await this.#tenant(tenant ?? this.tenant);
-    const set = await this.#store.getSetting(retentionSetting(ref.tenant));
-    const days = await retentionOf(this.#store, ref.tenant);
+    const log = await this.#tenant(tenant ?? this.tenant);
+    const { ref } = log;
+    const set = await log.store.getSetting(retentionSetting(ref.tenant));
+    const days = await retentionOf(log.store, ref.tenant);
     return {
       tenant: ref.tenant,
       days,
@@ -871,11 +1016,11 @@ export class Genlog {
     const { ref } = log;
     const cutoff = purgeCutoff(
       options.before,
-      await retentionOf(this.#store, ref.tenant),
+      await retentionOf(log.store, ref.tenant),
       Date.now(),
     );
     await idle(log);
-    const planned = await planPurge(this.#store, ref, cutoff);
+    const planned = await planPurge(log.store, ref, cutoff);
     const result: PurgeResult = {
       tenant: ref.tenant,
       cutoff,
@@ -913,7 +1058,7 @@ export class Genlog {
       );
       result.ranges.push({ ...r, seq: record.seq });
     }
-    if (!dryRun && planned.length > 0) result.freedBytes = (await this.#store.reclaim()).freedBytes;
+    if (!dryRun && planned.length > 0) result.freedBytes = (await log.store.reclaim()).freedBytes;
     return result;
   }
 
@@ -936,7 +1081,7 @@ export class Genlog {
     await idle(log);
     const cp = await this.#checkpointAt(log, undefined);
     return writeArchive({
-      store: this.#store,
+      store: log.store,
       ref: log.ref,
       verifierKey: await this.verifierKey(log.ref.tenant),
       checkpoint: { size: cp.size, note: cp.note },
@@ -964,9 +1109,10 @@ export class Genlog {
 
   /** A tenant's legal holds in force, with the reason and time of the event that set each. */
   async holds(tenant?: string): Promise<LegalHold[]> {
-    const { ref } = await this.#tenant(tenant ?? this.tenant);
-    const rows = await this.#store.listHolds(ref.tenant);
-    const events = await this.#store.findByIds(
+    const log = await this.#tenant(tenant ?? this.tenant);
+    const { ref } = log;
+    const rows = await log.store.listHolds(ref.tenant);
+    const events = await log.store.findByIds(
       ref.logId,
       rows.map((r) => r.eventId),
     );
@@ -991,7 +1137,7 @@ export class Genlog {
     const log = await this.#tenantForSystemEvent(options.tenant);
     const tenant = log.ref.tenant;
     const targets = selector === undefined ? [""] : await this.#pseudonymsOf(log, selector);
-    const held = new Set((await this.#store.listHolds(tenant)).map((h) => h.subject));
+    const held = new Set((await log.store.listHolds(tenant)).map((h) => h.subject));
     for (const t of targets) {
       const what = t === "" ? `tenant ${tenant}` : `subject ${t} of tenant ${tenant}`;
       if (kind === "hold" && held.has(t)) {
@@ -1049,7 +1195,7 @@ export class Genlog {
     let found: string[];
     if ("subject" in selector) found = await subjects.pseudonymsOf(selector.subject);
     else {
-      const rows = await this.#store.getSubjects(log.ref.tenant, [selector.pseudonym]);
+      const rows = await log.store.getSubjects(log.ref.tenant, [selector.pseudonym]);
       found = rows.has(selector.pseudonym) ? [selector.pseudonym] : [];
     }
     if (found.length === 0) {
@@ -1079,7 +1225,7 @@ export class Genlog {
       throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
     }
     const rotation = await rotateMasterKey({
-      store: this.#store,
+      store: this.#home,
       keysDir: this.keysDir,
       instance: this.instance,
       dataDir: this.dataDir,
@@ -1091,13 +1237,26 @@ export class Genlog {
   }
 
   /**
+   * Every record of a tenant's log, anonymised for sharing statistics: pseudonyms and keyed
+   * hash tokens replaced by ids drawn for this export only (consistent within it), envelopes
+   * dropped. The lines are not the committed bytes and prove nothing.
+   */
+  async *exportAnonymised(tenant?: string): AsyncIterable<string> {
+    const anonymiser = new Anonymiser();
+    for await (const line of this.exportCanonical(tenant)) {
+      yield JSON.stringify(anonymiser.record(JSON.parse(line) as Record<string, unknown>));
+    }
+  }
+
+  /**
    * Every record of a tenant's log, exactly as committed, in log order.
    * Each yielded string is the canonical JSON its leaf hashes.
    */
   async *exportCanonical(tenant?: string): AsyncIterable<string> {
-    const { ref } = await this.#tenant(tenant ?? this.tenant);
+    const log = await this.#tenant(tenant ?? this.tenant);
+    const { ref } = log;
     // A purged position has no record left to export: the export holds what remains.
-    for await (const e of this.#store.scanEntries(ref.logId)) {
+    for await (const e of log.store.scanEntries(ref.logId)) {
       if (e.canonical !== null) yield e.canonical;
     }
   }
@@ -1115,7 +1274,7 @@ export class Genlog {
     if (options.treeSize !== undefined) checkTreeSize(options.treeSize, "treeSize");
     const log = await this.#tenant(options.tenant ?? this.tenant);
     const { ref } = log;
-    const entry = await this.#entry(ref, idOrSeq);
+    const entry = await this.#entry(log, idOrSeq);
     const cp = await this.#checkpointAt(log, options.treeSize);
     if (entry.seq >= cp.size) {
       throw new GenlogError(
@@ -1123,7 +1282,7 @@ export class Genlog {
         `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger --size`,
       );
     }
-    const { leaf, hashes } = await this.#prove(ref, entry, cp);
+    const { leaf, hashes } = await this.#prove(log, entry, cp);
     return {
       origin: ref.origin,
       leafIndex: entry.seq,
@@ -1156,7 +1315,7 @@ export class Genlog {
         `--from ${start.size} is larger than --to ${to.size}`,
       );
     }
-    const hashes = await this.#assemble(ref, planConsistencyProof(start.size, to.size));
+    const hashes = await this.#assemble(log, planConsistencyProof(start.size, to.size));
     try {
       const [a, b] = [start.checkpoint.rootHash, to.checkpoint.rootHash];
       verifyConsistency(start.size, to.size, hashes, a, b);
@@ -1177,7 +1336,7 @@ export class Genlog {
     } catch (e) {
       // A file too damaged to find the log in is a finding, not a failure to verify.
       if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
-      return verifyUnreadableLog(this.#store, this.origin(tenant), e);
+      return verifyUnreadableLog(this.#home, this.origin(tenant), e);
     }
     if (options.verifierKey !== undefined) {
       // A key of another tenant or instance matches no signature: every checkpoint would be
@@ -1193,7 +1352,7 @@ export class Genlog {
       }
     }
     await idle(log);
-    return verifyLog(this.#store, log.ref, {
+    return verifyLog(log.store, log.ref, {
       ...options,
       verifierKey: options.verifierKey ?? (await this.verifierKey(log.ref.tenant)),
     });
@@ -1212,7 +1371,9 @@ export class Genlog {
       const log = await p.catch(() => undefined);
       if (log !== undefined) await idle(log);
     }
-    await this.#store.close();
+    for (const region of this.#regions.values())
+      await (await region.catch(() => undefined))?.close();
+    await this.#home.close();
     this.#logger.flush?.();
   }
 
@@ -1241,11 +1402,11 @@ export class Genlog {
    * A tenant's log. Only appends (and opening the handle) may create a tenant; reads of an
    * unknown tenant fail instead of leaving a key and an empty log behind.
    */
-  #tenant(tenant: string, create = false): Promise<TenantLog> {
+  #tenant(tenant: string, create = false, explicit = false): Promise<TenantLog> {
     this.#check();
     let p = this.#tenants.get(tenant);
     if (p === undefined) {
-      p = this.#loadTenant(assertTenant(tenant), create);
+      p = this.#loadTenant(assertTenant(tenant), create, explicit);
       this.#tenants.set(tenant, p);
       p.catch(() => this.#tenants.delete(tenant));
     }
@@ -1257,10 +1418,11 @@ export class Genlog {
    * may create the tenant when the handle may create. A key is never created for a log that
    * already has one (see {@link openTenantSigner}).
    */
-  async #loadTenant(tenant: string, forAppend: boolean): Promise<TenantLog> {
+  async #loadTenant(tenant: string, forAppend: boolean, explicit = false): Promise<TenantLog> {
     const path = keyPath(this.keysDir, tenant);
     const origin = `${this.instance}/${tenant}/events`;
-    const existing = await this.#store.openLogRef({ origin, tenant, stream: "events" }, false);
+    const store = await this.#storeOf(tenant);
+    const existing = await store.openLogRef({ origin, tenant, stream: "events" }, false);
     if (this.#readOnly) {
       // The key is optional here: an auditor brings the verifier key instead. A key file
       // that is not the log's is not refused: `verify` is the judge of that.
@@ -1286,6 +1448,7 @@ export class Genlog {
       }
       return {
         ref: existing,
+        store,
         signer,
         verifier: verifierOf(signer),
         writer: undefined,
@@ -1293,12 +1456,13 @@ export class Genlog {
       };
     }
     const signer = await openTenantSigner({
-      store: this.#store,
+      store,
       instance: this.instance,
       tenant,
       keysDir: this.keysDir,
       ref: existing,
-      create: forAppend && this.#create,
+      // `createTenant` creates whatever the handle's `create` says; appends only if it allows.
+      create: forAppend && (this.#create || explicit),
     });
     if (signer === undefined) {
       // No key anywhere, and this call may not create one.
@@ -1317,22 +1481,21 @@ export class Genlog {
     }
     // After the signer: a keys directory that is gone is reported by its signing key first.
     const pipeline = await openPipeline({
-      store: this.#store,
+      store,
       tenant,
       policy: policyOf(this.#policies, tenant),
       keyStore: await this.#openKeyStore(),
       ...(this.#keyNamesOnly ? { keyNamesOnly: true } : {}),
     });
-    const ref =
-      existing ?? (await this.#store.openLogRef({ origin, tenant, stream: "events" }, true));
-    return { ref: ref!, signer, verifier: verifierOf(signer), writer: undefined, pipeline };
+    const ref = existing ?? (await store.openLogRef({ origin, tenant, stream: "events" }, true));
+    return { ref: ref!, store, signer, verifier: verifierOf(signer), writer: undefined, pipeline };
   }
 
   /** The tenant's subjects: its pipeline's, or (read-only handle) opened for reading. */
   async #subjects(log: TenantLog): Promise<TenantSubjects> {
     if (log.pipeline !== undefined) return log.pipeline.protector;
     log.readSubjects ??= this.#openKeyStore().then((keys) =>
-      TenantSubjects.open(this.#store, log.ref.tenant, keys),
+      TenantSubjects.open(log.store, log.ref.tenant, keys),
     );
     return log.readSubjects;
   }
@@ -1340,7 +1503,7 @@ export class Genlog {
   #openKeyStore(): Promise<KeyStore> {
     if (this.#keyStore === undefined) {
       const opening = openKeyStore({
-        store: this.#store,
+        store: this.#home,
         keysDir: this.keysDir,
         instance: this.instance,
         dataDir: this.dataDir,
@@ -1356,7 +1519,7 @@ export class Genlog {
   #openWriter(log: TenantLog): Promise<LogWriter> {
     // Only appends open a writer, and a read-only handle refuses them first.
     const opening = LogWriter.open({
-      store: this.#store,
+      store: log.store,
       ref: log.ref,
       signer: log.signer!,
       ...(this.#maxBatch !== undefined ? { maxBatch: this.#maxBatch } : {}),
@@ -1395,21 +1558,19 @@ export class Genlog {
     }
   }
 
-  async #entry(ref: LogRef, idOrSeq: string | number): Promise<StoredEntry> {
+  async #entry(log: TenantLog, idOrSeq: string | number): Promise<StoredEntry> {
+    const { ref, store } = log;
     const key = String(idOrSeq);
     let entry: StoredEntry | undefined;
-    if (/^\d+$/.test(key)) entry = await this.#store.getEntry(ref.logId, Number(key));
-    else
-      entry = (await this.#store.findByIds(ref.logId, [key.toLowerCase()])).get(key.toLowerCase());
+    if (/^\d+$/.test(key)) entry = await store.getEntry(ref.logId, Number(key));
+    else entry = (await store.findByIds(ref.logId, [key.toLowerCase()])).get(key.toLowerCase());
     if (entry === undefined) {
       // A seq inside a purged range: its record is gone by retention, not unknown.
       const seq = /^\d+$/.test(key) ? Number(key) : undefined;
       const purge =
         seq === undefined
           ? undefined
-          : (await this.#store.listPurges(ref.logId)).find(
-              (p) => seq >= p.fromSeq && seq < p.toSeq,
-            );
+          : (await store.listPurges(ref.logId)).find((p) => seq >= p.fromSeq && seq < p.toSeq);
       throw new GenlogError(
         "GENLOG_E_NOT_FOUND",
         purge !== undefined
@@ -1434,8 +1595,8 @@ export class Genlog {
     const { ref } = log;
     const cp =
       size === undefined
-        ? (await this.#store.logState(ref.logId)).latest
-        : await this.#store.checkpointAt(ref.logId, size);
+        ? (await log.store.logState(ref.logId)).latest
+        : await log.store.checkpointAt(ref.logId, size);
     if (cp === undefined) {
       throw new GenlogError(
         "GENLOG_E_NOT_FOUND",
@@ -1472,23 +1633,23 @@ export class Genlog {
    * served: stored hashes that were altered fail here, not at the recipient.
    */
   async #prove(
-    ref: LogRef,
+    log: TenantLog,
     entry: StoredEntry,
     cp: { size: number; checkpoint: ParsedCheckpoint },
   ): Promise<{ leaf: Buffer; hashes: Buffer[] }> {
     const leaf = hashLeafText(entry.canonical);
-    const hashes = await this.#assemble(ref, planInclusionProof(entry.seq, cp.size));
+    const hashes = await this.#assemble(log, planInclusionProof(entry.seq, cp.size));
     try {
       if (!leaf.equals(entry.leafHash)) throw new Error("the stored leaf hash differs");
       verifyInclusion(leaf, entry.seq, cp.size, hashes, cp.checkpoint.rootHash);
     } catch (cause) {
-      throw this.#badHashes(ref, cause, `record ${entry.seq} at size ${cp.size}`);
+      throw this.#badHashes(log.ref, cause, `record ${entry.seq} at size ${cp.size}`);
     }
     return { leaf, hashes };
   }
 
-  async #assemble(ref: LogRef, plan: ReturnType<typeof planInclusionProof>): Promise<Buffer[]> {
-    const hashes = await readStoredNodes(this.#store, ref, plan.nodes);
+  async #assemble(log: TenantLog, plan: ReturnType<typeof planInclusionProof>): Promise<Buffer[]> {
+    const hashes = await readStoredNodes(log.store, log.ref, plan.nodes);
     // The store returns hashes in plan order, which assembleProof takes as is.
     return assembleProof(plan, hashes).map((h) => Buffer.from(h));
   }
@@ -1717,4 +1878,20 @@ function assertInstance(instance: unknown): string {
     );
   }
   return instance;
+}
+
+/**
+ * A region name, checked at the edge: a slug, like a tenant's.
+ *
+ * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` with pointer `/region`.
+ */
+function assertRegion(region: unknown): string {
+  if (typeof region !== "string" || !new RegExp(SLUG_PATTERN).test(region)) {
+    throw new GenlogError(
+      "GENLOG_E_INVALID_INPUT",
+      `/region: expected a string matching ${SLUG_PATTERN}, got ${describeValue(region)}`,
+      { details: { pointer: "/region", rule: "pattern" } },
+    );
+  }
+  return region;
 }

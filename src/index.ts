@@ -28,7 +28,9 @@ export {
   type PurgeOptions,
   type PurgeResult,
   type Retention,
+  type TenantInfo,
 } from "./genlog.js";
+export type { GdprReport } from "./log/gdpr-report.js";
 export { SYSTEM_TYPES } from "./log/system-events.js";
 export type { MasterKeyRotation } from "./log/tenant-keys.js";
 export {

@@ -13,8 +13,9 @@ import { defineLogCommand } from "./log-command.js";
 import { defineProofCommands } from "./proof-commands.js";
 import { defineReadCommands } from "./read-commands.js";
 import { defineSetupCommands } from "./setup-commands.js";
-import { defineSubjectCommands } from "./subject-commands.js";
+import { defineReportCommands, defineSubjectCommands } from "./subject-commands.js";
 import { defineRetentionCommands } from "./retention-commands.js";
+import { defineTenantCommands } from "./tenant-commands.js";
 import {
   describeErrno,
   escapeForTerminal,
@@ -107,7 +108,9 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
   defineProofCommands(program, bind);
   defineVerifyCommand(program, bind);
   defineSubjectCommands(program, bind);
+  defineReportCommands(program, bind);
   defineRetentionCommands(program, bind);
+  defineTenantCommands(program, bind);
   defineDemoCommand(program, bind);
 
   const addExitStatuses = (cmd: Command): void => {

@@ -5,7 +5,6 @@ import type { Command } from "commander";
 import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
 import { canonicalize } from "../core/jcs.js";
-import type { Genlog } from "../genlog.js";
 import type { RevealedRecord } from "../log/subjects.js";
 import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
 import { parseLimit, parseTimeBound } from "./option-values.js";
@@ -59,6 +58,10 @@ export function defineReadCommands(program: Command, bind: Bind): void {
     .option(
       "--out <file>",
       "write to this file (replaced only once complete, mode 0600) instead of stdout",
+    )
+    .option(
+      "--anonymise",
+      "for sharing statistics: pseudonyms and keyed hashes replaced by ids of this export only, envelopes dropped (the lines no longer verify)",
     )
     .action(bind((_args, o) => exportRecords(o)));
 }
@@ -184,22 +187,28 @@ async function exportRecords(o: GlobalOptions): Promise<number> {
   return withLog(openForReading(o), async (log) => {
     // Resolves the tenant first: an unknown one fails before any file is created.
     await log.size();
+    const lines = o.anonymise === true ? log.exportAnonymised() : log.exportCanonical();
     if (out === undefined) {
-      await writeChunks(log, (text) => writeOut(jsonForStdout(text)));
+      await writeChunks(lines, (text) => writeOut(jsonForStdout(text)));
       return 0;
     }
-    const n = await exportToFile(log, out);
-    say(`exported ${count(n, "record", "records")} to ${safe(out)}`);
+    const n = await writeFileAtomically(out, (write) => writeChunks(lines, write));
+    say(
+      `exported ${count(n, "record", "records")}${o.anonymise === true ? ", anonymised," : ""} to ${safe(out)}`,
+    );
     return 0;
   });
 }
 
 /** Streams the log's lines to `write` in chunks; returns how many lines. */
-async function writeChunks(log: Genlog, write: (text: string) => Promise<void>): Promise<number> {
+async function writeChunks(
+  lines: AsyncIterable<string>,
+  write: (text: string) => Promise<void>,
+): Promise<number> {
   let n = 0;
   let chunk: string[] = [];
   let bytes = 0;
-  for await (const line of log.exportCanonical()) {
+  for await (const line of lines) {
     chunk.push(line, "\n");
     bytes += line.length + 1;
     n++;
@@ -211,9 +220,4 @@ async function writeChunks(log: Genlog, write: (text: string) => Promise<void>):
   }
   if (chunk.length > 0) await write(chunk.join(""));
   return n;
-}
-
-/** Writes the export to `path`, replaced only once complete (see {@link writeFileAtomically}). */
-function exportToFile(log: Genlog, path: string): Promise<number> {
-  return writeFileAtomically(path, (write) => writeChunks(log, write));
 }

@@ -1,7 +1,8 @@
 /**
- * The data-protection officer's commands: `subject erase`, `subject export` and `hold
- * set|release|list`. Each opens the data directory for writing (with the master key): what
- * they do is itself recorded as a system event of the tenant's log.
+ * The data-protection officer's commands: `subject erase`, `subject export`, `hold
+ * set|release|list` and `report gdpr`. Those that act open the data directory for writing
+ * (with the master key): what they do is itself recorded as a system event of the tenant's
+ * log; `hold list` and `report gdpr` only read.
  */
 import type { Command } from "commander";
 import { GenlogError } from "../errors.js";
@@ -160,4 +161,44 @@ async function listHolds(o: GlobalOptions): Promise<number> {
 function holdLine(h: LegalHold): string {
   const what = h.scope === "tenant" ? `tenant ${h.tenant}` : h.pseudonym!;
   return `${what}  since ${h.since} (event ${h.seq})  ${safe(String(h.reason))}`;
+}
+
+/** Adds `report gdpr` to the program. */
+export function defineReportCommands(program: Command, bind: Bind): void {
+  program
+    .command("report")
+    .description("reports on a tenant")
+    .command("gdpr")
+    .description(
+      "subjects, erasures, exports, retention and the next purge, legal holds, redactions per rule",
+    )
+    .action(bind((_args, o) => reportGdpr(o)));
+}
+
+async function reportGdpr(o: GlobalOptions): Promise<number> {
+  return withLog(openForReading(o), async (log) => {
+    const r = await log.gdprReport();
+    if (o.json) {
+      await printLine(JSON.stringify(r));
+      return 0;
+    }
+    const lines = [
+      `GDPR report of ${r.origin}, ${r.generatedAt}`,
+      `records:    ${r.records.kept} kept, ${r.records.purged} purged, ${r.records.total} positions in the log`,
+      `subjects:   ${r.subjects.current} with a key, ${r.subjects.erased} erased`,
+      `erasures:   ${r.erasures.count}${r.erasures.last !== null ? `, last ${r.erasures.last}` : ""}`,
+      `exports:    ${r.exports.count}${r.exports.last !== null ? `, last ${r.exports.last}` : ""}`,
+      `retention:  ${r.retention.days} days${r.retention.isDefault ? " (default)" : ""}; ${r.retention.due} due for purge (before ${r.retention.cutoff}); next purge ${r.retention.due > 0 ? "now" : (r.retention.nextPurge ?? "none due")}`,
+      `purges:     ${r.purges.count}${r.purges.last !== null ? `, last ${r.purges.last}` : ""}`,
+      `holds:      ${r.holds.length === 0 ? "none" : r.holds.map((h) => (h.scope === "tenant" ? "the tenant" : h.pseudonym!)).join(", ")}`,
+      "redactions:",
+      ...(r.redactions.length === 0
+        ? ["  none"]
+        : r.redactions.map(
+            (x) => `  ${String(x.count).padStart(7)}  ${x.action.padEnd(7)}  ${safe(x.rule)}`,
+          )),
+    ];
+    await printLine(lines.join("\n"));
+    return 0;
+  });
 }

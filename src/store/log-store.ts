@@ -122,6 +122,15 @@ export type StoreEffect =
   | { kind: "setting"; key: string; value: string }
   | { kind: "release"; tenant: string; subject: string };
 
+/** A tenant registered in a region, and where that region's database lives. */
+export interface TenantRow {
+  tenant: string;
+  region: string;
+  /** The region's directory (absolute), which holds its `genlog.db`. */
+  dir: string;
+  created: string;
+}
+
 /** A legal hold in force. */
 export interface HoldRow {
   tenant: string;
@@ -263,6 +272,8 @@ export interface LogStore {
 
   /** A tenant's subjects whose lookup value is `lookup` (usually one; two after a race). */
   findSubjects(tenant: string, lookup: Uint8Array): Promise<SubjectRow[]>;
+  /** How many subjects of a tenant have their key stored. */
+  countSubjects(tenant: string): Promise<number>;
   /** A tenant's subjects by pseudonym; an erased one is absent from the map. */
   getSubjects(tenant: string, pseudonyms: readonly string[]): Promise<Map<string, SubjectRow>>;
 
@@ -286,6 +297,18 @@ export interface LogStore {
   ): Promise<void>;
   /** Every tenant key as wrapped, by tenant. */
   listTenantKeys(): Promise<Map<string, Uint8Array>>;
+
+  /**
+   * Registers a tenant in a region (home database only): records the region's directory
+   * the first time the region is used, and returns the one in force.
+   *
+   * @throws {GenlogError} `GENLOG_E_ALREADY_INITIALIZED` when the tenant is registered.
+   */
+  registerTenant(tenant: string, region: string, dir: string): Promise<TenantRow>;
+  /** A registered tenant, or undefined (a tenant created by an append lives in the home database). */
+  getTenant(tenant: string): Promise<TenantRow | undefined>;
+  /** Every registered tenant, by name. */
+  listTenants(): Promise<TenantRow[]>;
 
   /** A tenant's legal holds in force. */
   listHolds(tenant: string): Promise<HoldRow[]>;

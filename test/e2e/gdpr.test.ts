@@ -280,3 +280,79 @@ test("CLI: subject export, verify --export, hold set|list|release, subject erase
   const none = await genlog(dataDir, "subject", "erase", "--reason", "x");
   assert.equal(none.code, 2);
 });
+
+test("the GDPR report counts subjects, erasures, exports, holds, purges and redactions from the log", async () => {
+  const dataDir = tempDir();
+  const log = await openLog({ dataDir });
+  for (let i = 0; i < 6; i++) {
+    await log.append({
+      type: "backend",
+      user: `p${i % 3}`,
+      meta: { note: `mail p${i}@example.org`, password: "hunter2" },
+    });
+  }
+  await log.exportSubject({ subject: "p0" });
+  await log.eraseSubject({ subject: "p1", reason: "Art. 17" });
+  await log.setHold({ subject: "p2", reason: "case" });
+  const r = await log.gdprReport();
+  assert.deepEqual(r.records, { total: 9, kept: 6, purged: 0 });
+  assert.deepEqual(r.subjects, { current: 2, erased: 1 });
+  assert.equal(r.erasures.count, 1);
+  assert.equal(r.exports.count, 1);
+  assert.equal(r.retention.days, 365);
+  assert.equal(r.retention.due, 0);
+  assert.deepEqual(r.holds, [
+    { scope: "subject", pseudonym: (await log.query({ user: "p2" })).records[0]!.actor },
+  ]);
+  assert.deepEqual(
+    r.redactions.map((x) => [x.rule, x.action, x.count]),
+    [
+      ["key:password", "mask", 6],
+      ["pii:email", "encrypt", 6],
+    ],
+  );
+  await log.close();
+  const cli = await genlog(dataDir, "report", "gdpr");
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /subjects: +2 with a key, 1 erased/);
+  assert.match(cli.stdout, /6 +encrypt +pii:email/);
+});
+
+test("an anonymised export replaces pseudonyms and keyed hashes with ids of that export only", async () => {
+  const dataDir = tempDir();
+  const log = await openLog({
+    dataDir,
+    policies: { default: { detectors: { email: "hash" } } },
+  });
+  for (let i = 0; i < 4; i++) {
+    await log.append({ type: "backend", user: `u${i % 2}`, meta: { to: `u${i % 2}@example.org` } });
+  }
+  await log.eraseSubject({ subject: "u0", reason: "Art. 17" });
+  const committed = [];
+  for await (const line of log.exportCanonical()) committed.push(line);
+  const read = async () => {
+    const out = [];
+    for await (const line of log.exportAnonymised())
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    return out;
+  };
+  const [a, b] = [await read(), await read()];
+  const text = JSON.stringify(a);
+  // Nothing of the log's pseudonyms or tokens is left; envelopes are gone.
+  for (const pseudo of committed.join("").match(/sub_[a-z2-7]{26}/g)!)
+    assert.ok(!text.includes(pseudo));
+  for (const token of committed.join("").match(/\[hmac:[^\]]+\]/g)!)
+    assert.ok(!text.includes(token));
+  assert.ok(a.every((r) => r["pii"] === null));
+  // Within one export the same person and the same value keep one id; across exports, not.
+  assert.equal(a[0]!["actor"], a[2]!["actor"]);
+  assert.notEqual(a[0]!["actor"], a[1]!["actor"]);
+  assert.equal((a[0]!["meta"] as { to: string }).to, (a[2]!["meta"] as { to: string }).to);
+  assert.notEqual(a[0]!["actor"], b[0]!["actor"]);
+  // The erasure event names the same id as the erased person's records.
+  assert.deepEqual((a[4]!["meta"] as { pseudonyms: string[] }).pseudonyms, [a[0]!["actor"]]);
+  await log.close();
+  const cli = await genlog(dataDir, "export", "--anonymise");
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.doesNotMatch(cli.stdout, /sub_[a-z2-7]{26}/);
+});

@@ -42,6 +42,17 @@ async function filled(n: number): Promise<{ dir: string; log: Genlog }> {
   return { dir, log };
 }
 
+/**
+ * A cutoff after every record appended so far: the clock is waited for until it has moved
+ * past the last record's time (a record of the same millisecond as the cutoff is not before it).
+ */
+async function cutoffNow(log: Genlog): Promise<string> {
+  const size = await log.size();
+  const last = Date.parse((await log.get(size - 1)).ts);
+  while (Date.now() <= last) await new Promise((r) => setTimeout(r, 1));
+  return new Date().toISOString();
+}
+
 function kinds(r: VerifyReport): string[] {
   return r.problems.map((p) => `${p.kind}${p.index !== undefined ? `@${p.index}` : ""}`);
 }
@@ -63,11 +74,12 @@ test("a purge deletes old bodies, keeps the tree and system events, and every pr
   const oldCheckpoint = (await log.checkpoint())!;
   const oldSize = Number(oldCheckpoint.split("\n")[1]);
 
-  const dry = await log.purge({ before: new Date().toISOString(), dryRun: true });
+  const cutoff = await cutoffNow(log);
+  const dry = await log.purge({ before: cutoff, dryRun: true });
   assert.equal(dry.purged, 3000);
   assert.equal(await log.size(), oldSize, "a dry run appends nothing");
 
-  const r = await log.purge({ before: new Date().toISOString() });
+  const r = await log.purge({ before: cutoff });
   assert.equal(r.purged, 3000);
   assert.deepEqual(
     r.ranges.map((x) => [x.fromSeq, x.toSeq, x.kept]),
@@ -108,7 +120,7 @@ test("a purge deletes old bodies, keeps the tree and system events, and every pr
 
 test("legal holds refuse a purge; retention is a recorded setting", async () => {
   const { log } = await filled(40);
-  const now = new Date().toISOString();
+  const now = await cutoffNow(log);
   await log.setHold({ reason: "audit 2026" });
   await assert.rejects(log.purge({ before: now }), (e: unknown) =>
     isGenlogError(e, "GENLOG_E_HELD"),
@@ -177,7 +189,7 @@ test("a body deleted outside a purge, a kept event deleted in a purged range, a 
     const { dir, log } = await filled(200);
     await log.setHold({ reason: "x" }); // seq 200, kept by the purge
     await log.releaseHold({ reason: "y" }); // seq 201
-    await log.purge({ before: new Date().toISOString() }); // seq 202: purges 0..201, keeps 200, 201
+    await log.purge({ before: await cutoffNow(log) }); // seq 202: purges 0..201, keeps 200, 201
     for (let i = 0; i < 60; i++) await log.append({ type: "later" }); // 203..262
     await log.close();
     const db = rawDatabase(join(dir, "genlog.db"));
@@ -233,7 +245,7 @@ test("CLI: retention show|set and purge --dry-run, then purge and verify", async
 test("archive before purge: the archive proves its records with the key alone, and any change fails it", async () => {
   const { dir, log } = await filled(120);
   const key = await log.verifierKey();
-  const cutoff = new Date().toISOString();
+  const cutoff = await cutoffNow(log);
   await log.append({ type: "after-cutoff" });
   const out = join(dir, "archive-1");
   const m = await log.archive({ before: cutoff, out });
@@ -243,7 +255,7 @@ test("archive before purge: the archive proves its records with the key alone, a
   // A second archive starts where the purge stopped, proved with the subtrees before it.
   for (let i = 0; i < 30; i++) await log.append({ type: "later" });
   const second = join(dir, "archive-2");
-  const m2 = await log.archive({ before: new Date().toISOString(), out: second });
+  const m2 = await log.archive({ before: await cutoffNow(log), out: second });
   assert.deepEqual([m2.fromSeq, m2.toSeq], [120, 152]);
   const ok2 = await checkArchive(second, key);
   assert.deepEqual(ok2.problems, []);

@@ -243,6 +243,25 @@ CREATE TRIGGER purges_no_delete BEFORE DELETE ON purges
   BEGIN SELECT RAISE(ABORT, 'genlog: purges are append-only'); END;
 `,
   },
+  {
+    version: 7,
+    description:
+      "regions and tenants: the data directory's home database says in which region each tenant created with one lives, and where each region's database is",
+    // Only the home database fills them; a region's database has them empty (one schema).
+    sql: `
+CREATE TABLE regions (
+  region TEXT PRIMARY KEY,
+  dir    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE tenants (
+  tenant  TEXT PRIMARY KEY,
+  region  TEXT NOT NULL,
+  created TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER tenants_no_update BEFORE UPDATE ON tenants
+  BEGIN SELECT RAISE(ABORT, 'genlog: a tenant stays in its region'); END;
+`,
+  },
 ];
 
 /**

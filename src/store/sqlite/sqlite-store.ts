@@ -29,6 +29,7 @@ import {
   type HoldRow,
   type PurgedEntry,
   type PurgeRow,
+  type TenantRow,
 } from "../log-store.js";
 import type { EventStatus } from "../../core/event-schema.js";
 import {
@@ -391,6 +392,12 @@ export class SqliteStore implements LogStore {
     );
   }
 
+  async countSubjects(tenant: string): Promise<number> {
+    return this.#do(`counting the subjects of tenant ${tenant}`, () =>
+      this.#db.prepare("SELECT count(*) FROM subjects WHERE tenant = ?").pluck().get(tenant),
+    ) as number;
+  }
+
   async getSubjects(
     tenant: string,
     pseudonyms: readonly string[],
@@ -491,6 +498,53 @@ export class SqliteStore implements LogStore {
         db.prepare("UPDATE settings SET value = ? WHERE key = 'master_key_id'").run(to.keyId);
       }).immediate();
     });
+  }
+
+  async registerTenant(tenant: string, region: string, dir: string): Promise<TenantRow> {
+    return this.#do(`registering tenant ${tenant}`, () => {
+      const db = this.#db;
+      return db
+        .transaction((): TenantRow => {
+          if (db.prepare("SELECT 1 FROM tenants WHERE tenant = ?").get(tenant) !== undefined) {
+            throw new GenlogError(
+              "GENLOG_E_ALREADY_INITIALIZED",
+              `tenant ${tenant} exists already; it stays in its region`,
+              { details: { tenant } },
+            );
+          }
+          db.prepare("INSERT OR IGNORE INTO regions (region, dir) VALUES (?, ?)").run(region, dir);
+          const created = new Date().toISOString();
+          db.prepare("INSERT INTO tenants (tenant, region, created) VALUES (?, ?, ?)").run(
+            tenant,
+            region,
+            created,
+          );
+          return this.#tenantRow(tenant)!;
+        })
+        .immediate();
+    });
+  }
+
+  async getTenant(tenant: string): Promise<TenantRow | undefined> {
+    return this.#do(`reading tenant ${tenant}`, () => this.#tenantRow(tenant));
+  }
+
+  async listTenants(): Promise<TenantRow[]> {
+    return this.#do("listing tenants", () =>
+      this.#db
+        .prepare(
+          "SELECT t.tenant AS tenant, t.region AS region, r.dir AS dir, t.created AS created FROM tenants t JOIN regions r ON r.region = t.region ORDER BY t.tenant",
+        )
+        .all(),
+    ) as TenantRow[];
+  }
+
+  #tenantRow(tenant: string): TenantRow | undefined {
+    return this.#db
+      .prepare(
+        "SELECT t.tenant AS tenant, t.region AS region, r.dir AS dir, t.created AS created FROM tenants t JOIN regions r ON r.region = t.region WHERE t.tenant = ?",
+      )
+      .get(tenant) as TenantRow | undefined;
   }
 
   async listHolds(tenant: string): Promise<HoldRow[]> {
