@@ -63,6 +63,8 @@ export interface BenchConfig {
   /** Records of the JCS benchmark; 0 skips it. */
   jcsN: number;
   detectorsN: number;
+  /** Events per subject of each (j) run; empty skips (j). */
+  erasureN: number[];
   /** Events of the untimed warm-up before (a), (b) and (c). */
   warmup: number;
   /** `maxBatch` of `openLog`, or undefined for genlog's default. */
@@ -94,6 +96,10 @@ export function readConfig(): BenchConfig {
     queries: envInt("GENLOG_BENCH_QUERIES", 200),
     jcsN: envInt("GENLOG_BENCH_JCS_N", 200_000, true),
     detectorsN: envInt("GENLOG_BENCH_DETECTORS_N", 100_000, true),
+    erasureN:
+      process.env.GENLOG_BENCH_ERASURE_N === "0"
+        ? []
+        : envIntList("GENLOG_BENCH_ERASURE_N", [1000, 100_000]),
     warmup: envInt("GENLOG_BENCH_WARMUP", 10_000, true),
     maxBatch: maxBatch === 0 ? undefined : maxBatch,
     cpuProf: envFlag("GENLOG_BENCH_CPU_PROF"),

@@ -23,6 +23,7 @@
  * | `GENLOG_BENCH_QUERIES`         | 200         | queries of each kind timed in (g), on (f)'s log |
  * | `GENLOG_BENCH_JCS_N`           | 200000      | records of the JCS benchmark; 0 skips it        |
  * | `GENLOG_BENCH_DETECTORS_N`     | 100000      | strings of (i), the detectors alone; 0 skips it |
+ * | `GENLOG_BENCH_ERASURE_N`       | 1000,100000 | events per subject of (j), one run each; 0 skips |
  * | `GENLOG_BENCH_WARMUP`          | 10000       | untimed events per window and peer, first       |
  * | `GENLOG_BENCH_MAX_BATCH`       | (genlog)    | `maxBatch` of `openLog`                         |
  * | `GENLOG_BENCH_CPU_PROF`        | 0           | 1: profile one more ingest run, print hot spots |
@@ -37,6 +38,7 @@ import { fileURLToPath } from "node:url";
 import type { Genlog } from "../src/index.js";
 import { benchJcs, formatJcsBench, type JcsBenchResult } from "./jcs.js";
 import { benchDetectors, type DetectorsResult } from "./detectors.js";
+import { measureErasure, type ErasureResult } from "./erasure.js";
 import { breathe, fmtFixed, fmtInt, readConfig, withTempDir, type BenchConfig } from "./common.js";
 import { measureIngest, openBenchLog, warmUpIngest, type IngestResult } from "./ingest.js";
 import {
@@ -138,6 +140,8 @@ interface Results {
   };
   jcs: JcsBenchResult[] | null;
   detectors: DetectorsResult | null;
+  /** (j) erasure time per subject size; empty when skipped. */
+  erasure: ErasureResult[];
   profile: {
     window: number;
     file: string;
@@ -423,6 +427,12 @@ async function main(): Promise<void> {
     detectors = benchDetectors(config.detectorsN);
   }
 
+  const erasure: ErasureResult[] = [];
+  for (const n of config.erasureN) {
+    progress(`(j) erasure of subjects with ${fmtInt(n)} events each (bench/erasure.ts)`);
+    erasure.push(await measureErasure(n));
+  }
+
   const results: Results = {
     startedAt,
     seconds: (performance.now() - t0) / 1000,
@@ -453,6 +463,7 @@ async function main(): Promise<void> {
     },
     jcs,
     detectors,
+    erasure,
     profile: hotSpots,
   };
   console.log(report(results));
@@ -677,6 +688,21 @@ function report(r: Results): string {
       `(i) value detectors alone (bench/detectors.ts): ${fmtInt(d.stringsPerSec)} strings/s over ` +
         `${fmtInt(d.strings)} distinct metadata strings, a tenth sensitive (no verdict cache); ` +
         `${fmtInt(d.sensitivePerSec)} strings/s for the sensitive ones alone; ${fmtInt(d.findings)} findings`,
+    );
+  }
+  if (r.erasure.length > 0) {
+    const first = r.erasure[0]!;
+    lines.push(
+      "",
+      `(j) erasure (bench/erasure.ts): ${r.erasure
+        .map(
+          (e) =>
+            `${fmtInt(e.events)} events: median ${fmtFixed(e.medianMs, 2)} ms, max ${fmtFixed(e.maxMs, 2)} ms`,
+        )
+        .join("; ")}` +
+        (r.erasure.length > 1
+          ? `; ratio largest/smallest ${fmtFixed(r.erasure.at(-1)!.medianMs / first.medianMs, 2)}`
+          : ""),
     );
   }
   if (r.jcs !== null) {
