@@ -3,7 +3,7 @@
  * person, decrypted, each with its inclusion proof in the tree of one signed checkpoint, so
  * that the person (or anyone they hand it to) can check with the published verifier key that
  * every record is genuine and that the decrypted view is what the committed envelope holds.
- * The format is documented in `docs/reference/subject-export.md`; {@link checkSubjectExport}
+ * The format is documented in `docs/reference/record-format.md` (Subject export); {@link checkSubjectExport}
  * is what `genlog verify --export` runs.
  */
 import { GenlogError } from "../errors.js";

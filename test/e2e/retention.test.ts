@@ -102,7 +102,12 @@ test("a purge deletes old bodies, keeps the tree and system events, and every pr
     log.get(5),
     (e: unknown) => isGenlogError(e, "GENLOG_E_NOT_FOUND") && /purged/.test(e.message),
   );
-  // Only genlog's own events are left to read; the people's e-mails are gone from disk.
+  // People with no record left lose their key and lookup with their last records.
+  assert.equal((await log.gdprReport()).subjects.current, 0);
+  await assert.rejects(log.exportSubject({ subject: "person-7" }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_NOT_FOUND"),
+  );
+  // Only genlog's own events are left to read.
   assert.deepEqual(
     (await log.query({})).records.map((x) => x.type),
     ["genlog.hold", "genlog.hold-release", "genlog.purge"],
@@ -121,6 +126,8 @@ test("a purge deletes old bodies, keeps the tree and system events, and every pr
 test("legal holds refuse a purge; retention is a recorded setting", async () => {
   const { log } = await filled(40);
   const now = await cutoffNow(log);
+  // A person with a record after the cutoff keeps their key through the purges below.
+  await log.append({ type: "later", user: "person-5" });
   await log.setHold({ reason: "audit 2026" });
   await assert.rejects(log.purge({ before: now }), (e: unknown) =>
     isGenlogError(e, "GENLOG_E_HELD"),
@@ -153,6 +160,11 @@ test("legal holds refuse a purge; retention is a recorded setting", async () => 
   );
   // With 90 days, nothing appended today is due.
   assert.equal((await log.purge()).purged, 0);
+  await log.purge({ before: now });
+  const [kept] = (await log.query({ user: "person-5" })).records;
+  assert.equal(kept!.type, "later");
+  assert.deepEqual((await log.reveal([kept!]))[0]!.revealed, { actor: "person-5", values: {} });
+  assert.equal((await log.query({ user: "person-6" })).records.length, 0);
   assert.equal((await log.verify()).ok, true);
   await log.close();
 });
