@@ -91,6 +91,25 @@ export function canonicalize(value: unknown): string {
 }
 
 /**
+ * {@link canonicalize} of the value of member `name` of an object the caller writes itself
+ * (its member names in order, each value canonicalised here): a refusal's pointer starts
+ * with `/name`, as it would had the whole object been canonicalised.
+ *
+ * @throws {GenlogError} as {@link canonicalize}.
+ */
+export function canonicalizeMember(name: string, value: unknown): string {
+  try {
+    return serializeValue(value, []);
+  } catch (e) {
+    if (e instanceof Refusal) {
+      e.tokens.push(name);
+      throw toGenlogError(e);
+    }
+    throw e;
+  }
+}
+
+/**
  * {@link canonicalize}, then UTF-8 encoded: the exact bytes RFC 8785 §3.2.4 says to hash
  * or sign.
  *

@@ -7,9 +7,9 @@
  */
 import { GenlogError } from "../errors.js";
 import { uuidv7 } from "./uuid.js";
-import { canonicalize } from "./jcs.js";
+import { canonicalizeMember } from "./jcs.js";
 import { validateEvent, type EventStatus, type GenerationEvent } from "./event-schema.js";
-import type { Redaction, Redactor } from "./privacy/redactor.js";
+import type { Redaction, RedactionResult, Redactor } from "./privacy/redactor.js";
 import type { NewSubject, ProtectedFields, Protector } from "./protect.js";
 import type { Envelope } from "./privacy/envelope.js";
 import { hashLeafText } from "./merkle.js";
@@ -74,13 +74,6 @@ export interface PipelineStages {
   protector: Protector;
 }
 
-// The placeholders of `seq` and `ts` as they appear in the canonical text. The text is cut
-// at their last occurrence: every top-level member after `seq` (status, tenant, ts, type, v)
-// holds an enum, a slug, a time or a number, so neither mark can occur after its real
-// place, while `meta`, `pii` and the rest all come before it.
-const SEQ_MARK = ',"seq":0,';
-const TS_MARK = ',"ts":"",';
-
 /**
  * validate → redact → protect → canonicalise, with one pipeline for every tenant (tests and
  * tools); {@link Genlog} validates first and then calls {@link prepareEvent} with the
@@ -119,52 +112,90 @@ export function prepareEvent(
   const redacted = stages
     .redactor(sector)
     .redact(event.meta ?? {}, event.artifacts ?? [], { subject: actor !== null });
-  const finish = (p: ProtectedFields): PreparedRecord => {
-    // Members in RFC 8785 order, here and in sealRecord, so that a record append returns
-    // lists its members as one read back (JSON.parse of the stored text) does.
-    const template: GenerationRecord = {
-      actor: p.actor,
-      artifacts: redacted.artifacts,
-      id,
-      meta: redacted.meta,
-      occurredAt: event.occurredAt ?? null,
-      pii: p.pii,
-      redactions: redacted.redactions,
-      sector,
-      seq: 0,
-      status: event.status ?? "succeeded",
-      tenant,
-      ts: "",
-      type: event.type,
-      v: RECORD_VERSION,
-    };
-    return {
-      ...cutTemplate(template),
-      clientId: event.id !== undefined,
-      ...(p.newSubject !== undefined ? { newSubject: p.newSubject } : {}),
-    };
-  };
   const p = stages.protector.protect({ tenant, actor, values: redacted.sealed });
-  return p instanceof Promise ? p.then(finish) : finish(p);
+  // No closure on the common path: a known subject answers at once.
+  if (p instanceof Promise) return p.then((q) => finishRecord(event, tenant, id, redacted, q));
+  return finishRecord(event, tenant, id, redacted, p);
 }
 
-/** The canonical text of a template, cut around the placeholders of `seq` and `ts`. */
-function cutTemplate(template: GenerationRecord): Omit<PreparedRecord, "clientId"> {
-  const text = canonicalize(template);
-  const seqAt = text.lastIndexOf(SEQ_MARK);
-  const tsAt = text.lastIndexOf(TS_MARK);
-  if (seqAt < 0 || tsAt < seqAt) {
-    // Only a change to the record's members could get here: a bug, not bad input.
-    throw new Error("record layout changed: seq or ts is no longer where the cut expects it");
-  }
-  const seqValue = seqAt + SEQ_MARK.length - 2; // the "0"
-  const tsValue = tsAt + TS_MARK.length - 3; // the '""'
-  return {
-    template,
-    head: text.slice(0, seqValue),
-    middle: text.slice(seqValue + 1, tsValue),
-    tail: text.slice(tsValue + 2),
+/**
+ * The template of a redacted and protected event and its canonical text, written member by
+ * member in RFC 8785 order (the record's member names are fixed and need no sorting) and
+ * cut around the placeholders of `seq` and `ts`: `head + seq + middle + JSON(ts) + tail` is
+ * the canonical text of the sealed record.
+ */
+function finishRecord(
+  event: GenerationEvent,
+  tenant: string,
+  id: string,
+  redacted: RedactionResult,
+  p: ProtectedFields,
+): PreparedRecord {
+  // Members in RFC 8785 order, here and in sealRecord, so that a record append returns
+  // lists its members as one read back (JSON.parse of the stored text) does.
+  const template: GenerationRecord = {
+    actor: p.actor,
+    artifacts: redacted.artifacts,
+    id,
+    meta: redacted.meta,
+    occurredAt: event.occurredAt ?? null,
+    pii: p.pii,
+    redactions: redacted.redactions,
+    sector: event.sector ?? null,
+    seq: 0,
+    status: event.status ?? "succeeded",
+    tenant,
+    ts: "",
+    type: event.type,
+    v: RECORD_VERSION,
   };
+  const head =
+    '{"actor":' +
+    canonicalizeMember("actor", template.actor) +
+    ',"artifacts":' +
+    canonicalizeMember("artifacts", template.artifacts) +
+    ',"id":' +
+    canonicalizeMember("id", template.id) +
+    ',"meta":' +
+    canonicalizeMember("meta", template.meta) +
+    ',"occurredAt":' +
+    canonicalizeMember("occurredAt", template.occurredAt) +
+    ',"pii":' +
+    (p.piiCanonical ?? canonicalizeMember("pii", template.pii)) +
+    ',"redactions":' +
+    canonicalizeMember("redactions", template.redactions) +
+    ',"sector":' +
+    canonicalizeMember("sector", template.sector) +
+    ',"seq":';
+  const middle =
+    ',"status":' +
+    canonicalizeMember("status", template.status) +
+    ',"tenant":' +
+    canonicalizeMember("tenant", template.tenant) +
+    ',"ts":';
+  const tail =
+    ',"type":' + canonicalizeMember("type", template.type) + ',"v":' + RECORD_VERSION + "}";
+  const prepared: PreparedRecord = {
+    template,
+    clientId: event.id !== undefined,
+    head: flatten(head),
+    middle: flatten(middle),
+    tail: flatten(tail),
+  };
+  if (p.newSubject !== undefined) prepared.newSubject = p.newSubject;
+  return prepared;
+}
+
+/**
+ * `s`, flattened: text built by concatenation is a tree of its pieces (V8's cons strings),
+ * and a prepared record's pieces would otherwise live as long as it waits for its batch (with
+ * thousands in flight, copying them from one garbage collection to the next cost more than
+ * building them). Reading a character makes V8 copy the text into one flat string, in place,
+ * so the pieces die young.
+ */
+function flatten(s: string): string {
+  s.charCodeAt(0);
+  return s;
 }
 
 /** A sealed record with the exact bytes its leaf hashes. */

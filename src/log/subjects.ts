@@ -18,6 +18,7 @@ import {
   type Envelope,
   type EnvelopeKeys,
 } from "../core/privacy/envelope.js";
+import { canonicalize } from "../core/jcs.js";
 import type { ProtectInput, ProtectedFields, Protector } from "../core/protect.js";
 import type { GenerationRecord } from "../core/record.js";
 import { GenlogError } from "../errors.js";
@@ -30,6 +31,8 @@ interface KnownSubject {
   keys: EnvelopeKeys;
   /** The envelope of a record with no encrypted values, made once. */
   bare: Envelope | undefined;
+  /** Its RFC 8785 text, so that records do not canonicalise it again and again. */
+  bareCanonical: string | undefined;
   row: SubjectRow;
   /** False until a commit that carried the row succeeded (or the row was read from the store). */
   stored: boolean;
@@ -104,17 +107,20 @@ export class TenantSubjects implements Protector {
   }
 
   #seal(s: KnownSubject, input: ProtectInput): ProtectedFields {
-    const binding = { tenant: this.#tenant, pseudonym: s.pseudonym };
-    let pii: Envelope;
     if (isEmpty(input.values)) {
-      // Most records encrypt nothing but the actor: their envelope is the subject's.
-      // Frozen: every record of the subject holds this one object.
-      pii = s.bare ??= Object.freeze(
-        sealEnvelope(s.keys, binding, { actor: input.actor!, values: {} }),
-      );
-    } else {
-      pii = sealEnvelope(s.keys, binding, { actor: input.actor!, values: input.values });
+      // Most records encrypt nothing but the actor: their envelope is the subject's, made
+      // and canonicalised once. Frozen: every record of the subject holds this one object.
+      if (s.bare === undefined) {
+        const binding = { tenant: this.#tenant, pseudonym: s.pseudonym };
+        s.bare = Object.freeze(sealEnvelope(s.keys, binding, { actor: input.actor!, values: {} }));
+        s.bareCanonical = canonicalize(s.bare);
+      }
+      return s.stored
+        ? { actor: s.pseudonym, pii: s.bare, piiCanonical: s.bareCanonical! }
+        : { actor: s.pseudonym, pii: s.bare, piiCanonical: s.bareCanonical!, newSubject: s.row };
     }
+    const binding = { tenant: this.#tenant, pseudonym: s.pseudonym };
+    const pii = sealEnvelope(s.keys, binding, { actor: input.actor!, values: input.values });
     return s.stored ? { actor: s.pseudonym, pii } : { actor: s.pseudonym, pii, newSubject: s.row };
   }
 
@@ -138,6 +144,7 @@ export class TenantSubjects implements Protector {
         pseudonym: row.pseudonym,
         keys: envelopeKeys(this.#unwrap(row)),
         bare: undefined,
+        bareCanonical: undefined,
         row,
         stored: true,
       };
@@ -149,6 +156,7 @@ export class TenantSubjects implements Protector {
         pseudonym,
         keys: envelopeKeys(dataKey),
         bare: undefined,
+        bareCanonical: undefined,
         row: { tenant: this.#tenant, pseudonym, lookup, wrappedKey },
         stored: false,
       };

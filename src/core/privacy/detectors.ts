@@ -9,7 +9,7 @@
  * `Authorization` values, PEM blocks, `.npmrc` auth lines.
  */
 import { isIP } from "node:net";
-import { findPhoneNumbersInText, type CountryCode } from "libphonenumber-js";
+import { PhoneNumberMatcher, type CountryCode } from "libphonenumber-js";
 import { isValidIBAN } from "ibantools";
 
 /** Where a detector found something: a span of the text and the rule that matched. */
@@ -224,6 +224,7 @@ const NOT_A_PHONE =
 
 /** The detectors of {@link PII_DETECTORS}, in the order they take precedence. */
 export function piiDetectors(options: PiiDetectorOptions): Detector[] {
+  const matcherOptions = { defaultCountry: options.defaultCountry, v2: true } as const;
   return [
     {
       name: "iban",
@@ -298,9 +299,10 @@ export function piiDetectors(options: PiiDetectorOptions): Detector[] {
           const runEnd = m.index! + m[0].length;
           for (let at = m.index!; at < runEnd; at += PHONE_RUN_MAX / 2) {
             const slice = text.slice(at, Math.min(runEnd, at + PHONE_RUN_MAX));
-            for (const f of findPhoneNumbersInText(slice, {
-              defaultCountry: options.defaultCountry,
-            })) {
+            // What findPhoneNumbersInText does, without its argument juggling.
+            const matcher = new PhoneNumberMatcher(slice, matcherOptions);
+            while (matcher.hasNext()) {
+              const f = matcher.next()!;
               const start = at + f.startsAt;
               const end = at + f.endsAt;
               if (seen.has(start) || insideToken(text, start, end)) continue;

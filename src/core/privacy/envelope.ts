@@ -19,7 +19,7 @@
  *   once, not per record: the pseudonym already links them); two different contents never
  *   share an IV. The leaf binds each envelope to its record: moving one changes the leaf.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 
 /** The envelope a record carries in `pii`. */
 export interface Envelope {
@@ -95,12 +95,25 @@ export interface EnvelopeKeys {
   iv: Buffer;
 }
 
-/** The envelope keys of a data key (HKDF-SHA-256, RFC 5869). */
+/**
+ * The envelope keys of a data key (HKDF-SHA-256, RFC 5869, no salt, 32 bytes each). Written
+ * out with HMAC: one extract shared by both keys, then one expand block each (the output is
+ * one hash long), the same bytes as `hkdfSync` at a third of its cost, paid once per subject
+ * met.
+ */
 export function envelopeKeys(dataKey: Uint8Array): EnvelopeKeys {
-  const derive = (info: string) =>
-    Buffer.from(hkdfSync("sha256", dataKey, Buffer.alloc(0), info, 32));
-  return { enc: derive("genlog/v1/envelope-enc"), iv: derive("genlog/v1/envelope-iv") };
+  // Extract: PRK = HMAC(salt, IKM), the salt being HashLen zero bytes when none is given.
+  const prk = createHmac("sha256", NO_SALT).update(dataKey).digest();
+  // Expand, first and only block: T(1) = HMAC(PRK, info || 0x01).
+  const expand = (info: Buffer) => createHmac("sha256", prk).update(info).digest();
+  const keys = { enc: expand(ENC_INFO), iv: expand(IV_INFO) };
+  prk.fill(0);
+  return keys;
 }
+
+const NO_SALT = Buffer.alloc(32);
+const ENC_INFO = Buffer.from("genlog/v1/envelope-enc\u0001", "utf8");
+const IV_INFO = Buffer.from("genlog/v1/envelope-iv\u0001", "utf8");
 
 /** Where an envelope belongs: its additional authenticated data. */
 export interface EnvelopeBinding {

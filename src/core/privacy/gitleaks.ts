@@ -113,6 +113,8 @@ function gitleaksDetector(rules: readonly CompiledRule[]): Detector {
   );
   const gate = new RegExp(keywords.map(escapeRegExp).join("|"), "i");
   const unconditional = rules.filter((r) => r.keywords.length === 0);
+  const index = keywordIndex(keywords);
+  const ruleKeywords = rules.map((r) => r.keywords.map((k) => keywords.indexOf(k)));
   return {
     name: "gitleaks",
     category: "secret",
@@ -120,10 +122,16 @@ function gitleaksDetector(rules: readonly CompiledRule[]): Detector {
       const found: Finding[] = [];
       const gated = gate.test(text);
       if (!gated && unconditional.length === 0) return found;
-      const lower = gated ? text.toLowerCase() : "";
-      for (const rule of rules) {
-        if (rule.keywords.length > 0 && (!gated || !rule.keywords.some((k) => lower.includes(k)))) {
-          continue;
+      // Which keywords the text holds, found in one pass over it (not one search per rule).
+      const present = gated ? index.find(text.toLowerCase()) : undefined;
+      for (let r = 0; r < rules.length; r++) {
+        const rule = rules[r]!;
+        if (rule.keywords.length > 0) {
+          if (present === undefined) continue;
+          const ks = ruleKeywords[r]!;
+          let any = false;
+          for (let i = 0; i < ks.length && !any; i++) any = present.has(ks[i]!);
+          if (!any) continue;
         }
         if (text.length <= WINDOW) {
           scanRule(rule, text, 0, found);
@@ -135,6 +143,61 @@ function gitleaksDetector(rules: readonly CompiledRule[]): Detector {
         }
       }
       return found;
+    },
+  };
+}
+
+/** The keywords a lower-case text contains, by their index in the keyword list. */
+interface KeywordIndex {
+  find(lower: string): KeywordSet;
+}
+
+interface KeywordSet {
+  has(keyword: number): boolean;
+}
+
+/**
+ * Finds every keyword occurring in a text (overlapping ones too, exactly as `includes` on
+ * each would) in one pass: keywords are filed under their first two UTF-16 code units, and
+ * each position of the text looks up only the keywords that start with its two units.
+ * Keywords shorter than two units are searched with `includes`.
+ */
+function keywordIndex(keywords: readonly string[]): KeywordIndex {
+  const byPair = new Map<number, number[]>();
+  const short: number[] = [];
+  keywords.forEach((k, i) => {
+    if (k.length < 2) {
+      short.push(i);
+      return;
+    }
+    const pair = (k.charCodeAt(0) << 16) | k.charCodeAt(1);
+    let list = byPair.get(pair);
+    if (list === undefined) byPair.set(pair, (list = []));
+    list.push(i);
+  });
+  // Stamps instead of a fresh set per text: keyword i is present when stamp[i] === epoch.
+  const stamp = new Uint32Array(keywords.length);
+  let epoch = 0;
+  const set: KeywordSet = { has: (i) => stamp[i] === epoch };
+  return {
+    find(lower) {
+      if (++epoch === 0xffffffff) {
+        stamp.fill(0);
+        epoch = 1;
+      }
+      for (const i of short) if (lower.includes(keywords[i]!)) stamp[i] = epoch;
+      const end = lower.length - 1;
+      let next = lower.charCodeAt(0);
+      for (let at = 0; at < end; at++) {
+        const first = next;
+        next = lower.charCodeAt(at + 1);
+        const list = byPair.get((first << 16) | next);
+        if (list === undefined) continue;
+        for (const i of list) {
+          if (stamp[i] !== epoch && lower.startsWith(keywords[i]!, at)) stamp[i] = epoch;
+        }
+      }
+      return set;
     },
   };
 }
