@@ -36,7 +36,16 @@ interface KnownSubject {
   row: SubjectRow;
   /** False until a commit that carried the row succeeded (or the row was read from the store). */
   stored: boolean;
+  /** When the row was last seen in the store (ms): past {@link RECHECK_MS} it is read again. */
+  checkedAt: number;
 }
+
+/**
+ * How long a stored subject is used from memory before its row is read again. Another
+ * process may erase it: this process then learns of it within this time (what it sealed for
+ * the person meanwhile is under the destroyed key, unreadable like their older records).
+ */
+const RECHECK_MS = 1000;
 
 /**
  * Subjects kept in memory at most; past it the cache starts again (each miss costs a point
@@ -94,7 +103,11 @@ export class TenantSubjects implements Protector {
   protect(input: ProtectInput): ProtectedFields | Promise<ProtectedFields> {
     if (input.actor === null) return { actor: null, pii: null };
     const known = this.#known.get(input.actor);
-    if (known !== undefined) return this.#seal(known, input);
+    if (known !== undefined) {
+      if (!known.stored || Date.now() - known.checkedAt < RECHECK_MS)
+        return this.#seal(known, input);
+      return this.#recheck(input.actor, known).then((s) => this.#seal(s, input));
+    }
     return this.#meet(input.actor).then((s) => this.#seal(s, input));
   }
 
@@ -103,6 +116,7 @@ export class TenantSubjects implements Protector {
     const s = this.#unstored.get(pseudonym);
     if (s === undefined) return;
     s.stored = true;
+    s.checkedAt = Date.now();
     this.#unstored.delete(pseudonym);
   }
 
@@ -122,6 +136,26 @@ export class TenantSubjects implements Protector {
     const binding = { tenant: this.#tenant, pseudonym: s.pseudonym };
     const pii = sealEnvelope(s.keys, binding, { actor: input.actor!, values: input.values });
     return s.stored ? { actor: s.pseudonym, pii } : { actor: s.pseudonym, pii, newSubject: s.row };
+  }
+
+  /** Reads a known subject's row again: still there, or erased by another process. */
+  #recheck(actor: string, known: KnownSubject): Promise<KnownSubject> {
+    let meeting = this.#meeting.get(actor);
+    if (meeting === undefined) {
+      meeting = this.#store
+        .getSubjects(this.#tenant, [known.pseudonym])
+        .then((rows) => {
+          if (rows.has(known.pseudonym)) {
+            known.checkedAt = Date.now();
+            return known;
+          }
+          this.forget([known.pseudonym]);
+          return this.#lookUp(actor);
+        })
+        .finally(() => this.#meeting.delete(actor));
+      this.#meeting.set(actor, meeting);
+    }
+    return meeting;
   }
 
   #meet(actor: string): Promise<KnownSubject> {
@@ -147,6 +181,7 @@ export class TenantSubjects implements Protector {
         bareCanonical: undefined,
         row,
         stored: true,
+        checkedAt: Date.now(),
       };
     } else {
       const pseudonym = newPseudonym();
@@ -159,6 +194,7 @@ export class TenantSubjects implements Protector {
         bareCanonical: undefined,
         row: { tenant: this.#tenant, pseudonym, lookup, wrappedKey },
         stored: false,
+        checkedAt: 0,
       };
       dataKey.fill(0);
     }
