@@ -75,11 +75,10 @@ function completedLevels(seq: number): number {
   return levels;
 }
 
-/** A fresh database at `file` with genlog's page size, vacuum mode, schema, WAL and synchronous=FULL. */
+/** A fresh database at `file` with genlog's page size, schema, WAL and synchronous=FULL. */
 function openPeerDb(file: string): Database.Database {
   const db = new Database(file);
   db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
-  db.pragma("auto_vacuum = INCREMENTAL");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.exec(SQLITE_SCHEMA);

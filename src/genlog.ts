@@ -262,7 +262,7 @@ export interface PurgeResult {
   ranges: (PurgeRange & { seq?: number })[];
   /** Bodies deleted in all. */
   purged: number;
-  /** Bytes given back to the file system. */
+  /** Bytes given back to the file system (when the freed pages were a quarter of it or more). */
   freedBytes: number;
 }
 
@@ -1001,7 +1001,7 @@ export class Genlog {
   /**
    * Deletes the bodies and envelopes of records older than the cutoff (`before`, or now minus
    * the tenant's retention) and keeps the tree, so that old checkpoints and the proofs of the
-   * remaining entries still verify, then gives the space back. Each range of up to 10,000
+   * remaining entries still verify; the freed space is reused, or given back (see reclaim). Each range of up to 10,000
    * entries is a `genlog.purge` event committed with its deletion; genlog's own events
    * (erasures, holds, purges) are kept. `verify` then reports the ranges as purged.
    *

@@ -33,7 +33,7 @@ export function defineRetentionCommands(program: Command, bind: Bind): void {
   program
     .command("purge")
     .description(
-      "delete the bodies and envelopes of records older than the cutoff, keep the tree (every proof of what remains still verifies), and give the space back",
+      "delete the bodies and envelopes of records older than the cutoff and keep the tree (every proof of what remains still verifies)",
     )
     .option(
       "--before <time>",

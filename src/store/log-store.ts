@@ -242,8 +242,9 @@ export interface LogStore {
   /** Seqs of genlog's own events (types `genlog.…`) in [fromSeq, toSeq), which a purge keeps. */
   systemEventSeqs(logId: number, fromSeq: number, toSeq: number): Promise<number[]>;
   /**
-   * Gives the space of deleted rows back to the file system and empties the write-ahead log;
-   * says how much was freed and whether the WAL could be emptied (readers may hold it).
+   * After deletions: gives the space of deleted rows back to the file system when it is worth
+   * a rewrite (else later appends reuse it), and empties the write-ahead log; says how much
+   * was freed and whether the WAL could be emptied (readers may hold it).
    */
   reclaim(): Promise<{ freedBytes: number; scrubbed: boolean }>;
 

@@ -3,13 +3,16 @@
  * innocent keys, named people, e-mail addresses, phone numbers, IP addresses, IBANs and card
  * numbers go in; afterwards no file under the data directory (database, WAL, shared memory,
  * keys) holds any of them in clear, while every proof still verifies and a caller with the
- * master key reads the people and the encrypted values back.
+ * master key reads the people and the encrypted values back. Then a person is erased and old
+ * records purged: nothing of the erased person's key is left on disk either.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { openLog, type Genlog } from "../../src/index.js";
 import { tempDir } from "../helpers/temp-dir.js";
-import { files, leaks } from "../helpers/disk-scan.js";
+import { files, leakedBytes, leaks } from "../helpers/disk-scan.js";
+import Database from "better-sqlite3";
+import { join } from "node:path";
 import { KEY_NAMES_ONLY } from "../../src/log/pipeline.js";
 
 /** What must never be stored in clear: [what it is, the text a leak would show]. */
@@ -116,11 +119,46 @@ test("no secret and no personal value is stored in clear, in the database, its W
     "write to alice.martin@example.org or call 06 12 34 56 78",
   );
   assert.equal((await log.query({ user: "alice.martin" })).records.length, 2);
+
+  // The rest of a DPO's year: alice is erased, and the records before a cutoff are purged
+  // while a later one of bob's (with another phone number) is kept.
+  const alice = (await log.exportSubject({ subject: "alice.martin" })).subject.keys[0]!;
+  const aliceRow = subjectRow(dataDir, alice.pseudonym);
+  await log.eraseSubject({ subject: "alice.martin", reason: "GDPR Art. 17 request #12" });
+  const cutoff = await (async () => {
+    const last = Date.parse((await log.get((await log.size()) - 1)).ts);
+    while (Date.now() <= last) await new Promise((r) => setTimeout(r, 1));
+    return new Date().toISOString();
+  })();
+  await log.append({ type: "backend", user: "bob.durand", meta: { call: "+33 6 55 44 33 22" } });
+  const purged = await log.purge({ before: cutoff });
+  assert.equal(purged.purged, 3);
+  assert.equal((await log.verify()).ok, true);
   await log.close();
 
-  // Closed (WAL checkpointed into the database), still nothing.
-  assert.deepEqual(leaks(dataDir, [...SECRETS, ...PERSONAL]), []);
+  // Closed (WAL checkpointed into the database), still nothing; nothing of alice's key either.
+  assert.deepEqual(leaks(dataDir, [...SECRETS, ...PERSONAL, ["phone", "+33 6 55 44 33 22"]]), []);
+  assert.deepEqual(
+    leakedBytes(dataDir, [
+      ["alice's data key", Buffer.from(alice.dataKey, "base64")],
+      ["alice's wrapped key", aliceRow.wrapped],
+      ["alice's lookup", aliceRow.lookup],
+    ]),
+    [],
+  );
 });
+
+/** A subject's row as stored, read as anyone with the file would. */
+function subjectRow(dataDir: string, pseudonym: string): { lookup: Buffer; wrapped: Buffer } {
+  const db = new Database(join(dataDir, "genlog.db"), { readonly: true });
+  try {
+    return db
+      .prepare("SELECT lookup, wrapped_key AS wrapped FROM subjects WHERE pseudonym = ?")
+      .get(pseudonym) as { lookup: Buffer; wrapped: Buffer };
+  } finally {
+    db.close();
+  }
+}
 
 test("the scan sees what a pipeline without value detectors would leave (control)", async () => {
   const dataDir = tempDir();
