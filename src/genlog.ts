@@ -687,12 +687,13 @@ export class Genlog {
     const inHome = await this.#home.openLogRef({ origin, tenant, stream: "events" }, false);
     // A registration whose key or log could not be made (a keys directory not writable, say)
     // is completed by creating it again in the same region.
+    // Unfinished: registered, but its log was never made (the marker is set once it was). A
+    // registered tenant whose log was made is never made again, even if its region's
+    // database is missing (an unmounted volume): that would start a second history.
     const unfinished =
       registered !== undefined &&
       registered.region === region &&
-      (await (
-        await this.#storeOf(tenant)
-      ).openLogRef({ origin, tenant, stream: "events" }, false)) === undefined;
+      (await this.#home.getSetting(tenantLogMarker(tenant))) === undefined;
     if ((registered !== undefined && !unfinished) || inHome !== undefined) {
       throw new GenlogError(
         "GENLOG_E_ALREADY_INITIALIZED",
@@ -706,6 +707,7 @@ export class Genlog {
     }
     this.#tenants.delete(tenant);
     await this.#tenant(tenant, true, true);
+    if (region !== undefined) await this.#home.initSetting(tenantLogMarker(tenant), origin);
     return this.tenantInfo(tenant);
   }
 
@@ -736,22 +738,26 @@ export class Genlog {
     return out;
   }
 
-  /** The database of a tenant: its region's, or the home one. */
-  async #storeOf(tenant: string): Promise<LogStore> {
+  /**
+   * The database of a tenant: its region's, or the home one. Only `createTenant` may create a
+   * region's database: anywhere else a missing one (a volume not mounted) is refused, never
+   * replaced by an empty one where the tenant's log would start again.
+   */
+  async #storeOf(tenant: string, createRegion = false): Promise<LogStore> {
     const row = await this.#home.getTenant(tenant);
     if (row === undefined) return this.#home;
     let opening = this.#regions.get(row.region);
     if (opening === undefined) {
-      opening = this.#openRegion(row.region, row.dir);
+      opening = this.#openRegion(row.region, row.dir, createRegion);
       this.#regions.set(row.region, opening);
       opening.catch(() => this.#regions.delete(row.region));
     }
     return opening;
   }
 
-  async #openRegion(region: string, dir: string): Promise<LogStore> {
+  async #openRegion(region: string, dir: string, create: boolean): Promise<LogStore> {
     const path = join(dir, "genlog.db");
-    if (this.#readOnly && !existsSync(path)) {
+    if ((this.#readOnly || !create) && !existsSync(path)) {
       throw new GenlogError(
         "GENLOG_E_NOT_FOUND",
         `the database of region ${region} is not at ${path}: mount or restore it there`,
@@ -886,11 +892,18 @@ export class Genlog {
     // Forgotten before the event is queued: an append of the person from now on meets them
     // as someone new.
     log.pipeline!.protector.forget(pseudonyms);
-    const record = await this.#appendSystemEvent(
-      log,
-      systemEvent(SYSTEM_TYPES.erasure, { pseudonyms, reason }),
-      () => [{ kind: "erase", tenant, pseudonyms }],
-    );
+    let record: GenerationRecord;
+    try {
+      record = await this.#appendSystemEvent(
+        log,
+        systemEvent(SYSTEM_TYPES.erasure, { pseudonyms, reason }),
+        () => [{ kind: "erase", tenant, pseudonyms }],
+      );
+    } catch (e) {
+      // Refused (a hold set meanwhile, say): the subjects are still there, and known again.
+      log.pipeline!.protector.unforget(pseudonyms);
+      throw e;
+    }
     const scrubbed = await log.store.scrub();
     return { tenant, pseudonyms, record, scrubbed };
   }
@@ -1336,7 +1349,11 @@ export class Genlog {
     } catch (e) {
       // A file too damaged to find the log in is a finding, not a failure to verify.
       if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
-      return verifyUnreadableLog(this.#home, this.origin(tenant), e);
+      return verifyUnreadableLog(
+        await this.#storeOf(tenant).catch(() => this.#home),
+        this.origin(tenant),
+        e,
+      );
     }
     if (options.verifierKey !== undefined) {
       // A key of another tenant or instance matches no signature: every checkpoint would be
@@ -1421,8 +1438,16 @@ export class Genlog {
   async #loadTenant(tenant: string, forAppend: boolean, explicit = false): Promise<TenantLog> {
     const path = keyPath(this.keysDir, tenant);
     const origin = `${this.instance}/${tenant}/events`;
-    const store = await this.#storeOf(tenant);
+    const store = await this.#storeOf(tenant, explicit);
     const existing = await store.openLogRef({ origin, tenant, stream: "events" }, false);
+    if (existing === undefined && store !== this.#home && !explicit) {
+      // Registered in a region whose database does not hold its log: never start it again.
+      throw new GenlogError(
+        "GENLOG_E_NOT_FOUND",
+        `tenant "${tenant}" is registered in a region whose database does not hold its log: mount or restore that database (see \`genlog tenant show ${tenant}\`)`,
+        { details: { tenant } },
+      );
+    }
     if (this.#readOnly) {
       // The key is optional here: an auditor brings the verifier key instead. A key file
       // that is not the log's is not refused: `verify` is the judge of that.
@@ -1894,4 +1919,9 @@ function assertRegion(region: unknown): string {
     );
   }
   return region;
+}
+
+/** Settings key (home database) set once a region tenant's log was made. */
+function tenantLogMarker(tenant: string): string {
+  return `tenant_log:${tenant}`;
 }

@@ -189,14 +189,22 @@ export function purgeCoverOf(canonical: string, seq: number): PurgeCover | undef
   } catch {
     return undefined;
   }
-  const rec = r as { type?: unknown; meta?: Record<string, unknown> };
-  if (rec.type !== PURGE_TYPE || typeof rec.meta !== "object" || rec.meta === null)
+  const rec = r as { v?: unknown; type?: unknown; actor?: unknown; meta?: Record<string, unknown> };
+  // Version 2 on: types `genlog.` were open to callers before (a record of 0.1.0 that claims
+  // to be a purge explains nothing).
+  if (rec.type !== PURGE_TYPE || typeof rec.v !== "number" || rec.v < 2 || rec.actor !== null) {
     return undefined;
-  const { fromSeq, toSeq, kept } = rec.meta;
+  }
+  if (typeof rec.meta !== "object" || rec.meta === null) return undefined;
+  const { fromSeq, toSeq, kept, purged } = rec.meta;
   const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
   if (!isSeq(fromSeq) || !isSeq(toSeq) || fromSeq >= toSeq || toSeq > seq) return undefined;
-  if (!Array.isArray(kept) || !kept.every(isSeq)) return undefined;
-  return { seq, fromSeq, toSeq, kept: new Set(kept) };
+  if (!Array.isArray(kept) || !kept.every((k) => isSeq(k) && k >= fromSeq && k < toSeq)) {
+    return undefined;
+  }
+  const keptSet = new Set(kept);
+  if (keptSet.size !== kept.length || purged !== toSeq - fromSeq - kept.length) return undefined;
+  return { seq, fromSeq, toSeq, kept: keptSet };
 }
 
 /**
@@ -223,37 +231,40 @@ export class PurgeCovers {
     else this.#missing.push([seq, seq + 1]);
   }
 
-  /** Whether a missing body at `seq` is explained by a purge. */
-  #covered(seq: number): boolean {
-    return this.#covers.some((c) => seq >= c.fromSeq && seq < c.toSeq && !c.kept.has(seq));
+  /**
+   * The purges that count: in the order of their events, each must start where the one
+   * before ended (the first at 0), as genlog's purges do; one that does not explains nothing.
+   */
+  #chain(): PurgeCover[] {
+    const chain: PurgeCover[] = [];
+    let next = 0;
+    for (const c of [...this.#covers].sort((a, b) => a.seq - b.seq)) {
+      if (c.fromSeq !== next) continue;
+      chain.push(c);
+      next = c.toSeq;
+    }
+    return chain;
   }
 
   /**
-   * The missing bodies no purge explains, as runs [from, to), and how many were purged.
-   * Runs are split where coverage changes, so each run is all purged or all unexplained.
+   * The missing bodies no purge explains, as runs [from, to), and how many were purged. One
+   * walk over the missing positions and the purges, both in order.
    */
   judge(): { purged: number; unexplained: [number, number][] } {
+    const chain = this.#chain();
     let purged = 0;
     const unexplained: [number, number][] = [];
-    // Coverage only changes at range bounds and kept seqs: walk those breakpoints.
-    const breaks = new Set<number>();
-    for (const c of this.#covers) {
-      breaks.add(c.fromSeq).add(c.toSeq);
-      for (const k of c.kept) breaks.add(k).add(k + 1);
-    }
-    const sorted = [...breaks].sort((a, b) => a - b);
+    let i = 0;
     for (const [from, to] of this.#missing) {
-      let a = from;
-      while (a < to) {
-        const next = sorted.find((x) => x > a);
-        const b = Math.min(to, next ?? to);
-        if (this.#covered(a)) purged += b - a;
+      for (let seq = from; seq < to; seq++) {
+        while (i < chain.length && chain[i]!.toSeq <= seq) i++;
+        const c = chain[i];
+        if (c !== undefined && seq >= c.fromSeq && !c.kept.has(seq)) purged++;
         else {
           const last = unexplained[unexplained.length - 1];
-          if (last !== undefined && last[1] === a) last[1] = b;
-          else unexplained.push([a, b]);
+          if (last !== undefined && last[1] === seq) last[1] = seq + 1;
+          else unexplained.push([seq, seq + 1]);
         }
-        a = b;
       }
     }
     return { purged, unexplained };

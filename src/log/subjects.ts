@@ -234,6 +234,11 @@ export class TenantSubjects implements Protector {
       if (this.#erased.has(s.pseudonym)) this.#known.delete(actor);
   }
 
+  /** Undoes {@link forget} for an erasure that did not commit: the subjects still exist. */
+  unforget(pseudonyms: readonly string[]): void {
+    for (const p of pseudonyms) this.#erased.delete(p);
+  }
+
   /** The pseudonyms of the person `actor` (none once erased; two after a race). */
   async pseudonymsOf(actor: string): Promise<string[]> {
     const rows = await this.#store.findSubjects(this.#tenant, lookupOf(this.#lookupKey, actor));

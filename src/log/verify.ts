@@ -442,8 +442,9 @@ async function analyse(
       covers.missing(e.seq);
       return;
     }
-    notePurge(covers, e);
     const a = auditEntry(e, ref.tenant);
+    // Only a sound purge event explains missing bodies: a modified one hides nothing.
+    if (entryIsSound(a, e.seq)) notePurge(covers, e);
     rows.push({
       key: e.seq,
       seq: a.claimedSeq,

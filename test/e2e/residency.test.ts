@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import { isGenlogError, openLog } from "../../src/index.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { files } from "../helpers/disk-scan.js";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import { genlog } from "../helpers/run-cli.js";
 
 /** Every value of the tenant's data in a region database, as the bytes a leak would show. */
@@ -159,4 +159,29 @@ test("CLI: tenant create --region, tenant list and show", async () => {
   assert.match(shown.stdout, /regions\/fr\/genlog\.db/);
   const again = await genlog(dir, "tenant", "create", "school-1", "--region", "fr");
   assert.equal(again.code, 2);
+});
+
+test("a region whose database is missing is refused, never started again as an empty log", async () => {
+  const dataDir = tempDir();
+  const log = await openLog({ dataDir });
+  await log.createTenant("acme", { region: "eu" });
+  for (let i = 0; i < 3; i++) await log.append({ type: "backend", tenant: "acme" });
+  await log.close();
+  // The region's volume is not mounted.
+  const regionDir = join(dataDir, "regions", "eu");
+  renameSync(regionDir, `${regionDir}.away`);
+  const again = await openLog({ dataDir });
+  await assert.rejects(again.append({ type: "backend", tenant: "acme" }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_NOT_FOUND"),
+  );
+  await assert.rejects(again.createTenant("acme", { region: "eu" }), (e: unknown) =>
+    isGenlogError(e, "GENLOG_E_ALREADY_INITIALIZED"),
+  );
+  assert.equal(existsSync(join(regionDir, "genlog.db")), false, "no empty database was made");
+  await again.close();
+  renameSync(`${regionDir}.away`, regionDir);
+  const back = await openLog({ dataDir });
+  assert.equal((await back.append({ type: "backend", tenant: "acme" })).seq, 3);
+  assert.equal((await back.verify({ tenant: "acme" })).ok, true);
+  await back.close();
 });

@@ -1,8 +1,9 @@
 /**
  * The anonymised view of records, for sharing statistics: every pseudonym and every keyed
  * hash token is replaced by a random id drawn for this export only (the same value gets the
- * same id within the export, so counts and joins inside it still work, but nothing links it to
- * the log, to another export, or to a person), and the envelope is dropped. The lines are no
+ * same id within the export, so counts and joins inside it still work; another export gets
+ * other ids), and the envelope is dropped. Record ids, seqs and times stay: whoever can read
+ * the log can match a line to its record, so share it with those who cannot. The lines are no
  * longer the committed bytes: they prove nothing, and are not meant to.
  */
 import { randomBytes } from "node:crypto";

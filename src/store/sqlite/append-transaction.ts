@@ -231,19 +231,6 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
   const deleteIndexed = db.prepare(
     "DELETE FROM actor_index WHERE log_id = ? AND seq >= ? AND seq < ?",
   );
-  // Subjects whose last records a purge deletes lose their key and lookup with them: no
-  // record is left to read, and keeping a person's lookup value would keep them findable.
-  const actorsIn = db
-    .prepare(
-      "SELECT DISTINCT actor FROM bodies WHERE log_id = ? AND seq >= ? AND seq < ? AND actor IS NOT NULL",
-    )
-    .pluck();
-  const stillIndexed = db.prepare(
-    "SELECT 1 FROM actor_index WHERE log_id = ? AND actor = ? LIMIT 1",
-  );
-  const lastCheckpoint = db
-    .prepare("SELECT coalesce(max(size), 0) FROM checkpoints WHERE log_id = ?")
-    .pluck();
   const deleteBodies = db.prepare(
     "DELETE FROM bodies WHERE log_id = ? AND seq >= ? AND seq < ? AND (type IS NULL OR type NOT LIKE 'genlog.%')",
   );
@@ -288,7 +275,6 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
           );
         }
         insertPurge.run(e.logId, e.fromSeq, e.toSeq, e.eventId);
-        const actors = actorsIn.all(e.logId, e.fromSeq, e.toSeq) as string[];
         deleteIndexed.run(e.logId, e.fromSeq, e.toSeq);
         const deleted = deleteBodies.run(e.logId, e.fromSeq, e.toSeq).changes;
         if (deleted !== e.expected) {
@@ -297,14 +283,6 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
             `the purge of entries ${e.fromSeq}..${e.toSeq - 1} would delete ${deleted} records, not the ${e.expected} expected: records were removed outside genlog; nothing was purged, run \`genlog verify\``,
             { details: { fromSeq: e.fromSeq, toSeq: e.toSeq, deleted, expected: e.expected } },
           );
-        }
-        // Left: the actor index below its bound, and the entries above it (fewer than a chunk
-        // and a batch), read once.
-        const bound = actorIndexBound(lastCheckpoint.get(e.logId) as number);
-        const above = new Set(actorsIn.all(e.logId, bound, Number.MAX_SAFE_INTEGER) as string[]);
-        for (const actor of actors) {
-          if (above.has(actor) || stillIndexed.get(e.logId, actor) !== undefined) continue;
-          deleteSubject.run(e.tenant, actor);
         }
       } else if (e.kind === "setting") {
         setSetting.run(e.key, e.value);

@@ -505,7 +505,9 @@ export class SqliteStore implements LogStore {
       const db = this.#db;
       return db
         .transaction((): TenantRow => {
-          if (db.prepare("SELECT 1 FROM tenants WHERE tenant = ?").get(tenant) !== undefined) {
+          const inHome = db.prepare("SELECT 1 FROM logs WHERE tenant = ?").get(tenant);
+          const known = db.prepare("SELECT 1 FROM tenants WHERE tenant = ?").get(tenant);
+          if (inHome !== undefined || known !== undefined) {
             throw new GenlogError(
               "GENLOG_E_ALREADY_INITIALIZED",
               `tenant ${tenant} exists already; it stays in its region`,
