@@ -272,12 +272,16 @@ export class PurgeCovers {
 
   /** The ranges purged, in order, as [fromSeq, toSeq). */
   ranges(): [number, number][] {
-    return this.#covers
-      .map((c): [number, number] => [c.fromSeq, c.toSeq])
-      .sort((x, y) => x[0] - y[0]);
+    return this.#chain().map((c): [number, number] => [c.fromSeq, c.toSeq]);
   }
 
+  /** How many purges count (see the chain rule). */
   get size(): number {
-    return this.#covers.length;
+    return this.#chain().length;
+  }
+
+  /** Where the purges stop: the next purge starts here. */
+  end(): number {
+    return this.#chain().at(-1)?.toSeq ?? 0;
   }
 }

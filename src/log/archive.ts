@@ -37,6 +37,7 @@ import {
 import { decodeBase64Strict, parseVerifierKey, verifyNote } from "../core/signed-note.js";
 import type { LogRef, LogStore, StoredCheckpoint } from "../store/log-store.js";
 import { readStoredNodes } from "./writer.js";
+import { purgesOf } from "./retention.js";
 
 /** The `format` of an archive's manifest; bumped on any change. */
 export const ARCHIVE_FORMAT = "genlog.archive/1";
@@ -85,7 +86,7 @@ interface ProofFile {
 
 /** Where an archive range starts: after what was already purged (those bodies are gone). */
 export async function archiveStart(store: LogStore, ref: LogRef): Promise<number> {
-  return (await store.listPurges(ref.logId)).reduce((m, p) => Math.max(m, p.toSeq), 0);
+  return (await purgesOf(store, ref)).end();
 }
 
 /**

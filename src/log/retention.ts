@@ -8,6 +8,7 @@
  */
 import { GenlogError } from "../errors.js";
 import { rfc3339ToEpochMs } from "../core/rfc3339.js";
+import { PURGE_TYPE, PurgeCovers, purgeCoverOf } from "../core/audit.js";
 import type { LogRef, LogStore } from "../store/log-store.js";
 
 /** The retention of a tenant that has set none, in days. */
@@ -47,6 +48,27 @@ export function checkRetentionDays(days: unknown): number {
     );
   }
   return days;
+}
+
+/**
+ * The purges a log's committed purge events state (read through the type index), by the same
+ * rule as `verify`: the store's own `purges` table only guards deletions.
+ */
+export async function purgesOf(store: LogStore, ref: LogRef): Promise<PurgeCovers> {
+  const covers = new PurgeCovers();
+  for (let afterSeq: number | undefined; ;) {
+    const page = await store.query(ref.logId, {
+      type: PURGE_TYPE,
+      limit: 1000,
+      ...(afterSeq !== undefined ? { afterSeq } : {}),
+    });
+    for (const e of page) {
+      const c = purgeCoverOf(e.canonical, e.seq);
+      if (c !== undefined) covers.add(c);
+    }
+    if (page.length < 1000) return covers;
+    afterSeq = page[page.length - 1]!.seq;
+  }
 }
 
 /** One range a purge deletes, as its event states it. */
@@ -95,8 +117,7 @@ export async function planPurge(
   ref: LogRef,
   cutoff: string,
 ): Promise<PurgeRange[]> {
-  const purges = await store.listPurges(ref.logId);
-  const from = purges.reduce((m, p) => Math.max(m, p.toSeq), 0);
+  const from = (await purgesOf(store, ref)).end();
   const { size } = await store.logState(ref.logId);
   const [first] = await store.query(ref.logId, { since: cutoff, limit: 1 });
   const to = Math.min(first?.seq ?? size, size);

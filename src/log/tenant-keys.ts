@@ -63,6 +63,21 @@ export async function openKeyStore(options: OpenKeyStoreOptions): Promise<KeySto
   const inForce = readOnly
     ? (recorded ?? keyStore.keyId)
     : await store.initSetting(MASTER_KEY_ID_SETTING, keyStore.keyId);
+  if (inForce !== keyStore.keyId && source.kind === "file") {
+    // A rotation stopped before its rename, seen by a read-only handle (which renames
+    // nothing): the key the database uses is the one beside the file.
+    const next = nextMasterKeyPath(keysDir);
+    if (existsSync(next)) {
+      const bytes = parseMasterKey(
+        readSecretFile(next, "master key").toString("utf8"),
+        `master key ${next}`,
+        "GENLOG_E_KEY",
+      );
+      const nextMaster = new MasterKey(bytes, options.instance);
+      bytes.fill(0);
+      if (nextMaster.keyId === inForce) return new StoredTenantKeys(nextMaster, store, readOnly);
+    }
+  }
   if (inForce !== keyStore.keyId) {
     throw new GenlogError(
       "GENLOG_E_KEY",

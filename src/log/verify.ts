@@ -329,6 +329,7 @@ async function verifyIntact(
   }
   const { purged, unexplained } = covers.judge();
   if (unexplained.length > 0) return undefined;
+  if ((await purgeTableProblem(store, ref, covers)) !== undefined) return undefined;
   // Any failure of the audit (a dropped index table, say) is for the full analysis to report.
   const faults = await store.auditQueryIndexes(ref.logId, 1).catch(() => undefined);
   if (faults === undefined || faults.length > 0) return undefined;
@@ -349,6 +350,21 @@ async function verifyIntact(
 /** The report's `purged` member: present once the log has a purge. */
 function purgedOf(covers: PurgeCovers, entries: number): Pick<VerifyReport, "purged"> {
   return covers.size === 0 ? {} : { purged: { entries, ranges: covers.ranges() } };
+}
+
+/**
+ * The store's `purges` table (which lets bodies be deleted, and tells a purge where it may
+ * start) must hold exactly the ranges of the committed purge events; says how it differs.
+ */
+async function purgeTableProblem(
+  store: LogStore,
+  ref: LogRef,
+  covers: PurgeCovers,
+): Promise<string | undefined> {
+  const rows = (await store.listPurges(ref.logId)).map((p) => `${p.fromSeq}..${p.toSeq}`);
+  const events = covers.ranges().map(([a, b]) => `${a}..${b}`);
+  if (rows.join(",") === events.join(",")) return undefined;
+  return `it lists the ranges [${rows.join(", ")}] but the committed purge events state [${events.join(", ")}]: it was changed outside genlog`;
 }
 
 /** Notes the purge a committed entry states, if it is a purge event. */
@@ -732,6 +748,11 @@ async function analyse(
   options.onProgress?.(rows.length, Math.max(total, rows.length));
   // Bodies missing where no committed purge event says they were purged: deleted.
   const { purged, unexplained } = covers.judge();
+  const table = await purgeTableProblem(store, ref, covers).catch((e: unknown) => {
+    if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+    return `reading it failed: ${e.message}`;
+  });
+  if (table !== undefined) add({ kind: "store-damaged", message: `the purges table: ${table}` });
   for (const [from, to] of unexplained) {
     add({
       kind: "missing",

@@ -116,6 +116,13 @@ test("a rotation stopped before the key file was renamed is finished by the next
   copyFileSync(keyFile, `${keyFile}.next`);
   writeFileSync(keyFile, oldKey, { mode: 0o600 });
 
+  // A read-only handle renames nothing, but reads with the key the database uses.
+  const reader = await openLog({ dataDir, readOnly: true });
+  const [seen] = await reader.reveal((await reader.query({ user: "bob" })).records);
+  assert.deepEqual(seen!.revealed, { actor: "bob", values: {} });
+  await reader.close();
+  assert.equal(existsSync(`${keyFile}.next`), true);
+
   const reopened = await openLog({ dataDir });
   const [r] = await reopened.reveal((await reopened.query({ user: "bob" })).records);
   assert.deepEqual(r!.revealed, { actor: "bob", values: {} });

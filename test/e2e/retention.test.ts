@@ -191,6 +191,16 @@ test("a body deleted outside a purge, a kept event deleted in a purged range, a 
       ["modified@202"],
     ],
     [
+      "a purge range added to the store's table, which would let bodies go and purges skip them",
+      (db) =>
+        db
+          .prepare(
+            "INSERT INTO purges (log_id, from_seq, to_seq, event_id) VALUES (1, 202, 900, 'x')",
+          )
+          .run(),
+      ["store-damaged"],
+    ],
+    [
       "the purge event deleted: its range is no longer explained",
       (db) => db.prepare("DELETE FROM bodies WHERE type = 'genlog.purge'").run(),
       ["missing@0", "missing@202"],
