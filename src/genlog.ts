@@ -483,10 +483,7 @@ export class Genlog {
   appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
     let valid: GenerationEvent;
     try {
-      this.#check();
-      if (this.#readOnly) {
-        throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
-      }
+      this.#checkWritable();
       valid = validateEvent(event);
     } catch (e) {
       return Promise.reject(e);
@@ -676,10 +673,7 @@ export class Genlog {
     tenant: string,
     options: { region?: string; regionDir?: string } = {},
   ): Promise<TenantInfo> {
-    this.#check();
-    if (this.#readOnly) {
-      throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
-    }
+    this.#checkWritable();
     assertTenant(tenant);
     const region = options.region === undefined ? undefined : assertRegion(options.region);
     const origin = `${this.instance}/${tenant}/events`;
@@ -978,12 +972,11 @@ export class Genlog {
   async retention(tenant?: string): Promise<Retention> {
     const log = await this.#tenant(tenant ?? this.tenant);
     const { ref } = log;
-    const set = await log.store.getSetting(retentionSetting(ref.tenant));
-    const days = await retentionOf(log.store, ref.tenant);
+    const { days, isDefault } = await retentionOf(log.store, ref.tenant);
     return {
       tenant: ref.tenant,
       days,
-      isDefault: set === undefined,
+      isDefault,
       cutoff: purgeCutoff(undefined, days, Date.now()),
     };
   }
@@ -1029,7 +1022,7 @@ export class Genlog {
     const { ref } = log;
     const cutoff = purgeCutoff(
       options.before,
-      await retentionOf(log.store, ref.tenant),
+      (await retentionOf(log.store, ref.tenant)).days,
       Date.now(),
     );
     await idle(log);
@@ -1179,9 +1172,7 @@ export class Genlog {
 
   /** A tenant's log opened to append a system event to (it must exist). */
   async #tenantForSystemEvent(tenant: string | undefined): Promise<TenantLog> {
-    if (this.#readOnly) {
-      throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
-    }
+    this.#checkWritable();
     return this.#tenant(tenant ?? this.tenant);
   }
 
@@ -1233,10 +1224,7 @@ export class Genlog {
    * without `newKey`; `GENLOG_E_CONFLICT` when a tenant was added meanwhile.
    */
   async rotateMasterKey(options: { newKey?: string } = {}): Promise<MasterKeyRotation> {
-    this.#check();
-    if (this.#readOnly) {
-      throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
-    }
+    this.#checkWritable();
     const rotation = await rotateMasterKey({
       store: this.#home,
       keysDir: this.keysDir,
@@ -1413,6 +1401,14 @@ export class Genlog {
 
   #check(): void {
     if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "this genlog handle is closed");
+  }
+
+  /** For calls that write: open, and not read-only. */
+  #checkWritable(): void {
+    this.#check();
+    if (this.#readOnly) {
+      throw new GenlogError("GENLOG_E_USAGE", `${this.dataDir} was opened read-only`);
+    }
   }
 
   /**

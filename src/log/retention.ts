@@ -28,10 +28,15 @@ export function retentionSetting(tenant: string): string {
   return `retention_days:${tenant}`;
 }
 
-/** A tenant's retention in days. */
-export async function retentionOf(store: LogStore, tenant: string): Promise<number> {
+/** A tenant's retention in days, and whether it is the default (the tenant set none). */
+export async function retentionOf(
+  store: LogStore,
+  tenant: string,
+): Promise<{ days: number; isDefault: boolean }> {
   const v = await store.getSetting(retentionSetting(tenant));
-  return v === undefined ? DEFAULT_RETENTION_DAYS : Number(v);
+  return v === undefined
+    ? { days: DEFAULT_RETENTION_DAYS, isDefault: true }
+    : { days: Number(v), isDefault: false };
 }
 
 /**

@@ -562,15 +562,18 @@ export class SqliteStore implements LogStore {
   }
 
   async scrub(): Promise<boolean> {
-    return this.#do("emptying the write-ahead log", () => {
-      // Commits on the worker's connection are done: each was answered before this call.
-      const [r] = this.#db.pragma("wal_checkpoint(TRUNCATE)") as {
-        busy: number;
-        log: number;
-        checkpointed: number;
-      }[];
-      return r === undefined || (r.busy === 0 && r.log === r.checkpointed);
-    });
+    return this.#do("emptying the write-ahead log", () => this.#truncateWal());
+  }
+
+  /** Moves the WAL into the database and empties it; false when readers kept part of it. */
+  #truncateWal(): boolean {
+    // Commits on the worker's connection are done: each was answered before this call.
+    const [r] = this.#db.pragma("wal_checkpoint(TRUNCATE)") as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    }[];
+    return r === undefined || (r.busy === 0 && r.log === r.checkpointed);
   }
 
   async readNodes(logId: number, nodes: readonly NodeId[]): Promise<Uint8Array[]> {
@@ -693,8 +696,7 @@ export class SqliteStore implements LogStore {
       const pages = db.pragma("page_count", { simple: true }) as number;
       if (free > 0 && free * 4 >= pages) db.exec("VACUUM");
       const freedBytes = Math.max(0, before - size());
-      const [r] = db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
-      return { freedBytes, scrubbed: r === undefined || r.busy === 0 };
+      return { freedBytes, scrubbed: this.#truncateWal() };
     });
   }
 
