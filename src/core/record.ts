@@ -54,7 +54,8 @@ export interface GenerationRecord {
 /**
  * A record ready to seal: the record with placeholders `seq: 0` and `ts: ""`, and its
  * RFC 8785 text cut around those two values, so that the canonical text of the sealed
- * record is `head + seq + middle + JSON(ts) + tail`.
+ * record is `head + seq + middle + JSON(ts) + tail`. Sealing fills the placeholders in the
+ * template itself, which then is the record (no copy waits in every in-flight append).
  */
 export interface PreparedRecord {
   template: GenerationRecord;
@@ -208,27 +209,14 @@ export interface SealedRecord {
 }
 
 /**
- * Gives a prepared record its position and time and hashes the leaf. `ts` must be the
- * output of {@link formatTimestamp}, which JSON writes without escapes.
+ * Gives a prepared record its position and time (in its template, which becomes the
+ * record; sealing again after a refused commit overwrites them) and hashes the leaf. `ts`
+ * must be the output of {@link formatTimestamp}, which JSON writes without escapes.
  */
 export function sealRecord(prepared: PreparedRecord, seq: number, ts: string): SealedRecord {
-  const f = prepared.template;
-  const record: GenerationRecord = {
-    actor: f.actor,
-    artifacts: f.artifacts,
-    id: f.id,
-    meta: f.meta,
-    occurredAt: f.occurredAt,
-    pii: f.pii,
-    redactions: f.redactions,
-    sector: f.sector,
-    seq,
-    status: f.status,
-    tenant: f.tenant,
-    ts,
-    type: f.type,
-    v: f.v,
-  };
+  const record = prepared.template;
+  record.seq = seq;
+  record.ts = ts;
   const canonical = `${prepared.head}${seq}${prepared.middle}"${ts}"${prepared.tail}`;
   return { record, canonical, leafHash: hashLeafText(canonical) };
 }

@@ -36,14 +36,15 @@ interface KnownSubject {
   row: SubjectRow;
   /** False until a commit that carried the row succeeded (or the row was read from the store). */
   stored: boolean;
-  /** When the row was last seen in the store (ms): past {@link RECHECK_MS} it is read again. */
-  checkedAt: number;
 }
 
 /**
- * How long a stored subject is used from memory before its row is read again. Another
- * process may erase it: this process then learns of it within this time (what it sealed for
- * the person meanwhile is under the destroyed key, unreadable like their older records).
+ * How long subjects are used from memory without asking the store whether another process
+ * erased some: this process learns of an erasure made elsewhere within this time (what it
+ * sealed for the person meanwhile is under the destroyed key, unreadable like their older
+ * records). One point read per tenant answers for every subject: the store's erasure count.
+ * It is read again from half this time on, while appends go on, so that they wait for it
+ * only when the store is slower to answer than that.
  */
 const RECHECK_MS = 1000;
 
@@ -83,6 +84,13 @@ export class TenantSubjects implements Protector {
   readonly #erased = new Set<string>();
   /** First meetings in progress, so that racing appends of one person share one subject. */
   readonly #meeting = new Map<string, Promise<KnownSubject>>();
+  /** The tenant's erasure count when last read. */
+  #erasures = 0;
+  /** When that read started (ms). */
+  #checkedAt = 0;
+  /** Raised each time a read finds the count moved. */
+  #epoch = 0;
+  #rechecking: Promise<void> | undefined;
 
   private constructor(store: LogStore, tenant: string, lookupKey: Uint8Array, wrapKey: Uint8Array) {
     this.#store = store;
@@ -93,22 +101,34 @@ export class TenantSubjects implements Protector {
 
   /** The subjects of `tenant`, with its keys from `keyStore`. */
   static async open(store: LogStore, tenant: string, keyStore: KeyStore): Promise<TenantSubjects> {
-    const [lookupKey, wrapKey] = await Promise.all([
+    const checkedAt = Date.now();
+    const [lookupKey, wrapKey, erasures] = await Promise.all([
       keyStore.tenantKey(tenant, "lookup"),
       keyStore.tenantKey(tenant, "wrap"),
+      store.erasureCount(tenant),
     ]);
-    return new TenantSubjects(store, tenant, lookupKey, wrapKey);
+    const subjects = new TenantSubjects(store, tenant, lookupKey, wrapKey);
+    subjects.#erasures = erasures;
+    subjects.#checkedAt = checkedAt;
+    return subjects;
   }
 
   protect(input: ProtectInput): ProtectedFields | Promise<ProtectedFields> {
     if (input.actor === null) return { actor: null, pii: null };
+    const age = Date.now() - this.#checkedAt;
+    if (age >= RECHECK_MS / 2) void this.#recheck().catch(() => undefined);
     const known = this.#known.get(input.actor);
-    if (known !== undefined) {
-      if (!known.stored || Date.now() - known.checkedAt < RECHECK_MS)
-        return this.#seal(known, input);
-      return this.#recheck(input.actor, known).then((s) => this.#seal(s, input));
+    if (known !== undefined && (age < RECHECK_MS || !known.stored)) {
+      return this.#seal(known, input);
     }
-    return this.#meet(input.actor).then((s) => this.#seal(s, input));
+    if (age < RECHECK_MS) return this.#meet(input.actor).then((s) => this.#seal(s, input));
+    // Not checked for too long: no subject is used from memory before the store answers.
+    return this.#recheck().then(() => {
+      const s = this.#known.get(input.actor!);
+      return s !== undefined
+        ? this.#seal(s, input)
+        : this.#meet(input.actor!).then((m) => this.#seal(m, input));
+    });
   }
 
   /** Called once a record that carried `pseudonym`'s row is committed. */
@@ -116,7 +136,6 @@ export class TenantSubjects implements Protector {
     const s = this.#unstored.get(pseudonym);
     if (s === undefined) return;
     s.stored = true;
-    s.checkedAt = Date.now();
     this.#unstored.delete(pseudonym);
   }
 
@@ -138,24 +157,32 @@ export class TenantSubjects implements Protector {
     return s.stored ? { actor: s.pseudonym, pii } : { actor: s.pseudonym, pii, newSubject: s.row };
   }
 
-  /** Reads a known subject's row again: still there, or erased by another process. */
-  #recheck(actor: string, known: KnownSubject): Promise<KnownSubject> {
-    let meeting = this.#meeting.get(actor);
-    if (meeting === undefined) {
-      meeting = this.#store
-        .getSubjects(this.#tenant, [known.pseudonym])
-        .then((rows) => {
-          if (rows.has(known.pseudonym)) {
-            known.checkedAt = Date.now();
-            return known;
-          }
-          this.forget([known.pseudonym]);
-          return this.#lookUp(actor);
-        })
-        .finally(() => this.#meeting.delete(actor));
-      this.#meeting.set(actor, meeting);
+  /** Asks the store whether subjects were erased since the last time (one at a time). */
+  #recheck(): Promise<void> {
+    this.#rechecking ??= this.#readErasures().finally(() => {
+      this.#rechecking = undefined;
+    });
+    return this.#rechecking;
+  }
+
+  /**
+   * Reads the tenant's erasure count; when it moved, reads the rows of the stored subjects
+   * known here and forgets those that are gone. The check counts from when it started: an
+   * erasure committed after that is left to the next one.
+   */
+  async #readErasures(): Promise<void> {
+    const started = Date.now();
+    const count = await this.#store.erasureCount(this.#tenant);
+    if (count !== this.#erasures) {
+      const stored = [...this.#known.values()].filter((s) => s.stored).map((s) => s.pseudonym);
+      if (stored.length > 0) {
+        const rows = await this.#store.getSubjects(this.#tenant, stored);
+        this.forget(stored.filter((p) => !rows.has(p)));
+      }
+      this.#erasures = count;
+      this.#epoch++;
     }
-    return meeting;
+    this.#checkedAt = Math.max(this.#checkedAt, started);
   }
 
   #meet(actor: string): Promise<KnownSubject> {
@@ -169,9 +196,15 @@ export class TenantSubjects implements Protector {
 
   async #lookUp(actor: string): Promise<KnownSubject> {
     const lookup = lookupOf(this.#lookupKey, actor);
-    const [row] = (await this.#store.findSubjects(this.#tenant, lookup)).filter(
-      (r) => !this.#erased.has(r.pseudonym),
-    );
+    let row: SubjectRow | undefined;
+    for (;;) {
+      // A recheck that saw erasures while the row was read may have missed this one: read again.
+      const epoch = this.#epoch;
+      [row] = (await this.#store.findSubjects(this.#tenant, lookup)).filter(
+        (r) => !this.#erased.has(r.pseudonym),
+      );
+      if (epoch === this.#epoch) break;
+    }
     let subject: KnownSubject;
     if (row !== undefined) {
       subject = {
@@ -181,7 +214,6 @@ export class TenantSubjects implements Protector {
         bareCanonical: undefined,
         row,
         stored: true,
-        checkedAt: Date.now(),
       };
     } else {
       const pseudonym = newPseudonym();
@@ -194,7 +226,6 @@ export class TenantSubjects implements Protector {
         bareCanonical: undefined,
         row: { tenant: this.#tenant, pseudonym, lookup, wrappedKey },
         stored: false,
-        checkedAt: 0,
       };
       dataKey.fill(0);
     }

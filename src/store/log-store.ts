@@ -94,7 +94,8 @@ export interface SubjectRow {
 /**
  * A change a system event makes beside the log, committed in the same transaction as the
  * event's record so that neither lands without the other:
- * - `erase`: deletes the subjects' rows (data keys and lookup values); refused with
+ * - `erase`: deletes the subjects' rows (data keys and lookup values) and raises the tenant's
+ *   {@link LogStore.erasureCount}; refused with
  *   `GENLOG_E_HELD` under a hold on the tenant or one of them, `GENLOG_E_NOT_FOUND` when none
  *   is left to delete (erased meanwhile);
  * - `hold`: sets a legal hold on a subject (a pseudonym) or, with `subject: ""`, the whole
@@ -277,6 +278,12 @@ export interface LogStore {
   countSubjects(tenant: string): Promise<number>;
   /** A tenant's subjects by pseudonym; an erased one is absent from the map. */
   getSubjects(tenant: string, pseudonyms: readonly string[]): Promise<Map<string, SubjectRow>>;
+  /**
+   * How many erasures of the tenant's subjects were committed: a count that every `erase`
+   * effect raises in its transaction, so that a process keeping subjects in memory learns of
+   * an erasure made by another with one point read, whatever the number of subjects.
+   */
+  erasureCount(tenant: string): Promise<number>;
 
   /** A tenant's key as wrapped under the master key, or undefined before its first use. */
   getTenantKey(tenant: string): Promise<Uint8Array | undefined>;

@@ -399,6 +399,7 @@ for (const driver of DRIVERS) {
       );
       assert.equal((await store.logState(logId)).size, 4);
       assert.equal((await store.getSubjects("t", ["sub_a"])).size, 1);
+      assert.equal(await store.erasureCount("t"), 0, "a refused erasure is not counted");
       // Setting it twice, or releasing what is not held, is refused the same way.
       await assert.rejects(
         append(4, { effects: [{ kind: "hold", tenant: "t", subject: "sub_a", eventId: "e4" }] }),
@@ -412,6 +413,9 @@ for (const driver of DRIVERS) {
       // Not held: erased with its event; erased again: not found.
       await append(4, { effects: [{ kind: "erase", tenant: "t", pseudonyms: ["sub_b"] }] });
       assert.equal((await store.getSubjects("t", ["sub_b"])).size, 0);
+      // Counted per tenant, so that other processes learn of it with one read.
+      assert.equal(await store.erasureCount("t"), 1);
+      assert.equal(await store.erasureCount("u"), 0);
       assert.deepEqual(await store.findSubjects("t", h("lookup sub_b")), []);
       await assert.rejects(
         append(5, { effects: [{ kind: "erase", tenant: "t", pseudonyms: ["sub_b"] }] }),

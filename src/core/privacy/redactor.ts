@@ -393,8 +393,15 @@ interface KeyVerdict {
 const DROP = Symbol("drop");
 const NONE: readonly Finding[] = Object.freeze([]);
 
+/**
+ * The redactions of a record without any: one frozen array for all of them, rather than an
+ * empty one per record held until its commit.
+ */
+const NO_REDACTIONS = Object.freeze([]) as unknown as Redaction[];
+
 /** One entry per (path, rule, action): a value with three e-mail addresses is listed once. */
 function dedupe(list: Redaction[]): Redaction[] {
+  if (list.length === 0) return NO_REDACTIONS;
   if (list.length < 2) return list;
   const seen = new Set<string>();
   return list.filter((r) => {

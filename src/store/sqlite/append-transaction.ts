@@ -199,6 +199,11 @@ export function prepareAppend(
   };
 }
 
+/** Settings key of a tenant's erasure count (`LogStore.erasureCount`). */
+export function erasureCountSetting(tenant: string): string {
+  return `erasure_count:${tenant}`;
+}
+
 /** Applies the {@link StoreEffect}s of a system event, inside its append transaction. */
 function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]) => void {
   const holdOn = db
@@ -208,6 +213,9 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
     .prepare("SELECT subject FROM holds WHERE tenant = ? AND subject = ''")
     .pluck();
   const deleteSubject = db.prepare("DELETE FROM subjects WHERE tenant = ? AND pseudonym = ?");
+  const countErasure = db.prepare(
+    "INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+  );
   const insertHold = db.prepare(
     "INSERT OR IGNORE INTO holds (tenant, subject, event_id) VALUES (?, ?, ?)",
   );
@@ -258,6 +266,7 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
             { details: { tenant: e.tenant, pseudonyms: e.pseudonyms } },
           );
         }
+        countErasure.run(erasureCountSetting(e.tenant));
       } else if (e.kind === "purge") {
         const held = (tenantHeld.get(e.tenant) ??
           heldInRange.get(e.logId, e.fromSeq, e.toSeq, e.tenant)) as string | undefined;

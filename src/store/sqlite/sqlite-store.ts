@@ -33,6 +33,7 @@ import {
 } from "../log-store.js";
 import type { EventStatus } from "../../core/event-schema.js";
 import {
+  erasureCountSetting,
   fromErrorData,
   packBatch,
   prepareAppend,
@@ -413,6 +414,11 @@ export class SqliteStore implements LogStore {
       }
       return out;
     });
+  }
+
+  async erasureCount(tenant: string): Promise<number> {
+    const v = await this.getSetting(erasureCountSetting(tenant));
+    return v === undefined ? 0 : Number(v);
   }
 
   async getTenantKey(tenant: string): Promise<Uint8Array | undefined> {
