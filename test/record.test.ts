@@ -11,8 +11,23 @@ import { canonicalize } from "../src/core/jcs.js";
 import { hashLeaf } from "../src/core/merkle.js";
 import { keyNameStages } from "./helpers/stages.js";
 import { GenlogError } from "../src/errors.js";
+import { randomBytes } from "node:crypto";
+import { PolicyRedactor } from "../src/core/privacy/redactor.js";
+import { compilePolicy } from "../src/core/privacy/policy.js";
+import { PassthroughProtector } from "../src/core/protect.js";
+import { valueDetectors } from "../src/log/pipeline.js";
 
 const stages: PipelineStages = keyNameStages();
+
+/** The same with every value detector, so that keys and values are replaced too. */
+const detectorStages: PipelineStages = (() => {
+  const redactor = new PolicyRedactor({
+    policy: compilePolicy(undefined, null),
+    detectors: valueDetectors("FR"),
+    hashKey: randomBytes(32),
+  });
+  return { redactor: () => redactor, protector: new PassthroughProtector() };
+})();
 
 /** What sealing must give: the canonical text of the whole record, and its leaf hash. */
 function assertSealedLikeReference(event: unknown, seq: number, ms: number): void {
@@ -61,8 +76,18 @@ describe("sealRecord splices seq and ts into the prepared canonical text", () =>
         sector: fc.option(slug, { nil: null }),
         status: fc.constantFrom("started", "succeeded", "failed"),
         meta: fc.dictionary(
-          fc.oneof(text, fc.constantFrom("seq", "ts", "password", "type", "v")),
-          fc.jsonValue({ maxDepth: 4 }),
+          fc.oneof(
+            text,
+            fc.constantFrom("seq", "ts", "password", "type", "v"),
+            // Names JavaScript lists first (array indexes) and look-alikes that it does not,
+            // names JSON.stringify treats apart, a secret that replaces its own key.
+            fc.constantFrom("0", "9", "10", "-1", "01", "4294967294", "4294967295", "__proto__"),
+            fc.constantFrom("toJSON", "AKIAIOSFODNN7EXAMPLE", "[REDACTED]", "a@example.com"),
+          ),
+          fc.oneof(
+            fc.jsonValue({ maxDepth: 4 }),
+            fc.constantFrom("call +33 6 12 34 56 78", "ghp_" + "a".repeat(36), "\ud800"),
+          ),
           { maxKeys: 6 },
         ),
         occurredAt: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
@@ -70,20 +95,54 @@ describe("sealRecord splices seq and ts into the prepared canonical text", () =>
       { requiredKeys: ["type"] },
     );
     fc.assert(
-      fc.property(event, fc.nat(), fc.integer({ min: 0, max: 2 ** 40 }), (e, seq, ms) => {
-        let prepared;
-        try {
-          prepared = prepareRecord(e, "default", stages);
-        } catch (err) {
-          // Generated metadata may break a limit or hold a lone surrogate: refused, fine.
-          if (err instanceof GenlogError && err.code === "GENLOG_E_INVALID_INPUT") return;
-          throw err;
-        }
-        const sealed = sealRecord(prepared, seq, formatTimestamp(ms));
-        assert.equal(sealed.canonical, canonicalize(sealed.record));
-      }),
-      { numRuns: 1000 },
+      fc.property(
+        event,
+        fc.nat(),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.boolean(),
+        (e, seq, ms, all) => {
+          let prepared;
+          try {
+            prepared = prepareRecord(e, "default", all ? detectorStages : stages);
+          } catch (err) {
+            // Generated metadata may break a limit or hold a lone surrogate: refused, fine.
+            if (err instanceof GenlogError && err.code === "GENLOG_E_INVALID_INPUT") return;
+            throw err;
+          }
+          const sealed = sealRecord(prepared, seq, formatTimestamp(ms));
+          assert.equal(sealed.canonical, canonicalize(sealed.record));
+        },
+      ),
+      { numRuns: 2000 },
     );
+  });
+
+  test("keys replaced by the redactor are written where their replacement sorts", () => {
+    const stringified = (meta: Record<string, unknown>) => {
+      const prepared = prepareRecord({ type: "backend", meta }, "default", detectorStages);
+      const sealed = sealRecord(prepared, 3, formatTimestamp(0));
+      assert.equal(sealed.canonical, canonicalize(sealed.record));
+      return sealed.record.meta;
+    };
+    // An e-mail address and a token as keys: masked, they sort after "Z" and before "a".
+    const meta = stringified({
+      B: 1,
+      "[REDACTED]": 2,
+      Z: 3,
+      "dora@example.com": 4,
+      e: 5,
+      ghp_Zq8XbT3kLm9PwR2sVn6YcJ4hFd7GtA1eKu5B: 6,
+      zed: 7,
+    });
+    assert.deepEqual(Object.keys(meta), [
+      "B",
+      "Z",
+      "[REDACTED]",
+      "[REDACTED]~",
+      "[REDACTED]~~",
+      "e",
+      "zed",
+    ]);
   });
 
   test("input JCS refuses fails that append alone, before sealing", () => {

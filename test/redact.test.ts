@@ -120,11 +120,12 @@ test("secrets are replaced at any depth, in arrays too, and the paths are listed
     db: { url: "x", Client_Secret: REDACTED, nested: [{ token: REDACTED }, { ok: 1 }] },
     "a/b": { apikey: REDACTED },
   });
+  // Listed in the order of the record's members (RFC 8785's), whatever the caller's order.
   assert.deepEqual(redactions, [
-    { path: "/meta/password", rule: "key:password", action: "mask" },
+    { path: "/meta/a~1b/apikey", rule: "key:apikey", action: "mask" },
     { path: "/meta/db/Client_Secret", rule: "key:clientsecret", action: "mask" },
     { path: "/meta/db/nested/0/token", rule: "key:token", action: "mask" },
-    { path: "/meta/a~1b/apikey", rule: "key:apikey", action: "mask" },
+    { path: "/meta/password", rule: "key:password", action: "mask" },
   ]);
 });
 
@@ -174,8 +175,8 @@ test("a secret inside a value under an innocent key is masked, and only the secr
   assert.deepEqual(
     redactions.map((r) => [r.path, r.rule, r.action]),
     [
-      ["/meta/note", "secret:aws-access-token", "mask"],
       ["/meta/db", "secret:url-password", "mask"],
+      ["/meta/note", "secret:aws-access-token", "mask"],
     ],
   );
 });
@@ -242,7 +243,7 @@ test("pointers and personal key names act on the whole value", () => {
   assert.equal(meta.firstName, REDACTED);
   assert.deepEqual(
     redactions.map((r) => r.rule),
-    ["pointer:/meta/client/*/note", "key:email", "key:loyaltycard", "key:firstname"],
+    ["pointer:/meta/client/*/note", "key:email", "key:firstname", "key:loyaltycard"],
   );
 });
 

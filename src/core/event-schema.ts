@@ -122,6 +122,24 @@ export function generationEventJsonSchema(): TSchema & Record<string, unknown> {
 const compiled = TypeCompiler.Compile(GenerationEventSchema);
 
 /**
+ * The same schema with `meta` left to the snapshot, which already copied it member by member
+ * as a plain object (or kept a non-object as it was): the check of every event then does not
+ * walk `meta` a second time (TypeBox lists its entries to test each name against `.*`). A
+ * failure is described by the full schema.
+ */
+const checked = TypeCompiler.Compile(
+  Type.Object(
+    { ...GenerationEventSchema.properties, meta: Type.Optional(Type.Unknown()) },
+    { additionalProperties: false },
+  ),
+);
+
+/** What the full schema asks of `meta`, for a snapshot: absent, or a (plain) object. */
+function isMetaObject(meta: unknown): boolean {
+  return meta === undefined || (typeof meta === "object" && meta !== null && !Array.isArray(meta));
+}
+
+/**
  * Validates one event; returns a snapshot of it (fresh plain data, read from `input` exactly
  * once), typed, or throws naming the first bad field. Use only the returned value: reading
  * `input` again could give something else.
@@ -131,7 +149,9 @@ const compiled = TypeCompiler.Compile(GenerationEventSchema);
 export function validateEvent(input: unknown): GenerationEvent {
   const w: Walk = { keys: 0, chars: 2, path: [], artifactAt: [] };
   const event = snapshotEvent(input, w);
-  if (!compiled.Check(event)) throw describeFirstError(event);
+  if (!checked.Check(event) || !isMetaObject((event as { meta?: unknown }).meta)) {
+    throw describeFirstError(event);
+  }
   const valid = event as GenerationEvent;
   if (valid.user !== undefined && valid.actor !== undefined && valid.user !== valid.actor) {
     throw invalid("/actor", "exclusive", "give either `user` or `actor`, not two different values");

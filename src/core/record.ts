@@ -52,10 +52,9 @@ export interface GenerationRecord {
 }
 
 /**
- * A record ready to seal: the record with placeholders `seq: 0` and `ts: ""`, and its
- * RFC 8785 text cut around those two values, so that the canonical text of the sealed
- * record is `head + seq + middle + JSON(ts) + tail`. Sealing fills the placeholders in the
- * template itself, which then is the record (no copy waits in every in-flight append).
+ * A record ready to seal: the record with placeholders `seq: 0` and `ts: ""`. Sealing fills
+ * them in the template itself, which then is the record (no copy waits in every in-flight
+ * append), and writes its canonical text ({@link canonicalText}).
  */
 export interface PreparedRecord {
   template: GenerationRecord;
@@ -63,9 +62,12 @@ export interface PreparedRecord {
   clientId: boolean;
   /** The record's subject, when it must be stored with the record (see {@link NewSubject}). */
   newSubject?: NewSubject;
-  head: string;
-  middle: string;
-  tail: string;
+  /**
+   * `{"actor":…,"sector":…`, the canonical text up to `seq`, when `JSON.stringify` cannot
+   * write the record's (see {@link RedactionResult.stringifiable}): the JCS serialiser wrote
+   * it when the record was prepared.
+   */
+  head?: string;
 }
 
 /** The stages a record goes through before sealing, as a tenant's pipeline chose them. */
@@ -120,10 +122,11 @@ export function prepareEvent(
 }
 
 /**
- * The template of a redacted and protected event and its canonical text, written member by
- * member in RFC 8785 order (the record's member names are fixed and need no sorting) and
- * cut around the placeholders of `seq` and `ts`: `head + seq + middle + JSON(ts) + tail` is
- * the canonical text of the sealed record.
+ * The template of a redacted and protected event. The record's member names are fixed and
+ * written in RFC 8785 order; when the redactor says its copies allow it, `JSON.stringify`
+ * writes the canonical text at sealing (natively, in one string, and nothing of it waits
+ * with the record). Otherwise the JCS serialiser writes the members before `seq` now, and
+ * refuses what RFC 8785 refuses, failing this append alone.
  */
 function finishRecord(
   event: GenerationEvent,
@@ -132,8 +135,8 @@ function finishRecord(
   redacted: RedactionResult,
   p: ProtectedFields,
 ): PreparedRecord {
-  // Members in RFC 8785 order, here and in sealRecord, so that a record append returns
-  // lists its members as one read back (JSON.parse of the stored text) does.
+  // Members in RFC 8785 order: JSON.stringify writes them in this order, and a record append
+  // returns lists its members as one read back (JSON.parse of the stored text) does.
   const template: GenerationRecord = {
     actor: p.actor,
     artifacts: redacted.artifacts,
@@ -150,40 +153,28 @@ function finishRecord(
     type: event.type,
     v: RECORD_VERSION,
   };
-  const head =
-    '{"actor":' +
-    canonicalizeMember("actor", template.actor) +
-    ',"artifacts":' +
-    canonicalizeMember("artifacts", template.artifacts) +
-    ',"id":' +
-    canonicalizeMember("id", template.id) +
-    ',"meta":' +
-    canonicalizeMember("meta", template.meta) +
-    ',"occurredAt":' +
-    canonicalizeMember("occurredAt", template.occurredAt) +
-    ',"pii":' +
-    (p.piiCanonical ?? canonicalizeMember("pii", template.pii)) +
-    ',"redactions":' +
-    canonicalizeMember("redactions", template.redactions) +
-    ',"sector":' +
-    canonicalizeMember("sector", template.sector) +
-    ',"seq":';
-  const middle =
-    ',"status":' +
-    canonicalizeMember("status", template.status) +
-    ',"tenant":' +
-    canonicalizeMember("tenant", template.tenant) +
-    ',"ts":';
-  const tail =
-    ',"type":' + canonicalizeMember("type", template.type) + ',"v":' + RECORD_VERSION + "}";
-  const prepared: PreparedRecord = {
-    template,
-    clientId: event.id !== undefined,
-    head: flatten(head),
-    middle: flatten(middle),
-    tail: flatten(tail),
-  };
+  const prepared: PreparedRecord = { template, clientId: event.id !== undefined };
   if (p.newSubject !== undefined) prepared.newSubject = p.newSubject;
+  // The actor is a pseudonym, unless a protector (a test's) leaves it as given.
+  if (redacted.stringifiable && (p.actor === null || p.actor.isWellFormed())) return prepared;
+  prepared.head = flatten(
+    '{"actor":' +
+      canonicalizeMember("actor", template.actor) +
+      ',"artifacts":' +
+      canonicalizeMember("artifacts", template.artifacts) +
+      ',"id":' +
+      canonicalizeMember("id", template.id) +
+      ',"meta":' +
+      canonicalizeMember("meta", template.meta) +
+      ',"occurredAt":' +
+      canonicalizeMember("occurredAt", template.occurredAt) +
+      ',"pii":' +
+      (p.piiCanonical ?? canonicalizeMember("pii", template.pii)) +
+      ',"redactions":' +
+      canonicalizeMember("redactions", template.redactions) +
+      ',"sector":' +
+      canonicalizeMember("sector", template.sector),
+  );
   return prepared;
 }
 
@@ -197,6 +188,20 @@ function finishRecord(
 function flatten(s: string): string {
   s.charCodeAt(0);
   return s;
+}
+
+/**
+ * The canonical text of a prepared record sealed at `seq` and `ts`. After the head the JCS
+ * serialiser wrote, the members need no escaping: `status` is one of three words, `tenant`
+ * and `type` are slugs (`[a-z][a-z0-9._-]*`, checked at the edge), `ts` is
+ * {@link formatTimestamp}'s.
+ */
+export function canonicalText(prepared: PreparedRecord, seq: number, ts: string): string {
+  const r = prepared.template;
+  if (prepared.head === undefined) {
+    return JSON.stringify(r.seq === seq && r.ts === ts ? r : { ...r, seq, ts });
+  }
+  return `${prepared.head},"seq":${seq},"status":"${r.status}","tenant":"${r.tenant}","ts":"${ts}","type":"${r.type}","v":${r.v}}`;
 }
 
 /** A sealed record with the exact bytes its leaf hashes. */
@@ -217,7 +222,7 @@ export function sealRecord(prepared: PreparedRecord, seq: number, ts: string): S
   const record = prepared.template;
   record.seq = seq;
   record.ts = ts;
-  const canonical = `${prepared.head}${seq}${prepared.middle}"${ts}"${prepared.tail}`;
+  const canonical = canonicalText(prepared, seq, ts);
   return { record, canonical, leafHash: hashLeafText(canonical) };
 }
 

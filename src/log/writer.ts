@@ -18,6 +18,7 @@ import {
   verifyInclusion,
 } from "../core/merkle.js";
 import {
+  canonicalText,
   formatTimestamp,
   parseStoredRecord,
   sealRecord,
@@ -666,7 +667,7 @@ function checkSamePayload(
   first: GenerationRecord,
   canonical: string,
 ): GenlogError | undefined {
-  const again = `${prepared.head}${first.seq}${prepared.middle}"${first.ts}"${prepared.tail}`;
+  const again = canonicalText(prepared, first.seq, first.ts);
   if (again === canonical) return undefined;
   return new GenlogError(
     "GENLOG_E_ID_REUSED",

@@ -138,11 +138,12 @@ export function sealEnvelope(
   const c = createCipheriv("aes-256-gcm", keys.enc, iv);
   c.setAAD(data);
   const ct = Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
+  // Members in RFC 8785 order: a record's text can then be written by JSON.stringify.
   return {
     alg: "A256GCM",
-    kid: binding.pseudonym,
-    iv: iv.toString("base64url"),
     ct: ct.toString("base64url"),
+    iv: iv.toString("base64url"),
+    kid: binding.pseudonym,
   };
 }
 

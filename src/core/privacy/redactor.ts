@@ -10,7 +10,9 @@
  *    genlog's own) and personal data (e-mail, phone, IP, IBAN, card); each finding's span is
  *    replaced by its action's token, or the whole value dropped.
  *
- * The record lists each redaction as `{path, rule, action}`; the value is never kept.
+ * The copies are made with every object's members in RFC 8785 order (the order of the
+ * stored text), and the record lists each redaction as `{action, path, rule}` in that order
+ * of the members; the value is never kept.
  */
 import { createHmac } from "node:crypto";
 import { pointerOf } from "../event-schema.js";
@@ -31,6 +33,15 @@ export interface Redaction {
 
 /** What a redactor returns: fresh copies without secrets, and what it removed. */
 export interface RedactionResult {
+  /**
+   * True when `JSON.stringify` of `meta`, `artifacts` and `redactions` is their RFC 8785
+   * text: every object's members were added in sorted order, none is named like an array
+   * index (JavaScript lists those first, whatever the order they were added in), and every
+   * string is well-formed UTF-16 (`JSON.stringify` would escape a lone surrogate, RFC 8785
+   * refuses it). When false, the record is canonicalised the slow way, which refuses what
+   * must be refused.
+   */
+  stringifiable: boolean;
   meta: Record<string, unknown>;
   artifacts: Artifact[];
   redactions: Redaction[];
@@ -73,6 +84,15 @@ interface Ctx {
   out: Redaction[];
   sealed: Record<string, unknown>;
   subject: boolean;
+  /** See {@link RedactionResult.stringifiable}. */
+  stringifiable: boolean;
+}
+
+/** A name JavaScript treats as an array index, enumerated first in numeric order. */
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
+
+function isArrayIndex(key: string): boolean {
+  return ARRAY_INDEX.test(key) && Number(key) <= 4_294_967_294;
 }
 
 /** Options of {@link PolicyRedactor}. */
@@ -123,7 +143,7 @@ export class PolicyRedactor implements Redactor {
     options: RedactOptions = { subject: false },
   ): RedactionResult {
     const out: Redaction[] = [];
-    const ctx: Ctx = { out, sealed: {}, subject: options.subject };
+    const ctx: Ctx = { out, sealed: {}, subject: options.subject, stringifiable: true };
     const path: string[] = ["meta"];
     const copy = this.#object(meta, path, ctx);
     const arts: Artifact[] = artifacts.map((a, i) => {
@@ -139,12 +159,22 @@ export class PolicyRedactor implements Redactor {
       }
       return { digest: a.digest, name, size: a.size };
     });
-    return { meta: copy, artifacts: arts, redactions: dedupe(out), sealed: ctx.sealed };
+    return {
+      stringifiable: ctx.stringifiable,
+      meta: copy,
+      artifacts: arts,
+      redactions: dedupe(out),
+      sealed: ctx.sealed,
+    };
   }
 
+  /** A copy of an object, its members added in RFC 8785 order (sorted by UTF-16 code units). */
   #object(value: Record<string, unknown>, path: string[], ctx: Ctx): Record<string, unknown> {
-    const obj: Record<string, unknown> = {};
-    for (const rawKey in value) {
+    const rawKeys = sortKeys(Object.keys(value));
+    const keys: string[] = [];
+    const values: unknown[] = [];
+    let renamed = false;
+    for (const rawKey of rawKeys) {
       const v = value[rawKey];
       // A key can be a secret or a person too: such a key is replaced like a value would be
       // (masked: a key has no place in an envelope).
@@ -152,27 +182,40 @@ export class PolicyRedactor implements Redactor {
       const keyFindings = this.#findings(rawKey);
       if (keyFindings.length > 0) {
         key = this.#replaceSpans(rawKey, keyFindings, false, false) ?? REDACTED;
-        while (Object.hasOwn(obj, key)) key += "~";
+        while (keys.includes(key) || (key !== rawKey && Object.hasOwn(value, key))) key += "~";
+        renamed = true;
         const where = pointerOf("", [...path, key]);
         for (const f of keyFindings) {
           const action = this.#actionOf(f.rule, false);
-          ctx.out.push({ path: where, rule: f.rule, action });
+          ctx.out.push({ action, path: where, rule: f.rule });
         }
+      }
+      if (ctx.stringifiable && (isArrayIndex(key) || !key.isWellFormed())) {
+        ctx.stringifiable = false;
       }
       path.push(key);
       const copied = this.#member(rawKey, v, path, ctx);
       path.pop();
       if (copied === DROP) continue;
+      keys.push(key);
+      values.push(copied);
+    }
+    // A replaced key may sort elsewhere than the original did.
+    const order = renamed ? sortedOrder(keys) : undefined;
+    const obj: Record<string, unknown> = {};
+    for (let j = 0; j < keys.length; j++) {
+      const i = order === undefined ? j : order[j]!;
+      const key = keys[i]!;
       // JSON.parse makes "__proto__" an own key; plain assignment would set the prototype instead.
       if (key === "__proto__") {
         Object.defineProperty(obj, key, {
-          value: copied,
+          value: values[i],
           enumerable: true,
           writable: true,
           configurable: true,
         });
       } else {
-        obj[key] = copied;
+        obj[key] = values[i];
       }
     }
     return obj;
@@ -224,13 +267,14 @@ export class PolicyRedactor implements Redactor {
 
   /** A string with every finding replaced, or DROP when a finding's action is `drop`. */
   #text(text: string, path: string[], ctx: Ctx): string | typeof DROP {
+    if (ctx.stringifiable && !text.isWellFormed()) ctx.stringifiable = false;
     const findings = this.#findings(text);
     if (findings.length === 0) return text;
     const where = pointerOf("", path);
     let sealing = false;
     for (const f of findings) {
       const action = this.#actionOf(f.rule, ctx.subject);
-      ctx.out.push({ path: where, rule: f.rule, action });
+      ctx.out.push({ action, path: where, rule: f.rule });
       sealing ||= action === "encrypt";
     }
     const stored = this.#replaceSpans(text, findings, ctx.subject, false);
@@ -319,7 +363,9 @@ export class PolicyRedactor implements Redactor {
   #whole(v: unknown, wanted: PolicyAction, rule: string, path: string[], ctx: Ctx): unknown {
     const action = wanted === "encrypt" && !ctx.subject ? "mask" : wanted;
     const where = pointerOf("", path);
-    ctx.out.push({ path: where, rule, action });
+    // A policy's pointer is part of the rule's name.
+    if (ctx.stringifiable && !rule.isWellFormed()) ctx.stringifiable = false;
+    ctx.out.push({ action, path: where, rule });
     if (action === "drop") return DROP;
     if (action === "encrypt") ctx.sealed[where] = this.#secretFree(v, [...path]);
     // A number or an object is hashed as its JSON text: equal values, equal tokens.
@@ -382,6 +428,31 @@ export class PolicyRedactor implements Redactor {
     }
     return undefined;
   }
+}
+
+/**
+ * `keys` sorted in place by UTF-16 code units (RFC 8785's order, also `sort()`'s): by
+ * insertion for the few keys of most objects, which allocates nothing.
+ */
+function sortKeys(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
+/** The indexes of `keys` in the order of their keys (UTF-16 code units, as RFC 8785 sorts). */
+function sortedOrder(keys: readonly string[]): number[] {
+  return keys
+    .map((_, i) => i)
+    .sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
 }
 
 interface KeyVerdict {
