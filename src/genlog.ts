@@ -476,11 +476,19 @@ export class Genlog {
    * `id`. (`GENLOG_E_COMMIT_UNKNOWN` is settled inside by reading back.)
    */
   append(event: GenerationEventInput): Promise<GenerationRecord> {
-    return this.appendWithStatus(event).then(recordOf);
+    return this.#append(event, true) as Promise<GenerationRecord>;
   }
 
   /** Like {@link append}, and says whether the idempotency key matched an earlier record. */
   appendWithStatus(event: GenerationEventInput): Promise<AppendResult> {
+    return this.#append(event, false) as Promise<AppendResult>;
+  }
+
+  /** Both: `recordOnly` resolves with the record, else with the {@link AppendResult}. */
+  #append(
+    event: GenerationEventInput,
+    recordOnly: boolean,
+  ): Promise<AppendResult | GenerationRecord> {
     let valid: GenerationEvent;
     try {
       this.#checkWritable();
@@ -500,9 +508,11 @@ export class Genlog {
       } catch (e) {
         return Promise.reject(e);
       }
-      return this.#inOrder(tenant, prepared, (p) => appendPrepared(writer, pipeline, p));
+      return this.#inOrder(tenant, prepared, (p) =>
+        appendPrepared(writer, pipeline, p, recordOnly),
+      );
     }
-    const opening = this.#appendOpening(valid, tenant);
+    const opening = this.#appendOpening(valid, tenant, recordOnly);
     const settled = opening.then(
       () => undefined,
       () => undefined,
@@ -512,11 +522,17 @@ export class Genlog {
     return opening;
   }
 
-  async #appendOpening(valid: GenerationEvent, tenant: string): Promise<AppendResult> {
+  async #appendOpening(
+    valid: GenerationEvent,
+    tenant: string,
+    recordOnly: boolean,
+  ): Promise<AppendResult | GenerationRecord> {
     const log = await this.#tenant(tenant, true);
     const writer = await (log.writer ??= this.#openWriter(log));
     const prepared = prepareEvent(valid, log.ref.tenant, log.pipeline!);
-    return this.#inOrder(tenant, prepared, (p) => appendPrepared(writer, log.pipeline!, p));
+    return this.#inOrder(tenant, prepared, (p) =>
+      appendPrepared(writer, log.pipeline!, p, recordOnly),
+    );
   }
 
   /**
@@ -524,14 +540,14 @@ export class Genlog {
    * for the first time takes a turn to look up (a known one none); the appends made
    * meanwhile wait behind it rather than overtake it, so that a log's order is its callers'.
    */
-  #inOrder(
+  #inOrder<T>(
     tenant: string,
     prepared: PreparedRecord | Promise<PreparedRecord>,
-    enqueue: (p: PreparedRecord) => Promise<AppendResult>,
-  ): Promise<AppendResult> {
+    enqueue: (p: PreparedRecord) => Promise<T>,
+  ): Promise<T> {
     const ahead = this.#preparing.get(tenant);
     if (ahead === undefined && !(prepared instanceof Promise)) return enqueue(prepared);
-    let appended: Promise<AppendResult> | undefined;
+    let appended: Promise<T> | undefined;
     const queued = Promise.all([prepared, ahead]).then(([p]) => {
       appended = enqueue(p);
     });
@@ -1697,18 +1713,18 @@ function appendPrepared(
   writer: LogWriter,
   pipeline: TenantPipeline,
   prepared: PreparedRecord,
-): Promise<AppendResult> {
-  const appended = writer.append(prepared, prepared.clientId);
+  recordOnly: boolean,
+): Promise<AppendResult | GenerationRecord> {
   const subject = prepared.newSubject;
-  if (subject === undefined) return appended;
-  return appended.then((r) => {
+  if (subject === undefined) {
+    return recordOnly
+      ? writer.appendRecord(prepared, prepared.clientId)
+      : writer.append(prepared, prepared.clientId);
+  }
+  return writer.append(prepared, prepared.clientId).then((r) => {
     if (!r.duplicate) pipeline.protector.stored(subject.pseudonym);
-    return r;
+    return recordOnly ? r.record : r;
   });
-}
-
-function recordOf(result: AppendResult): GenerationRecord {
-  return result.record;
 }
 
 /** A tree size given by the caller: a whole number from 0, or a named INVALID_INPUT. */

@@ -59,7 +59,9 @@ interface Pending {
   clientId: boolean;
   /** A system event's changes beside the log: it is then sealed in a batch of its own. */
   effects?: StoreEffect[];
-  resolve: (r: AppendResult) => void;
+  /** True when the caller wants the record alone (`append`): no second promise to unwrap it. */
+  recordOnly: boolean;
+  resolve: (r: AppendResult | GenerationRecord) => void;
   reject: (e: unknown) => void;
 }
 
@@ -205,8 +207,24 @@ export class LogWriter {
     clientId: boolean,
     effects?: StoreEffect[],
   ): Promise<AppendResult> {
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push({ prepared, clientId, resolve, reject, ...(effects ? { effects } : {}) });
+    return this.#enqueue(prepared, clientId, false, effects) as Promise<AppendResult>;
+  }
+
+  /** {@link append} that resolves with the record alone. */
+  appendRecord(prepared: PreparedRecord, clientId: boolean): Promise<GenerationRecord> {
+    return this.#enqueue(prepared, clientId, true) as Promise<GenerationRecord>;
+  }
+
+  #enqueue(
+    prepared: PreparedRecord,
+    clientId: boolean,
+    recordOnly: boolean,
+    effects?: StoreEffect[],
+  ): Promise<AppendResult | GenerationRecord> {
+    return new Promise((resolve, reject) => {
+      const p: Pending = { prepared, clientId, recordOnly, resolve, reject };
+      if (effects !== undefined) p.effects = effects;
+      this.#queue.push(p);
       this.#schedule();
     });
   }
@@ -369,7 +387,11 @@ export class LogWriter {
 
   /** Resolves the appends of a committed batch, then hands it to the hooks. */
   #finish(sealed: SealedBatch): void {
-    for (let i = 0; i < sealed.batch.length; i++) sealed.batch[i]!.resolve(sealed.results[i]!);
+    for (let i = 0; i < sealed.batch.length; i++) {
+      const p = sealed.batch[i]!;
+      const r = sealed.results[i]!;
+      p.resolve(p.recordOnly ? r.record : r);
+    }
     if (sealed.note !== undefined && this.#onCommit !== undefined) {
       this.#onCommit({
         origin: this.ref.origin,
