@@ -182,7 +182,7 @@ export class PolicyRedactor implements Redactor {
       const keyFindings = this.#findings(rawKey);
       if (keyFindings.length > 0) {
         key = this.#replaceSpans(rawKey, keyFindings, false, false) ?? REDACTED;
-        while (keys.includes(key) || (key !== rawKey && Object.hasOwn(value, key))) key += "~";
+        while (keys.includes(key) || Object.hasOwn(value, key)) key += "~";
         renamed = true;
         const where = pointerOf("", [...path, key]);
         for (const f of keyFindings) {
