@@ -23,11 +23,6 @@ export interface ProtectedFields {
   /** The encrypted envelope, or null when the event names no one. */
   pii: Envelope | null;
   /**
-   * The RFC 8785 text of `pii`, when the protector keeps it (a subject's shared envelope is
-   * canonicalised once, not per record); it MUST be exactly `canonicalize(pii)`.
-   */
-  piiCanonical?: string;
-  /**
    * Set when the subject is not known to be stored yet: the writer MUST commit it in the
    * same transaction as the record (or find it there already), so that a crash leaves
    * neither a record whose key is lost nor a key for no record.

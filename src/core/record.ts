@@ -169,7 +169,7 @@ function finishRecord(
       ',"occurredAt":' +
       canonicalizeMember("occurredAt", template.occurredAt) +
       ',"pii":' +
-      (p.piiCanonical ?? canonicalizeMember("pii", template.pii)) +
+      canonicalizeMember("pii", template.pii) +
       ',"redactions":' +
       canonicalizeMember("redactions", template.redactions) +
       ',"sector":' +

@@ -18,7 +18,6 @@ import {
   type Envelope,
   type EnvelopeKeys,
 } from "../core/privacy/envelope.js";
-import { canonicalize } from "../core/jcs.js";
 import type { ProtectInput, ProtectedFields, Protector } from "../core/protect.js";
 import type { GenerationRecord } from "../core/record.js";
 import { GenlogError } from "../errors.js";
@@ -31,8 +30,6 @@ interface KnownSubject {
   keys: EnvelopeKeys;
   /** The envelope of a record with no encrypted values, made once. */
   bare: Envelope | undefined;
-  /** Its RFC 8785 text, so that records do not canonicalise it again and again. */
-  bareCanonical: string | undefined;
   row: SubjectRow;
   /** False until a commit that carried the row succeeded (or the row was read from the store). */
   stored: boolean;
@@ -116,7 +113,9 @@ export class TenantSubjects implements Protector {
   protect(input: ProtectInput): ProtectedFields | Promise<ProtectedFields> {
     if (input.actor === null) return { actor: null, pii: null };
     const age = Date.now() - this.#checkedAt;
-    if (age >= RECHECK_MS / 2) void this.#recheck().catch(() => undefined);
+    if (age >= RECHECK_MS / 2 && this.#rechecking === undefined) {
+      void this.#recheck().catch(() => undefined);
+    }
     const known = this.#known.get(input.actor);
     if (known !== undefined && (age < RECHECK_MS || !known.stored)) {
       return this.#seal(known, input);
@@ -142,15 +141,14 @@ export class TenantSubjects implements Protector {
   #seal(s: KnownSubject, input: ProtectInput): ProtectedFields {
     if (isEmpty(input.values)) {
       // Most records encrypt nothing but the actor: their envelope is the subject's, made
-      // and canonicalised once. Frozen: every record of the subject holds this one object.
+      // once. Frozen: every record of the subject holds this one object.
       if (s.bare === undefined) {
         const binding = { tenant: this.#tenant, pseudonym: s.pseudonym };
         s.bare = Object.freeze(sealEnvelope(s.keys, binding, { actor: input.actor!, values: {} }));
-        s.bareCanonical = canonicalize(s.bare);
       }
       return s.stored
-        ? { actor: s.pseudonym, pii: s.bare, piiCanonical: s.bareCanonical! }
-        : { actor: s.pseudonym, pii: s.bare, piiCanonical: s.bareCanonical!, newSubject: s.row };
+        ? { actor: s.pseudonym, pii: s.bare }
+        : { actor: s.pseudonym, pii: s.bare, newSubject: s.row };
     }
     const binding = { tenant: this.#tenant, pseudonym: s.pseudonym };
     const pii = sealEnvelope(s.keys, binding, { actor: input.actor!, values: input.values });
@@ -211,7 +209,6 @@ export class TenantSubjects implements Protector {
         pseudonym: row.pseudonym,
         keys: envelopeKeys(this.#unwrap(row)),
         bare: undefined,
-        bareCanonical: undefined,
         row,
         stored: true,
       };
@@ -223,7 +220,6 @@ export class TenantSubjects implements Protector {
         pseudonym,
         keys: envelopeKeys(dataKey),
         bare: undefined,
-        bareCanonical: undefined,
         row: { tenant: this.#tenant, pseudonym, lookup, wrappedKey },
         stored: false,
       };
