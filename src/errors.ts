@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   GENLOG_E_IO:
     "Reading or writing a file or stream failed (disk full, missing directory, closed pipe).",
   GENLOG_E_CLOSED: "The log was closed; open it again to append or read.",
+  GENLOG_E_UNAUTHENTICATED:
+    "No credentials, or a token that is unknown, expired or revoked (HTTP 401); the message never repeats the token.",
+  GENLOG_E_FORBIDDEN:
+    "The principal's role or tenant scope does not allow this call (HTTP 403); the denial is recorded in the tenant's access log.",
   GENLOG_E_HELD:
     "A legal hold on the tenant or the subject refuses the erasure or purge; nothing was changed. Release the hold first.",
 } as const;

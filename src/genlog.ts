@@ -6,8 +6,33 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { userInfo } from "node:os";
 import { pino, type Logger } from "pino";
 import { GenlogError, isGenlogError } from "./errors.js";
+import {
+  ALL_TENANTS,
+  authorize,
+  checkContext,
+  forbidden,
+  type AccessContext,
+  type Permission,
+} from "./core/access.js";
+import {
+  authenticate,
+  isTokenId,
+  newToken,
+  tokenInfo,
+  type NewToken,
+  type TokenInfo,
+  type TokenOptions,
+} from "./log/tokens.js";
+import {
+  ACCESS_STREAM,
+  accessEvent,
+  accessReport,
+  type Access,
+  type AccessReport,
+} from "./log/access-log.js";
 import {
   SLUG_PATTERN,
   STATUSES,
@@ -125,6 +150,12 @@ export interface OpenLogOptions {
    * created, and appends fail with `GENLOG_E_USAGE`. Default false.
    */
   readOnly?: boolean;
+  /**
+   * Who calls through this handle (see {@link Genlog.as}); default the local operator:
+   * `local:<os user>`, superadmin, every tenant, via `library`. Every read, export, proof,
+   * erasure and administrative call is recorded in the tenant's access log under it.
+   */
+  context?: AccessContext;
 }
 
 /** The fields of the seed API `logGenerationEvent(type, fields)`. */
@@ -310,6 +341,8 @@ interface TenantLog {
   verifier: NoteVerifier | undefined;
   /** Opened on the first append; one writer per log, shared by racing appends. */
   writer: Promise<LogWriter> | undefined;
+  /** The writer of the tenant's access log, opened on its first recorded access. */
+  accessWriter?: Promise<LogWriter> | undefined;
   /** The tenant's redact and protect stages; absent on a read-only handle. */
   pipeline?: TenantPipeline;
   /** On a read-only handle, the tenant's subjects for the decrypted view. */
@@ -335,6 +368,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   if (options.instance !== undefined) assertInstance(options.instance);
   if (options.policies !== undefined) validatePolicySet(options.policies);
   if (options.readOnly !== true) checkMasterKeyEnv();
+  const context = checkContext({ ...(options.context ?? localContext("library")) });
   const dataDir = resolve(
     pathOption(options.dataDir, "dataDir") ?? envPath("GENLOG_DATA_DIR") ?? DEFAULT_DATA_DIR,
   );
@@ -373,7 +407,16 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
         `${dataDir} belongs to instance "${instance}", not "${options.instance}"; the instance name cannot change`,
       );
     }
-    const log = new Genlog({ store, dataDir, keysDir, instance, create, readOnly, options });
+    const log = new Genlog({
+      store,
+      dataDir,
+      keysDir,
+      instance,
+      create,
+      readOnly,
+      options,
+      context,
+    });
     // The default tenant's key and log exist as soon as the directory is opened.
     if (!readOnly) await log.openTenant();
     return log;
@@ -425,31 +468,75 @@ export class Genlog {
   readonly #logger: Logger;
   readonly #maxBatch: number | undefined;
   readonly #policies: PolicySet | undefined;
-  /** Tenant keys come from the master key, read when the first tenant's pipeline opens. */
-  #keyStore: Promise<KeyStore> | undefined;
   readonly #keyNamesOnly: boolean;
-  readonly #tenants = new Map<string, Promise<TenantLog>>();
+  readonly #tenants: Map<string, Promise<TenantLog>>;
   /** The tenants whose writer is open, with their pipeline, for the append fast path. */
-  readonly #open = new Map<string, { writer: LogWriter; pipeline: TenantPipeline }>();
+  readonly #open: Map<string, { writer: LogWriter; pipeline: TenantPipeline }>;
   /** Appends accepted while their tenant's writer was opening. */
-  readonly #opening = new Set<Promise<unknown>>();
+  readonly #opening: Set<Promise<unknown>>;
   /** The databases of the regions this handle has used, by region. */
-  readonly #regions = new Map<string, Promise<LogStore>>();
+  readonly #regions: Map<string, Promise<LogStore>>;
   /** Per tenant, the last append still being prepared (see {@link #inOrder}). */
-  readonly #preparing = new Map<string, Promise<void>>();
-  readonly #hooks: { [K in HookName]: HookEvents[K][] } = { appended: [], checkpoint: [] };
-  #closed = false;
+  readonly #preparing: Map<string, Promise<void>>;
+  readonly #hooks: { [K in HookName]: HookEvents[K][] };
+  /**
+   * What a handle and its views ({@link as}) share and change: tenant keys come from the
+   * master key, read when the first tenant's pipeline opens; closing closes them all.
+   */
+  readonly #shared: { keyStore: Promise<KeyStore> | undefined; closed: boolean };
+  /** Who calls through this handle: every read, export, proof and admin call is decided and logged under it. */
+  readonly #context: AccessContext;
+  /** True for a view made by {@link as}: it shares the handle's state and does not close it. */
+  readonly #isView: boolean;
 
   /** @internal use {@link openLog}. */
-  constructor(init: {
-    store: LogStore;
-    dataDir: string;
-    keysDir: string;
-    instance: string;
-    create: boolean;
-    readOnly: boolean;
-    options: OpenLogOptions;
-  }) {
+  constructor(
+    init:
+      | {
+          store: LogStore;
+          dataDir: string;
+          keysDir: string;
+          instance: string;
+          create: boolean;
+          readOnly: boolean;
+          options: OpenLogOptions;
+          context: AccessContext;
+        }
+      | { parent: Genlog; context: AccessContext },
+  ) {
+    if ("parent" in init) {
+      const p = init.parent;
+      this.#home = p.#home;
+      this.dataDir = p.dataDir;
+      this.keysDir = p.keysDir;
+      this.instance = p.instance;
+      this.#create = p.#create;
+      this.#readOnly = p.#readOnly;
+      this.tenant = init.context.scope === ALL_TENANTS ? p.tenant : init.context.scope;
+      this.#logger = p.#logger;
+      this.#maxBatch = p.#maxBatch;
+      this.#policies = p.#policies;
+      this.#keyNamesOnly = p.#keyNamesOnly;
+      this.#tenants = p.#tenants;
+      this.#open = p.#open;
+      this.#opening = p.#opening;
+      this.#regions = p.#regions;
+      this.#preparing = p.#preparing;
+      this.#hooks = p.#hooks;
+      this.#shared = p.#shared;
+      this.#context = init.context;
+      this.#isView = true;
+      return;
+    }
+    this.#shared = { keyStore: undefined, closed: false };
+    this.#context = init.context;
+    this.#isView = false;
+    this.#tenants = new Map();
+    this.#open = new Map();
+    this.#opening = new Set();
+    this.#regions = new Map();
+    this.#preparing = new Map();
+    this.#hooks = { appended: [], checkpoint: [] };
     this.#home = init.store;
     this.dataDir = init.dataDir;
     this.keysDir = init.keysDir;
@@ -498,6 +585,10 @@ export class Genlog {
     }
     // Only the validated snapshot is used from here: `event` is never read again.
     const tenant = valid.tenant ?? this.tenant;
+    if (this.#context.role !== "superadmin") {
+      const decision = authorize(this.#context, "events.append", tenant);
+      if (!decision.allowed) return this.#deny(tenant, "append", "events.append", decision);
+    }
     // Once a tenant's writer is open, an append is one call: no await, no extra promise.
     const open = this.#open.get(tenant);
     if (open !== undefined) {
@@ -572,6 +663,127 @@ export class Genlog {
     return this.append({ ...fields, type });
   }
 
+  /**
+   * A view of this handle that acts for another principal: every read, export, proof,
+   * erasure and administrative call made through it is decided by {@link authorize} from
+   * `context` and recorded in the tenant's access log (allowed or denied) before it returns;
+   * appends need the `events.append` permission. Views share the handle's logs, writers and
+   * keys; they cost one small object, so a server makes one per request. Closing the handle
+   * closes its views.
+   *
+   * @example
+   * const auditor = log.as({ principal: "tok_3f…", role: "auditor", scope: "acme", via: "http", purpose: "quarterly audit" });
+   * await auditor.query({ type: "backend" }); // recorded in genlog.local/acme/access
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the member of a bad context.
+   */
+  as(context: AccessContext): Genlog {
+    this.#check();
+    return new Genlog({ parent: this, context: checkContext({ ...context }) });
+  }
+
+  /** The context this handle's calls are decided and recorded under (see {@link as}). */
+  get context(): Readonly<AccessContext> {
+    return this.#context;
+  }
+
+  /**
+   * Runs a call on `tenant` (`*` for an instance-wide one) under this handle's context: the
+   * decision comes from {@link authorize}, the access is recorded in the tenant's access log
+   * (a denial too), and the result is returned only once that record is durable: if it
+   * cannot be written, the call fails. A call that fails after it was allowed is recorded
+   * with its error code.
+   */
+  async #guard<T>(
+    tenant: string,
+    access: Pick<Access, "operation" | "permission" | "target">,
+    run: () => Promise<T>,
+    count?: (result: T) => number,
+  ): Promise<T> {
+    this.#check();
+    const decision = authorize(this.#context, access.permission, tenant);
+    if (!decision.allowed) return this.#deny(tenant, access.operation, access.permission, decision);
+    let result: T;
+    try {
+      result = await run();
+    } catch (e) {
+      // The failure is what the caller hears of; a record that fails too is logged here.
+      await this.#record(tenant, {
+        ...access,
+        error: isGenlogError(e) ? e.code : "unexpected",
+      }).catch((err: unknown) =>
+        this.#logger.error({ err }, "genlog could not record a failed access"),
+      );
+      throw e;
+    }
+    await this.#record(tenant, { ...access, ...(count ? { records: count(result) } : {}) });
+    return result;
+  }
+
+  /** Records a denied call and rejects with the error {@link forbidden} gives. */
+  async #deny(
+    tenant: string,
+    operation: string,
+    permission: Permission,
+    decision: { reason: string },
+  ): Promise<never> {
+    await this.#record(tenant, { operation, permission, denied: decision.reason });
+    throw forbidden(decision, permission, tenant);
+  }
+
+  /** An export stream under {@link #guard}: decided and recorded before its first line. */
+  async *#guardStream(
+    tenant: string,
+    access: Pick<Access, "operation" | "permission" | "target">,
+    lines: () => AsyncIterable<string>,
+  ): AsyncIterable<string> {
+    const iterable = await this.#guard(tenant, access, async () => {
+      await this.#tenant(tenant);
+      return lines();
+    });
+    yield* iterable;
+  }
+
+  /**
+   * Appends an access to a tenant's access log and waits until it is durable. An access to
+   * a tenant that does not exist (or to the whole instance) is recorded in the caller's own
+   * tenant, else in the handle's default one: a probe of other tenants' names leaves a
+   * trace. A read-only handle (an auditor's copy) cannot write and records nothing.
+   */
+  async #record(tenant: string, access: Access): Promise<void> {
+    if (this.#readOnly) return;
+    const fallback = this.#context.scope === ALL_TENANTS ? this.tenant : this.#context.scope;
+    let log: TenantLog;
+    try {
+      log = await this.#tenant(tenant === ALL_TENANTS ? fallback : tenant);
+    } catch (e) {
+      if (!isGenlogError(e, "GENLOG_E_NOT_FOUND") && !isGenlogError(e, "GENLOG_E_INVALID_INPUT"))
+        throw e;
+      log = await this.#tenant(fallback);
+      access = { ...access, target: { ...access.target, tenant: String(tenant).slice(0, 64) } };
+    }
+    const writer = await (log.accessWriter ??= this.#openAccessWriter(log));
+    const event = accessEvent(this.#context, access);
+    const prepared = prepareEvent(event, log.ref.tenant, log.pipeline!);
+    if (prepared instanceof Promise) throw new Error("an access event names no actor");
+    await writer.appendRecord(prepared, false);
+  }
+
+  #openAccessWriter(log: TenantLog): Promise<LogWriter> {
+    const opening = (async () => {
+      const { tenant } = log.ref;
+      const origin = `${this.instance}/${tenant}/${ACCESS_STREAM}`;
+      const ref = await log.store.openLogRef({ origin, tenant, stream: ACCESS_STREAM }, true);
+      return LogWriter.open({
+        store: log.store,
+        ref: ref!,
+        signer: log.signer!,
+        ...(this.#maxBatch !== undefined ? { maxBatch: this.#maxBatch } : {}),
+      });
+    })();
+    opening.catch(() => (log.accessWriter = undefined));
+    return opening;
+  }
+
   /** Registers a hook. Hooks run after the ack; a throwing or slow hook never affects appends. */
   on<K extends HookName>(event: K, fn: HookEvents[K]): this {
     this.#hookList(event, fn).push(fn);
@@ -619,9 +831,15 @@ export class Genlog {
 
   /** The latest signed checkpoint note, or undefined for an empty log. */
   async checkpoint(tenant?: string): Promise<string | undefined> {
-    const log = await this.#tenant(tenant ?? this.tenant);
-    if ((await log.store.logState(log.ref.logId)).latest === undefined) return undefined;
-    return (await this.#checkpointAt(log, undefined)).note;
+    return this.#guard(
+      tenant ?? this.tenant,
+      { operation: "checkpoint", permission: "proofs.read" },
+      async () => {
+        const log = await this.#tenant(tenant ?? this.tenant);
+        if ((await log.store.logState(log.ref.logId)).latest === undefined) return undefined;
+        return (await this.#checkpointAt(log, undefined)).note;
+      },
+    );
   }
 
   /**
@@ -630,9 +848,15 @@ export class Genlog {
    * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when no checkpoint was issued at that size.
    */
   async checkpointAt(size: number, tenant?: string): Promise<string> {
-    checkTreeSize(size, "size");
-    const log = await this.#tenant(tenant ?? this.tenant);
-    return (await this.#checkpointAt(log, size)).note;
+    return this.#guard(
+      tenant ?? this.tenant,
+      { operation: "checkpointAt", permission: "proofs.read", target: { size } },
+      async () => {
+        checkTreeSize(size, "size");
+        const log = await this.#tenant(tenant ?? this.tenant);
+        return (await this.#checkpointAt(log, size)).note;
+      },
+    );
   }
 
   /**
@@ -640,38 +864,44 @@ export class Genlog {
    * size and verifier key. Reads only; a read-only handle (an auditor's copy) can answer it.
    */
   async status(): Promise<GenlogStatus> {
-    this.#check();
-    const version = await this.#home.getSetting("schema_version");
-    const logs: LogStatus[] = [];
-    const stores = [this.#home];
-    for (const t of await this.#home.listTenants()) {
-      const store = await this.#storeOf(t.tenant);
-      if (!stores.includes(store)) stores.push(store);
-    }
-    for (const store of stores)
-      for (const ref of await store.listLogs()) {
-        const state = await store.logState(ref.logId);
-        const path = keyPath(this.keysDir, ref.tenant);
-        logs.push({
-          origin: ref.origin,
-          tenant: ref.tenant,
-          stream: ref.stream,
-          size: state.size,
-          checkpointSize: state.latest?.size ?? null,
-          verifierKey: existsSync(path)
-            ? ed25519Signer(`${this.instance}/${ref.tenant}`, readKeyFile(path)).verifierKey
-            : null,
-        });
-      }
-    return {
-      instance: this.instance,
-      dataDir: this.dataDir,
-      database: join(this.dataDir, "genlog.db"),
-      keysDir: this.keysDir,
-      schemaVersion: version === undefined ? null : Number(version),
-      masterKeyId: (await this.#home.getSetting(MASTER_KEY_ID_SETTING)) ?? null,
-      logs,
-    };
+    return this.#guard(
+      ALL_TENANTS,
+      { operation: "status", permission: "instance.admin" },
+      async () => {
+        this.#check();
+        const version = await this.#home.getSetting("schema_version");
+        const logs: LogStatus[] = [];
+        const stores = [this.#home];
+        for (const t of await this.#home.listTenants()) {
+          const store = await this.#storeOf(t.tenant);
+          if (!stores.includes(store)) stores.push(store);
+        }
+        for (const store of stores)
+          for (const ref of await store.listLogs()) {
+            const state = await store.logState(ref.logId);
+            const path = keyPath(this.keysDir, ref.tenant);
+            logs.push({
+              origin: ref.origin,
+              tenant: ref.tenant,
+              stream: ref.stream,
+              size: state.size,
+              checkpointSize: state.latest?.size ?? null,
+              verifierKey: existsSync(path)
+                ? ed25519Signer(`${this.instance}/${ref.tenant}`, readKeyFile(path)).verifierKey
+                : null,
+            });
+          }
+        return {
+          instance: this.instance,
+          dataDir: this.dataDir,
+          database: join(this.dataDir, "genlog.db"),
+          keysDir: this.keysDir,
+          schemaVersion: version === undefined ? null : Number(version),
+          masterKeyId: (await this.#home.getSetting(MASTER_KEY_ID_SETTING)) ?? null,
+          logs,
+        };
+      },
+    );
   }
 
   /**
@@ -689,41 +919,58 @@ export class Genlog {
     tenant: string,
     options: { region?: string; regionDir?: string } = {},
   ): Promise<TenantInfo> {
-    this.#checkWritable();
-    assertTenant(tenant);
-    const region = options.region === undefined ? undefined : assertRegion(options.region);
-    const origin = `${this.instance}/${tenant}/events`;
-    const registered = await this.#home.getTenant(tenant);
-    const inHome = await this.#home.openLogRef({ origin, tenant, stream: "events" }, false);
-    // A registration whose key or log could not be made (a keys directory not writable, say)
-    // is completed by creating it again in the same region.
-    // Unfinished: registered, but its log was never made (the marker is set once it was). A
-    // registered tenant whose log was made is never made again, even if its region's
-    // database is missing (an unmounted volume): that would start a second history.
-    const unfinished =
-      registered !== undefined &&
-      registered.region === region &&
-      (await this.#home.getSetting(tenantLogMarker(tenant))) === undefined;
-    if ((registered !== undefined && !unfinished) || inHome !== undefined) {
-      throw new GenlogError(
-        "GENLOG_E_ALREADY_INITIALIZED",
-        `tenant ${tenant} exists already${registered !== undefined ? ` (region ${registered.region})` : ""}; a tenant stays where it was created`,
-        { details: { tenant } },
-      );
-    }
-    if (region !== undefined && !unfinished) {
-      const dir = resolve(options.regionDir ?? join(this.dataDir, "regions", region));
-      await this.#home.registerTenant(tenant, region, dir);
-    }
-    this.#tenants.delete(tenant);
-    await this.#tenant(tenant, true, true);
-    if (region !== undefined) await this.#home.initSetting(tenantLogMarker(tenant), origin);
-    return this.tenantInfo(tenant);
+    return this.#guard(
+      ALL_TENANTS,
+      {
+        operation: "createTenant",
+        permission: "instance.admin",
+        target: { tenant, region: options.region ?? null },
+      },
+      async () => {
+        this.#checkWritable();
+        assertTenant(tenant);
+        const region = options.region === undefined ? undefined : assertRegion(options.region);
+        const origin = `${this.instance}/${tenant}/events`;
+        const registered = await this.#home.getTenant(tenant);
+        const inHome = await this.#home.openLogRef({ origin, tenant, stream: "events" }, false);
+        // A registration whose key or log could not be made (a keys directory not writable, say)
+        // is completed by creating it again in the same region.
+        // Unfinished: registered, but its log was never made (the marker is set once it was). A
+        // registered tenant whose log was made is never made again, even if its region's
+        // database is missing (an unmounted volume): that would start a second history.
+        const unfinished =
+          registered !== undefined &&
+          registered.region === region &&
+          (await this.#home.getSetting(tenantLogMarker(tenant))) === undefined;
+        if ((registered !== undefined && !unfinished) || inHome !== undefined) {
+          throw new GenlogError(
+            "GENLOG_E_ALREADY_INITIALIZED",
+            `tenant ${tenant} exists already${registered !== undefined ? ` (region ${registered.region})` : ""}; a tenant stays where it was created`,
+            { details: { tenant } },
+          );
+        }
+        if (region !== undefined && !unfinished) {
+          const dir = resolve(options.regionDir ?? join(this.dataDir, "regions", region));
+          await this.#home.registerTenant(tenant, region, dir);
+        }
+        this.#tenants.delete(tenant);
+        await this.#tenant(tenant, true, true);
+        if (region !== undefined) await this.#home.initSetting(tenantLogMarker(tenant), origin);
+        return this.#tenantInfo(tenant);
+      },
+    );
   }
 
   /** A tenant: its region, database, size. */
   async tenantInfo(tenant?: string): Promise<TenantInfo> {
-    const log = await this.#tenant(tenant ?? this.tenant);
+    const t = tenant ?? this.tenant;
+    return this.#guard(t, { operation: "tenantInfo", permission: "tenant.read" }, () =>
+      this.#tenantInfo(t),
+    );
+  }
+
+  async #tenantInfo(tenant: string): Promise<TenantInfo> {
+    const log = await this.#tenant(tenant);
     const row = await this.#home.getTenant(log.ref.tenant);
     const state = await log.store.logState(log.ref.logId);
     return {
@@ -736,16 +983,27 @@ export class Genlog {
     };
   }
 
-  /** Every tenant: those of the home database, then those registered in regions. */
+  /**
+   * Every tenant in this handle's scope: those of the home database, then those registered
+   * in regions (a principal scoped to one tenant sees that one).
+   */
   async tenants(): Promise<TenantInfo[]> {
-    this.#check();
-    const registered = await this.#home.listTenants();
-    const names = new Set(registered.map((r) => r.tenant));
-    for (const ref of await this.#home.listLogs())
-      if (ref.stream === "events") names.add(ref.tenant);
-    const out: TenantInfo[] = [];
-    for (const t of [...names].sort()) out.push(await this.tenantInfo(t));
-    return out;
+    const scope = this.#context.scope;
+    return this.#guard(
+      scope,
+      { operation: "tenants", permission: "tenant.read" },
+      async () => {
+        const registered = await this.#home.listTenants();
+        const names = new Set(registered.map((r) => r.tenant));
+        for (const ref of await this.#home.listLogs())
+          if (ref.stream === "events") names.add(ref.tenant);
+        const out: TenantInfo[] = [];
+        for (const t of [...names].sort())
+          if (scope === ALL_TENANTS || t === scope) out.push(await this.#tenantInfo(t));
+        return out;
+      },
+      (list) => list.length,
+    );
   }
 
   /**
@@ -786,20 +1044,32 @@ export class Genlog {
    * and redaction counts per rule and action. Reads every record once.
    */
   async gdprReport(tenant?: string): Promise<GdprReport> {
-    const log = await this.#tenant(tenant ?? this.tenant);
-    await idle(log);
-    const r = await this.retention(log.ref.tenant);
-    return gdprReport({
-      store: log.store,
-      ref: log.ref,
-      retention: { days: r.days, isDefault: r.isDefault, cutoff: r.cutoff },
-    });
+    return this.#guard(
+      tenant ?? this.tenant,
+      { operation: "gdprReport", permission: "reports.read" },
+      async () => {
+        const log = await this.#tenant(tenant ?? this.tenant);
+        await idle(log);
+        const { days, isDefault } = await retentionOf(log.store, log.ref.tenant);
+        return gdprReport({
+          store: log.store,
+          ref: log.ref,
+          retention: { days, isDefault, cutoff: purgeCutoff(undefined, days, Date.now()) },
+        });
+      },
+    );
   }
 
   /** Number of records in a tenant's events log. */
   async size(tenant?: string): Promise<number> {
-    const log = await this.#tenant(tenant ?? this.tenant);
-    return (await log.store.logState(log.ref.logId)).size;
+    return this.#guard(
+      tenant ?? this.tenant,
+      { operation: "size", permission: "tenant.read" },
+      async () => {
+        const log = await this.#tenant(tenant ?? this.tenant);
+        return (await log.store.logState(log.ref.logId)).size;
+      },
+    );
   }
 
   /**
@@ -808,9 +1078,16 @@ export class Genlog {
    * @throws {GenlogError} `GENLOG_E_NOT_FOUND`.
    */
   async get(idOrSeq: string | number, tenant?: string): Promise<GenerationRecord> {
-    const log = await this.#tenant(tenant ?? this.tenant);
-    const entry = await this.#entry(log, idOrSeq);
-    return parseStoredRecord(entry.canonical, log.ref.origin, entry.seq);
+    return this.#guard(
+      tenant ?? this.tenant,
+      { operation: "get", permission: "events.read", target: { record: String(idOrSeq) } },
+      async () => {
+        const log = await this.#tenant(tenant ?? this.tenant);
+        const entry = await this.#entry(log, idOrSeq);
+        return parseStoredRecord(entry.canonical, log.ref.origin, entry.seq);
+      },
+      () => 1,
+    );
   }
 
   /**
@@ -820,31 +1097,32 @@ export class Genlog {
    *   when one has the wrong type or value.
    */
   async query(options: QueryOptions = {}): Promise<QueryPage> {
-    const filter = toQueryFilter(options);
-    const log = await this.#tenant(options.tenant ?? this.tenant);
-    const { ref } = log;
-    let rows: StoredEntry[];
-    if (options.user === undefined) {
-      rows = await log.store.query(ref.logId, filter);
-    } else {
-      // A person is found through their pseudonyms (one, or two after a race; none once
-      // erased): each is queried from the cursor, and the pages merged in log order.
-      const pseudonyms = await (await this.#subjects(log)).pseudonymsOf(options.user);
-      const pages = await Promise.all(
-        pseudonyms.map((actor) => log.store.query(ref.logId, { ...filter, actor })),
-      );
-      rows = pages
-        .flat()
-        .sort((a, b) => a.seq - b.seq)
-        .slice(0, filter.limit);
-    }
-    const records = rows.map((r) => parseStoredRecord(r.canonical, ref.origin, r.seq));
-    const last = rows[rows.length - 1];
-    return {
-      records,
-      nextCursor:
-        rows.length === filter.limit && last !== undefined ? encodeCursor(last.seq) : null,
-    };
+    return this.#guard(
+      queryTenant(options, this.tenant),
+      { operation: "query", permission: "events.read", target: queryTarget(options) },
+      async () => {
+        const filter = toQueryFilter(options);
+        const log = await this.#tenant(options.tenant ?? this.tenant);
+        const { ref } = log;
+        let rows: StoredEntry[];
+        if (options.user === undefined) {
+          rows = await log.store.query(ref.logId, filter);
+        } else {
+          // A person is found through their pseudonyms (one, or two after a race; none once
+          // erased): each is queried from the cursor, and the pages merged in log order.
+          const pseudonyms = await (await this.#subjects(log)).pseudonymsOf(options.user);
+          const pages = await Promise.all(
+            pseudonyms.map((actor) => log.store.query(ref.logId, { ...filter, actor })),
+          );
+          rows = pages
+            .flat()
+            .sort((a, b) => a.seq - b.seq)
+            .slice(0, filter.limit);
+        }
+        return pageOf(rows, ref.origin, filter.limit);
+      },
+      (page) => page.records.length,
+    );
   }
 
   /**
@@ -860,16 +1138,27 @@ export class Genlog {
    * missing or another; `GENLOG_E_INCONSISTENT` for an envelope changed outside genlog.
    */
   async reveal(records: readonly GenerationRecord[], tenant?: string): Promise<RevealedRecord[]> {
-    const log = await this.#tenant(tenant ?? this.tenant);
-    for (const r of records) {
-      if (r.tenant !== log.ref.tenant) {
-        throw new GenlogError(
-          "GENLOG_E_USAGE",
-          `record ${r.seq} belongs to tenant "${r.tenant}", not "${log.ref.tenant}": reveal each tenant's records with its tenant`,
-        );
-      }
-    }
-    return (await this.#subjects(log)).reveal(records);
+    return this.#guard(
+      tenant ?? this.tenant,
+      {
+        operation: "reveal",
+        permission: "pii.read",
+        target: { seqs: records.slice(0, 100).map((r) => r.seq) },
+      },
+      async () => {
+        const log = await this.#tenant(tenant ?? this.tenant);
+        for (const r of records) {
+          if (r.tenant !== log.ref.tenant) {
+            throw new GenlogError(
+              "GENLOG_E_USAGE",
+              `record ${r.seq} belongs to tenant "${r.tenant}", not "${log.ref.tenant}": reveal each tenant's records with its tenant`,
+            );
+          }
+        }
+        return (await this.#subjects(log)).reveal(records);
+      },
+      (r) => r.length,
+    );
   }
 
   /**
@@ -885,37 +1174,44 @@ export class Genlog {
    * `GENLOG_E_HELD` under a legal hold (nothing is erased).
    */
   async eraseSubject(options: EraseOptions): Promise<ErasureResult> {
-    const selector = checkSelector(options);
-    const reason = checkReason(options.reason);
-    const log = await this.#tenantForSystemEvent(options.tenant);
-    const tenant = log.ref.tenant;
-    const pseudonyms = await this.#pseudonymsOf(log, selector);
-    const holds = await log.store.listHolds(tenant);
-    const held = holds.find((h) => h.subject === "" || pseudonyms.includes(h.subject));
-    if (held !== undefined) {
-      throw new GenlogError(
-        "GENLOG_E_HELD",
-        `${held.subject === "" ? `tenant ${tenant}` : `subject ${held.subject} of tenant ${tenant}`} is under a legal hold: nothing was erased; release the hold first (\`genlog hold release\`)`,
-        { details: { tenant, subject: held.subject } },
-      );
-    }
-    // Forgotten before the event is queued: an append of the person from now on meets them
-    // as someone new.
-    log.pipeline!.protector.forget(pseudonyms);
-    let record: GenerationRecord;
-    try {
-      record = await this.#appendSystemEvent(
-        log,
-        systemEvent(SYSTEM_TYPES.erasure, { pseudonyms, reason }),
-        () => [{ kind: "erase", tenant, pseudonyms }],
-      );
-    } catch (e) {
-      // Refused (a hold set meanwhile, say): the subjects are still there, and known again.
-      log.pipeline!.protector.unforget(pseudonyms);
-      throw e;
-    }
-    const scrubbed = await log.store.scrub();
-    return { tenant, pseudonyms, record, scrubbed };
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      { operation: "eraseSubject", permission: "subjects.manage", target: subjectTarget(options) },
+      async () => {
+        const selector = checkSelector(options);
+        const reason = checkReason(options.reason);
+        const log = await this.#tenantForSystemEvent(options.tenant);
+        const tenant = log.ref.tenant;
+        const pseudonyms = await this.#pseudonymsOf(log, selector);
+        const holds = await log.store.listHolds(tenant);
+        const held = holds.find((h) => h.subject === "" || pseudonyms.includes(h.subject));
+        if (held !== undefined) {
+          throw new GenlogError(
+            "GENLOG_E_HELD",
+            `${held.subject === "" ? `tenant ${tenant}` : `subject ${held.subject} of tenant ${tenant}`} is under a legal hold: nothing was erased; release the hold first (\`genlog hold release\`)`,
+            { details: { tenant, subject: held.subject } },
+          );
+        }
+        // Forgotten before the event is queued: an append of the person from now on meets them
+        // as someone new.
+        log.pipeline!.protector.forget(pseudonyms);
+        let record: GenerationRecord;
+        try {
+          record = await this.#appendSystemEvent(
+            log,
+            systemEvent(SYSTEM_TYPES.erasure, { pseudonyms, reason }),
+            () => [{ kind: "erase", tenant, pseudonyms }],
+          );
+        } catch (e) {
+          // Refused (a hold set meanwhile, say): the subjects are still there, and known again.
+          log.pipeline!.protector.unforget(pseudonyms);
+          throw e;
+        }
+        const scrubbed = await log.store.scrub();
+        return { tenant, pseudonyms, record, scrubbed };
+      },
+      (r) => r.pseudonyms.length,
+    );
   }
 
   /**
@@ -933,68 +1229,81 @@ export class Genlog {
     pseudonym?: string;
     tenant?: string;
   }): Promise<SubjectExport> {
-    const selector = checkSelector(options);
-    const log = await this.#tenantForSystemEvent(options.tenant);
-    const { ref } = log;
-    const pseudonyms = await this.#pseudonymsOf(log, selector);
-    await idle(log);
-    const cp = await this.#checkpointAt(log, undefined);
-    const subjects = await this.#subjects(log);
-    const entries: StoredEntry[] = [];
-    for (const actor of pseudonyms) {
-      for (let afterSeq: number | undefined; ;) {
-        const page = await log.store.query(ref.logId, {
-          actor,
-          limit: 1000,
-          ...(afterSeq !== undefined ? { afterSeq } : {}),
-        });
-        for (const e of page) if (e.seq < cp.size) entries.push(e);
-        if (page.length < 1000 || page[page.length - 1]!.seq >= cp.size) break;
-        afterSeq = page[page.length - 1]!.seq;
-      }
-    }
-    entries.sort((a, b) => a.seq - b.seq);
-    const records = entries.map((e) => parseStoredRecord(e.canonical, ref.origin, e.seq));
-    const revealed = await subjects.reveal(records);
-    const items: SubjectExportItem[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const { hashes } = await this.#prove(log, entries[i]!, cp);
-      const view = revealed[i]!.revealed;
-      if (view === null || "erased" in view) continue; // erased meanwhile: nothing to export
-      items.push({ record: records[i]!, proof: hashes.map(base64), revealed: view });
-    }
-    const doc: SubjectExport = {
-      format: SUBJECT_EXPORT_FORMAT,
-      exportedAt: new Date().toISOString(),
-      origin: ref.origin,
-      tenant: ref.tenant,
-      verifierKey: await this.verifierKey(ref.tenant),
-      checkpoint: cp.note,
-      subject: {
-        id: "subject" in selector ? selector.subject : null,
-        keys: await subjects.dataKeysOf(pseudonyms),
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      { operation: "exportSubject", permission: "subjects.manage", target: subjectTarget(options) },
+      async () => {
+        const selector = checkSelector(options);
+        const log = await this.#tenantForSystemEvent(options.tenant);
+        const { ref } = log;
+        const pseudonyms = await this.#pseudonymsOf(log, selector);
+        await idle(log);
+        const cp = await this.#checkpointAt(log, undefined);
+        const subjects = await this.#subjects(log);
+        const entries: StoredEntry[] = [];
+        for (const actor of pseudonyms) {
+          for (let afterSeq: number | undefined; ;) {
+            const page = await log.store.query(ref.logId, {
+              actor,
+              limit: 1000,
+              ...(afterSeq !== undefined ? { afterSeq } : {}),
+            });
+            for (const e of page) if (e.seq < cp.size) entries.push(e);
+            if (page.length < 1000 || page[page.length - 1]!.seq >= cp.size) break;
+            afterSeq = page[page.length - 1]!.seq;
+          }
+        }
+        entries.sort((a, b) => a.seq - b.seq);
+        const records = entries.map((e) => parseStoredRecord(e.canonical, ref.origin, e.seq));
+        const revealed = await subjects.reveal(records);
+        const items: SubjectExportItem[] = [];
+        for (let i = 0; i < entries.length; i++) {
+          const { hashes } = await this.#prove(log, entries[i]!, cp);
+          const view = revealed[i]!.revealed;
+          if (view === null || "erased" in view) continue; // erased meanwhile: nothing to export
+          items.push({ record: records[i]!, proof: hashes.map(base64), revealed: view });
+        }
+        const doc: SubjectExport = {
+          format: SUBJECT_EXPORT_FORMAT,
+          exportedAt: new Date().toISOString(),
+          origin: ref.origin,
+          tenant: ref.tenant,
+          verifierKey: await this.verifierKey(ref.tenant),
+          checkpoint: cp.note,
+          subject: {
+            id: "subject" in selector ? selector.subject : null,
+            keys: await subjects.dataKeysOf(pseudonyms),
+          },
+          records: items,
+        };
+        await this.#appendSystemEvent(
+          log,
+          systemEvent(SYSTEM_TYPES.subjectExport, { pseudonyms, records: items.length }),
+          () => [],
+        );
+        return doc;
       },
-      records: items,
-    };
-    await this.#appendSystemEvent(
-      log,
-      systemEvent(SYSTEM_TYPES.subjectExport, { pseudonyms, records: items.length }),
-      () => [],
+      (doc) => doc.records.length,
     );
-    return doc;
   }
 
   /** A tenant's retention in days (default 365) and the cutoff it gives now. */
   async retention(tenant?: string): Promise<Retention> {
-    const log = await this.#tenant(tenant ?? this.tenant);
-    const { ref } = log;
-    const { days, isDefault } = await retentionOf(log.store, ref.tenant);
-    return {
-      tenant: ref.tenant,
-      days,
-      isDefault,
-      cutoff: purgeCutoff(undefined, days, Date.now()),
-    };
+    return this.#guard(
+      tenant ?? this.tenant,
+      { operation: "retention", permission: "tenant.read" },
+      async () => {
+        const log = await this.#tenant(tenant ?? this.tenant);
+        const { ref } = log;
+        const { days, isDefault } = await retentionOf(log.store, ref.tenant);
+        return {
+          tenant: ref.tenant,
+          days,
+          isDefault,
+          cutoff: purgeCutoff(undefined, days, Date.now()),
+        };
+      },
+    );
   }
 
   /**
@@ -1009,15 +1318,21 @@ export class Genlog {
     reason: string;
     tenant?: string;
   }): Promise<{ record: GenerationRecord; belowAiActMinimum: boolean }> {
-    const days = checkRetentionDays(options.days);
-    const reason = checkReason(options.reason);
-    const log = await this.#tenantForSystemEvent(options.tenant);
-    const record = await this.#appendSystemEvent(
-      log,
-      systemEvent(SYSTEM_TYPES.retention, { days, reason }),
-      () => [{ kind: "setting", key: retentionSetting(log.ref.tenant), value: String(days) }],
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      { operation: "setRetention", permission: "tenant.admin", target: { days: options.days } },
+      async () => {
+        const days = checkRetentionDays(options.days);
+        const reason = checkReason(options.reason);
+        const log = await this.#tenantForSystemEvent(options.tenant);
+        const record = await this.#appendSystemEvent(
+          log,
+          systemEvent(SYSTEM_TYPES.retention, { days, reason }),
+          () => [{ kind: "setting", key: retentionSetting(log.ref.tenant), value: String(days) }],
+        );
+        return { record, belowAiActMinimum: days < AI_ACT_MINIMUM_DAYS };
+      },
     );
-    return { record, belowAiActMinimum: days < AI_ACT_MINIMUM_DAYS };
   }
 
   /**
@@ -1031,57 +1346,69 @@ export class Genlog {
    * records before the cutoff (nothing is purged); `GENLOG_E_INVALID_INPUT` (`/before`).
    */
   async purge(options: PurgeOptions = {}): Promise<PurgeResult> {
-    const dryRun = options.dryRun === true;
-    const log = dryRun
-      ? await this.#tenant(options.tenant ?? this.tenant)
-      : await this.#tenantForSystemEvent(options.tenant);
-    const { ref } = log;
-    const cutoff = purgeCutoff(
-      options.before,
-      (await retentionOf(log.store, ref.tenant)).days,
-      Date.now(),
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      {
+        operation: "purge",
+        permission: "tenant.admin",
+        target: { before: options.before ?? null, dryRun: options.dryRun === true },
+      },
+      async () => {
+        const dryRun = options.dryRun === true;
+        const log = dryRun
+          ? await this.#tenant(options.tenant ?? this.tenant)
+          : await this.#tenantForSystemEvent(options.tenant);
+        const { ref } = log;
+        const cutoff = purgeCutoff(
+          options.before,
+          (await retentionOf(log.store, ref.tenant)).days,
+          Date.now(),
+        );
+        await idle(log);
+        const planned = await planPurge(log.store, ref, cutoff);
+        const result: PurgeResult = {
+          tenant: ref.tenant,
+          cutoff,
+          dryRun,
+          ranges: [],
+          purged: 0,
+          freedBytes: 0,
+        };
+        for (const r of planned) {
+          result.purged += r.purged;
+          if (dryRun) {
+            result.ranges.push(r);
+            continue;
+          }
+          const record = await this.#appendSystemEvent(
+            log,
+            systemEvent(SYSTEM_TYPES.purge, {
+              before: cutoff,
+              fromSeq: r.fromSeq,
+              toSeq: r.toSeq,
+              purged: r.purged,
+              kept: r.kept,
+            }),
+            (eventId) => [
+              {
+                kind: "purge",
+                tenant: ref.tenant,
+                logId: ref.logId,
+                fromSeq: r.fromSeq,
+                toSeq: r.toSeq,
+                expected: r.purged,
+                eventId,
+              },
+            ],
+          );
+          result.ranges.push({ ...r, seq: record.seq });
+        }
+        if (!dryRun && planned.length > 0)
+          result.freedBytes = (await log.store.reclaim()).freedBytes;
+        return result;
+      },
+      (r) => r.purged,
     );
-    await idle(log);
-    const planned = await planPurge(log.store, ref, cutoff);
-    const result: PurgeResult = {
-      tenant: ref.tenant,
-      cutoff,
-      dryRun,
-      ranges: [],
-      purged: 0,
-      freedBytes: 0,
-    };
-    for (const r of planned) {
-      result.purged += r.purged;
-      if (dryRun) {
-        result.ranges.push(r);
-        continue;
-      }
-      const record = await this.#appendSystemEvent(
-        log,
-        systemEvent(SYSTEM_TYPES.purge, {
-          before: cutoff,
-          fromSeq: r.fromSeq,
-          toSeq: r.toSeq,
-          purged: r.purged,
-          kept: r.kept,
-        }),
-        (eventId) => [
-          {
-            kind: "purge",
-            tenant: ref.tenant,
-            logId: ref.logId,
-            fromSeq: r.fromSeq,
-            toSeq: r.toSeq,
-            expected: r.purged,
-            eventId,
-          },
-        ],
-      );
-      result.ranges.push({ ...r, seq: record.seq });
-    }
-    if (!dryRun && planned.length > 0) result.freedBytes = (await log.store.reclaim()).freedBytes;
-    return result;
   }
 
   /**
@@ -1098,18 +1425,25 @@ export class Genlog {
     out: string;
     tenant?: string;
   }): Promise<ArchiveManifest> {
-    const before = purgeCutoff(options.before, 0, Date.now());
-    const log = await this.#tenant(options.tenant ?? this.tenant);
-    await idle(log);
-    const cp = await this.#checkpointAt(log, undefined);
-    return writeArchive({
-      store: log.store,
-      ref: log.ref,
-      verifierKey: await this.verifierKey(log.ref.tenant),
-      checkpoint: { size: cp.size, note: cp.note },
-      before,
-      dir: options.out,
-    });
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      { operation: "archive", permission: "events.read", target: { before: options.before } },
+      async () => {
+        const before = purgeCutoff(options.before, 0, Date.now());
+        const log = await this.#tenant(options.tenant ?? this.tenant);
+        await idle(log);
+        const cp = await this.#checkpointAt(log, undefined);
+        return writeArchive({
+          store: log.store,
+          ref: log.ref,
+          verifierKey: await this.verifierKey(log.ref.tenant),
+          checkpoint: { size: cp.size, note: cp.note },
+          before,
+          dir: options.out,
+        });
+      },
+      (m) => m.records,
+    );
   }
 
   /**
@@ -1121,35 +1455,55 @@ export class Genlog {
    * `GENLOG_E_NOT_FOUND` for an unknown or erased subject; `GENLOG_E_INVALID_INPUT`.
    */
   async setHold(options: HoldOptions): Promise<GenerationRecord> {
-    return this.#hold(options, "hold");
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      { operation: "setHold", permission: "subjects.manage", target: subjectTarget(options) },
+      async () => {
+        return this.#hold(options, "hold");
+      },
+    );
   }
 
   /** Releases a legal hold set by {@link setHold} (a `genlog.hold-release` system event). */
   async releaseHold(options: HoldOptions): Promise<GenerationRecord> {
-    return this.#hold(options, "release");
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      { operation: "releaseHold", permission: "subjects.manage", target: subjectTarget(options) },
+      async () => {
+        return this.#hold(options, "release");
+      },
+    );
   }
 
   /** A tenant's legal holds in force, with the reason and time of the event that set each. */
   async holds(tenant?: string): Promise<LegalHold[]> {
-    const log = await this.#tenant(tenant ?? this.tenant);
-    const { ref } = log;
-    const rows = await log.store.listHolds(ref.tenant);
-    const events = await log.store.findByIds(
-      ref.logId,
-      rows.map((r) => r.eventId),
+    return this.#guard(
+      tenant ?? this.tenant,
+      { operation: "holds", permission: "tenant.read" },
+      async () => {
+        const log = await this.#tenant(tenant ?? this.tenant);
+        const { ref } = log;
+        const rows = await log.store.listHolds(ref.tenant);
+        const events = await log.store.findByIds(
+          ref.logId,
+          rows.map((r) => r.eventId),
+        );
+        return rows.map((r) => {
+          const e = events.get(r.eventId);
+          const rec =
+            e === undefined ? undefined : parseStoredRecord(e.canonical, ref.origin, e.seq);
+          return {
+            tenant: ref.tenant,
+            scope: r.subject === "" ? "tenant" : "subject",
+            pseudonym: r.subject === "" ? null : r.subject,
+            seq: rec?.seq ?? -1,
+            since: rec?.ts ?? "",
+            reason: rec?.meta["reason"] ?? null,
+          };
+        });
+      },
+      (h) => h.length,
     );
-    return rows.map((r) => {
-      const e = events.get(r.eventId);
-      const rec = e === undefined ? undefined : parseStoredRecord(e.canonical, ref.origin, e.seq);
-      return {
-        tenant: ref.tenant,
-        scope: r.subject === "" ? "tenant" : "subject",
-        pseudonym: r.subject === "" ? null : r.subject,
-        seq: rec?.seq ?? -1,
-        since: rec?.ts ?? "",
-        reason: rec?.meta["reason"] ?? null,
-      };
-    });
   }
 
   async #hold(options: HoldOptions, kind: "hold" | "release"): Promise<GenerationRecord> {
@@ -1240,17 +1594,23 @@ export class Genlog {
    * without `newKey`; `GENLOG_E_CONFLICT` when a tenant was added meanwhile.
    */
   async rotateMasterKey(options: { newKey?: string } = {}): Promise<MasterKeyRotation> {
-    this.#checkWritable();
-    const rotation = await rotateMasterKey({
-      store: this.#home,
-      keysDir: this.keysDir,
-      instance: this.instance,
-      dataDir: this.dataDir,
-      ...(options.newKey !== undefined ? { newKey: options.newKey } : {}),
-    });
-    // The tenant keys this handle holds are unchanged; the key store is read again for the id.
-    this.#keyStore = undefined;
-    return rotation;
+    return this.#guard(
+      ALL_TENANTS,
+      { operation: "rotateMasterKey", permission: "instance.admin" },
+      async () => {
+        this.#checkWritable();
+        const rotation = await rotateMasterKey({
+          store: this.#home,
+          keysDir: this.keysDir,
+          instance: this.instance,
+          dataDir: this.dataDir,
+          ...(options.newKey !== undefined ? { newKey: options.newKey } : {}),
+        });
+        // The tenant keys this handle holds are unchanged; the key store is read again for the id.
+        this.#shared.keyStore = undefined;
+        return rotation;
+      },
+    );
   }
 
   /**
@@ -1258,9 +1618,16 @@ export class Genlog {
    * hash tokens replaced by ids drawn for this export only (consistent within it), envelopes
    * dropped. The lines are not the committed bytes and prove nothing.
    */
-  async *exportAnonymised(tenant?: string): AsyncIterable<string> {
+  exportAnonymised(tenant?: string): AsyncIterable<string> {
+    const t = tenant ?? this.tenant;
+    return this.#guardStream(t, { operation: "exportAnonymised", permission: "events.read" }, () =>
+      this.#anonymisedLines(t),
+    );
+  }
+
+  async *#anonymisedLines(tenant: string): AsyncIterable<string> {
     const anonymiser = new Anonymiser();
-    for await (const line of this.exportCanonical(tenant)) {
+    for await (const line of this.#canonicalLines(tenant)) {
       yield JSON.stringify(anonymiser.record(JSON.parse(line) as Record<string, unknown>));
     }
   }
@@ -1269,8 +1636,15 @@ export class Genlog {
    * Every record of a tenant's log, exactly as committed, in log order.
    * Each yielded string is the canonical JSON its leaf hashes.
    */
-  async *exportCanonical(tenant?: string): AsyncIterable<string> {
-    const log = await this.#tenant(tenant ?? this.tenant);
+  exportCanonical(tenant?: string): AsyncIterable<string> {
+    const t = tenant ?? this.tenant;
+    return this.#guardStream(t, { operation: "exportCanonical", permission: "events.read" }, () =>
+      this.#canonicalLines(t),
+    );
+  }
+
+  async *#canonicalLines(tenant: string): AsyncIterable<string> {
+    const log = await this.#tenant(tenant);
     const { ref } = log;
     // A purged position has no record left to export: the export holds what remains.
     for await (const e of log.store.scanEntries(ref.logId)) {
@@ -1288,27 +1662,38 @@ export class Genlog {
     idOrSeq: string | number,
     options: { treeSize?: number; tenant?: string } = {},
   ): Promise<InclusionProof> {
-    if (options.treeSize !== undefined) checkTreeSize(options.treeSize, "treeSize");
-    const log = await this.#tenant(options.tenant ?? this.tenant);
-    const { ref } = log;
-    const entry = await this.#entry(log, idOrSeq);
-    const cp = await this.#checkpointAt(log, options.treeSize);
-    if (entry.seq >= cp.size) {
-      throw new GenlogError(
-        "GENLOG_E_NOT_FOUND",
-        `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger --size`,
-      );
-    }
-    const { leaf, hashes } = await this.#prove(log, entry, cp);
-    return {
-      origin: ref.origin,
-      leafIndex: entry.seq,
-      treeSize: cp.size,
-      leafHash: leaf.toString("base64"),
-      hashes: hashes.map(base64),
-      checkpoint: cp.note,
-      record: parseStoredRecord(entry.canonical, ref.origin, entry.seq),
-    };
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      {
+        operation: "inclusionProof",
+        permission: "proofs.read",
+        target: { record: String(idOrSeq), treeSize: options.treeSize ?? null },
+      },
+      async () => {
+        if (options.treeSize !== undefined) checkTreeSize(options.treeSize, "treeSize");
+        const log = await this.#tenant(options.tenant ?? this.tenant);
+        const { ref } = log;
+        const entry = await this.#entry(log, idOrSeq);
+        const cp = await this.#checkpointAt(log, options.treeSize);
+        if (entry.seq >= cp.size) {
+          throw new GenlogError(
+            "GENLOG_E_NOT_FOUND",
+            `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger --size`,
+          );
+        }
+        const { leaf, hashes } = await this.#prove(log, entry, cp);
+        return {
+          origin: ref.origin,
+          leafIndex: entry.seq,
+          treeSize: cp.size,
+          leafHash: leaf.toString("base64"),
+          hashes: hashes.map(base64),
+          checkpoint: cp.note,
+          record: parseStoredRecord(entry.canonical, ref.origin, entry.seq),
+        };
+      },
+      () => 1,
+    );
   }
 
   /**
@@ -1320,69 +1705,288 @@ export class Genlog {
     from: number,
     options: { to?: number; tenant?: string } = {},
   ): Promise<ConsistencyProof> {
-    checkTreeSize(from, "from");
-    if (options.to !== undefined) checkTreeSize(options.to, "to");
-    const log = await this.#tenant(options.tenant ?? this.tenant);
-    const { ref } = log;
-    const to = await this.#checkpointAt(log, options.to);
-    const start = await this.#checkpointAt(log, from);
-    if (start.size > to.size) {
-      throw new GenlogError(
-        "GENLOG_E_USAGE",
-        `--from ${start.size} is larger than --to ${to.size}`,
-      );
-    }
-    const hashes = await this.#assemble(log, planConsistencyProof(start.size, to.size));
-    try {
-      const [a, b] = [start.checkpoint.rootHash, to.checkpoint.rootHash];
-      verifyConsistency(start.size, to.size, hashes, a, b);
-    } catch (cause) {
-      throw this.#badHashes(ref, cause, `sizes ${start.size} to ${to.size}`);
-    }
-    return { origin: ref.origin, from: start.size, to: to.size, hashes: hashes.map(base64) };
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      {
+        operation: "consistencyProof",
+        permission: "proofs.read",
+        target: { from, to: options.to ?? null },
+      },
+      async () => {
+        checkTreeSize(from, "from");
+        if (options.to !== undefined) checkTreeSize(options.to, "to");
+        const log = await this.#tenant(options.tenant ?? this.tenant);
+        const { ref } = log;
+        const to = await this.#checkpointAt(log, options.to);
+        const start = await this.#checkpointAt(log, from);
+        if (start.size > to.size) {
+          throw new GenlogError(
+            "GENLOG_E_USAGE",
+            `--from ${start.size} is larger than --to ${to.size}`,
+          );
+        }
+        const hashes = await this.#assemble(log, planConsistencyProof(start.size, to.size));
+        try {
+          const [a, b] = [start.checkpoint.rootHash, to.checkpoint.rootHash];
+          verifyConsistency(start.size, to.size, hashes, a, b);
+        } catch (cause) {
+          throw this.#badHashes(ref, cause, `sizes ${start.size} to ${to.size}`);
+        }
+        return { origin: ref.origin, from: start.size, to: to.size, hashes: hashes.map(base64) };
+      },
+    );
   }
 
   /** Verifies a tenant's log end to end; see {@link verifyLog}. */
   async verify(
-    options: Omit<VerifyOptions, "verifierKey"> & { tenant?: string; verifierKey?: string } = {},
+    options: Omit<VerifyOptions, "verifierKey"> & {
+      tenant?: string;
+      verifierKey?: string;
+      /** The tenant's `events` log (default) or its `access` log. */
+      stream?: "events" | "access";
+    } = {},
   ): Promise<VerifyReport> {
-    const tenant = options.tenant ?? this.tenant;
-    let log: TenantLog;
-    try {
-      log = await this.#tenant(tenant);
-    } catch (e) {
-      // A file too damaged to find the log in is a finding, not a failure to verify.
-      if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
-      return verifyUnreadableLog(
-        await this.#storeOf(tenant).catch(() => this.#home),
-        this.origin(tenant),
-        e,
+    const { stream = "events", ...verifyOptions } = options;
+    if (stream !== "events" && stream !== ACCESS_STREAM) {
+      throw new GenlogError(
+        "GENLOG_E_INVALID_INPUT",
+        `stream: expected "events" or "access", got ${describeValue(stream)}`,
+        { details: { pointer: "/stream", rule: "enum" } },
       );
     }
-    if (options.verifierKey !== undefined) {
-      // A key of another tenant or instance matches no signature: every checkpoint would be
-      // reported forged, a false alarm for what is a wrong argument.
-      const name = parseVerifierKey(options.verifierKey).name;
-      const expected = `${this.instance}/${log.ref.tenant}`;
-      if (name !== expected) {
-        throw new GenlogError(
-          "GENLOG_E_USAGE",
-          `the verifier key given is the key of ${name}, not of this log (${expected}): pass the key published for ${expected}`,
-          { details: { expected, actual: name } },
-        );
-      }
+    return this.#guard(
+      options.tenant ?? this.tenant,
+      { operation: "verify", permission: "proofs.read", target: { stream } },
+      async () => {
+        const tenant = options.tenant ?? this.tenant;
+        let log: TenantLog;
+        try {
+          log = await this.#tenant(tenant);
+        } catch (e) {
+          // A file too damaged to find the log in is a finding, not a failure to verify.
+          if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
+          return verifyUnreadableLog(
+            await this.#storeOf(tenant).catch(() => this.#home),
+            this.origin(tenant),
+            e,
+          );
+        }
+        if (options.verifierKey !== undefined) {
+          // A key of another tenant or instance matches no signature: every checkpoint would be
+          // reported forged, a false alarm for what is a wrong argument.
+          const name = parseVerifierKey(options.verifierKey).name;
+          const expected = `${this.instance}/${log.ref.tenant}`;
+          if (name !== expected) {
+            throw new GenlogError(
+              "GENLOG_E_USAGE",
+              `the verifier key given is the key of ${name}, not of this log (${expected}): pass the key published for ${expected}`,
+              { details: { expected, actual: name } },
+            );
+          }
+        }
+        const verifierKey = options.verifierKey ?? (await this.verifierKey(log.ref.tenant));
+        if (stream === ACCESS_STREAM) {
+          const ref = await this.#accessRef(log);
+          await (await log.accessWriter?.catch(() => undefined))?.idle();
+          return verifyLog(log.store, ref, { ...verifyOptions, verifierKey });
+        }
+        await idle(log);
+        return verifyLog(log.store, log.ref, { ...verifyOptions, verifierKey });
+      },
+    );
+  }
+
+  /**
+   * One page of a tenant's access log (records of type `genlog.access`, in log order): who
+   * read, exported, proved, erased or administered what, when, why, allowed or denied.
+   * Takes the query options `since`, `until`, `status`, `limit` and `cursor`.
+   */
+  async accessLog(
+    options: Pick<QueryOptions, "tenant" | "since" | "until" | "status" | "limit" | "cursor"> = {},
+  ): Promise<QueryPage> {
+    const tenant = queryTenant(options, this.tenant);
+    return this.#guard(
+      tenant,
+      { operation: "accessLog", permission: "reports.read", target: queryTarget(options) },
+      async () => {
+        const filter = toQueryFilter(options);
+        const log = await this.#tenant(tenant);
+        const ref = await this.#accessRef(log);
+        await (await log.accessWriter?.catch(() => undefined))?.idle();
+        const rows = await log.store.query(ref.logId, filter);
+        return pageOf(rows, ref.origin, filter.limit);
+      },
+      (page) => page.records.length,
+    );
+  }
+
+  /**
+   * The access report of a tenant (`genlog report access`): accesses by principal, with
+   * what stands out flagged (denied attempts, erasures, accesses outside working hours, a day
+   * far above a principal's usual); see {@link accessReport}. Reads the whole access log.
+   */
+  async accessReport(
+    options: { tenant?: string; since?: string; until?: string } = {},
+  ): Promise<AccessReport> {
+    const tenant = options.tenant ?? this.tenant;
+    const window = {
+      ...(options.since !== undefined ? { since: toUtc(options.since, "/since") } : {}),
+      ...(options.until !== undefined ? { until: toUtc(options.until, "/until") } : {}),
+    };
+    return this.#guard(
+      tenant,
+      { operation: "accessReport", permission: "reports.read", target: window },
+      async () => {
+        const log = await this.#tenant(tenant);
+        const ref = await this.#accessRef(log);
+        await (await log.accessWriter?.catch(() => undefined))?.idle();
+        const records: GenerationRecord[] = [];
+        for await (const e of log.store.scanEntries(ref.logId)) {
+          if (e.canonical !== null) records.push(parseStoredRecord(e.canonical, ref.origin, e.seq));
+        }
+        return accessReport(ref.tenant, ref.origin, window, records);
+      },
+    );
+  }
+
+  /**
+   * Creates an API token for a tenant (or every tenant, `scope: "*"`) and a role. The token
+   * is in the result only: the store keeps its SHA-256. Needs `tenant.admin` on the tenant
+   * (`instance.admin` for `*`).
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming `/scope`, `/role`, `/label` or
+   * `/expires`; `GENLOG_E_NOT_FOUND` for a tenant that does not exist.
+   */
+  async createToken(options: TokenOptions): Promise<NewToken> {
+    this.#checkWritable();
+    const { row, token } = newToken(options);
+    return this.#guard(
+      row.scope,
+      {
+        operation: "createToken",
+        permission: row.scope === ALL_TENANTS ? "instance.admin" : "tenant.admin",
+        target: { token: row.id, role: row.role },
+      },
+      async () => {
+        if (row.scope !== ALL_TENANTS) await this.#tenant(row.scope);
+        await this.#home.insertToken(row);
+        return { ...tokenInfo(row), token };
+      },
+    );
+  }
+
+  /** The tokens of this handle's scope (every token for a `*` scope), revoked ones too. */
+  async tokens(): Promise<TokenInfo[]> {
+    const scope = this.#context.scope;
+    return this.#guard(
+      scope,
+      {
+        operation: "tokens",
+        permission: scope === ALL_TENANTS ? "instance.admin" : "tenant.admin",
+      },
+      async () =>
+        (await this.#home.listTokens())
+          .filter((t) => scope === ALL_TENANTS || t.scope === scope)
+          .map(tokenInfo),
+      (list) => list.length,
+    );
+  }
+
+  /**
+   * Revokes a token: from now on it is refused. Needs the same permission as creating it.
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` for an unknown id (or one outside the scope).
+   */
+  async revokeToken(id: string): Promise<TokenInfo> {
+    this.#checkWritable();
+    if (!isTokenId(id)) {
+      throw new GenlogError(
+        "GENLOG_E_INVALID_INPUT",
+        `/id: expected a token id (tok_ and 26 letters a-z or digits 2-7), got ${describeValue(id)}`,
+        { details: { pointer: "/id", rule: "pattern" } },
+      );
     }
-    await idle(log);
-    return verifyLog(log.store, log.ref, {
-      ...options,
-      verifierKey: options.verifierKey ?? (await this.verifierKey(log.ref.tenant)),
+    const known = (await this.#home.listTokens()).find((t) => t.id === id);
+    const scope = known?.scope ?? this.#context.scope;
+    return this.#guard(
+      scope,
+      {
+        operation: "revokeToken",
+        permission: scope === ALL_TENANTS ? "instance.admin" : "tenant.admin",
+        target: { token: id },
+      },
+      async () => {
+        const row = known && (await this.#home.revokeToken(id, new Date().toISOString()));
+        if (row === undefined) {
+          throw new GenlogError("GENLOG_E_NOT_FOUND", `no token ${id}`, { details: { id } });
+        }
+        return tokenInfo(row);
+      },
+    );
+  }
+
+  /**
+   * The view ({@link as}) of the principal a bearer token stands for: an API token made by
+   * {@link createToken}. The rest of the context (`via`, `address`, `purpose`) is the
+   * caller's.
+   *
+   * @throws {GenlogError} `GENLOG_E_UNAUTHENTICATED` for a malformed, unknown, revoked or
+   * expired token (the message never repeats it).
+   */
+  async authenticate(
+    token: string,
+    context: Pick<AccessContext, "via" | "address" | "purpose">,
+  ): Promise<Genlog> {
+    this.#check();
+    const who = await authenticate(this.#home, token);
+    return this.as({ ...context, ...who });
+  }
+
+  /**
+   * Records in a tenant's access log a request refused before any principal was known (no
+   * token, or one refused by {@link authenticate}), so that probing leaves a trace.
+   */
+  async recordUnauthenticated(
+    tenant: string,
+    request: { operation: string; permission: Permission; reason: string; address?: string },
+  ): Promise<void> {
+    const anonymous = this.as({
+      principal: "anonymous",
+      role: "writer",
+      scope: ALL_TENANTS,
+      via: "http",
+      ...(request.address !== undefined ? { address: request.address } : {}),
     });
+    await anonymous.#record(tenant, {
+      operation: request.operation,
+      permission: request.permission,
+      denied: request.reason,
+    });
+  }
+
+  /** The tenant's access log; made on its first access, so a tenant always has one once read. */
+  async #accessRef(log: TenantLog): Promise<LogRef> {
+    const { tenant } = log.ref;
+    const origin = `${this.instance}/${tenant}/${ACCESS_STREAM}`;
+    const ref = await log.store.openLogRef({ origin, tenant, stream: ACCESS_STREAM }, false);
+    if (ref === undefined) {
+      throw new GenlogError("GENLOG_E_NOT_FOUND", `${origin} has no record yet`, {
+        details: { origin },
+      });
+    }
+    return ref;
   }
 
   /** Waits for queued appends, then closes the store. Idempotent. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#isView) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        "a view made by `as` shares its handle: close the handle that openLog returned",
+      );
+    }
+    if (this.#shared.closed) return;
+    this.#shared.closed = true;
     // Appends accepted before close still opening their tenant, or looking up their subject,
     // join their writer's queue first; then every writer drains.
     while (this.#opening.size > 0 || this.#preparing.size > 0) {
@@ -1390,7 +1994,7 @@ export class Genlog {
     }
     for (const p of this.#tenants.values()) {
       const log = await p.catch(() => undefined);
-      if (log !== undefined) await idle(log);
+      if (log !== undefined) await idleAll(log);
     }
     for (const region of this.#regions.values())
       await (await region.catch(() => undefined))?.close();
@@ -1416,7 +2020,8 @@ export class Genlog {
   }
 
   #check(): void {
-    if (this.#closed) throw new GenlogError("GENLOG_E_CLOSED", "this genlog handle is closed");
+    if (this.#shared.closed)
+      throw new GenlogError("GENLOG_E_CLOSED", "this genlog handle is closed");
   }
 
   /** For calls that write: open, and not read-only. */
@@ -1538,7 +2143,7 @@ export class Genlog {
   }
 
   #openKeyStore(): Promise<KeyStore> {
-    if (this.#keyStore === undefined) {
+    if (this.#shared.keyStore === undefined) {
       const opening = openKeyStore({
         store: this.#home,
         keysDir: this.keysDir,
@@ -1546,11 +2151,11 @@ export class Genlog {
         dataDir: this.dataDir,
         readOnly: this.#readOnly,
       });
-      this.#keyStore = opening;
+      this.#shared.keyStore = opening;
       // A failure (a missing key restored later) is retried by the next tenant that opens.
-      opening.catch(() => (this.#keyStore = undefined));
+      opening.catch(() => (this.#shared.keyStore = undefined));
     }
-    return this.#keyStore;
+    return this.#shared.keyStore;
   }
 
   #openWriter(log: TenantLog): Promise<LogWriter> {
@@ -1705,6 +2310,13 @@ async function idle(log: TenantLog): Promise<void> {
   await writer?.idle();
 }
 
+/** Waits for both writers of a tenant, for close. */
+async function idleAll(log: TenantLog): Promise<void> {
+  await idle(log);
+  const access = await log.accessWriter?.catch(() => undefined);
+  await access?.idle();
+}
+
 /**
  * Hands a prepared record to its writer. A record that carried its subject's new row tells
  * the subjects once it is committed, so that later records stop carrying it.
@@ -1725,6 +2337,68 @@ function appendPrepared(
     if (!r.duplicate) pipeline.protector.stored(subject.pseudonym);
     return recordOnly ? r.record : r;
   });
+}
+
+/**
+ * The context of the local operator: whoever runs the library or the CLI on the data
+ * directory (and so holds its keys) acts as superadmin, named by their OS account.
+ */
+export function localContext(via: "library" | "cli", purpose?: string): AccessContext {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env["USER"] ?? "unknown";
+  }
+  const principal = `local:${user.replace(/[^\x21-\x7e]/g, "_").slice(0, 100) || "unknown"}`;
+  return {
+    principal,
+    role: "superadmin",
+    scope: ALL_TENANTS,
+    via,
+    ...(purpose !== undefined ? { purpose } : {}),
+  };
+}
+
+/** The tenant a query names (checked by the query itself), else the handle's. */
+function queryTenant(options: QueryOptions, fallback: string): string {
+  const t: unknown =
+    typeof options === "object" && options !== null
+      ? (options as { tenant?: unknown }).tenant
+      : undefined;
+  return typeof t === "string" ? t : fallback;
+}
+
+/** The filters of a query as the access log keeps them: a person's id is not written down. */
+function queryTarget(options: QueryOptions): Record<string, unknown> {
+  const target: Record<string, unknown> = {};
+  if (typeof options !== "object" || options === null) return target;
+  for (const key of ["type", "actor", "sector", "status", "since", "until", "limit", "cursor"]) {
+    const v: unknown = (options as Record<string, unknown>)[key];
+    if (typeof v === "string") target[key] = v.slice(0, 200);
+    else if (typeof v === "number") target[key] = v;
+  }
+  if (options.user !== undefined) target["user"] = "(a subject id)";
+  return target;
+}
+
+/** Who an erasure, export or hold names, as the access log keeps it: a pseudonym, never an id. */
+function subjectTarget(options: {
+  subject?: unknown;
+  pseudonym?: unknown;
+}): Record<string, unknown> {
+  if (typeof options.pseudonym === "string") return { pseudonym: options.pseudonym.slice(0, 64) };
+  if (options.subject !== undefined) return { subject: "(a subject id)" };
+  return { scope: "tenant" };
+}
+
+/** A page of query results, with the cursor of the next one when the page is full. */
+function pageOf(rows: StoredEntry[], origin: string, limit: number): QueryPage {
+  const last = rows[rows.length - 1];
+  return {
+    records: rows.map((r) => parseStoredRecord(r.canonical, origin, r.seq)),
+    nextCursor: rows.length === limit && last !== undefined ? encodeCursor(last.seq) : null,
+  };
 }
 
 /** A tree size given by the caller: a whole number from 0, or a named INVALID_INPUT. */

@@ -30,6 +30,23 @@ export {
   type Retention,
   type TenantInfo,
 } from "./genlog.js";
+export { localContext } from "./genlog.js";
+export {
+  ROLES,
+  PERMISSIONS,
+  ALL_TENANTS,
+  authorize,
+  type AccessContext,
+  type Role,
+  type Permission,
+  type Decision,
+} from "./core/access.js";
+export {
+  ACCESS_TYPE,
+  type AccessReport,
+  type AccessAnomaly,
+  type PrincipalAccess,
+} from "./log/access-log.js";
 export type { GdprReport } from "./log/gdpr-report.js";
 export { SYSTEM_TYPES } from "./log/system-events.js";
 export type { MasterKeyRotation } from "./log/tenant-keys.js";

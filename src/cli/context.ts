@@ -2,7 +2,7 @@
  * What every command shares: the global options, and how a command opens the data directory.
  */
 import { resolve } from "node:path";
-import { openLog, type Genlog } from "../genlog.js";
+import { localContext, openLog, type Genlog } from "../genlog.js";
 import { GenlogError } from "../errors.js";
 import type { PolicySet } from "../core/privacy/policy.js";
 import { readBounded } from "./read-input.js";
@@ -72,7 +72,18 @@ export async function openForWriting(o: GlobalOptions): Promise<Genlog> {
     ...keysDirOption(o),
     ...(await policyOption(o)),
     create: false,
+    context: cliContext(o),
   });
+}
+
+/**
+ * The request context of a local command: the OS account that runs it, as superadmin (it
+ * holds the data directory and its keys), with `--purpose`. What it erases, exports or
+ * administers is recorded in the tenant's access log under it; a read-only open records
+ * nothing (see docs/guides/access-control.md).
+ */
+export function cliContext(o: GlobalOptions) {
+  return localContext("cli", stringOption(o, "purpose"));
 }
 
 /** Runs `use` on a handle and closes it, whatever happens. */

@@ -23,6 +23,7 @@ import {
   isReaderGone,
 } from "./terminal.js";
 import { defineVerifyCommand } from "./verify-command.js";
+import { defineTokenCommands } from "./token-commands.js";
 
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_INVALID_INPUT",
@@ -35,6 +36,8 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_MALFORMED_NOTE",
   "GENLOG_E_ID_REUSED",
   "GENLOG_E_HELD",
+  "GENLOG_E_UNAUTHENTICATED",
+  "GENLOG_E_FORBIDDEN",
 ]);
 const VERIFY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_BAD_SIGNATURE",
@@ -90,6 +93,12 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
       ).env("GENLOG_POLICY_FILE"),
     )
     .option("--tenant <tenant>", "tenant whose log is used", "default")
+    .addOption(
+      new Option(
+        "--purpose <text>",
+        "why you access the log (recorded with what you erase, export or administer)",
+      ).env("GENLOG_PURPOSE"),
+    )
     .option("--json", "machine-readable output on stdout, and errors as JSON on stderr", false)
     .showHelpAfterError(false)
     .exitOverride()
@@ -111,6 +120,7 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
   defineReportCommands(program, bind);
   defineRetentionCommands(program, bind);
   defineTenantCommands(program, bind);
+  defineTokenCommands(program, bind);
   defineDemoCommand(program, bind);
 
   const addExitStatuses = (cmd: Command): void => {

@@ -163,16 +163,57 @@ function holdLine(h: LegalHold): string {
   return `${what}  since ${h.since} (event ${h.seq})  ${safe(String(h.reason))}`;
 }
 
-/** Adds `report gdpr` to the program. */
+/** Adds `report gdpr` and `report access` to the program. */
 export function defineReportCommands(program: Command, bind: Bind): void {
-  program
-    .command("report")
-    .description("reports on a tenant")
+  const report = program.command("report").description("reports on a tenant");
+  report
     .command("gdpr")
     .description(
       "subjects, erasures, exports, retention and the next purge, legal holds, redactions per rule",
     )
     .action(bind((_args, o) => reportGdpr(o)));
+  report
+    .command("access")
+    .description(
+      "who read, exported, erased or administered what, when and why, by principal, with anomalies flagged",
+    )
+    .option("--since <time>", "from this RFC 3339 date-time or date (inclusive)")
+    .option("--until <time>", "until this RFC 3339 date-time or date (exclusive)")
+    .action(bind((_args, o) => reportAccess(o)));
+}
+
+async function reportAccess(o: GlobalOptions): Promise<number> {
+  const since = stringOption(o, "since");
+  const until = stringOption(o, "until");
+  return withLog(openForReading(o), async (log) => {
+    const r = await log.accessReport({
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+    });
+    if (o.json) {
+      await printLine(JSON.stringify(r));
+      return 0;
+    }
+    const lines = [
+      `Access report of ${r.origin}${r.since !== null ? ` from ${r.since}` : ""}${r.until !== null ? ` until ${r.until}` : ""}`,
+      `accesses:  ${r.accesses} (${r.denied} denied)`,
+      "",
+      "PRINCIPAL                          ROLES           ALLOWED  DENIED  RECORDS  PURPOSES",
+      ...r.principals.map(
+        (p) =>
+          `${safe(p.principal).padEnd(34)} ${p.roles.join(",").padEnd(15)} ${String(p.allowed).padStart(7)} ${String(p.denied).padStart(7)} ${String(p.records).padStart(8)}  ${safe(Object.keys(p.purposes).join("; "))}`,
+      ),
+      "",
+      "anomalies:",
+      ...(r.anomalies.length === 0
+        ? ["  none"]
+        : r.anomalies.map(
+            (a) => `  ${a.kind.padEnd(9)}  ${safe(a.message)} (seq ${a.seqs.join(", ")})`,
+          )),
+    ];
+    await printLine(lines.join("\n"));
+    return 0;
+  });
 }
 
 async function reportGdpr(o: GlobalOptions): Promise<number> {

@@ -56,6 +56,12 @@ export function defineVerifyCommand(program: Command, bind: Bind): void {
         "check an archive (`genlog archive`) instead of the log: every file's digest, the checkpoint's signature, and that the records prove against it",
       ).conflicts(["state", "trusted", "export"]),
     )
+    .addOption(
+      new Option("--stream <stream>", "which log of the tenant: its events or its access log")
+        .choices(["events", "access"])
+        .default("events")
+        .conflicts(["state", "export", "archive"]),
+    )
     .action(bind((_args, o) => verify(o)));
 }
 
@@ -84,7 +90,9 @@ async function verify(o: GlobalOptions): Promise<number> {
     return reportUnopenable(o, e);
   }
   return withLog(Promise.resolve(opening), async (log) => {
-    if (trusted !== undefined) assertCheckpointOf(trusted, log.origin(), "--trusted");
+    const stream = o.stream === "access" ? "access" : "events";
+    const origin = `${log.instance}/${log.tenant}/${stream}`;
+    if (trusted !== undefined) assertCheckpointOf(trusted, origin, "--trusted");
     const plan = state === undefined ? undefined : await state.plan(log, verifierKey);
     if (plan !== undefined) {
       verifierKey = plan.verifierKey;
@@ -96,6 +104,7 @@ async function verify(o: GlobalOptions): Promise<number> {
       report = await log.verify({
         ...(trusted !== undefined ? { trusted } : {}),
         ...(verifierKey !== undefined ? { verifierKey } : {}),
+        stream,
         onProgress: (done, total) => bar.update(done, total),
       });
     } finally {

@@ -141,6 +141,22 @@ export interface HoldRow {
   eventId: string;
 }
 
+/** An API token as stored: its SHA-256, never the token itself. */
+export interface TokenRow {
+  /** `tok_` and 26 base32 characters: the id shown in lists and access records. */
+  id: string;
+  hash: Uint8Array;
+  /** A tenant name, or `*` for every tenant. */
+  scope: string;
+  role: string;
+  label: string;
+  created: string;
+  /** RFC 3339, or null for a token that does not expire. */
+  expires: string | null;
+  /** When it was revoked, or null. */
+  revoked: string | null;
+}
+
 /** One finding of {@link LogStore.checkIntegrity}. */
 export interface StoreDamage {
   /** What is damaged and how, in one sentence. */
@@ -320,6 +336,18 @@ export interface LogStore {
 
   /** A tenant's legal holds in force. */
   listHolds(tenant: string): Promise<HoldRow[]>;
+
+  /** Stores a new API token (home database only). */
+  insertToken(row: TokenRow): Promise<void>;
+  /** The token whose SHA-256 is `hash`, revoked or not, or undefined. */
+  findToken(hash: Uint8Array): Promise<TokenRow | undefined>;
+  /** Every token (revoked ones too), by creation time. */
+  listTokens(): Promise<TokenRow[]>;
+  /**
+   * Marks a token revoked at `at`; returns it, or undefined for an unknown id. Revoking a
+   * revoked token changes nothing and returns it as it is.
+   */
+  revokeToken(id: string, at: string): Promise<TokenRow | undefined>;
 
   /**
    * Leaves nothing deleted on disk: moves the write-ahead log into the database and empties

@@ -20,6 +20,7 @@
  *   share an IV. The leaf binds each envelope to its record: moving one changes the leaf.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { base32 } from "../base32.js";
 
 /** The envelope a record carries in `pii`. */
 export interface Envelope {
@@ -178,23 +179,4 @@ export function isEnvelope(v: unknown): v is Envelope {
     typeof e.iv === "string" &&
     typeof e.ct === "string"
   );
-}
-
-const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
-
-/** RFC 4648 base32, lower case, no padding. */
-function base32(bytes: Uint8Array): string {
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += ALPHABET[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31];
-  return out;
 }

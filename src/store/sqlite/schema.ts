@@ -262,6 +262,28 @@ CREATE TRIGGER tenants_no_update BEFORE UPDATE ON tenants
   BEGIN SELECT RAISE(ABORT, 'genlog: a tenant stays in its region'); END;
 `,
   },
+  {
+    version: 8,
+    description:
+      "API tokens: the SHA-256 of each token (never the token), its tenant scope, role, expiry and revocation; home database only",
+    sql: `
+CREATE TABLE tokens (
+  id      TEXT PRIMARY KEY,
+  hash    BLOB NOT NULL UNIQUE,
+  scope   TEXT NOT NULL,
+  role    TEXT NOT NULL,
+  label   TEXT NOT NULL,
+  created TEXT NOT NULL,
+  expires TEXT,
+  revoked TEXT
+) WITHOUT ROWID;
+CREATE TRIGGER tokens_revoke_only BEFORE UPDATE ON tokens
+  WHEN NEW.id IS NOT OLD.id OR NEW.hash IS NOT OLD.hash OR NEW.scope IS NOT OLD.scope
+    OR NEW.role IS NOT OLD.role OR NEW.created IS NOT OLD.created OR NEW.expires IS NOT OLD.expires
+    OR OLD.revoked IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'genlog: a token can only be revoked, once'); END;
+`,
+  },
 ];
 
 /**

@@ -27,6 +27,7 @@ import {
   type StoredEntry,
   type SubjectRow,
   type HoldRow,
+  type TokenRow,
   type PurgedEntry,
   type PurgeRow,
   type TenantRow,
@@ -553,6 +554,43 @@ export class SqliteStore implements LogStore {
         "SELECT t.tenant AS tenant, t.region AS region, r.dir AS dir, t.created AS created FROM tenants t JOIN regions r ON r.region = t.region WHERE t.tenant = ?",
       )
       .get(tenant) as TenantRow | undefined;
+  }
+
+  async insertToken(row: TokenRow): Promise<void> {
+    this.#do(`storing token ${row.id}`, () =>
+      this.#db
+        .prepare(
+          "INSERT INTO tokens (id, hash, scope, role, label, created, expires, revoked) VALUES (@id, @hash, @scope, @role, @label, @created, @expires, @revoked)",
+        )
+        .run({ ...row, hash: Buffer.from(row.hash) }),
+    );
+  }
+
+  async findToken(hash: Uint8Array): Promise<TokenRow | undefined> {
+    return this.#do("looking up a token", () =>
+      tokenRow(this.#db.prepare("SELECT * FROM tokens WHERE hash = ?").get(Buffer.from(hash))),
+    );
+  }
+
+  async listTokens(): Promise<TokenRow[]> {
+    return this.#do("listing tokens", () =>
+      this.#db
+        .prepare("SELECT * FROM tokens ORDER BY created, id")
+        .all()
+        .map((r) => tokenRow(r)!),
+    );
+  }
+
+  async revokeToken(id: string, at: string): Promise<TokenRow | undefined> {
+    return this.#do(`revoking token ${id}`, () => {
+      const db = this.#db;
+      return db
+        .transaction(() => {
+          db.prepare("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL").run(at, id);
+          return tokenRow(db.prepare("SELECT * FROM tokens WHERE id = ?").get(id));
+        })
+        .immediate();
+    });
   }
 
   async listHolds(tenant: string): Promise<HoldRow[]> {
@@ -1139,4 +1177,11 @@ function asBlob(v: unknown): Buffer {
 /** A record's text, whatever the column holds (a hand-written BLOB is read as UTF-8). */
 function asText(v: unknown): string {
   return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : String(v ?? "");
+}
+
+/** A row of `tokens` as the contract describes it. */
+function tokenRow(r: unknown): TokenRow | undefined {
+  if (r === undefined) return undefined;
+  const row = r as TokenRow & { hash: Buffer };
+  return { ...row, hash: new Uint8Array(row.hash) };
 }

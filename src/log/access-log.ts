@@ -1,0 +1,212 @@
+/**
+ * The access log: every read, export, proof, erasure and administrative call on a tenant,
+ * allowed or denied, as a record of the tenant's `access` log (origin
+ * `<instance>/<tenant>/access`), sealed, checkpointed and verified like the events log. This
+ * module builds those events from a request context and reads them back into the access
+ * report; the handle appends them (see `Genlog.as`).
+ */
+import { SYSTEM_TYPE_PREFIX, type GenerationEvent } from "../core/event-schema.js";
+import type { AccessContext, Permission } from "../core/access.js";
+import type { GenerationRecord } from "../core/record.js";
+import type { ErrorCode } from "../errors.js";
+
+/** The type of every record of an access log. */
+export const ACCESS_TYPE = `${SYSTEM_TYPE_PREFIX}access`;
+
+/** The stream name of access logs. */
+export const ACCESS_STREAM = "access";
+
+/** One access, as the handle describes it. */
+export interface Access {
+  /** The library call (`query`, `get`, `eraseSubject`, …) or the HTTP route. */
+  operation: string;
+  permission: Permission;
+  /** What was asked: filters, an id or seq, sizes; never a subject's id in clear. */
+  target?: Record<string, unknown>;
+  /** Denied: why. */
+  denied?: string;
+  /** The error code when the call failed after it was allowed (`unexpected` for a bug). */
+  error?: ErrorCode | "unexpected";
+  /** How many records it returned or touched, when known. */
+  records?: number;
+}
+
+/**
+ * The event an access is recorded as. The principal is an id (a token id, `oidc:<sub>`,
+ * `local:<user>`), never a secret; the purpose and target go through the tenant's redactor
+ * like any meta, so an e-mail address typed into a purpose is not stored in clear.
+ */
+export function accessEvent(context: AccessContext, access: Access): GenerationEvent {
+  const meta: Record<string, unknown> = {
+    principal: context.principal,
+    role: context.role,
+    scope: context.scope,
+    via: context.via,
+    operation: access.operation,
+    permission: access.permission,
+    decision: access.denied === undefined ? "allow" : "deny",
+  };
+  if (access.denied !== undefined) meta["reason"] = access.denied;
+  if (access.error !== undefined) meta["error"] = access.error;
+  if (access.target !== undefined && Object.keys(access.target).length > 0)
+    meta["target"] = access.target;
+  if (access.records !== undefined) meta["records"] = access.records;
+  if (context.purpose !== undefined) meta["purpose"] = context.purpose;
+  if (context.address !== undefined) meta["address"] = context.address;
+  return {
+    type: ACCESS_TYPE,
+    status: access.denied === undefined && access.error === undefined ? "succeeded" : "failed",
+    meta,
+  };
+}
+
+/** One principal's accesses over the report's window. */
+export interface PrincipalAccess {
+  principal: string;
+  roles: string[];
+  /** Accesses allowed, denied. */
+  allowed: number;
+  denied: number;
+  /** Records returned or touched, summed over the accesses that said how many. */
+  records: number;
+  /** Operations by name, with their counts. */
+  operations: Record<string, number>;
+  /** Purposes declared, with their counts (`(none)` for accesses that gave none). */
+  purposes: Record<string, number>;
+  first: string;
+  last: string;
+}
+
+/** A pattern worth a look, found by {@link accessReport}. */
+export interface AccessAnomaly {
+  kind: "denied" | "erasure" | "off-hours" | "volume";
+  principal: string;
+  /** The seqs of the access records concerned (up to 20). */
+  seqs: number[];
+  message: string;
+}
+
+/** The access report of a tenant: who read what, when and why, and what stands out. */
+export interface AccessReport {
+  tenant: string;
+  origin: string;
+  since: string | null;
+  until: string | null;
+  accesses: number;
+  denied: number;
+  principals: PrincipalAccess[];
+  anomalies: AccessAnomaly[];
+}
+
+/** Hours (UTC, inclusive start, exclusive end) outside which a read is flagged. */
+export const WORKING_HOURS_UTC = { from: 6, to: 20 } as const;
+
+/** A day whose records exceed this many times the principal's median day is flagged. */
+export const VOLUME_FACTOR = 5;
+
+const ERASING = new Set(["eraseSubject"]);
+
+/**
+ * Builds the report from a tenant's access records in log order. Anomalies: every denied
+ * attempt, every erasure, accesses outside working hours (UTC), and a day on which a
+ * principal touched more than {@link VOLUME_FACTOR} times the records of its median day (with
+ * at least three days seen and 100 records that day).
+ */
+export function accessReport(
+  tenant: string,
+  origin: string,
+  window: { since?: string; until?: string },
+  records: Iterable<GenerationRecord>,
+): AccessReport {
+  const byPrincipal = new Map<string, PrincipalAccess>();
+  const perDay = new Map<string, Map<string, { records: number; seqs: number[] }>>();
+  const flagged = new Map<string, AccessAnomaly>();
+  const flag = (kind: AccessAnomaly["kind"], principal: string, seq: number, message: string) => {
+    const key = `${kind}\u0000${principal}\u0000${kind === "volume" ? message : ""}`;
+    const a = flagged.get(key) ?? { kind, principal, seqs: [], message };
+    if (a.seqs.length < 20) a.seqs.push(seq);
+    flagged.set(key, a);
+  };
+  let accesses = 0;
+  let denied = 0;
+  for (const r of records) {
+    if (r.type !== ACCESS_TYPE) continue;
+    if (window.since !== undefined && r.ts < window.since) continue;
+    if (window.until !== undefined && r.ts >= window.until) continue;
+    const m = r.meta;
+    const principal = String(m["principal"] ?? "?");
+    const operation = String(m["operation"] ?? "?");
+    const count = typeof m["records"] === "number" ? m["records"] : 0;
+    const purpose = typeof m["purpose"] === "string" ? m["purpose"] : "(none)";
+    const isDenied = m["decision"] === "deny";
+    accesses++;
+    if (isDenied) denied++;
+    let p = byPrincipal.get(principal);
+    if (p === undefined) {
+      p = {
+        principal,
+        roles: [],
+        allowed: 0,
+        denied: 0,
+        records: 0,
+        operations: {},
+        purposes: {},
+        first: r.ts,
+        last: r.ts,
+      };
+      byPrincipal.set(principal, p);
+    }
+    const role = String(m["role"] ?? "?");
+    if (!p.roles.includes(role)) p.roles.push(role);
+    if (isDenied) p.denied++;
+    else p.allowed++;
+    p.records += count;
+    p.operations[operation] = (p.operations[operation] ?? 0) + 1;
+    p.purposes[purpose] = (p.purposes[purpose] ?? 0) + 1;
+    p.last = r.ts;
+    if (isDenied) flag("denied", principal, r.seq, `${principal} was denied access`);
+    else if (ERASING.has(operation))
+      flag("erasure", principal, r.seq, `${principal} erased subjects`);
+    const hour = Number(r.ts.slice(11, 13));
+    if (hour < WORKING_HOURS_UTC.from || hour >= WORKING_HOURS_UTC.to) {
+      flag(
+        "off-hours",
+        principal,
+        r.seq,
+        `${principal} accessed the log outside ${WORKING_HOURS_UTC.from}:00–${WORKING_HOURS_UTC.to}:00 UTC`,
+      );
+    }
+    const days = perDay.get(principal) ?? new Map<string, { records: number; seqs: number[] }>();
+    perDay.set(principal, days);
+    const day = days.get(r.ts.slice(0, 10)) ?? { records: 0, seqs: [] };
+    day.records += count;
+    if (day.seqs.length < 20) day.seqs.push(r.seq);
+    days.set(r.ts.slice(0, 10), day);
+  }
+  for (const [principal, days] of perDay) {
+    if (days.size < 3) continue;
+    const counts = [...days.values()].map((d) => d.records).sort((a, b) => a - b);
+    const median = counts[Math.floor(counts.length / 2)]!;
+    for (const [date, d] of days) {
+      if (d.records >= 100 && d.records > VOLUME_FACTOR * Math.max(median, 1)) {
+        for (const seq of d.seqs)
+          flag(
+            "volume",
+            principal,
+            seq,
+            `${principal} touched ${d.records} records on ${date}, over ${VOLUME_FACTOR}× its median day (${median})`,
+          );
+      }
+    }
+  }
+  return {
+    tenant,
+    origin,
+    since: window.since ?? null,
+    until: window.until ?? null,
+    accesses,
+    denied,
+    principals: [...byPrincipal.values()].sort((a, b) => a.principal.localeCompare(b.principal)),
+    anomalies: [...flagged.values()],
+  };
+}
