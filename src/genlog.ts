@@ -31,6 +31,7 @@ import {
   accessEvent,
   accessReport,
   type Access,
+  type AccessRecordContext,
   type AccessReport,
 } from "./log/access-log.js";
 import {
@@ -749,9 +750,13 @@ export class Genlog {
    * tenant, else in the handle's default one: a probe of other tenants' names leaves a
    * trace. A read-only handle (an auditor's copy) cannot write and records nothing.
    */
-  async #record(tenant: string, access: Access): Promise<void> {
+  async #record(
+    tenant: string,
+    access: Access,
+    context: AccessRecordContext = this.#context,
+  ): Promise<void> {
     if (this.#readOnly) return;
-    const fallback = this.#context.scope === ALL_TENANTS ? this.tenant : this.#context.scope;
+    const fallback = context.scope === ALL_TENANTS ? this.tenant : context.scope;
     let log: TenantLog;
     try {
       log = await this.#tenant(tenant === ALL_TENANTS ? fallback : tenant);
@@ -762,7 +767,7 @@ export class Genlog {
       access = { ...access, target: { ...access.target, tenant: String(tenant).slice(0, 64) } };
     }
     const writer = await (log.accessWriter ??= this.#openAccessWriter(log));
-    const event = accessEvent(this.#context, access);
+    const event = accessEvent(context, access);
     const prepared = prepareEvent(event, log.ref.tenant, log.pipeline!);
     if (prepared instanceof Promise) throw new Error("an access event names no actor");
     await writer.appendRecord(prepared, false);
@@ -1875,9 +1880,14 @@ export class Genlog {
     );
   }
 
-  /** The tokens of this handle's scope (every token for a `*` scope), revoked ones too. */
-  async tokens(): Promise<TokenInfo[]> {
-    const scope = this.#context.scope;
+  /**
+   * The tokens of a scope (a tenant, or `*` for the instance-wide ones; default this handle's
+   * scope, where `*` lists every token), revoked ones too.
+   */
+  async tokens(of?: string): Promise<TokenInfo[]> {
+    const scope = of ?? this.#context.scope;
+    // Without a scope, a handle for every tenant lists every token.
+    const all = of === undefined && scope === ALL_TENANTS;
     return this.#guard(
       scope,
       {
@@ -1885,19 +1895,18 @@ export class Genlog {
         permission: scope === ALL_TENANTS ? "instance.admin" : "tenant.admin",
       },
       async () =>
-        (await this.#home.listTokens())
-          .filter((t) => scope === ALL_TENANTS || t.scope === scope)
-          .map(tokenInfo),
+        (await this.#home.listTokens()).filter((t) => all || t.scope === scope).map(tokenInfo),
       (list) => list.length,
     );
   }
 
   /**
    * Revokes a token: from now on it is refused. Needs the same permission as creating it.
+   * With `scope`, only a token of that scope is revoked.
    *
-   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` for an unknown id (or one outside the scope).
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` for an unknown id (or one of another scope).
    */
-  async revokeToken(id: string): Promise<TokenInfo> {
+  async revokeToken(id: string, options: { scope?: string } = {}): Promise<TokenInfo> {
     this.#checkWritable();
     if (!isTokenId(id)) {
       throw new GenlogError(
@@ -1906,7 +1915,9 @@ export class Genlog {
         { details: { pointer: "/id", rule: "pattern" } },
       );
     }
-    const known = (await this.#home.listTokens()).find((t) => t.id === id);
+    const known = (await this.#home.listTokens()).find(
+      (t) => t.id === id && (options.scope === undefined || t.scope === options.scope),
+    );
     const scope = known?.scope ?? this.#context.scope;
     return this.#guard(
       scope,
@@ -1935,7 +1946,7 @@ export class Genlog {
    */
   async authenticate(
     token: string,
-    context: Pick<AccessContext, "via" | "address" | "purpose">,
+    context: Pick<AccessContext, "via" | "address" | "purpose" | "route">,
   ): Promise<Genlog> {
     this.#check();
     const who = await authenticate(this.#home, token);
@@ -1948,20 +1959,26 @@ export class Genlog {
    */
   async recordUnauthenticated(
     tenant: string,
-    request: { operation: string; permission: Permission; reason: string; address?: string },
+    request: {
+      operation: string;
+      permission: Permission;
+      reason: string;
+      address?: string;
+      route?: string;
+    },
   ): Promise<void> {
-    const anonymous = this.as({
-      principal: "anonymous",
-      role: "writer",
-      scope: ALL_TENANTS,
-      via: "http",
-      ...(request.address !== undefined ? { address: request.address } : {}),
-    });
-    await anonymous.#record(tenant, {
-      operation: request.operation,
-      permission: request.permission,
-      denied: request.reason,
-    });
+    await this.#record(
+      tenant,
+      { operation: request.operation, permission: request.permission, denied: request.reason },
+      {
+        principal: "anonymous",
+        role: null,
+        scope: ALL_TENANTS,
+        via: "http",
+        ...(request.address !== undefined ? { address: request.address } : {}),
+        ...(request.route !== undefined ? { route: request.route } : {}),
+      },
+    );
   }
 
   /** The tenant's access log; made on its first access, so a tenant always has one once read. */

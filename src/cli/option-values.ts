@@ -53,3 +53,16 @@ export function parseTimeBound(value: string, option: string): string {
   }
   return new Date(ms).toISOString();
 }
+
+/** A whole number within [min, max]. */
+export function integerOption(value: string, option: string, min: number, max: number): number {
+  const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      `${option}: expected a whole number from ${min} to ${max}, got ${shown(value)}`,
+      { details: { option } },
+    );
+  }
+  return n;
+}

@@ -24,6 +24,7 @@ import {
 } from "./terminal.js";
 import { defineVerifyCommand } from "./verify-command.js";
 import { defineTokenCommands } from "./token-commands.js";
+import { defineServeCommand } from "./serve-command.js";
 
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_INVALID_INPUT",
@@ -121,6 +122,7 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
   defineRetentionCommands(program, bind);
   defineTenantCommands(program, bind);
   defineTokenCommands(program, bind);
+  defineServeCommand(program, bind);
   defineDemoCommand(program, bind);
 
   const addExitStatuses = (cmd: Command): void => {

@@ -55,6 +55,8 @@ export interface AccessContext {
   via: "library" | "cli" | "http";
   /** The client's address, for HTTP. */
   address?: string;
+  /** The request, for HTTP: its method and route (`GET /v1/tenants/:tenant/events`). */
+  route?: string;
 }
 
 /** A decision: allowed, or denied with the reason said to the caller and logged. */

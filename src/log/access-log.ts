@@ -31,12 +31,17 @@ export interface Access {
   records?: number;
 }
 
+/** The context an access is recorded under: a request refused before any principal was known has no role. */
+export type AccessRecordContext = Omit<AccessContext, "role"> & {
+  role: AccessContext["role"] | null;
+};
+
 /**
  * The event an access is recorded as. The principal is an id (a token id, `oidc:<sub>`,
  * `local:<user>`), never a secret; the purpose and target go through the tenant's redactor
  * like any meta, so an e-mail address typed into a purpose is not stored in clear.
  */
-export function accessEvent(context: AccessContext, access: Access): GenerationEvent {
+export function accessEvent(context: AccessRecordContext, access: Access): GenerationEvent {
   const meta: Record<string, unknown> = {
     principal: context.principal,
     role: context.role,
@@ -53,6 +58,7 @@ export function accessEvent(context: AccessContext, access: Access): GenerationE
   if (access.records !== undefined) meta["records"] = access.records;
   if (context.purpose !== undefined) meta["purpose"] = context.purpose;
   if (context.address !== undefined) meta["address"] = context.address;
+  if (context.route !== undefined) meta["route"] = context.route;
   return {
     type: ACCESS_TYPE,
     status: access.denied === undefined && access.error === undefined ? "succeeded" : "failed",
@@ -156,7 +162,7 @@ export function accessReport(
       };
       byPrincipal.set(principal, p);
     }
-    const role = String(m["role"] ?? "?");
+    const role = typeof m["role"] === "string" ? m["role"] : "(none)";
     if (!p.roles.includes(role)) p.roles.push(role);
     if (isDenied) p.denied++;
     else p.allowed++;

@@ -1,0 +1,73 @@
+/**
+ * `genlog serve`: the HTTP API over the data directory, until SIGTERM or SIGINT, which stop
+ * it gracefully: no new connection is accepted, requests in flight finish (their appends are
+ * committed and answered), then the store is closed.
+ */
+import { Option, type Command } from "commander";
+import { buildServer } from "../server/app.js";
+import { openForWriting, stringOption, type Bind, type GlobalOptions } from "./context.js";
+import { printLine, say } from "./terminal.js";
+import { integerOption } from "./option-values.js";
+
+/** Adds `serve` to the program. */
+export function defineServeCommand(program: Command, bind: Bind): void {
+  program
+    .command("serve")
+    .description(
+      "serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) until SIGTERM or SIGINT",
+    )
+    .addOption(new Option("--port <port>", "TCP port").env("GENLOG_PORT").default("8080"))
+    .addOption(
+      new Option("--host <host>", "address to listen on (put a TLS proxy in front for others)")
+        .env("GENLOG_HOST")
+        .default("127.0.0.1"),
+    )
+    .option("--rate-limit <n>", "requests a minute per token; 0 disables", "60000")
+    .option("--max-batch <n>", "most events in one POST events", "1000")
+    .option("--body-limit <bytes>", "largest request body", String(1024 * 1024))
+    .option("--trust-proxy", "take the client address from X-Forwarded-For (behind a proxy)")
+    .action(bind((_args, o) => serve(o)));
+}
+
+async function serve(o: GlobalOptions): Promise<number> {
+  const port = integerOption(stringOption(o, "port")!, "--port", 0, 65535);
+  const rate = integerOption(stringOption(o, "rateLimit")!, "--rate-limit", 0, 1e9);
+  const maxBatch = integerOption(stringOption(o, "maxBatch")!, "--max-batch", 1, 4096);
+  const bodyLimit = integerOption(stringOption(o, "bodyLimit")!, "--body-limit", 1024, 1 << 30);
+  const log = await openForWriting(o);
+  let app;
+  try {
+    app = await buildServer({
+      log,
+      rateLimit: rate === 0 ? false : rate,
+      maxBatch,
+      bodyLimit,
+      trustProxy: o.trustProxy === true,
+    });
+    const address = await app.listen({ port, host: stringOption(o, "host")! });
+    if (o.json) await printLine(JSON.stringify({ url: address }));
+    else
+      say(
+        `genlog serving ${address} (API docs: ${address}/docs, OpenAPI: ${address}/openapi.json)`,
+      );
+  } catch (e) {
+    await app?.close();
+    await log.close();
+    throw e;
+  }
+  const server = app;
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      resolve();
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+  // In-flight requests finish (their appends commit and are answered) before the store closes.
+  await server.close();
+  await log.close();
+  say("genlog stopped");
+  return 0;
+}

@@ -1,0 +1,279 @@
+/**
+ * The HTTP API: a Fastify app over one {@link Genlog} handle. The server only turns requests
+ * into library calls: it authenticates the bearer token into a request context (a view made
+ * by `Genlog.authenticate`), and the library decides with the one `authorize` function and
+ * records the access. Routes live under `/v1/tenants/{tenant}/`, and the tenant of a request
+ * is always the one in its path.
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import underPressure from "@fastify/under-pressure";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { GenlogError, isGenlogError } from "../errors.js";
+import type { Genlog } from "../genlog.js";
+import type { Permission } from "../core/access.js";
+import { httpStatusOf, isRetryable } from "./http-errors.js";
+import { Metrics } from "./metrics.js";
+import { eventRoutes } from "./routes/events.js";
+import { proofRoutes } from "./routes/proofs.js";
+import { subjectRoutes } from "./routes/subjects.js";
+import { reportRoutes } from "./routes/reports.js";
+import { adminRoutes } from "./routes/admin.js";
+import { packageVersion } from "./version.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The handle acting for the request's principal (set once the token is checked). */
+    genlog: Genlog;
+  }
+  interface FastifyContextConfig {
+    /** The permission the route needs: documented in OpenAPI, decided by the library. */
+    permission?: Permission;
+    /** The library call the route makes, as recorded when a request is refused before it. */
+    operation?: string;
+  }
+}
+
+/** Options of {@link buildServer}. */
+export interface ServerOptions {
+  /** The handle the server serves; it stays the caller's to close after the server. */
+  log: Genlog;
+  /** Largest request body in bytes; default 1 MiB. */
+  bodyLimit?: number;
+  /** Most events in one `POST events`; default 1000. */
+  maxBatch?: number;
+  /** Requests a minute per token (per address without one); default 60,000; `false` disables. */
+  rateLimit?: number | false;
+  /** Fastify's logger (pino) options, or false; default warnings only. */
+  logger?: boolean | { level: string };
+  /** Trust `X-Forwarded-For` from a reverse proxy (see docs/guides/deployment.md); default false. */
+  trustProxy?: boolean | string | string[];
+  /** Answer 503 when the event loop lags past this many ms; default 1000. */
+  maxEventLoopDelay?: number;
+}
+
+/** The header a caller declares the purpose of an access in. */
+export const PURPOSE_HEADER = "x-genlog-purpose";
+
+/** Builds the app (not yet listening). */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { log } = options;
+  const app = Fastify({
+    logger: options.logger ?? { level: "warn" },
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    // Unknown query parameters are refused (a misspelt filter would match everything), and
+    // values are never coerced into another type behind the caller's back, but numbers and
+    // booleans in query strings.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // Tokens never reach the logs: Fastify's request serializer logs no headers, and requests
+    // are logged at level info only.
+    return503OnClosing: true,
+  });
+  const metrics = new Metrics();
+
+  await app.register(helmet, {
+    // The docs UI needs its own scripts and styles; everything else is JSON.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", "data:"],
+      },
+    },
+  });
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.maxEventLoopDelay ?? 1000,
+    retryAfter: 5,
+    exposeStatusRoute: false,
+    customError: class extends GenlogError {
+      constructor() {
+        super("GENLOG_E_BUSY", "the server is overloaded: retry after the Retry-After seconds");
+      }
+    },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "genlog",
+        version: packageVersion(),
+        description:
+          "A verifiable, privacy-first ledger of code-generation events. Every request needs `Authorization: Bearer <token>`; every read, export, proof, erasure and administrative call is recorded in the tenant's access log. Errors are `{code, message, details}` with the codes of docs/reference/errors.md.",
+      },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  app.setErrorHandler((error: FastifyError | GenlogError, request, reply) => {
+    const e = toGenlogError(error);
+    if (e === undefined) {
+      request.log.error({ err: error }, "genlog: unexpected failure");
+      return reply.code(500).send({ code: null, message: "unexpected failure", details: {} });
+    }
+    const status =
+      "statusCode" in error && error.statusCode === 413
+        ? 413
+        : e.code === "GENLOG_E_INVALID_INPUT" && "statusCode" in error && error.statusCode === 415
+          ? 415
+          : httpStatusOf(e.code);
+    if (status === 401) void reply.header("www-authenticate", 'Bearer realm="genlog"');
+    if (isRetryable(e.code) || e.code === "GENLOG_E_RATE_LIMITED") {
+      if (reply.getHeader("retry-after") === undefined) void reply.header("retry-after", "1");
+    }
+    if (e.code === "GENLOG_E_UNAUTHENTICATED" || e.code === "GENLOG_E_FORBIDDEN") {
+      metrics.denials.inc({
+        reason: e.code === "GENLOG_E_FORBIDDEN" ? "forbidden" : "unauthenticated",
+      });
+    }
+    return reply.code(status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        new GenlogError(
+          "GENLOG_E_NOT_FOUND",
+          `no route ${request.method} ${request.url.split("?")[0]}`,
+        ).toJSON(),
+      ),
+  );
+
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
+  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await log.size();
+      return { ok: true };
+    } catch (e) {
+      return reply.code(503).send({ ok: false, code: isGenlogError(e) ? e.code : null });
+    }
+  });
+  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.text()),
+  );
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (v1) => {
+      if (options.rateLimit !== false) {
+        await v1.register(rateLimit, {
+          max: options.rateLimit ?? 60_000,
+          timeWindow: 60_000,
+          // Per token (a hash-like prefix would do; the header is never logged), else per address.
+          keyGenerator: (request) => request.headers.authorization ?? request.ip,
+          errorResponseBuilder: (_request, context) =>
+            new GenlogError(
+              "GENLOG_E_RATE_LIMITED",
+              `rate limit of ${context.max} requests a minute reached: retry in ${Math.ceil(context.ttl / 1000)} s`,
+            ),
+        });
+      }
+      v1.addHook("onRequest", async (request) => {
+        request.genlog = await authenticateRequest(log, request);
+      });
+      v1.addHook("onResponse", async (request, reply) => {
+        metrics.requests.inc({
+          route: request.routeOptions.url ?? "unknown",
+          method: request.method,
+          status: String(reply.statusCode),
+        });
+      });
+      await v1.register(eventRoutes, { maxBatch: options.maxBatch ?? 1000, metrics });
+      await v1.register(proofRoutes, { metrics });
+      await v1.register(subjectRoutes);
+      await v1.register(reportRoutes);
+      await v1.register(adminRoutes);
+    },
+    { prefix: "/v1" },
+  );
+  return app;
+}
+
+/**
+ * The request's principal as a handle: the bearer token checked by the library, the purpose
+ * header and the client's address added. A request refused here is recorded in the access
+ * log of the tenant in its path (or the default one) as `anonymous`, and answered 401.
+ */
+async function authenticateRequest(log: Genlog, request: FastifyRequest): Promise<Genlog> {
+  const tenant = (request.params as { tenant?: string } | undefined)?.tenant ?? "*";
+  const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
+  const header = request.headers.authorization;
+  const purpose = purposeOf(request);
+  const bearer = typeof header === "string" ? /^Bearer +(\S+)$/i.exec(header) : null;
+  try {
+    if (bearer === null) {
+      throw new GenlogError(
+        "GENLOG_E_UNAUTHENTICATED",
+        "no credentials: send Authorization: Bearer <token> (genlog token create)",
+      );
+    }
+    return await log.authenticate(bearer[1]!, {
+      via: "http",
+      address: request.ip,
+      route,
+      ...(purpose !== undefined ? { purpose } : {}),
+    });
+  } catch (e) {
+    if (isGenlogError(e, "GENLOG_E_UNAUTHENTICATED")) {
+      const config = request.routeOptions.config;
+      await log.recordUnauthenticated(tenant, {
+        operation: config.operation ?? route,
+        permission: config.permission ?? "events.read",
+        reason: e.message,
+        address: request.ip,
+        route,
+      });
+    }
+    throw e;
+  }
+}
+
+/** `X-Genlog-Purpose`, checked: one header, printable, at most 200 characters. */
+function purposeOf(request: FastifyRequest): string | undefined {
+  const v = request.headers[PURPOSE_HEADER];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v.length > 200 || /\p{Cc}/u.test(v)) {
+    throw new GenlogError(
+      "GENLOG_E_INVALID_INPUT",
+      "X-Genlog-Purpose: expected one header of at most 200 printable characters",
+      { details: { pointer: "/headers/x-genlog-purpose", rule: "purpose" } },
+    );
+  }
+  return v;
+}
+
+/** Fastify's own errors (schema, body, content type) as GenlogErrors naming the field. */
+function toGenlogError(error: FastifyError | GenlogError): GenlogError | undefined {
+  if (error instanceof GenlogError) return error;
+  const validation = (error as FastifyError).validation;
+  if (validation !== undefined && validation.length > 0) {
+    const v = validation[0]!;
+    const where = (error as FastifyError).validationContext ?? "body";
+    const missing =
+      v.keyword === "required"
+        ? `/${String((v.params as { missingProperty?: string }).missingProperty)}`
+        : "";
+    const extra =
+      v.keyword === "additionalProperties"
+        ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}`
+        : "";
+    const pointer = `/${where}${v.instancePath}${missing}${extra}`;
+    return new GenlogError("GENLOG_E_INVALID_INPUT", `${pointer}: ${v.message ?? "invalid"}`, {
+      details: { pointer, rule: v.keyword },
+    });
+  }
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new GenlogError("GENLOG_E_INVALID_INPUT", error.message, {
+      details: { pointer: "", rule: (error as FastifyError).code ?? "request" },
+    });
+  }
+  return undefined;
+}

@@ -1,0 +1,205 @@
+/** Administration: tenants, tokens, retention and purge. */
+import { Type, type Static } from "@sinclair/typebox";
+import type { FastifyPluginAsync } from "fastify";
+import { ROLES } from "../../core/access.js";
+import { SLUG_PATTERN } from "../../core/event-schema.js";
+import { TenantParams, defined, described, tenantOf } from "./common.js";
+import { typeboxCompiler } from "./validate.js";
+
+const TenantBody = Type.Object(
+  {
+    tenant: Type.String({ pattern: SLUG_PATTERN }),
+    region: Type.Optional(
+      Type.String({ pattern: SLUG_PATTERN, description: "Where its data lives (residency)." }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const TokenBody = Type.Object(
+  {
+    role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+    expires: Type.Optional(
+      Type.String({ maxLength: 64, description: "RFC 3339 date-time or date." }),
+    ),
+    label: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+const TokenParams = Type.Object(
+  { tenant: TenantParams.properties.tenant, id: Type.String({ pattern: "^tok_[a-z2-7]{26}$" }) },
+  { additionalProperties: false },
+);
+const RetentionBody = Type.Object(
+  {
+    days: Type.Integer({ minimum: 1, maximum: 36500 }),
+    reason: Type.String({ minLength: 1, maxLength: 1000 }),
+  },
+  { additionalProperties: false },
+);
+const PurgeBody = Type.Object(
+  {
+    before: Type.Optional(
+      Type.String({ maxLength: 64, description: "Default: now minus the retention." }),
+    ),
+    dryRun: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const adminRoutes: FastifyPluginAsync = async (app) => {
+  app.setValidatorCompiler(typeboxCompiler());
+
+  app.get(
+    "/tenants",
+    {
+      config: { permission: "tenant.read", operation: "tenants" },
+      schema: described(
+        "admin",
+        "tenant.read",
+        "Tenants",
+        "Every tenant the token's scope covers, with its region, database and size.",
+      ),
+    },
+    async (request) => request.genlog.tenants(),
+  );
+
+  app.post(
+    "/tenants",
+    {
+      config: { permission: "instance.admin", operation: "createTenant" },
+      schema: {
+        ...described(
+          "admin",
+          "instance.admin",
+          "Create a tenant",
+          "Its signing key and log, in a region when `region` is given (its records then live only in that region's database). A tenant's region never changes.",
+        ),
+        body: TenantBody,
+      },
+    },
+    async (request, reply) => {
+      const { tenant, region } = request.body as Static<typeof TenantBody>;
+      return reply.code(201).send(await request.genlog.createTenant(tenant, defined({ region })));
+    },
+  );
+
+  app.get(
+    "/tenants/:tenant",
+    {
+      config: { permission: "tenant.read", operation: "tenantInfo" },
+      schema: { ...described("admin", "tenant.read", "One tenant"), params: TenantParams },
+    },
+    async (request) => request.genlog.tenantInfo(tenantOf(request)),
+  );
+
+  app.get(
+    "/tenants/:tenant/tokens",
+    {
+      config: { permission: "tenant.admin", operation: "tokens" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.admin",
+          "The tenant's API tokens",
+          "Never the tokens themselves: id, role, expiry, revocation.",
+        ),
+        params: TenantParams,
+      },
+    },
+    async (request) => request.genlog.tokens(tenantOf(request)),
+  );
+
+  app.post(
+    "/tenants/:tenant/tokens",
+    {
+      config: { permission: "tenant.admin", operation: "createToken" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.admin",
+          "Create an API token for the tenant",
+          "256 random bits, in the answer only (the server keeps its SHA-256). A `superadmin` token covers every tenant: create it with `genlog token create --tenant '*'`.",
+        ),
+        params: TenantParams,
+        body: TokenBody,
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Static<typeof TokenBody>;
+      const created = await request.genlog.createToken(
+        defined({ ...body, scope: tenantOf(request) }),
+      );
+      return reply.code(201).header("cache-control", "no-store").send(created);
+    },
+  );
+
+  app.delete(
+    "/tenants/:tenant/tokens/:id",
+    {
+      config: { permission: "tenant.admin", operation: "revokeToken" },
+      schema: { ...described("admin", "tenant.admin", "Revoke a token"), params: TokenParams },
+    },
+    async (request) => {
+      const { id } = request.params as Static<typeof TokenParams>;
+      return request.genlog.revokeToken(id, { scope: tenantOf(request) });
+    },
+  );
+
+  app.get(
+    "/tenants/:tenant/retention",
+    {
+      config: { permission: "tenant.read", operation: "retention" },
+      schema: {
+        ...described("admin", "tenant.read", "The tenant's retention"),
+        params: TenantParams,
+      },
+    },
+    async (request) => request.genlog.retention(tenantOf(request)),
+  );
+
+  app.put(
+    "/tenants/:tenant/retention",
+    {
+      config: { permission: "tenant.admin", operation: "setRetention" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.admin",
+          "Set the tenant's retention",
+          "Recorded as a `genlog.retention` event with the reason; `belowAiActMinimum` says when it is under the EU AI Act's six months.",
+        ),
+        params: TenantParams,
+        body: RetentionBody,
+      },
+    },
+    async (request) =>
+      request.genlog.setRetention({
+        ...(request.body as Static<typeof RetentionBody>),
+        tenant: tenantOf(request),
+      }),
+  );
+
+  app.post(
+    "/tenants/:tenant/purge",
+    {
+      config: { permission: "tenant.admin", operation: "purge" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.admin",
+          "Purge records past retention",
+          "Deletes the bodies and envelopes of records older than the cutoff and keeps the tree: old checkpoints and the proofs of the remaining entries still verify.",
+        ),
+        params: TenantParams,
+        body: Type.Optional(PurgeBody),
+      },
+    },
+    async (request) =>
+      request.genlog.purge(
+        defined({
+          ...((request.body ?? {}) as Static<typeof PurgeBody>),
+          tenant: tenantOf(request),
+        }),
+      ),
+  );
+};

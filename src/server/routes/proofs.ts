@@ -1,0 +1,159 @@
+/** Checkpoints, inclusion and consistency proofs, and verify. */
+import { Type, type Static } from "@sinclair/typebox";
+import type { FastifyPluginAsync } from "fastify";
+import type { Metrics } from "../metrics.js";
+import { TenantParams, defined, described, tenantOf } from "./common.js";
+import { typeboxCompiler } from "./validate.js";
+
+const Size = (description: string) => Type.Integer({ minimum: 0, description });
+
+export const proofRoutes: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
+  app.setValidatorCompiler(typeboxCompiler());
+
+  const CheckpointQuery = Type.Object(
+    {
+      size: Type.Optional(
+        Size("The checkpoint issued at exactly this size (default: the latest)."),
+      ),
+    },
+    { additionalProperties: false },
+  );
+  app.get(
+    "/tenants/:tenant/checkpoint",
+    {
+      config: { permission: "proofs.read", operation: "checkpoint" },
+      schema: {
+        ...described(
+          "proofs",
+          "proofs.read",
+          "The latest signed checkpoint",
+          "The C2SP signed note (text/plain): origin, tree size, root hash, and the Ed25519 signature, checkable with the tenant's verifier key by any transparency-log tool.",
+        ),
+        params: TenantParams,
+        querystring: CheckpointQuery,
+        produces: ["text/plain"],
+      },
+    },
+    async (request, reply) => {
+      const tenant = tenantOf(request);
+      const { size } = request.query as Static<typeof CheckpointQuery>;
+      const note =
+        size === undefined
+          ? await request.genlog.checkpoint(tenant)
+          : await request.genlog.checkpointAt(size, tenant);
+      if (note === undefined) {
+        return reply.code(404).send({
+          code: "GENLOG_E_NOT_FOUND",
+          message: `tenant ${tenant} has no checkpoint yet: append a record first`,
+          details: {},
+        });
+      }
+      return reply.type("text/plain; charset=utf-8").send(note);
+    },
+  );
+
+  const InclusionParams = Type.Object(
+    {
+      tenant: TenantParams.properties.tenant,
+      id: Type.String({ pattern: "^[0-9A-Za-z-]{1,36}$", description: "A record id or seq." }),
+    },
+    { additionalProperties: false },
+  );
+  const InclusionQuery = Type.Object(
+    {
+      treeSize: Type.Optional(Size("Prove in the tree of this checkpoint (default: the latest).")),
+    },
+    { additionalProperties: false },
+  );
+  app.get(
+    "/tenants/:tenant/proofs/inclusion/:id",
+    {
+      config: { permission: "proofs.read", operation: "inclusionProof" },
+      schema: {
+        ...described(
+          "proofs",
+          "proofs.read",
+          "Inclusion proof of a record",
+          "RFC 9162 inclusion proof of the record in the tree of a signed checkpoint, with the checkpoint and the record. Check it with `checkInclusionProof` or `genlog verify`.",
+        ),
+        params: InclusionParams,
+        querystring: InclusionQuery,
+      },
+    },
+    async (request) => {
+      const { id } = request.params as Static<typeof InclusionParams>;
+      const q = request.query as Static<typeof InclusionQuery>;
+      const stop = metrics.proofSeconds.startTimer({ kind: "inclusion" });
+      const proof = await request.genlog.inclusionProof(
+        id,
+        defined({ tenant: tenantOf(request), treeSize: q.treeSize }),
+      );
+      stop();
+      return proof;
+    },
+  );
+
+  const ConsistencyQuery = Type.Object(
+    {
+      from: Size("Size of the older checkpoint."),
+      to: Type.Optional(Size("Size of the newer checkpoint (default: the latest).")),
+    },
+    { additionalProperties: false },
+  );
+  app.get(
+    "/tenants/:tenant/proofs/consistency",
+    {
+      config: { permission: "proofs.read", operation: "consistencyProof" },
+      schema: {
+        ...described(
+          "proofs",
+          "proofs.read",
+          "Consistency proof between two checkpoints",
+          "RFC 9162 consistency proof that the tree at `to` extends the tree at `from`.",
+        ),
+        params: TenantParams,
+        querystring: ConsistencyQuery,
+      },
+    },
+    async (request) => {
+      const q = request.query as Static<typeof ConsistencyQuery>;
+      const stop = metrics.proofSeconds.startTimer({ kind: "consistency" });
+      const proof = await request.genlog.consistencyProof(
+        q.from,
+        defined({ tenant: tenantOf(request), to: q.to }),
+      );
+      stop();
+      return proof;
+    },
+  );
+
+  const VerifyBody = Type.Object(
+    {
+      stream: Type.Optional(Type.Union([Type.Literal("events"), Type.Literal("access")])),
+      trusted: Type.Optional(
+        Type.String({ maxLength: 8192, description: "A signed checkpoint the log must extend." }),
+      ),
+    },
+    { additionalProperties: false },
+  );
+  app.post(
+    "/tenants/:tenant/verify",
+    {
+      config: { permission: "proofs.read", operation: "verify" },
+      schema: {
+        ...described(
+          "proofs",
+          "proofs.read",
+          "Verify a log end to end",
+          "Recomputes every leaf, root and signature of the tenant's events (or access) log and checks every stored copy; the report names each entry changed, dropped, reordered or inserted. Reads the whole log.",
+        ),
+        params: TenantParams,
+        body: Type.Optional(VerifyBody),
+      },
+    },
+    async (request) => {
+      const body = (request.body ?? {}) as Static<typeof VerifyBody>;
+      return request.genlog.verify(defined({ tenant: tenantOf(request), ...body }));
+    },
+  );
+};

@@ -1,0 +1,74 @@
+/**
+ * A real genlog server for tests: a data directory under the OS temp dir, tenants `acme` and
+ * `other`, a few events with a person, Fastify listening on a loopback port, and a token per
+ * role (plus an expired and a revoked one). Nothing is mocked.
+ */
+import { after } from "node:test";
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { openLog, type Genlog } from "../../src/index.js";
+import { ROLES, type Role } from "../../src/core/access.js";
+import { buildServer, type ServerOptions } from "../../src/server/app.js";
+import { hashToken, TOKEN_PREFIX } from "../../src/log/tokens.js";
+import { randomBytes } from "node:crypto";
+import { tempDir } from "./temp-dir.js";
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  log: Genlog;
+  app: FastifyInstance;
+  /** A token per role: scoped to `acme`, but `superadmin`'s (every tenant). */
+  tokens: Record<Role, string>;
+  /** Tokens of `acme` refused for what they are. */
+  expired: string;
+  revoked: string;
+}
+
+export async function startServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
+  const dataDir = tempDir("genlog-server-");
+  const log = await openLog({ dataDir });
+  await log.createTenant("acme");
+  await log.createTenant("other");
+  for (const tenant of ["acme", "other"]) {
+    await log.append({ tenant, type: "backend", user: "alice", meta: { stack: "Flask" } });
+    await log.append({ tenant, type: "frontend", user: "bob", sector: "health" });
+    await log.append({ tenant, type: "assets", user: "carol" });
+  }
+  const tokens = {} as Record<Role, string>;
+  for (const role of ROLES) {
+    tokens[role] = (
+      await log.createToken({ scope: role === "superadmin" ? "*" : "acme", role, label: role })
+    ).token;
+  }
+  const revokedToken = await log.createToken({ scope: "acme", role: "auditor" });
+  await log.revokeToken(revokedToken.id);
+  const expired = insertExpiredToken(dataDir);
+  const app = await buildServer({ log, logger: false, ...options });
+  const url = await app.listen({ port: 0, host: "127.0.0.1" });
+  after(async () => {
+    await app.close();
+    await log.close();
+  });
+  return { url, dataDir, log, app, tokens, expired, revoked: revokedToken.token };
+}
+
+/** An auditor token of acme that expired yesterday, written as a row (no API makes one). */
+function insertExpiredToken(dataDir: string): string {
+  const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
+  const db = new Database(join(dataDir, "genlog.db"));
+  try {
+    db.prepare(
+      "INSERT INTO tokens (id, hash, scope, role, label, created, expires, revoked) VALUES (?, ?, 'acme', 'auditor', 'expired', ?, ?, NULL)",
+    ).run(
+      "tok_expiredexpiredexpiredexpir",
+      Buffer.from(hashToken(token)),
+      new Date(Date.now() - 2 * 86_400_000).toISOString(),
+      new Date(Date.now() - 86_400_000).toISOString(),
+    );
+  } finally {
+    db.close();
+  }
+  return token;
+}
