@@ -5,7 +5,12 @@
  * records the access. Routes live under `/v1/tenants/{tenant}/`, and the tenant of a request
  * is always the one in its path.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from "fastify";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import underPressure from "@fastify/under-pressure";
@@ -46,8 +51,8 @@ export interface ServerOptions {
   maxBatch?: number;
   /** Requests a minute per token (per address without one); default 60,000; `false` disables. */
   rateLimit?: number | false;
-  /** Fastify's logger (pino) options, or false; default warnings only. */
-  logger?: boolean | { level: string };
+  /** Fastify's logger (pino) options, or false; default warnings only, on stdout. */
+  logger?: FastifyServerOptions["logger"];
   /** Trust `X-Forwarded-For` from a reverse proxy (see docs/guides/deployment.md); default false. */
   trustProxy?: boolean | string | string[];
   /** Answer 503 when the event loop lags past this many ms; default 1000. */

@@ -1,0 +1,185 @@
+/**
+ * The HTTP API as a client sees it, against a real server: appends and batches with
+ * idempotency keys, the tenant of the path, proofs that check with the verifier key alone,
+ * the export, the OpenAPI document, metrics, the access record of a read, limits, and no
+ * token in the server's logs.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { GenlogClient } from "../../src/client/index.js";
+import { checkInclusionProof, isGenlogError, verifyNote } from "../../src/index.js";
+import { startServer } from "../helpers/server.js";
+
+function rejectsWith(p: Promise<unknown>, code: string, status?: number) {
+  return assert.rejects(p, (e: unknown) => {
+    assert.ok(isGenlogError(e), String(e));
+    assert.equal(e.code, code, e.message);
+    if (status !== undefined) assert.equal(e.details["status"], status);
+    return true;
+  });
+}
+
+test("appends and batches: idempotency keys, one bad event stores nothing, the path names the tenant", async () => {
+  const s = await startServer({ rateLimit: false });
+  const writer = new GenlogClient({ url: s.url, token: s.tokens.writer });
+  const before = await s.log.size("acme");
+  const rec = await writer.logGenerationEvent("acme", "backend", {
+    user: "alice",
+    meta: { stack: "Flask", api_key: "sk_live_4eC39HqLyjWDarjtT1zdp7dc" },
+  });
+  assert.equal(rec.tenant, "acme");
+  assert.match(rec.actor!, /^sub_/);
+  assert.ok(!JSON.stringify(rec).includes("sk_live_"), "the secret is not in the record");
+  const batch = [{ type: "frontend" }, { type: "assets", sector: "health" }];
+  const first = await writer.appendBatch("acme", batch, { idempotencyKey: "job-42" });
+  assert.equal(first.duplicates, 0);
+  const again = await writer.appendBatch("acme", batch, { idempotencyKey: "job-42" });
+  assert.equal(again.duplicates, 2);
+  assert.deepEqual(
+    again.records.map((r) => r.seq),
+    first.records.map((r) => r.seq),
+  );
+  assert.equal(await s.log.size("acme"), before + 3);
+  // One bad event in a batch: named, and nothing of the batch stored.
+  await assert.rejects(
+    writer.appendBatch("acme", [{ type: "ok" }, { type: "ok" }, { type: "Not A Slug" }]),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_INVALID_INPUT") && e.details.pointer === "/2/type",
+  );
+  // A body naming another tenant is refused, never obeyed.
+  await assert.rejects(
+    writer.append("acme", { type: "backend", tenant: "other" }),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_INVALID_INPUT") && e.details.pointer === "/tenant",
+  );
+  await rejectsWith(
+    writer.append(
+      "acme",
+      { type: "backend", id: "01a242f2-34b6-7f61-bd89-d63aaa1e8d6a" },
+      { idempotencyKey: "k" },
+    ),
+    "GENLOG_E_INVALID_INPUT",
+    400,
+  );
+  assert.equal(await s.log.size("acme"), before + 3);
+  assert.equal(await s.log.size("other"), 3);
+});
+
+test("a record, its proof and the checkpoint check with the verifier key alone; the export is the committed text", async () => {
+  const s = await startServer({ rateLimit: false });
+  const auditor = new GenlogClient({ url: s.url, token: s.tokens.auditor, purpose: "Q4 audit" });
+  const key = await s.log.verifierKey("acme");
+  const { record, proof } = await auditor.getWithProof("acme", 1);
+  const cp = checkInclusionProof({ ...proof, record }, key);
+  assert.equal(cp.origin, "genlog.local/acme/events");
+  const note = await auditor.checkpoint("acme");
+  assert.match(verifyNote(note, key), /^genlog\.local\/acme\/events\n\d+\n/);
+  // A proof of one record presented with another fails.
+  const other = await auditor.get("acme", 2);
+  assert.throws(() => checkInclusionProof({ ...proof, record: other }, key));
+  const lines: string[] = [];
+  for await (const line of auditor.exportLines("acme")) lines.push(line);
+  const expected: string[] = [];
+  for await (const line of s.log.exportCanonical("acme")) expected.push(line);
+  assert.deepEqual(lines, expected);
+  const consistency = await auditor.consistencyProof("acme", 1);
+  assert.equal(consistency.from, 1);
+  const report = await auditor.verify("acme");
+  assert.equal(report.ok, true);
+  // Each of these reads is in acme's access log, with the principal, route, purpose and count.
+  const page = await s.log.accessLog({ tenant: "acme", limit: 1000 });
+  const reads = page.records.filter(
+    (r) => r.meta["principal"] !== undefined && r.meta["via"] === "http",
+  );
+  const get = reads.find((r) => r.meta["operation"] === "inclusionProof");
+  assert.ok(get, "the proof read is recorded");
+  assert.equal(get.meta["purpose"], "Q4 audit");
+  assert.equal(get.meta["route"], "GET /v1/tenants/:tenant/events/:id");
+  assert.equal(get.meta["records"], 1);
+  assert.match(String(get.meta["principal"]), /^tok_/);
+  const exported = reads.find((r) => r.meta["operation"] === "exportCanonical");
+  assert.ok(exported, "the export is recorded");
+});
+
+test("the OpenAPI document lists every route with its permission; metrics count requests and appends", async () => {
+  const s = await startServer({ rateLimit: false });
+  const doc = (await (await fetch(`${s.url}/openapi.json`)).json()) as {
+    openapi: string;
+    paths: Record<string, Record<string, { description?: string; tags?: string[] }>>;
+  };
+  assert.equal(doc.openapi, "3.1.0");
+  const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+  );
+  assert.ok(operations.length >= 25, `${operations.length} operations`);
+  for (const { path, method, op } of operations) {
+    assert.match(
+      op.description ?? "",
+      /Permission: `[a-z.]+`/,
+      `${method} ${path} declares its permission`,
+    );
+  }
+  assert.ok(doc.paths["/v1/tenants/{tenant}/events"]?.["post"], "POST events is documented");
+  const ui = await fetch(`${s.url}/docs/`);
+  assert.equal(ui.status, 200);
+  const writer = new GenlogClient({ url: s.url, token: s.tokens.writer });
+  await writer.appendBatch("acme", [{ type: "a" }, { type: "b" }]);
+  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  assert.match(metrics, /genlog_events_appended_total 2/);
+  assert.match(
+    metrics,
+    /genlog_http_requests_total\{route="\/v1\/tenants\/:tenant\/events",method="POST",status="201"\} 1/,
+  );
+  assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+  assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
+});
+
+test("limits: a body past the limit is 413, a rate past the limit 429 with Retry-After", async () => {
+  const s = await startServer({ rateLimit: 5, bodyLimit: 2048 });
+  const writer = new GenlogClient({ url: s.url, token: s.tokens.writer });
+  const size = await s.log.size("acme");
+  await rejectsWith(
+    writer.append("acme", { type: "backend", meta: { blob: "x".repeat(4096) } }),
+    "GENLOG_E_INVALID_INPUT",
+    413,
+  );
+  for (let i = 0; i < 4; i++) await writer.append("acme", { type: "backend" });
+  await assert.rejects(writer.append("acme", { type: "backend" }), (e: unknown) => {
+    assert.ok(isGenlogError(e, "GENLOG_E_RATE_LIMITED"), String(e));
+    assert.equal(e.details["status"], 429);
+    assert.ok(Number(e.details["retryAfter"]) > 0);
+    return true;
+  });
+  // Another token has its own budget.
+  const dpo = new GenlogClient({ url: s.url, token: s.tokens.dpo });
+  await dpo.holds("acme");
+  assert.equal(await s.log.size("acme"), size + 4);
+});
+
+test("no token reaches the server's log, even at trace level and for refused tokens", async () => {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const s = await startServer({ rateLimit: false, logger: { level: "trace", stream } });
+  const auditor = new GenlogClient({ url: s.url, token: s.tokens.auditor });
+  await auditor.query("acme");
+  await rejectsWith(
+    new GenlogClient({ url: s.url, token: s.revoked }).query("acme"),
+    "GENLOG_E_UNAUTHENTICATED",
+    401,
+  );
+  await rejectsWith(
+    new GenlogClient({ url: s.url, token: s.expired }).query("acme"),
+    "GENLOG_E_UNAUTHENTICATED",
+    401,
+  );
+  const text = lines.join("");
+  assert.ok(text.length > 0, "the logger wrote");
+  for (const token of [...Object.values(s.tokens), s.revoked, s.expired]) {
+    assert.ok(!text.includes(token), "no token in the log");
+    assert.ok(!text.includes(token.slice(4, 20)), "no part of a token in the log");
+  }
+});
