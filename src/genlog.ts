@@ -18,7 +18,7 @@ import {
   type Permission,
 } from "./core/access.js";
 import {
-  authenticate,
+  TokenChecker,
   isTokenId,
   newToken,
   tokenInfo,
@@ -484,7 +484,11 @@ export class Genlog {
    * What a handle and its views ({@link as}) share and change: tenant keys come from the
    * master key, read when the first tenant's pipeline opens; closing closes them all.
    */
-  readonly #shared: { keyStore: Promise<KeyStore> | undefined; closed: boolean };
+  readonly #shared: {
+    keyStore: Promise<KeyStore> | undefined;
+    closed: boolean;
+    tokens?: TokenChecker;
+  };
   /** Who calls through this handle: every read, export, proof and admin call is decided and logged under it. */
   readonly #context: AccessContext;
   /** True for a view made by {@link as}: it shares the handle's state and does not close it. */
@@ -584,6 +588,50 @@ export class Genlog {
     } catch (e) {
       return Promise.reject(e);
     }
+    return this.#appendValid(valid, recordOnly);
+  }
+
+  /**
+   * Appends several events, each as {@link appendWithStatus} does, after checking them all:
+   * one bad event fails the call, named by its index (`/3/type`), and none is stored. The
+   * events join the same group commits; the call resolves once every one is durable. If the
+   * store fails meanwhile, some may be stored: a retry with the same `id`s returns them.
+   *
+   * @throws {GenlogError} as {@link append}; `GENLOG_E_INVALID_INPUT` with `details.index`.
+   */
+  appendBatch(events: readonly GenerationEventInput[]): Promise<AppendResult[]> {
+    const valid: GenerationEvent[] = [];
+    try {
+      this.#checkWritable();
+      if (!Array.isArray(events)) {
+        throw new GenlogError(
+          "GENLOG_E_INVALID_INPUT",
+          `expected an array of events, got ${describeValue(events)}`,
+          { details: { pointer: "", rule: "type" } },
+        );
+      }
+      events.forEach((event, index) => {
+        try {
+          valid.push(validateEvent(event));
+        } catch (e) {
+          if (!isGenlogError(e, "GENLOG_E_INVALID_INPUT")) throw e;
+          const pointer = `/${index}${String(e.details.pointer ?? "")}`;
+          throw new GenlogError("GENLOG_E_INVALID_INPUT", `event ${index}: ${e.message}`, {
+            cause: e,
+            details: { ...e.details, pointer, index },
+          });
+        }
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.all(valid.map((v) => this.#appendValid(v, false) as Promise<AppendResult>));
+  }
+
+  #appendValid(
+    valid: GenerationEvent,
+    recordOnly: boolean,
+  ): Promise<AppendResult | GenerationRecord> {
     // Only the validated snapshot is used from here: `event` is never read again.
     const tenant = valid.tenant ?? this.tenant;
     if (this.#context.role !== "superadmin") {
@@ -1931,6 +1979,7 @@ export class Genlog {
         if (row === undefined) {
           throw new GenlogError("GENLOG_E_NOT_FOUND", `no token ${id}`, { details: { id } });
         }
+        this.#shared.tokens?.forget(id);
         return tokenInfo(row);
       },
     );
@@ -1949,7 +1998,7 @@ export class Genlog {
     context: Pick<AccessContext, "via" | "address" | "purpose" | "route">,
   ): Promise<Genlog> {
     this.#check();
-    const who = await authenticate(this.#home, token);
+    const who = await (this.#shared.tokens ??= new TokenChecker(this.#home)).check(token);
     return this.as({ ...context, ...who });
   }
 

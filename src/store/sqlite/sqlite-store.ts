@@ -136,6 +136,7 @@ export class SqliteStore implements LogStore {
   readonly driver = "sqlite";
   /** Path of the database file. */
   readonly path: string;
+  #findToken: Database.Statement | undefined;
   readonly #db: Database.Database;
   readonly #readonly: boolean;
   readonly #nodeRow: Database.Statement<[number, number], { leaf_hash: Buffer; nodes: Buffer }>;
@@ -567,9 +568,11 @@ export class SqliteStore implements LogStore {
   }
 
   async findToken(hash: Uint8Array): Promise<TokenRow | undefined> {
-    return this.#do("looking up a token", () =>
-      tokenRow(this.#db.prepare("SELECT * FROM tokens WHERE hash = ?").get(Buffer.from(hash))),
-    );
+    return this.#do("looking up a token", () => {
+      // Every authenticated request asks: the statement is prepared once.
+      this.#findToken ??= this.#db.prepare("SELECT * FROM tokens WHERE hash = ?");
+      return tokenRow(this.#findToken.get(Buffer.from(hash)));
+    });
   }
 
   async listTokens(): Promise<TokenRow[]> {
