@@ -73,6 +73,12 @@ export interface BenchConfig {
   cpuProf: boolean;
   /** Appends in flight during that profiled run. */
   cpuProfWindow: number;
+  /** Seconds of each autocannon run of (k); 0 skips (k). */
+  httpSeconds: number;
+  /** Connections of the single-event runs of (k); the batch run uses the first. */
+  httpConnections: number[];
+  /** Sequential reads of each kind timed in (k) for the access log's cost. */
+  httpReads: number;
 }
 
 /** The configuration of this run. */
@@ -104,6 +110,9 @@ export function readConfig(): BenchConfig {
     maxBatch: maxBatch === 0 ? undefined : maxBatch,
     cpuProf: envFlag("GENLOG_BENCH_CPU_PROF"),
     cpuProfWindow: envInt("GENLOG_BENCH_CPU_PROF_WINDOW", 256),
+    httpSeconds: envInt("GENLOG_BENCH_HTTP_SECONDS", 10, true),
+    httpConnections: envIntList("GENLOG_BENCH_HTTP_CONNECTIONS", [64, 256]),
+    httpReads: envInt("GENLOG_BENCH_HTTP_READS", 2000),
   };
 }
 

@@ -28,6 +28,9 @@
  * | `GENLOG_BENCH_MAX_BATCH`       | (genlog)    | `maxBatch` of `openLog`                         |
  * | `GENLOG_BENCH_CPU_PROF`        | 0           | 1: profile one more ingest run, print hot spots |
  * | `GENLOG_BENCH_CPU_PROF_WINDOW` | 256         | appends in flight in that profiled run          |
+ * | `GENLOG_BENCH_HTTP_SECONDS`    | 10          | seconds of each autocannon run of (k); 0 skips  |
+ * | `GENLOG_BENCH_HTTP_CONNECTIONS`| 64,256      | connections of (k)'s single-event runs          |
+ * | `GENLOG_BENCH_HTTP_READS`      | 2000        | reads of each kind for the access log's cost    |
  *
  * `GENLOG_BENCH_WINDOW` (one window) is gone; setting it is an error.
  */
@@ -55,6 +58,7 @@ import { measureProofs, type ProofResult } from "./proof.js";
 import { measureQueries, type QueryKindResult } from "./query.js";
 import { profile, topFiles, topFunctions, topInclusive, type HotSpot } from "./profile.js";
 import { machineInfo, type MachineInfo } from "./machine.js";
+import { BATCH, measureHttp, type HttpResult } from "./http.js";
 
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 /**
@@ -74,6 +78,11 @@ const KEY_NAMES_WINDOWS: ReadonlySet<number> = new Set([256, 8192]);
 const AIMED_P99_RATIO = 1.5;
 /** The aim on (h): mixed-tenant ingest at least this share of one tenant at 256 in flight. */
 const AIMED_MIXED_RATIO = 0.5;
+/** (k): durable single-event appends over HTTP against a bare Fastify endpoint, and the aim. */
+const REQUIRED_HTTP_RATIO = 0.4;
+const AIMED_HTTP_RATIO = 0.5;
+/** (k): batches, in events/s. */
+const REQUIRED_BATCH_EVENTS = 100_000;
 
 /** (a) at one window and the pino run (b) paired with it, in one round. */
 interface WindowRound {
@@ -142,6 +151,8 @@ interface Results {
   detectors: DetectorsResult | null;
   /** (j) erasure time per subject size; empty when skipped. */
   erasure: ErasureResult[];
+  /** (k) HTTP ingest and the access log's cost on a read; null when skipped. */
+  http: HttpResult | null;
   profile: {
     window: number;
     file: string;
@@ -433,6 +444,18 @@ async function main(): Promise<void> {
     erasure.push(await measureErasure(n));
   }
 
+  let http: HttpResult | null = null;
+  if (config.httpSeconds > 0) {
+    await breathe();
+    http = await measureHttp(
+      config.httpSeconds,
+      config.httpConnections,
+      config.httpReads,
+      progress,
+    );
+    checkedRuns++;
+  }
+
   const results: Results = {
     startedAt,
     seconds: (performance.now() - t0) / 1000,
@@ -464,6 +487,7 @@ async function main(): Promise<void> {
     jcs,
     detectors,
     erasure,
+    http,
     profile: hotSpots,
   };
   console.log(report(results));
@@ -705,6 +729,7 @@ function report(r: Results): string {
           : ""),
     );
   }
+  if (r.http !== null) lines.push("", ...httpReport(r.http));
   if (r.jcs !== null) {
     lines.push("", `JCS canonicalisation (bench/jcs.ts, ${fmtInt(r.config.jcsN)} records)`);
     lines.push(formatJcsBench(r.jcs));
@@ -726,6 +751,39 @@ function report(r: Results): string {
     lines.push(`profile written to ${r.profile.file}`);
   }
   return lines.join("\n");
+}
+
+/** (k): the runs, the ratios with their verdicts, and the access log's cost on a read. */
+function httpReport(h: HttpResult): string[] {
+  const rows = h.runs.map((x) => [
+    `${x.target === "genlog" ? "genlog serve" : "bare Fastify"}, ${x.kind === "batch" ? `batches of ${BATCH}` : "single events"}, ${x.connections} connections`,
+    fmtInt(x.kind === "batch" ? x.eventsPerSec : x.requestsPerSec),
+    x.kind === "batch" ? "events/s" : "req/s",
+    `p50 ${fmtFixed(x.p50Ms, 0)} ms, p99 ${fmtFixed(x.p99Ms, 0)} ms, ${fmtInt(x.ok)} answered 2xx, ${fmtInt(x.failed)} not`,
+  ]);
+  const verdict = (v: number, required: number, aim?: number) =>
+    v >= (aim ?? Infinity) ? "meets the aim" : v >= required ? "meets the requirement" : "FAILS";
+  const ratios = h.singleRatios.map((s) => [
+    `k    genlog / bare, single events, ${s.connections} connections`,
+    fmtFixed(s.ratio, 3),
+    `requirement >= ${REQUIRED_HTTP_RATIO}, aim ${AIMED_HTTP_RATIO}: ${verdict(s.ratio, REQUIRED_HTTP_RATIO, AIMED_HTTP_RATIO)}`,
+  ]);
+  ratios.push([
+    `k    genlog batches, events/s / bare`,
+    fmtFixed(h.batch.ratio, 3),
+    `${fmtInt(h.batch.genlogEventsPerSec)} events/s; requirement >= ${fmtInt(REQUIRED_BATCH_EVENTS)} events/s: ${verdict(h.batch.genlogEventsPerSec, REQUIRED_BATCH_EVENTS)}`,
+  ]);
+  return [
+    `(k) HTTP (bench/http.ts): autocannon, ${h.seconds} s per run, the server in a child process`,
+    ...table(["run", "value", "unit", "detail"], rows),
+    "",
+    ...table(["ratio", "value", "verdict"], ratios),
+    "",
+    `(k) access log on a read: ${fmtFixed(h.read.recordedUs, 0)} µs per get with its durable access record, ` +
+      `${fmtFixed(h.read.unrecordedUs, 0)} µs unrecorded (read-only handle): ${fmtFixed(h.read.overheadUs, 0)} µs ` +
+      `each, sequential (${fmtInt(h.read.reads)} reads of each kind); concurrent reads share commits`,
+    `(k) nothing lost: ${fmtInt(h.acknowledged)} events in the log, every 2xx answer among them (and no more than were in flight when a run stopped)`,
+  ];
 }
 
 /** Left-aligned text columns, right-aligned value column. */
