@@ -862,12 +862,32 @@ describe("the genlog command", { concurrency: 3 }, () => {
   });
 
   describe("demo, help and unknown commands", () => {
-    test("genlog demo on an empty data dir exits 0 and leaves a log that verifies", async () => {
+    test("genlog demo --no-serve on an empty data dir exits 0 and leaves demo tenants that verify", async () => {
       const dir = freshDir();
-      await ok(genlog(dir, "demo"));
-      const report = JSON.parse((await ok(genlog(dir, "verify", "--json"))).stdout) as VerifyReport;
-      assert.equal(report.ok, true);
-      assert.ok(report.entries > 0);
+      const run = await ok(genlog(dir, "demo", "--no-serve", "--json"));
+      const { tokens } = JSON.parse(run.stdout) as { tokens: Record<string, string> };
+      assert.deepEqual(Object.keys(tokens).sort(), [
+        "admin",
+        "auditor",
+        "dpo",
+        "superadmin",
+        "writer",
+      ]);
+      for (const tenant of ["demo-health", "demo-school", "demo-shop"]) {
+        const report = JSON.parse(
+          (await ok(genlog(dir, "verify", "--json", "--tenant", tenant))).stdout,
+        ) as VerifyReport;
+        assert.equal(report.ok, true);
+        assert.equal(report.entries, 100);
+      }
+      // Run again: the tenants are kept, new tokens are made.
+      await ok(genlog(dir, "demo", "--no-serve"));
+      const exported = (await ok(genlog(dir, "export", "--tenant", "demo-health"))).stdout;
+      assert.equal(exported.trim().split("\n").length, 100);
+      assert.ok(
+        !/sk-demo-|@example\.org|postgres:\/\/app:pw/.test(exported),
+        "no secret or e-mail in clear",
+      );
     });
 
     test("genlog --help exits 0 and lists the commands", async () => {
