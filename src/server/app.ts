@@ -116,9 +116,22 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       },
       components: {
         securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+        schemas: {
+          Error: {
+            type: "object",
+            required: ["code", "message", "details"],
+            properties: {
+              code: { type: ["string", "null"], description: "A stable GENLOG_E_ code." },
+              message: { type: "string" },
+              details: { type: "object", description: "`pointer` names a bad field." },
+            },
+          },
+        },
       },
       security: [{ bearer: [] }],
     },
+    // The document says what every route may answer; the routes' own serialisation is untouched.
+    transform: ({ schema, url }) => ({ schema: { ...schema, response: responsesOf(url) }, url }),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
@@ -204,6 +217,37 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     { prefix: "/v1" },
   );
   return app;
+}
+
+/** The answers of a route as documented: its success, and the errors every route may give. */
+function responsesOf(url: string): Record<string, unknown> {
+  const error = (description: string) => ({
+    description,
+    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+  });
+  return {
+    "2xx": {
+      description:
+        "Success: the JSON (or text, for a checkpoint; NDJSON, for an export) the description says.",
+    },
+    400: error(
+      "Bad input: `GENLOG_E_INVALID_INPUT` with `details.pointer` naming the field (413 past the body limit); nothing was stored.",
+    ),
+    ...(url.startsWith("/v1/")
+      ? {
+          401: error("`GENLOG_E_UNAUTHENTICATED`: no token, or one unknown, expired or revoked."),
+          403: error(
+            "`GENLOG_E_FORBIDDEN`: the token's role or tenant does not allow this; recorded in the access log.",
+          ),
+          429: error("`GENLOG_E_RATE_LIMITED`: retry after `Retry-After` seconds."),
+        }
+      : {}),
+    404: error("`GENLOG_E_NOT_FOUND`: no such tenant, record or checkpoint."),
+    409: error("`GENLOG_E_ID_REUSED`, `GENLOG_E_HELD` or `GENLOG_E_ALREADY_INITIALIZED`."),
+    503: error(
+      "`GENLOG_E_BUSY`, `GENLOG_E_CONFLICT` or `GENLOG_E_CLOSED`: nothing was stored; retry after `Retry-After`.",
+    ),
+  };
 }
 
 /**
