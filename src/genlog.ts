@@ -56,6 +56,7 @@ import { openKeyStore, rotateMasterKey, type MasterKeyRotation } from "./log/ten
 import { writeArchive, type ArchiveManifest } from "./log/archive.js";
 import { Anonymiser } from "./core/privacy/anonymise.js";
 import { gdprReport, type GdprReport } from "./log/gdpr-report.js";
+import { generationReport, type GenerationReport } from "./log/generation-report.js";
 import {
   AI_ACT_MINIMUM_DAYS,
   checkRetentionDays,
@@ -1893,11 +1894,7 @@ export class Genlog {
         const log = await this.#tenant(tenant);
         const ref = await this.#accessRef(log);
         await (await log.accessWriter?.catch(() => undefined))?.idle();
-        const records: GenerationRecord[] = [];
-        for await (const e of log.store.scanEntries(ref.logId)) {
-          if (e.canonical !== null) records.push(parseStoredRecord(e.canonical, ref.origin, e.seq));
-        }
-        return accessReport(ref.tenant, ref.origin, window, records);
+        return accessReport(ref.tenant, ref.origin, window, records(log.store, ref));
       },
     );
   }
@@ -2026,6 +2023,31 @@ export class Genlog {
         via: "http",
         ...(request.address !== undefined ? { address: request.address } : {}),
         ...(request.route !== undefined ? { route: request.route } : {}),
+      },
+    );
+  }
+
+  /**
+   * The generation report of a tenant (`genlog report generation`): generations per type,
+   * sector, status and day, the top actors by pseudonym, failure rates and redactions; see
+   * {@link generationReport}. Reads every record kept.
+   */
+  async generationReport(
+    options: { tenant?: string; since?: string; until?: string } = {},
+  ): Promise<GenerationReport> {
+    const tenant = options.tenant ?? this.tenant;
+    const window = {
+      ...(options.since !== undefined ? { since: toUtc(options.since, "/since") } : {}),
+      ...(options.until !== undefined ? { until: toUtc(options.until, "/until") } : {}),
+    };
+    return this.#guard(
+      tenant,
+      { operation: "generationReport", permission: "reports.read", target: window },
+      async () => {
+        const log = await this.#tenant(tenant);
+        await idle(log);
+        const { ref } = log;
+        return generationReport(ref.tenant, ref.origin, window, records(log.store, ref));
       },
     );
   }
@@ -2456,6 +2478,12 @@ function subjectTarget(options: {
   if (typeof options.pseudonym === "string") return { pseudonym: options.pseudonym.slice(0, 64) };
   if (options.subject !== undefined) return { subject: "(a subject id)" };
   return { scope: "tenant" };
+}
+
+/** Every record a log still holds, in log order, read a page at a time. */
+async function* records(store: LogStore, ref: LogRef): AsyncIterable<GenerationRecord> {
+  for await (const e of store.scanEntries(ref.logId))
+    if (e.canonical !== null) yield parseStoredRecord(e.canonical, ref.origin, e.seq);
 }
 
 /** A page of query results, with the cursor of the next one when the page is full. */

@@ -48,6 +48,7 @@ export {
   type PrincipalAccess,
 } from "./log/access-log.js";
 export type { GdprReport } from "./log/gdpr-report.js";
+export type { GenerationReport, GenerationCounts } from "./log/generation-report.js";
 export { SYSTEM_TYPES } from "./log/system-events.js";
 export type { MasterKeyRotation } from "./log/tenant-keys.js";
 export {

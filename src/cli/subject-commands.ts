@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { GenlogError } from "../errors.js";
+import type { GenerationCounts } from "../log/generation-report.js";
 import type { LegalHold } from "../genlog.js";
 import { canonicalize } from "../core/jcs.js";
 import {
@@ -163,7 +164,7 @@ function holdLine(h: LegalHold): string {
   return `${what}  since ${h.since} (event ${h.seq})  ${safe(String(h.reason))}`;
 }
 
-/** Adds `report gdpr` and `report access` to the program. */
+/** Adds `report gdpr`, `report access` and `report generation` to the program. */
 export function defineReportCommands(program: Command, bind: Bind): void {
   const report = program.command("report").description("reports on a tenant");
   report
@@ -180,6 +181,66 @@ export function defineReportCommands(program: Command, bind: Bind): void {
     .option("--since <time>", "from this RFC 3339 date-time or date (inclusive)")
     .option("--until <time>", "until this RFC 3339 date-time or date (exclusive)")
     .action(bind((_args, o) => reportAccess(o)));
+  report
+    .command("generation")
+    .description(
+      "generations per type, sector, status and day, top actors (pseudonyms), failure rates, redactions",
+    )
+    .option("--since <time>", "from this RFC 3339 date-time or date (inclusive)")
+    .option("--until <time>", "until this RFC 3339 date-time or date (exclusive)")
+    .action(bind((_args, o) => reportGeneration(o)));
+}
+
+async function reportGeneration(o: GlobalOptions): Promise<number> {
+  const since = stringOption(o, "since");
+  const until = stringOption(o, "until");
+  return withLog(openForReading(o), async (log) => {
+    const r = await log.generationReport({
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+    });
+    if (o.json) {
+      await printLine(JSON.stringify(r));
+      return 0;
+    }
+    const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(1)} %`);
+    const rows = (title: string, list: { key: string; c: GenerationCounts }[]) => [
+      `${title.padEnd(22)} ${"TOTAL".padStart(7)} ${"FAILED".padStart(7)} ${"FAILURE".padStart(8)}`,
+      ...list.map(
+        ({ key, c }) =>
+          `  ${safe(key).padEnd(20)} ${String(c.total).padStart(7)} ${String(c.failed).padStart(7)} ${pct(c.failureRate).padStart(8)}`,
+      ),
+    ];
+    const lines = [
+      `Generation report of ${r.origin}${r.since !== null ? ` from ${r.since}` : ""}${r.until !== null ? ` until ${r.until}` : ""}`,
+      `generations: ${r.all.total} (${r.all.succeeded} succeeded, ${r.all.failed} failed, ${r.all.started} started); failure rate ${pct(r.all.failureRate)}`,
+      `redacted:    ${r.redacted.records} records, ${r.redacted.redactions} redactions`,
+      "",
+      ...rows(
+        "BY TYPE",
+        r.byType.map((x) => ({ key: x.type, c: x })),
+      ),
+      "",
+      ...rows(
+        "BY SECTOR",
+        r.bySector.map((x) => ({ key: x.sector ?? "(none)", c: x })),
+      ),
+      "",
+      ...rows(
+        "BY DAY (UTC)",
+        r.byDay.map((x) => ({ key: x.day, c: x })),
+      ),
+      "",
+      "TOP ACTORS (pseudonyms)",
+      ...(r.topActors.length === 0
+        ? ["  none"]
+        : r.topActors.map(
+            (a) => `  ${a.actor}  ${String(a.total).padStart(7)} (${a.failed} failed)`,
+          )),
+    ];
+    await printLine(lines.join("\n"));
+    return 0;
+  });
 }
 
 async function reportAccess(o: GlobalOptions): Promise<number> {

@@ -23,6 +23,7 @@ import type { InclusionProof, ConsistencyProof } from "../core/proofs.js";
 import type { VerifyReport } from "../log/verify.js";
 import type { AccessReport } from "../log/access-log.js";
 import type { GdprReport } from "../log/gdpr-report.js";
+import type { GenerationReport } from "../log/generation-report.js";
 import type { SubjectExport } from "../core/subject-export.js";
 import type { NewToken, TokenInfo } from "../log/tokens.js";
 import type { Role } from "../core/access.js";
@@ -212,6 +213,13 @@ export class GenlogClient {
     window: { since?: string; until?: string } = {},
   ): Promise<AccessReport> {
     return this.#json("GET", `${t(tenant)}/reports/access${qs(window)}`);
+  }
+
+  generationReport(
+    tenant: string,
+    window: { since?: string; until?: string } = {},
+  ): Promise<GenerationReport> {
+    return this.#json("GET", `${t(tenant)}/reports/generation${qs(window)}`);
   }
 
   gdprReport(tenant: string): Promise<GdprReport> {

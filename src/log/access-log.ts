@@ -118,12 +118,12 @@ const ERASING = new Set(["eraseSubject"]);
  * principal touched more than {@link VOLUME_FACTOR} times the records of its median day (with
  * at least three days seen and 100 records that day).
  */
-export function accessReport(
+export async function accessReport(
   tenant: string,
   origin: string,
   window: { since?: string; until?: string },
-  records: Iterable<GenerationRecord>,
-): AccessReport {
+  records: AsyncIterable<GenerationRecord> | Iterable<GenerationRecord>,
+): Promise<AccessReport> {
   const byPrincipal = new Map<string, PrincipalAccess>();
   const perDay = new Map<string, Map<string, { records: number; seqs: number[] }>>();
   const flagged = new Map<string, AccessAnomaly>();
@@ -135,7 +135,7 @@ export function accessReport(
   };
   let accesses = 0;
   let denied = 0;
-  for (const r of records) {
+  for await (const r of records) {
     if (r.type !== ACCESS_TYPE) continue;
     if (window.since !== undefined && r.ts < window.since) continue;
     if (window.until !== undefined && r.ts >= window.until) continue;

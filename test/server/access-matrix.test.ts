@@ -35,6 +35,7 @@ const ROUTES: Route[] = [
   { method: "GET", path: "/access", allowed: READERS },
   { method: "GET", path: "/reports/access", allowed: READERS },
   { method: "GET", path: "/reports/gdpr", allowed: READERS },
+  { method: "GET", path: "/reports/generation", allowed: READERS },
   {
     method: "POST",
     path: "/events",

@@ -56,6 +56,27 @@ export const reportRoutes: FastifyPluginAsync = async (app) => {
   );
 
   app.get(
+    "/tenants/:tenant/reports/generation",
+    {
+      config: { permission: "reports.read", operation: "generationReport" },
+      schema: {
+        ...described(
+          "reports",
+          "reports.read",
+          "The generation report",
+          "Generations per type, sector, status and UTC day, the top actors (pseudonyms), failure rates and redactions.",
+        ),
+        params: TenantParams,
+        querystring: WindowQuery,
+      },
+    },
+    async (request) =>
+      request.genlog.generationReport(
+        defined({ ...(request.query as Static<typeof WindowQuery>), tenant: tenantOf(request) }),
+      ),
+  );
+
+  app.get(
     "/tenants/:tenant/reports/gdpr",
     {
       config: { permission: "reports.read", operation: "gdprReport" },
