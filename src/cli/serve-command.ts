@@ -5,6 +5,8 @@
  */
 import { Option, type Command } from "commander";
 import { buildServer } from "../server/app.js";
+import type { OidcOptions } from "../server/oidc.js";
+import { GenlogError } from "../errors.js";
 import { openForWriting, stringOption, type Bind, type GlobalOptions } from "./context.js";
 import { printLine, say } from "./terminal.js";
 import { integerOption } from "./option-values.js";
@@ -26,6 +28,32 @@ export function defineServeCommand(program: Command, bind: Bind): void {
     .option("--max-batch <n>", "most events in one POST events", "1000")
     .option("--body-limit <bytes>", "largest request body", String(1024 * 1024))
     .option("--trust-proxy", "take the client address from X-Forwarded-For (behind a proxy)")
+    .addOption(
+      new Option("--oidc-issuer <url>", "accept JWTs of this OIDC issuer (iss)").env(
+        "GENLOG_OIDC_ISSUER",
+      ),
+    )
+    .addOption(
+      new Option("--oidc-audience <aud>", "the audience (aud) those JWTs must carry").env(
+        "GENLOG_OIDC_AUDIENCE",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--oidc-jwks <file|url>",
+        "the issuer's signing keys: a JWKS file or https URL",
+      ).env("GENLOG_OIDC_JWKS"),
+    )
+    .addOption(
+      new Option("--oidc-tenant-claim <claim>", "the claim naming the tenant (or *)")
+        .env("GENLOG_OIDC_TENANT_CLAIM")
+        .default("genlog_tenant"),
+    )
+    .addOption(
+      new Option("--oidc-role-claim <claim>", "the claim naming the role")
+        .env("GENLOG_OIDC_ROLE_CLAIM")
+        .default("genlog_role"),
+    )
     .action(bind((_args, o) => serve(o)));
 }
 
@@ -34,6 +62,7 @@ async function serve(o: GlobalOptions): Promise<number> {
   const rate = integerOption(stringOption(o, "rateLimit")!, "--rate-limit", 0, 1e9);
   const maxBatch = integerOption(stringOption(o, "maxBatch")!, "--max-batch", 1, 4096);
   const bodyLimit = integerOption(stringOption(o, "bodyLimit")!, "--body-limit", 1024, 1 << 30);
+  const oidc = oidcOptions(o);
   const log = await openForWriting(o);
   let app;
   try {
@@ -43,6 +72,7 @@ async function serve(o: GlobalOptions): Promise<number> {
       maxBatch,
       bodyLimit,
       trustProxy: o.trustProxy === true,
+      ...(oidc !== undefined ? { oidc } : {}),
     });
     const address = await app.listen({ port, host: stringOption(o, "host")! });
     if (o.json) await printLine(JSON.stringify({ url: address }));
@@ -70,4 +100,29 @@ async function serve(o: GlobalOptions): Promise<number> {
   await log.close();
   say("genlog stopped");
   return 0;
+}
+
+/**
+ * The OIDC options, when any is given: issuer, audience and JWKS go together.
+ *
+ * @throws {GenlogError} `GENLOG_E_USAGE` when one of the three is missing.
+ */
+function oidcOptions(o: GlobalOptions): OidcOptions | undefined {
+  const issuer = stringOption(o, "oidcIssuer");
+  const audience = stringOption(o, "oidcAudience");
+  const jwks = stringOption(o, "oidcJwks");
+  if (issuer === undefined && audience === undefined && jwks === undefined) return undefined;
+  if (issuer === undefined || audience === undefined || jwks === undefined) {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      "OIDC needs --oidc-issuer, --oidc-audience and --oidc-jwks together (or GENLOG_OIDC_ISSUER, GENLOG_OIDC_AUDIENCE, GENLOG_OIDC_JWKS)",
+    );
+  }
+  return {
+    issuer,
+    audience,
+    jwks,
+    tenantClaim: stringOption(o, "oidcTenantClaim")!,
+    roleClaim: stringOption(o, "oidcRoleClaim")!,
+  };
 }

@@ -27,6 +27,7 @@ import { subjectRoutes } from "./routes/subjects.js";
 import { reportRoutes } from "./routes/reports.js";
 import { adminRoutes } from "./routes/admin.js";
 import { packageVersion } from "./version.js";
+import { looksLikeJwt, oidcVerifier, type OidcOptions } from "./oidc.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -57,6 +58,8 @@ export interface ServerOptions {
   trustProxy?: boolean | string | string[];
   /** Answer 503 when the event loop lags past this many ms; default 1000. */
   maxEventLoopDelay?: number;
+  /** Accept OIDC/JWT bearer tokens too, checked as these options say. */
+  oidc?: OidcOptions;
 }
 
 /** The header a caller declares the purpose of an access in. */
@@ -65,6 +68,7 @@ export const PURPOSE_HEADER = "x-genlog-purpose";
 /** Builds the app (not yet listening). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { log } = options;
+  const jwt = options.oidc === undefined ? undefined : oidcVerifier(options.oidc);
   const app = Fastify({
     logger: options.logger ?? { level: "warn" },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -199,7 +203,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         });
       }
       v1.addHook("onRequest", async (request) => {
-        request.genlog = await authenticateRequest(log, request);
+        request.genlog = await authenticateRequest(log, request, jwt);
       });
       v1.addHook("onResponse", async (request, reply) => {
         metrics.requests.inc({
@@ -255,7 +259,11 @@ function responsesOf(url: string): Record<string, unknown> {
  * header and the client's address added. A request refused here is recorded in the access
  * log of the tenant in its path (or the default one) as `anonymous`, and answered 401.
  */
-async function authenticateRequest(log: Genlog, request: FastifyRequest): Promise<Genlog> {
+async function authenticateRequest(
+  log: Genlog,
+  request: FastifyRequest,
+  jwt: ReturnType<typeof oidcVerifier> | undefined,
+): Promise<Genlog> {
   const tenant = (request.params as { tenant?: string } | undefined)?.tenant ?? "*";
   const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
   const header = request.headers.authorization;
@@ -265,15 +273,19 @@ async function authenticateRequest(log: Genlog, request: FastifyRequest): Promis
     if (bearer === null) {
       throw new GenlogError(
         "GENLOG_E_UNAUTHENTICATED",
-        "no credentials: send Authorization: Bearer <token> (genlog token create)",
+        "no credentials: send Authorization: Bearer <token> (genlog token create, or a JWT of the configured OIDC issuer)",
       );
     }
-    return await log.authenticate(bearer[1]!, {
-      via: "http",
+    const context = {
+      via: "http" as const,
       address: request.ip,
       route,
       ...(purpose !== undefined ? { purpose } : {}),
-    });
+    };
+    if (jwt !== undefined && looksLikeJwt(bearer[1]!)) {
+      return log.as({ ...(await jwt(bearer[1]!)), ...context });
+    }
+    return await log.authenticate(bearer[1]!, context);
   } catch (e) {
     if (isGenlogError(e, "GENLOG_E_UNAUTHENTICATED")) {
       const config = request.routeOptions.config;

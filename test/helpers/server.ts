@@ -45,7 +45,10 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
   const revokedToken = await log.createToken({ scope: "acme", role: "auditor" });
   await log.revokeToken(revokedToken.id);
   const expired = insertExpiredToken(dataDir);
-  const app = await buildServer({ log, logger: false, ...options });
+  const app = await buildServer({ log, logger: false, ...options }).catch(async (e: unknown) => {
+    await log.close();
+    throw e;
+  });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   after(async () => {
     await app.close();
