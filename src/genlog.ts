@@ -878,6 +878,23 @@ export class Genlog {
     return log.signer.verifierKey;
   }
 
+  /**
+   * A tenant's origin and verifier key, as a principal of the tenant reads them (the
+   * `keys.read` permission, which every role holds in its scope); {@link verifierKey} is the
+   * same without a decision or a record.
+   */
+  async keyInfo(tenant?: string): Promise<{ tenant: string; origin: string; verifierKey: string }> {
+    const t = tenant ?? this.tenant;
+    return this.#guard(t, { operation: "keyInfo", permission: "keys.read" }, async () => {
+      const log = await this.#tenant(t);
+      return {
+        tenant: log.ref.tenant,
+        origin: log.ref.origin,
+        verifierKey: await this.verifierKey(t),
+      };
+    });
+  }
+
   /** The origin of a tenant's events log. */
   origin(tenant?: string): string {
     return `${this.instance}/${assertTenant(tenant ?? this.tenant)}/events`;

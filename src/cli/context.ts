@@ -6,6 +6,7 @@ import { localContext, openLog, type Genlog } from "../genlog.js";
 import { GenlogError } from "../errors.js";
 import type { PolicySet } from "../core/privacy/policy.js";
 import { readBounded } from "./read-input.js";
+import { RemoteLog, type CliLog } from "./remote-log.js";
 
 /** Options every command accepts (commander's `optsWithGlobals`, plus the command's own). */
 export interface GlobalOptions {
@@ -54,18 +55,61 @@ export async function policyOption(o: GlobalOptions): Promise<{ policies?: Polic
 }
 
 /**
- * Opens the data directory for a command that only reads. It needs no signing key and changes
- * no file, so an auditor can run it on a copy of genlog.db that they may not write.
+ * Opens the log for a command that only reads: the server at `--url`, else the data
+ * directory, read-only. It then needs no signing key and changes no file, so an auditor can
+ * run it on a copy of genlog.db that they may not write.
  */
-export function openForReading(o: GlobalOptions): Promise<Genlog> {
+export function openForReading(o: GlobalOptions): Promise<CliLog> {
+  return remote(o) ?? openLocalForReading(o);
+}
+
+/** The data directory, read-only, for a command that has no remote form. */
+export function openLocalForReading(o: GlobalOptions): Promise<Genlog> {
+  localOnly(o);
   return openLog({ dataDir: o.dataDir, tenant: o.tenant, ...keysDirOption(o), readOnly: true });
 }
 
 /**
- * Opens the data directory for a command that writes (appends, or records what it does as a
- * system event): the tenant must exist; the policy file applies.
+ * Opens the log for a command that writes (appends, or records what it does as a system
+ * event): the server at `--url`, else the data directory, whose tenant must exist and where
+ * the policy file applies.
  */
-export async function openForWriting(o: GlobalOptions): Promise<Genlog> {
+export function openForWriting(o: GlobalOptions): Promise<CliLog> {
+  return remote(o) ?? openLocalForWriting(o);
+}
+
+/** The server of `--url` (with `--token`), or undefined without one. */
+function remote(o: GlobalOptions): Promise<CliLog> | undefined {
+  const url = stringOption(o, "url");
+  if (url === undefined) return undefined;
+  const token = stringOption(o, "token");
+  if (token === undefined) {
+    return Promise.reject(
+      new GenlogError("GENLOG_E_USAGE", "--url needs a token: --token or GENLOG_TOKEN"),
+    );
+  }
+  const purpose = stringOption(o, "purpose");
+  return RemoteLog.open({
+    url,
+    token,
+    tenant: o.tenant,
+    ...(purpose !== undefined ? { purpose } : {}),
+  });
+}
+
+/** Refuses `--url` for a command that works on a data directory only. */
+export function localOnly(o: GlobalOptions): void {
+  if (stringOption(o, "url") !== undefined) {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      "this command works on a data directory, not over HTTP: run it without --url (and GENLOG_URL)",
+    );
+  }
+}
+
+/** The data directory, for a command that writes and has no remote form. */
+export async function openLocalForWriting(o: GlobalOptions): Promise<Genlog> {
+  localOnly(o);
   return openLog({
     dataDir: o.dataDir,
     tenant: o.tenant,
@@ -87,7 +131,10 @@ export function cliContext(o: GlobalOptions) {
 }
 
 /** Runs `use` on a handle and closes it, whatever happens. */
-export async function withLog<T>(opening: Promise<Genlog>, use: (log: Genlog) => Promise<T>) {
+export async function withLog<L extends CliLog, T>(
+  opening: Promise<L>,
+  use: (log: L) => Promise<T>,
+) {
   const log = await opening;
   try {
     return await use(log);

@@ -12,6 +12,7 @@ import { openLog, type Genlog, type GenerationEventInput } from "../genlog.js";
 import { buildServer } from "../server/app.js";
 import {
   cliContext,
+  localOnly,
   keysDirOption,
   policyOption,
   type Bind,
@@ -44,6 +45,7 @@ export function defineDemoCommand(program: Command, bind: Bind): void {
 }
 
 async function demo(o: GlobalOptions): Promise<number> {
+  localOnly(o);
   const dataDir = resolve(o.dataDir);
   const port = integerOption(String(o.port), "--port", 0, 65535);
   const log = await openLog({

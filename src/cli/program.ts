@@ -96,6 +96,18 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
     .option("--tenant <tenant>", "tenant whose log is used", "default")
     .addOption(
       new Option(
+        "--url <url>",
+        "call this genlog server instead of opening a data directory (remote mode)",
+      ).env("GENLOG_URL"),
+    )
+    .addOption(
+      new Option(
+        "--token <token>",
+        "the API token or JWT of remote mode (prefer GENLOG_TOKEN: a flag shows in ps)",
+      ).env("GENLOG_TOKEN"),
+    )
+    .addOption(
+      new Option(
         "--purpose <text>",
         "why you access the log (recorded with what you erase, export or administer)",
       ).env("GENLOG_PURPOSE"),

@@ -7,6 +7,7 @@ import type { PurgeResult } from "../genlog.js";
 import {
   openForReading,
   openForWriting,
+  openLocalForReading,
   stringOption,
   withLog,
   type Bind,
@@ -53,7 +54,7 @@ export function defineRetentionCommands(program: Command, bind: Bind): void {
 }
 
 async function archive(o: GlobalOptions): Promise<number> {
-  return withLog(openForReading(o), async (log) => {
+  return withLog(openLocalForReading(o), async (log) => {
     const m = await log.archive({ before: String(o.before), out: String(o.out) });
     if (o.json) await printLine(JSON.stringify(m));
     else {

@@ -7,7 +7,7 @@ import { Option, type Command } from "commander";
 import { buildServer } from "../server/app.js";
 import type { OidcOptions } from "../server/oidc.js";
 import { GenlogError } from "../errors.js";
-import { openForWriting, stringOption, type Bind, type GlobalOptions } from "./context.js";
+import { openLocalForWriting, stringOption, type Bind, type GlobalOptions } from "./context.js";
 import { printLine, say } from "./terminal.js";
 import { integerOption } from "./option-values.js";
 
@@ -63,7 +63,7 @@ async function serve(o: GlobalOptions): Promise<number> {
   const maxBatch = integerOption(stringOption(o, "maxBatch")!, "--max-batch", 1, 4096);
   const bodyLimit = integerOption(stringOption(o, "bodyLimit")!, "--body-limit", 1024, 1 << 30);
   const oidc = oidcOptions(o);
-  const log = await openForWriting(o);
+  const log = await openLocalForWriting(o);
   let app;
   try {
     app = await buildServer({

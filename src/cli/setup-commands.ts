@@ -11,6 +11,8 @@ import {
   keysDirOption,
   policyOption,
   openForReading,
+  openLocalForReading,
+  localOnly,
   withLog,
   type Bind,
   type GlobalOptions,
@@ -60,6 +62,7 @@ export function defineSetupCommands(program: Command, bind: Bind): void {
 }
 
 async function rotateMaster(o: GlobalOptions): Promise<number> {
+  localOnly(o);
   const newKey = process.env["GENLOG_NEW_MASTER_KEY"];
   const opening = openLog({
     dataDir: o.dataDir,
@@ -86,6 +89,7 @@ async function rotateMaster(o: GlobalOptions): Promise<number> {
 }
 
 async function init(o: GlobalOptions): Promise<number> {
+  localOnly(o);
   const dataDir = resolve(o.dataDir);
   const keysDir = keysDirOption(o).keysDir ?? defaultKeysDir(dataDir);
   const path = keyPath(keysDir, o.tenant);
@@ -123,6 +127,7 @@ async function init(o: GlobalOptions): Promise<number> {
 }
 
 async function migrate(o: GlobalOptions): Promise<number> {
+  localOnly(o);
   const { from, to } = await migrateDataDir(o.dataDir);
   if (o.json) await printLine(JSON.stringify({ dataDir: resolve(o.dataDir), from, to }));
   else if (from === to) say(`${safe(resolve(o.dataDir))}: genlog.db is at schema ${to} already.`);
@@ -131,7 +136,7 @@ async function migrate(o: GlobalOptions): Promise<number> {
 }
 
 async function status(o: GlobalOptions): Promise<number> {
-  return withLog(openForReading(o), async (log) => {
+  return withLog(openLocalForReading(o), async (log) => {
     const s = await log.status();
     await printLine(o.json ? JSON.stringify(s) : describeStatus(s));
     return 0;

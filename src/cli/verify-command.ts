@@ -8,10 +8,18 @@ import { resolve } from "node:path";
 import { GenlogError, isGenlogError } from "../errors.js";
 import { checkSubjectExport } from "../core/subject-export.js";
 import { checkArchive } from "../log/archive.js";
+import type { CliLog } from "./remote-log.js";
 import type { Genlog } from "../genlog.js";
 import { Option, type Command } from "commander";
 import type { VerifyReport } from "../log/verify.js";
-import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
+import {
+  openForReading,
+  openLocalForReading,
+  stringOption,
+  withLog,
+  type Bind,
+  type GlobalOptions,
+} from "./context.js";
 import { MAX_NOTE_BYTES, readBounded } from "./read-input.js";
 import {
   count,
@@ -81,9 +89,10 @@ async function verify(o: GlobalOptions): Promise<number> {
   const statePath = stringOption(o, "state");
   const state = statePath === undefined ? undefined : await VerifyState.open(statePath);
 
-  let opening: Genlog;
+  // --state keeps files beside a data directory's verification: local only.
+  let opening: CliLog | Genlog;
   try {
-    opening = await openForReading(o);
+    opening = state !== undefined ? await openLocalForReading(o) : await openForReading(o);
   } catch (e) {
     // A file too damaged to open is what verify is there to find: a failed verification.
     if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
@@ -93,7 +102,8 @@ async function verify(o: GlobalOptions): Promise<number> {
     const stream = o.stream === "access" ? "access" : "events";
     const origin = `${log.instance}/${log.tenant}/${stream}`;
     if (trusted !== undefined) assertCheckpointOf(trusted, origin, "--trusted");
-    const plan = state === undefined ? undefined : await state.plan(log, verifierKey);
+    const local = log as Genlog;
+    const plan = state === undefined ? undefined : await state.plan(local, verifierKey);
     if (plan !== undefined) {
       verifierKey = plan.verifierKey;
       trusted = plan.trusted;
@@ -112,7 +122,7 @@ async function verify(o: GlobalOptions): Promise<number> {
     }
     const saved =
       report.ok && state !== undefined && plan !== undefined
-        ? await state.save(log, report, plan)
+        ? await state.save(local, report, plan)
         : undefined;
     if (o.json) {
       await printLine(JSON.stringify(saved === undefined ? report : { ...report, state: saved }));

@@ -128,6 +128,20 @@ export class GenlogClient {
     );
   }
 
+  /** The tenant's origin and verifier key. */
+  keyInfo(tenant: string): Promise<{ tenant: string; origin: string; verifierKey: string }> {
+    return this.#json("GET", `${t(tenant)}/key`);
+  }
+
+  /** Appends one event and says whether its id matched an earlier record (answer 200). */
+  async appendWithStatus(
+    tenant: string,
+    event: GenerationEventInput | Omit<GenerationEventInput, "tenant">,
+  ): Promise<{ record: GenerationRecord; duplicate: boolean }> {
+    const r = await this.#request("POST", `${t(tenant)}/events`, event);
+    return { record: (await r.json()) as GenerationRecord, duplicate: r.status === 200 };
+  }
+
   /** The latest signed checkpoint note (or the one at `size`). */
   async checkpoint(tenant: string, size?: number): Promise<string> {
     const r = await this.#request("GET", `${t(tenant)}/checkpoint${qs({ size })}`);

@@ -18,6 +18,8 @@ export type Role = (typeof ROLES)[number];
  * export and erase subjects, and set legal holds.
  */
 export const PERMISSIONS = {
+  /** The tenant's origin and verifier key: public, but only to a principal of the tenant. */
+  "keys.read": ["writer", "auditor", "dpo", "admin", "superadmin"],
   /** Append events. */
   "events.append": ["writer", "superadmin"],
   /** Read records (pseudonymised), query them, export the log. */

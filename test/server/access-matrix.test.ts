@@ -29,6 +29,7 @@ const ROUTES: Route[] = [
   { method: "GET", path: "/export", allowed: READERS },
   { method: "GET", path: "/export?anonymised=true", allowed: READERS },
   { method: "GET", path: "/checkpoint", allowed: READERS },
+  { method: "GET", path: "/key", allowed: ["writer", "auditor", "dpo", "admin", "superadmin"] },
   { method: "GET", path: "/proofs/inclusion/1", allowed: READERS },
   { method: "GET", path: "/proofs/consistency?from=1", allowed: READERS },
   { method: "POST", path: "/verify", body: () => ({}), allowed: READERS },

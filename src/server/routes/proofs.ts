@@ -10,6 +10,23 @@ const Size = (description: string) => Type.Integer({ minimum: 0, description });
 export const proofRoutes: FastifyPluginAsync<{ metrics: Metrics }> = async (app, { metrics }) => {
   app.setValidatorCompiler(typeboxCompiler());
 
+  app.get(
+    "/tenants/:tenant/key",
+    {
+      config: { permission: "keys.read", operation: "keyInfo" },
+      schema: {
+        ...described(
+          "proofs",
+          "keys.read",
+          "The tenant's origin and verifier key",
+          "`{tenant, origin, verifierKey}`: the signed-note verifier key that checks the tenant's checkpoints. Publish it where auditors can pin it.",
+        ),
+        params: TenantParams,
+      },
+    },
+    async (request) => request.genlog.keyInfo(tenantOf(request)),
+  );
+
   const CheckpointQuery = Type.Object(
     {
       size: Type.Optional(
