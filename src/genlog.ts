@@ -29,6 +29,7 @@ import {
 import {
   ACCESS_STREAM,
   accessEvent,
+  accessStages,
   accessReport,
   type Access,
   type AccessRecordContext,
@@ -816,8 +817,8 @@ export class Genlog {
       access = { ...access, target: { ...access.target, tenant: String(tenant).slice(0, 64) } };
     }
     const writer = await (log.accessWriter ??= this.#openAccessWriter(log));
-    const event = accessEvent(context, access);
-    const prepared = prepareEvent(event, log.ref.tenant, log.pipeline!);
+    const { event, trusted } = accessEvent(context, access);
+    const prepared = prepareEvent(event, log.ref.tenant, accessStages(log.pipeline!, trusted));
     if (prepared instanceof Promise) throw new Error("an access event names no actor");
     await writer.appendRecord(prepared, false);
   }

@@ -175,3 +175,33 @@ test("the generation report counts by type, sector, status and day, with failure
   const until = await generationReport("acme", "o", { until: "2026-12-02T00:00:00.000Z" }, records);
   assert.equal(until.all.total, 2);
 });
+
+test("an access record keeps genlog's facts as they are and redacts what the caller wrote; the access log verifies", async () => {
+  const { openLog } = await import("../src/index.js");
+  const { tempDir } = await import("./helpers/temp-dir.js");
+  const log = await openLog({ dataDir: tempDir() });
+  try {
+    const view = log.as({
+      principal: "oidc:alice@example.com",
+      role: "auditor",
+      scope: "default",
+      via: "http",
+      address: "203.0.113.7",
+      route: "GET /v1/tenants/:tenant/events",
+      purpose: "ticket from bob@example.org, key sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    });
+    await view.query({ type: "backend" });
+    const [r] = (await log.accessLog()).records;
+    assert.equal(r!.meta["principal"], "oidc:alice@example.com");
+    assert.equal(r!.meta["address"], "203.0.113.7");
+    assert.equal(r!.meta["route"], "GET /v1/tenants/:tenant/events");
+    assert.deepEqual(r!.meta["target"], { type: "backend" });
+    const purpose = String(r!.meta["purpose"]);
+    assert.ok(!purpose.includes("bob@example.org") && !purpose.includes("sk_live_"), purpose);
+    assert.deepEqual([...new Set(r!.redactions.map((x) => x.path))], ["/meta/purpose"]);
+    const report = await log.verify({ stream: "access" });
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+  } finally {
+    await log.close();
+  }
+});

@@ -7,7 +7,7 @@
  */
 import { SYSTEM_TYPE_PREFIX, type GenerationEvent } from "../core/event-schema.js";
 import type { AccessContext, Permission } from "../core/access.js";
-import type { GenerationRecord } from "../core/record.js";
+import type { GenerationRecord, PipelineStages } from "../core/record.js";
 import type { ErrorCode } from "../errors.js";
 
 /** The type of every record of an access log. */
@@ -37,12 +37,19 @@ export type AccessRecordContext = Omit<AccessContext, "role"> & {
 };
 
 /**
- * The event an access is recorded as. The principal is an id (a token id, `oidc:<sub>`,
- * `local:<user>`), never a secret; the purpose and target go through the tenant's redactor
- * like any meta, so an e-mail address typed into a purpose is not stored in clear.
+ * The event an access is recorded as, in two parts. genlog's own facts (principal id, role,
+ * scope, surface, operation, decision, count, route, client address) are recorded as they
+ * are: who read what, from where, is what an access log is for, and a security log is a
+ * legitimate interest (GDPR recital 49); a principal is an id (`tok_…`, `oidc:<sub>`,
+ * `local:<user>`), never a secret. What the caller wrote (the purpose, the filters) goes
+ * through the tenant's redactor like any meta, so an e-mail address typed into a purpose is
+ * not stored in clear. See {@link accessStages}.
  */
-export function accessEvent(context: AccessRecordContext, access: Access): GenerationEvent {
-  const meta: Record<string, unknown> = {
+export function accessEvent(
+  context: AccessRecordContext,
+  access: Access,
+): { event: GenerationEvent; trusted: Record<string, unknown> } {
+  const trusted: Record<string, unknown> = {
     principal: context.principal,
     role: context.role,
     scope: context.scope,
@@ -51,19 +58,54 @@ export function accessEvent(context: AccessRecordContext, access: Access): Gener
     permission: access.permission,
     decision: access.denied === undefined ? "allow" : "deny",
   };
-  if (access.denied !== undefined) meta["reason"] = access.denied;
-  if (access.error !== undefined) meta["error"] = access.error;
+  if (access.denied !== undefined) trusted["reason"] = access.denied;
+  if (access.error !== undefined) trusted["error"] = access.error;
+  if (access.records !== undefined) trusted["records"] = access.records;
+  if (context.address !== undefined) trusted["address"] = context.address;
+  if (context.route !== undefined) trusted["route"] = context.route;
+  const meta: Record<string, unknown> = {};
+  if (context.purpose !== undefined) meta["purpose"] = context.purpose;
   if (access.target !== undefined && Object.keys(access.target).length > 0)
     meta["target"] = access.target;
-  if (access.records !== undefined) meta["records"] = access.records;
-  if (context.purpose !== undefined) meta["purpose"] = context.purpose;
-  if (context.address !== undefined) meta["address"] = context.address;
-  if (context.route !== undefined) meta["route"] = context.route;
   return {
-    type: ACCESS_TYPE,
-    status: access.denied === undefined && access.error === undefined ? "succeeded" : "failed",
-    meta,
+    event: {
+      type: ACCESS_TYPE,
+      status: access.denied === undefined && access.error === undefined ? "succeeded" : "failed",
+      meta,
+    },
+    trusted,
   };
+}
+
+/**
+ * The tenant's stages for an access event: its redactor runs on what the caller wrote, and
+ * genlog's own facts are added after, every member in RFC 8785 order (the record's text is
+ * then still what `JSON.stringify` writes).
+ */
+export function accessStages(
+  stages: PipelineStages,
+  trusted: Record<string, unknown>,
+): PipelineStages {
+  return {
+    protector: stages.protector,
+    redactor: (sector) => ({
+      redact: (meta, artifacts, options) => {
+        const result = stages.redactor(sector).redact(meta, artifacts, options);
+        const merged: Record<string, unknown> = {};
+        for (const key of Object.keys({ ...result.meta, ...trusted }).sort(byCodeUnits))
+          merged[key] = Object.hasOwn(trusted, key) ? trusted[key] : result.meta[key];
+        const wellFormed = Object.values(trusted).every(
+          (v) => typeof v !== "string" || v.isWellFormed(),
+        );
+        return { ...result, meta: merged, stringifiable: result.stringifiable && wellFormed };
+      },
+    }),
+  };
+}
+
+/** RFC 8785 orders member names by UTF-16 code units. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** One principal's accesses over the report's window. */
