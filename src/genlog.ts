@@ -28,6 +28,7 @@ import {
 } from "./log/tokens.js";
 import {
   ACCESS_STREAM,
+  purposeSetting,
   accessEvent,
   accessStages,
   accessReport,
@@ -753,6 +754,14 @@ export class Genlog {
     this.#check();
     const decision = authorize(this.#context, access.permission, tenant);
     if (!decision.allowed) return this.#deny(tenant, access.operation, access.permission, decision);
+    if (
+      (this.#context.purpose ?? "").trim() === "" &&
+      access.permission !== "keys.read" &&
+      (await this.#purposeRequired(tenant))
+    ) {
+      const reason = `tenant ${tenant} requires a declared purpose (X-Genlog-Purpose, --purpose)`;
+      return this.#deny(tenant, access.operation, access.permission, { reason });
+    }
     let result: T;
     try {
       result = await run();
@@ -768,6 +777,65 @@ export class Genlog {
     }
     await this.#record(tenant, { ...access, ...(count ? { records: count(result) } : {}) });
     return result;
+  }
+
+  /** Whether a tenant's accesses must declare a purpose (false for one that does not exist). */
+  async #purposeRequired(tenant: string): Promise<boolean> {
+    if (tenant === ALL_TENANTS) return false;
+    const log = await this.#tenant(tenant).catch(() => undefined);
+    return (await log?.store.getSetting(purposeSetting(tenant))) === "true";
+  }
+
+  /**
+   * Makes a tenant require (or stop requiring) a declared purpose on every access but reading
+   * its verifier key: an access without one is denied, and the denial recorded. Recorded as a
+   * `genlog.purpose-policy` event with the reason. Needs `tenant.admin`.
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` (`/required`, `/reason`).
+   */
+  async setPurposeRequired(options: {
+    required: boolean;
+    reason: string;
+    tenant?: string;
+  }): Promise<GenerationRecord> {
+    if (typeof options.required !== "boolean") {
+      throw new GenlogError("GENLOG_E_INVALID_INPUT", "/required: expected true or false", {
+        details: { pointer: "/required", rule: "type" },
+      });
+    }
+    const reason = checkReason(options.reason);
+    const tenant = options.tenant ?? this.tenant;
+    return this.#guard(
+      tenant,
+      {
+        operation: "setPurposeRequired",
+        permission: "tenant.admin",
+        target: { required: options.required },
+      },
+      async () => {
+        const log = await this.#tenantForSystemEvent(tenant);
+        return this.#appendSystemEvent(
+          log,
+          systemEvent(SYSTEM_TYPES.purposePolicy, { required: options.required, reason }),
+          () => [
+            {
+              kind: "setting",
+              key: purposeSetting(log.ref.tenant),
+              value: String(options.required),
+            },
+          ],
+        );
+      },
+    );
+  }
+
+  /** Whether a tenant requires a declared purpose (see {@link setPurposeRequired}). */
+  async purposeRequired(tenant?: string): Promise<boolean> {
+    const t = tenant ?? this.tenant;
+    return this.#guard(t, { operation: "purposeRequired", permission: "tenant.read" }, async () => {
+      await this.#tenant(t);
+      return this.#purposeRequired(t);
+    });
   }
 
   /** Records a denied call and rejects with the error {@link forbidden} gives. */

@@ -39,6 +39,8 @@ export type CliLog = Pick<
   | "retention"
   | "setRetention"
   | "purge"
+  | "purposeRequired"
+  | "setPurposeRequired"
   | "holds"
   | "setHold"
   | "releaseHold"
@@ -230,6 +232,17 @@ export class RemoteLog implements CliLog {
   purge(options: Parameters<Genlog["purge"]>[0] = {}): ReturnType<Genlog["purge"]> {
     const { tenant, ...rest } = options;
     return this.#client.purge(this.#t(tenant), rest);
+  }
+
+  async purposeRequired(tenant?: string): Promise<boolean> {
+    return (await this.#client.purposeRequired(this.#t(tenant))).required;
+  }
+
+  setPurposeRequired(
+    options: Parameters<Genlog["setPurposeRequired"]>[0],
+  ): ReturnType<Genlog["setPurposeRequired"]> {
+    const { tenant, ...rest } = options;
+    return this.#client.setPurposeRequired(this.#t(tenant), rest);
   }
 
   holds(tenant?: string): ReturnType<Genlog["holds"]> {

@@ -11,7 +11,8 @@ import {
   type Bind,
   type GlobalOptions,
 } from "./context.js";
-import { escapeForTerminal as safe, printLine } from "./terminal.js";
+import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
+import { GenlogError } from "../errors.js";
 
 /** Adds `tenant` to the program. */
 export function defineTenantCommands(program: Command, bind: Bind): void {
@@ -34,6 +35,15 @@ export function defineTenantCommands(program: Command, bind: Bind): void {
     .command("list")
     .description("every tenant with its region, database and size")
     .action(bind((_args, o) => list(o)));
+  tenant
+    .command("purpose")
+    .description(
+      "show whether the tenant requires a declared purpose on every access, or set it (required|optional, with --reason)",
+    )
+    .argument("<name>", "the tenant")
+    .argument("[policy]", "required or optional")
+    .option("--reason <text>", "why the policy changes (recorded with it)")
+    .action(bind(([name, policy], o) => purpose(name!, policy, o)));
   tenant
     .command("show")
     .description("one tenant")
@@ -72,6 +82,41 @@ async function list(o: GlobalOptions): Promise<number> {
         );
       }
     }
+    return 0;
+  });
+}
+
+async function purpose(
+  name: string,
+  policy: string | undefined,
+  o: GlobalOptions,
+): Promise<number> {
+  if (policy !== undefined && policy !== "required" && policy !== "optional") {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      `expected required or optional, got ${JSON.stringify(policy).slice(0, 40)}`,
+    );
+  }
+  const reason = stringOption(o, "reason");
+  if (policy === undefined) {
+    return withLog(openForReading(o), async (log) => {
+      const required = await log.purposeRequired(name);
+      if (o.json) await printLine(JSON.stringify({ tenant: name, required }));
+      else await printLine(`tenant ${name}: a purpose is ${required ? "required" : "optional"}`);
+      return 0;
+    });
+  }
+  if (reason === undefined) {
+    throw new GenlogError("GENLOG_E_USAGE", "--reason: say why the policy changes");
+  }
+  return withLog(openForWriting(o), async (log) => {
+    const record = await log.setPurposeRequired({
+      tenant: name,
+      required: policy === "required",
+      reason,
+    });
+    if (o.json) await printLine(JSON.stringify(record));
+    else say(`tenant ${name}: a purpose is now ${policy} (event #${record.seq})`);
     return 0;
   });
 }

@@ -278,6 +278,17 @@ export class GenlogClient {
     return this.#json("PUT", `${t(tenant)}/retention`, options);
   }
 
+  purposeRequired(tenant: string): Promise<{ tenant: string; required: boolean }> {
+    return this.#json("GET", `${t(tenant)}/purpose-policy`);
+  }
+
+  setPurposeRequired(
+    tenant: string,
+    options: { required: boolean; reason: string },
+  ): Promise<GenerationRecord> {
+    return this.#json("PUT", `${t(tenant)}/purpose-policy`, options);
+  }
+
   purge(tenant: string, options: { before?: string; dryRun?: boolean } = {}): Promise<PurgeResult> {
     return this.#json("POST", `${t(tenant)}/purge`, options);
   }

@@ -10,6 +10,11 @@ import type { AccessContext, Permission } from "../core/access.js";
 import type { GenerationRecord, PipelineStages } from "../core/record.js";
 import type { ErrorCode } from "../errors.js";
 
+/** The settings key that says a tenant's accesses must declare a purpose. */
+export function purposeSetting(tenant: string): string {
+  return `purpose_required:${tenant}`;
+}
+
 /** The type of every record of an access log. */
 export const ACCESS_TYPE = `${SYSTEM_TYPE_PREFIX}access`;
 

@@ -24,6 +24,8 @@ export const SYSTEM_TYPES = {
   retention: `${SYSTEM_TYPE_PREFIX}retention`,
   /** A subject's records were exported (Art. 15/20): `meta.pseudonyms`, `meta.records`. */
   subjectExport: `${SYSTEM_TYPE_PREFIX}subject-export`,
+  /** Whether the tenant's accesses must declare a purpose: `meta.required`, `meta.reason`. */
+  purposePolicy: `${SYSTEM_TYPE_PREFIX}purpose-policy`,
 } as const;
 
 /** The longest reason kept, in characters. */

@@ -65,6 +65,13 @@ const ROUTES: Route[] = [
   },
   { method: "GET", path: "", allowed: TENANT_READERS },
   { method: "GET", path: "/retention", allowed: TENANT_READERS },
+  { method: "GET", path: "/purpose-policy", allowed: TENANT_READERS },
+  {
+    method: "PUT",
+    path: "/purpose-policy",
+    body: () => ({ required: false, reason: "policy" }),
+    allowed: ADMINS,
+  },
   {
     method: "PUT",
     path: "/retention",

@@ -183,3 +183,42 @@ test("no token reaches the server's log, even at trace level and for refused tok
     assert.ok(!text.includes(token.slice(4, 20)), "no part of a token in the log");
   }
 });
+
+test("a tenant that requires a purpose refuses, and records, accesses that declare none", async () => {
+  const s = await startServer({ rateLimit: false });
+  const admin = new GenlogClient({ url: s.url, token: s.tokens.admin, purpose: "policy" });
+  await admin.setPurposeRequired("acme", { required: true, reason: "DPO decision 2026-12" });
+  assert.deepEqual(await admin.purposeRequired("acme"), { tenant: "acme", required: true });
+  const bare = new GenlogClient({ url: s.url, token: s.tokens.auditor });
+  await assert.rejects(bare.query("acme"), (e: unknown) => {
+    assert.ok(isGenlogError(e, "GENLOG_E_FORBIDDEN"), String(e));
+    assert.match(e.message, /requires a declared purpose/);
+    return true;
+  });
+  // Reading the verifier key needs none; other tenants are not concerned.
+  assert.equal((await bare.keyInfo("acme")).tenant, "acme");
+  const withPurpose = new GenlogClient({
+    url: s.url,
+    token: s.tokens.auditor,
+    purpose: "ticket 42",
+  });
+  assert.ok((await withPurpose.query("acme")).records.length > 0);
+  // The local operator is held to it too.
+  await assert.rejects(s.log.accessLog({ tenant: "acme" }), /requires a declared purpose/);
+  const operator = s.log.as({ ...s.log.context, purpose: "test check" });
+  const denied = (await operator.accessLog({ tenant: "acme", status: "failed", limit: 1000 }))
+    .records;
+  assert.ok(
+    denied.some(
+      (r) => r.meta["operation"] === "query" && String(r.meta["reason"]).includes("purpose"),
+    ),
+  );
+  await admin.setPurposeRequired("acme", { required: false, reason: "back to optional" });
+  assert.ok((await bare.query("acme")).records.length > 0);
+  // The policy changes are events of the tenant's log.
+  const events = await s.log.query({ tenant: "acme", type: "genlog.purpose-policy" });
+  assert.deepEqual(
+    events.records.map((r) => r.meta["required"]),
+    [true, false],
+  );
+});

@@ -36,6 +36,10 @@ const RetentionBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const PurposeBody = Type.Object(
+  { required: Type.Boolean(), reason: Type.String({ minLength: 1, maxLength: 1000 }) },
+  { additionalProperties: false },
+);
 const PurgeBody = Type.Object(
   {
     before: Type.Optional(
@@ -175,6 +179,48 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     async (request) =>
       request.genlog.setRetention({
         ...(request.body as Static<typeof RetentionBody>),
+        tenant: tenantOf(request),
+      }),
+  );
+
+  app.get(
+    "/tenants/:tenant/purpose-policy",
+    {
+      config: { permission: "tenant.read", operation: "purposeRequired" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.read",
+          "Whether the tenant requires a declared purpose",
+          "`{tenant, required}`.",
+        ),
+        params: TenantParams,
+      },
+    },
+    async (request) => {
+      const tenant = tenantOf(request);
+      return { tenant, required: await request.genlog.purposeRequired(tenant) };
+    },
+  );
+
+  app.put(
+    "/tenants/:tenant/purpose-policy",
+    {
+      config: { permission: "tenant.admin", operation: "setPurposeRequired" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.admin",
+          "Require a declared purpose, or stop requiring it",
+          "With `required: true`, every access to the tenant but reading its verifier key must send `X-Genlog-Purpose`; one without is denied (403) and recorded. Recorded as a `genlog.purpose-policy` event with the reason.",
+        ),
+        params: TenantParams,
+        body: PurposeBody,
+      },
+    },
+    async (request) =>
+      request.genlog.setPurposeRequired({
+        ...(request.body as Static<typeof PurposeBody>),
         tenant: tenantOf(request),
       }),
   );
