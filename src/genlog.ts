@@ -14,6 +14,8 @@ import {
   authorize,
   checkContext,
   forbidden,
+  isRole,
+  mayGrant,
   type AccessContext,
   type Permission,
 } from "./core/access.js";
@@ -587,11 +589,33 @@ export class Genlog {
     let valid: GenerationEvent;
     try {
       this.#checkWritable();
+      const denied = this.#appendDenied([event]);
+      if (denied !== undefined) return denied;
       valid = validateEvent(event);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#appendValid(valid, recordOnly);
+  }
+
+  /**
+   * For a principal other than a superadmin: the refusal of appends to tenants it may not
+   * append to, decided before the events are checked (a refusal is a refusal, recorded once
+   * per call, however many events it carries); undefined when they may go on.
+   */
+  #appendDenied(events: readonly unknown[]): Promise<never> | undefined {
+    if (this.#context.role === "superadmin") return undefined;
+    const tenants = new Set<string>();
+    for (const e of events) {
+      const t: unknown =
+        typeof e === "object" && e !== null ? (e as { tenant?: unknown }).tenant : undefined;
+      tenants.add(typeof t === "string" ? t : this.tenant);
+    }
+    for (const tenant of tenants) {
+      const decision = authorize(this.#context, "events.append", tenant);
+      if (!decision.allowed) return this.#deny(tenant, "append", "events.append", decision);
+    }
+    return undefined;
   }
 
   /**
@@ -613,9 +637,26 @@ export class Genlog {
           { details: { pointer: "", rule: "type" } },
         );
       }
+      const denied = this.#appendDenied(events);
+      if (denied !== undefined) return denied;
+      const ids = new Map<string, number>();
       events.forEach((event, index) => {
         try {
-          valid.push(validateEvent(event));
+          const v = validateEvent(event);
+          // Two events of one call with one id would store the first and refuse the second.
+          const id = v.id?.toLowerCase();
+          if (id !== undefined) {
+            const first = ids.get(id);
+            if (first !== undefined) {
+              throw new GenlogError(
+                "GENLOG_E_INVALID_INPUT",
+                `/id: the same id as event ${first} of this batch`,
+                { details: { pointer: "/id", rule: "unique" } },
+              );
+            }
+            ids.set(id, index);
+          }
+          valid.push(v);
         } catch (e) {
           if (!isGenlogError(e, "GENLOG_E_INVALID_INPUT")) throw e;
           const pointer = `/${index}${String(e.details.pointer ?? "")}`;
@@ -628,7 +669,15 @@ export class Genlog {
     } catch (e) {
       return Promise.reject(e);
     }
-    return Promise.all(valid.map((v) => this.#appendValid(v, false) as Promise<AppendResult>));
+    // Every append settles before the call does: an error is not reported while others of
+    // the batch are still committing.
+    return Promise.allSettled(
+      valid.map((v) => this.#appendValid(v, false) as Promise<AppendResult>),
+    ).then((settled) => {
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      return settled.map((r) => (r as PromiseFulfilledResult<AppendResult>).value);
+    });
   }
 
   #appendValid(
@@ -637,10 +686,6 @@ export class Genlog {
   ): Promise<AppendResult | GenerationRecord> {
     // Only the validated snapshot is used from here: `event` is never read again.
     const tenant = valid.tenant ?? this.tenant;
-    if (this.#context.role !== "superadmin") {
-      const decision = authorize(this.#context, "events.append", tenant);
-      if (!decision.allowed) return this.#deny(tenant, "append", "events.append", decision);
-    }
     // Once a tenant's writer is open, an append is one call: no await, no extra promise.
     const open = this.#open.get(tenant);
     if (open !== undefined) {
@@ -670,7 +715,8 @@ export class Genlog {
     tenant: string,
     recordOnly: boolean,
   ): Promise<AppendResult | GenerationRecord> {
-    const log = await this.#tenant(tenant, true);
+    // A principal's append never creates a tenant: that is instance administration.
+    const log = await this.#tenant(tenant, !this.#isView);
     const writer = await (log.writer ??= this.#openWriter(log));
     const prepared = prepareEvent(valid, log.ref.tenant, log.pipeline!);
     return this.#inOrder(tenant, prepared, (p) =>
@@ -730,12 +776,34 @@ export class Genlog {
    */
   as(context: AccessContext): Genlog {
     this.#check();
-    return new Genlog({ parent: this, context: checkContext({ ...context }) });
+    // A view acts for one principal: it cannot make another (a writer's view a superadmin's).
+    this.#rootOnly("as");
+    return new Genlog({ parent: this, context: Object.freeze(checkContext({ ...context })) });
   }
 
-  /** The context this handle's calls are decided and recorded under (see {@link as}). */
+  /** The context this handle's calls are decided and recorded under (see {@link as}); frozen. */
   get context(): Readonly<AccessContext> {
     return this.#context;
+  }
+
+  /** Refuses a call that only the handle openLog returned may make. */
+  #rootOnly(what: string): void {
+    if (this.#isView) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `${what}: a view made by \`as\` acts for one principal; call it on the handle openLog returned`,
+      );
+    }
+  }
+
+  /**
+   * Whether the store answers (for a readiness probe): one read, neither decided nor recorded.
+   *
+   * @throws {GenlogError} `GENLOG_E_CLOSED`, or the store's error.
+   */
+  async ping(): Promise<void> {
+    this.#check();
+    await this.#home.getSetting("schema_version");
   }
 
   /**
@@ -909,12 +977,14 @@ export class Genlog {
 
   /** Registers a hook. Hooks run after the ack; a throwing or slow hook never affects appends. */
   on<K extends HookName>(event: K, fn: HookEvents[K]): this {
+    this.#rootOnly("on");
     this.#hookList(event, fn).push(fn);
     return this;
   }
 
   /** Removes a hook registered with {@link on}. */
   off<K extends HookName>(event: K, fn: HookEvents[K]): this {
+    this.#rootOnly("off");
     const list = this.#hookList(event, fn);
     const i = list.indexOf(fn);
     if (i >= 0) list.splice(i, 1);
@@ -926,6 +996,7 @@ export class Genlog {
    * create), and returns its origin.
    */
   async openTenant(tenant?: string): Promise<string> {
+    this.#rootOnly("openTenant");
     return (await this.#tenant(tenant ?? this.tenant, true)).ref.origin;
   }
 
@@ -936,6 +1007,15 @@ export class Genlog {
    *   directory has no key for the tenant.
    */
   async verifierKey(tenant?: string): Promise<string> {
+    if (this.#isView) {
+      const t = tenant ?? this.tenant;
+      const decision = authorize(this.#context, "keys.read", t);
+      if (!decision.allowed) throw forbidden(decision, "keys.read", t);
+    }
+    return this.#verifierKey(tenant);
+  }
+
+  async #verifierKey(tenant?: string): Promise<string> {
     const log = await this.#tenant(tenant ?? this.tenant);
     if (log.keyError !== undefined) throw log.keyError;
     if (log.signer === undefined) {
@@ -959,7 +1039,7 @@ export class Genlog {
       return {
         tenant: log.ref.tenant,
         origin: log.ref.origin,
-        verifierKey: await this.verifierKey(t),
+        verifierKey: await this.#verifierKey(t),
       };
     });
   }
@@ -1239,7 +1319,15 @@ export class Genlog {
   async query(options: QueryOptions = {}): Promise<QueryPage> {
     return this.#guard(
       queryTenant(options, this.tenant),
-      { operation: "query", permission: "events.read", target: queryTarget(options) },
+      {
+        operation: "query",
+        // Finding a person's records by their id says who is behind a pseudonym.
+        permission:
+          typeof options === "object" && options !== null && options.user !== undefined
+            ? "pii.read"
+            : "events.read",
+        target: queryTarget(options),
+      },
       async () => {
         const filter = toQueryFilter(options);
         const log = await this.#tenant(options.tenant ?? this.tenant);
@@ -1408,7 +1496,7 @@ export class Genlog {
           exportedAt: new Date().toISOString(),
           origin: ref.origin,
           tenant: ref.tenant,
-          verifierKey: await this.verifierKey(ref.tenant),
+          verifierKey: await this.#verifierKey(ref.tenant),
           checkpoint: cp.note,
           subject: {
             id: "subject" in selector ? selector.subject : null,
@@ -1576,7 +1664,7 @@ export class Genlog {
         return writeArchive({
           store: log.store,
           ref: log.ref,
-          verifierKey: await this.verifierKey(log.ref.tenant),
+          verifierKey: await this.#verifierKey(log.ref.tenant),
           checkpoint: { size: cp.size, note: cp.note },
           before,
           dir: options.out,
@@ -1924,7 +2012,7 @@ export class Genlog {
             );
           }
         }
-        const verifierKey = options.verifierKey ?? (await this.verifierKey(log.ref.tenant));
+        const verifierKey = options.verifierKey ?? (await this.#verifierKey(log.ref.tenant));
         if (stream === ACCESS_STREAM) {
           const ref = await this.#accessRef(log);
           await (await log.accessWriter?.catch(() => undefined))?.idle();
@@ -1995,15 +2083,19 @@ export class Genlog {
    */
   async createToken(options: TokenOptions): Promise<NewToken> {
     this.#checkWritable();
-    const { row, token } = newToken(options);
+    const scope = typeof options?.scope === "string" ? options.scope : this.tenant;
+    const permission = scope === ALL_TENANTS ? "instance.admin" : "tenant.admin";
+    const role: unknown = options?.role;
+    // Decided before the options are checked: a refusal is a refusal, recorded as one.
+    if (isRole(role)) {
+      const grant = mayGrant(this.#context, role);
+      if (!grant.allowed) return this.#deny(scope, "createToken", permission, grant);
+    }
     return this.#guard(
-      row.scope,
-      {
-        operation: "createToken",
-        permission: row.scope === ALL_TENANTS ? "instance.admin" : "tenant.admin",
-        target: { token: row.id, role: row.role },
-      },
+      scope,
+      { operation: "createToken", permission, target: { role: String(role).slice(0, 20) } },
       async () => {
+        const { row, token } = newToken(options);
         if (row.scope !== ALL_TENANTS) await this.#tenant(row.scope);
         await this.#home.insertToken(row);
         return { ...tokenInfo(row), token };
@@ -2049,13 +2141,18 @@ export class Genlog {
     const known = (await this.#home.listTokens()).find(
       (t) => t.id === id && (options.scope === undefined || t.scope === options.scope),
     );
-    const scope = known?.scope ?? this.#context.scope;
+    const scope = known?.scope ?? options.scope ?? this.#context.scope;
+    if (known !== undefined && isRole(known.role)) {
+      const grant = mayGrant(this.#context, known.role);
+      const permission = scope === ALL_TENANTS ? "instance.admin" : "tenant.admin";
+      if (!grant.allowed) return this.#deny(scope, "revokeToken", permission, grant);
+    }
     return this.#guard(
       scope,
       {
         operation: "revokeToken",
         permission: scope === ALL_TENANTS ? "instance.admin" : "tenant.admin",
-        target: { token: id },
+        target: { tokenId: id },
       },
       async () => {
         const row = known && (await this.#home.revokeToken(id, new Date().toISOString()));
@@ -2081,6 +2178,7 @@ export class Genlog {
     context: Pick<AccessContext, "via" | "address" | "purpose" | "route">,
   ): Promise<Genlog> {
     this.#check();
+    this.#rootOnly("authenticate");
     const who = await (this.#shared.tokens ??= new TokenChecker(this.#home)).check(token);
     return this.as({ ...context, ...who });
   }
@@ -2099,6 +2197,7 @@ export class Genlog {
       route?: string;
     },
   ): Promise<void> {
+    this.#rootOnly("recordUnauthenticated");
     await this.#record(
       tenant,
       { operation: request.operation, permission: request.permission, denied: request.reason },
@@ -2142,7 +2241,11 @@ export class Genlog {
   async #accessRef(log: TenantLog): Promise<LogRef> {
     const { tenant } = log.ref;
     const origin = `${this.instance}/${tenant}/${ACCESS_STREAM}`;
-    const ref = await log.store.openLogRef({ origin, tenant, stream: ACCESS_STREAM }, false);
+    // Made on a writable handle (an access is about to be recorded in it anyway).
+    const ref = await log.store.openLogRef(
+      { origin, tenant, stream: ACCESS_STREAM },
+      !this.#readOnly,
+    );
     if (ref === undefined) {
       throw new GenlogError("GENLOG_E_NOT_FOUND", `${origin} has no record yet`, {
         details: { origin },

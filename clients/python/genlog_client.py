@@ -24,6 +24,16 @@ import urllib.request
 from typing import Any, Dict, List, Optional
 
 __all__ = ["GenlogClient", "GenlogError", "configure", "log_generation_event"]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuses redirects: urllib would send the token to wherever a redirect points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl} refused", headers, fp)
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
 __version__ = "0.1.0"
 
 
@@ -103,7 +113,7 @@ class GenlogClient:
         for name, value in (headers or {}).items():
             request.add_header(name, value)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _opener.open(request, timeout=self.timeout) as response:
                 text = response.read().decode("utf-8")
         except urllib.error.HTTPError as e:
             text = e.read().decode("utf-8", "replace")

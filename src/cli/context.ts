@@ -66,7 +66,14 @@ export function openForReading(o: GlobalOptions): Promise<CliLog> {
 /** The data directory, read-only, for a command that has no remote form. */
 export function openLocalForReading(o: GlobalOptions): Promise<Genlog> {
   localOnly(o);
-  return openLog({ dataDir: o.dataDir, tenant: o.tenant, ...keysDirOption(o), readOnly: true });
+  return openLog({
+    dataDir: o.dataDir,
+    tenant: o.tenant,
+    ...keysDirOption(o),
+    readOnly: true,
+    // Records nothing, but a tenant that requires a purpose still wants one.
+    context: cliContext(o),
+  });
 }
 
 /**

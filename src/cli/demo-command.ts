@@ -58,11 +58,12 @@ async function demo(o: GlobalOptions): Promise<number> {
   try {
     say(`genlog demo: data in ${safe(dataDir)}`);
     const ok = await walkThrough(log);
-    const tokens = await makeTokens(log);
     if (o.serve === false) {
-      if (o.json) await printLine(JSON.stringify({ ok, tokens }));
+      // Tokens only when someone will see them.
+      if (o.json) await printLine(JSON.stringify({ ok, tokens: await makeTokens(log) }));
       return ok ? 0 : 1;
     }
+    const tokens = await makeTokens(log);
     const app = await buildServer({ log });
     const url = await app.listen({ port, host: "127.0.0.1" }).catch((e: unknown) => {
       const code = (e as NodeJS.ErrnoException).code;
@@ -74,7 +75,9 @@ async function demo(o: GlobalOptions): Promise<number> {
     say("");
     say(`HTTP API:  ${url}/v1/tenants/demo-health/events`);
     say(`API docs:  ${url}/docs   (OpenAPI: ${url}/openapi.json)`);
-    say("Tokens (shown once; each is scoped to demo-health, the superadmin's to every tenant):");
+    say(
+      "Tokens (shown once, valid 24 hours; each is scoped to demo-health, the superadmin's to every tenant):",
+    );
     for (const role of ROLES) say(`  ${role.padEnd(10)} ${tokens[role]}`);
     say("");
     say("Try:");
@@ -156,7 +159,9 @@ async function makeTokens(log: Genlog): Promise<Record<Role, string>> {
   const tokens = {} as Record<Role, string>;
   for (const role of ROLES) {
     const scope = role === "superadmin" ? ALL_TENANTS : "demo-health";
-    tokens[role] = (await log.createToken({ scope, role, label: "demo" })).token;
+    // A day: a demo run on a directory that matters leaves no lasting key to it.
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    tokens[role] = (await log.createToken({ scope, role, label: "demo", expires })).token;
   }
   return tokens;
 }

@@ -89,6 +89,27 @@ export function authorize(
   return { allowed: true };
 }
 
+/**
+ * The roles a role may give a token: a token never holds what its maker does not. An
+ * `admin` makes its tenant's ingest and administration tokens; reading roles (`auditor`,
+ * `dpo`) are given by the operator (`superadmin`), so that administering a tenant never leads
+ * to reading it.
+ */
+export const GRANTS: Readonly<Record<Role, readonly Role[]>> = {
+  writer: [],
+  auditor: [],
+  dpo: [],
+  admin: ["writer", "admin"],
+  superadmin: ROLES,
+};
+
+/** Whether `context` may make (or revoke) a token of `role`; `authorize` decides the scope. */
+export function mayGrant(context: AccessContext, role: Role): Decision {
+  return GRANTS[context.role]?.includes(role) === true
+    ? { allowed: true }
+    : { allowed: false, reason: `role ${context.role} may not give or take a ${role} token` };
+}
+
 /** The error a denied call throws: the same text whatever surface it came through. */
 export function forbidden(
   decision: { reason: string },
@@ -132,9 +153,18 @@ export function checkContext(context: AccessContext): AccessContext {
   }
   if (
     context.purpose !== undefined &&
-    (typeof context.purpose !== "string" || context.purpose.length > MAX_PURPOSE)
+    (typeof context.purpose !== "string" ||
+      context.purpose.length > MAX_PURPOSE ||
+      !context.purpose.isWellFormed() ||
+      /\p{Cc}/u.test(context.purpose))
   ) {
-    throw bad("/purpose", `expected a text of at most ${MAX_PURPOSE} characters`);
+    throw bad("/purpose", `expected a text of at most ${MAX_PURPOSE} printable characters`);
+  }
+  for (const member of ["address", "route"] as const) {
+    const v: unknown = context[member];
+    if (v !== undefined && (typeof v !== "string" || !/^[\x20-\x7e]{1,300}$/.test(v))) {
+      throw bad(`/${member}`, "expected printable ASCII of at most 300 characters");
+    }
   }
   return context;
 }

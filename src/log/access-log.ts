@@ -218,7 +218,7 @@ export async function accessReport(
     p.purposes[purpose] = (p.purposes[purpose] ?? 0) + 1;
     p.last = r.ts;
     if (isDenied) flag("denied", principal, r.seq, `${principal} was denied access`);
-    else if (ERASING.has(operation))
+    else if (ERASING.has(operation) && m["error"] === undefined)
       flag("erasure", principal, r.seq, `${principal} erased subjects`);
     const hour = Number(r.ts.slice(11, 13));
     if (hour < WORKING_HOURS_UTC.from || hour >= WORKING_HOURS_UTC.to) {

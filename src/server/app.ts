@@ -56,7 +56,7 @@ export interface ServerOptions {
   logger?: FastifyServerOptions["logger"];
   /** Trust `X-Forwarded-For` from a reverse proxy (see docs/guides/deployment.md); default false. */
   trustProxy?: boolean | string | string[];
-  /** Answer 503 when the event loop lags past this many ms; default 1000. */
+  /** Answer 503 when the event loop lags past this many ms; default 1000; 0 turns it off. */
   maxEventLoopDelay?: number;
   /** Accept OIDC/JWT bearer tokens too, checked as these options say. */
   oidc?: OidcOptions;
@@ -69,6 +69,8 @@ export const PURPOSE_HEADER = "x-genlog-purpose";
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { log } = options;
   const jwt = options.oidc === undefined ? undefined : oidcVerifier(options.oidc);
+  const anonymous =
+    options.rateLimit === false ? undefined : new AddressLimiter(ANONYMOUS_PER_MINUTE);
   const app = Fastify({
     logger: options.logger ?? { level: "warn" },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -160,7 +162,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         reason: e.code === "GENLOG_E_FORBIDDEN" ? "forbidden" : "unauthenticated",
       });
     }
-    return reply.code(status).send(e.toJSON());
+    const body = e.toJSON();
+    // The first record is the library's to give its caller; over HTTP a writer (who may not
+    // read records) would read one by reusing its id: only its id and seq are said.
+    if (e.code === "GENLOG_E_ID_REUSED") {
+      const { record: _record, ...details } = body.details;
+      void _record;
+      return reply.code(status).send({ ...body, details });
+    }
+    return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -176,7 +186,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
     try {
-      await log.size();
+      await log.ping();
       return { ok: true };
     } catch (e) {
       return reply.code(503).send({ ok: false, code: isGenlogError(e) ? e.code : null });
@@ -193,8 +203,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         await v1.register(rateLimit, {
           max: options.rateLimit ?? 60_000,
           timeWindow: 60_000,
-          // Per token (a hash-like prefix would do; the header is never logged), else per address.
-          keyGenerator: (request) => request.headers.authorization ?? request.ip,
+          // Per principal: the limiter's hook runs after authentication (a route's hooks follow
+          // the instance's), so every request it sees has one. Requests refused before any
+          // principal is known are limited per address by `anonymous` instead.
+          keyGenerator: (request) => request.genlog.context.principal,
           errorResponseBuilder: (_request, context) =>
             new GenlogError(
               "GENLOG_E_RATE_LIMITED",
@@ -203,7 +215,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         });
       }
       v1.addHook("onRequest", async (request) => {
-        request.genlog = await authenticateRequest(log, request, jwt);
+        request.genlog = await authenticateRequest(log, request, jwt, anonymous);
       });
       v1.addHook("onResponse", async (request, reply) => {
         metrics.requests.inc({
@@ -263,6 +275,7 @@ async function authenticateRequest(
   log: Genlog,
   request: FastifyRequest,
   jwt: ReturnType<typeof oidcVerifier> | undefined,
+  anonymous: AddressLimiter | undefined,
 ): Promise<Genlog> {
   const tenant = (request.params as { tenant?: string } | undefined)?.tenant ?? "*";
   const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
@@ -288,6 +301,14 @@ async function authenticateRequest(
     return await log.authenticate(bearer[1]!, context);
   } catch (e) {
     if (isGenlogError(e, "GENLOG_E_UNAUTHENTICATED")) {
+      // Past its budget, an address is refused without a record: a flood of bad tokens must
+      // not grow the access log without bound.
+      if (anonymous !== undefined && !anonymous.take(request.ip)) {
+        throw new GenlogError(
+          "GENLOG_E_RATE_LIMITED",
+          `too many unauthenticated requests from this address (${ANONYMOUS_PER_MINUTE} a minute): retry in a minute with a valid token`,
+        );
+      }
       const config = request.routeOptions.config;
       await log.recordUnauthenticated(tenant, {
         operation: config.operation ?? route,
@@ -298,6 +319,32 @@ async function authenticateRequest(
       });
     }
     throw e;
+  }
+}
+
+/** Requests a minute an address may make without a valid token. */
+export const ANONYMOUS_PER_MINUTE = 120;
+
+/** A fixed-window counter per address, for requests that no principal can be charged for. */
+class AddressLimiter {
+  readonly #max: number;
+  #window = 0;
+  #counts = new Map<string, number>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Counts one request of `address`; false past the budget of the current minute. */
+  take(address: string): boolean {
+    const window = Math.floor(Date.now() / 60_000);
+    if (window !== this.#window) {
+      this.#window = window;
+      this.#counts = new Map();
+    }
+    const n = (this.#counts.get(address) ?? 0) + 1;
+    this.#counts.set(address, n);
+    return n <= this.#max;
   }
 }
 

@@ -90,11 +90,36 @@ export function oidcVerifier(
         issuer: options.issuer,
         audience: options.audience,
         requiredClaims: ["sub", "exp"],
+        // Asymmetric signatures only: a JWKS holds public keys.
+        algorithms: [
+          "RS256",
+          "RS384",
+          "RS512",
+          "PS256",
+          "PS384",
+          "PS512",
+          "ES256",
+          "ES384",
+          "ES512",
+          "EdDSA",
+        ],
         clockTolerance: 30,
       }));
     } catch (e) {
+      // The issuer's keys could not be fetched: the server's trouble, not the caller's.
+      if (
+        !(e instanceof joseErrors.JOSEError) ||
+        e.code === "ERR_JWKS_TIMEOUT" ||
+        e.code === "ERR_JOSE_GENERIC"
+      ) {
+        throw new GenlogError(
+          "GENLOG_E_BUSY",
+          "the identity provider's keys could not be fetched: retry later",
+          { cause: e },
+        );
+      }
       // jose's codes say what failed without repeating the token.
-      const code = e instanceof joseErrors.JOSEError ? e.code : "ERR_JWT_INVALID";
+      const code = e.code;
       throw refuse(
         code === "ERR_JWT_EXPIRED"
           ? "expired"

@@ -63,10 +63,19 @@ test("remote mode: log, query, verify, export, reports and tokens go through the
   assert.ok(!bad.stderr.includes("A".repeat(43)), "the token is not repeated");
 
   // An admin makes and revokes a token of its tenant through the server.
-  const made = await as(s.tokens.admin, "token", "create", "--role", "auditor", "--json");
+  const made = await as(s.tokens.admin, "token", "create", "--role", "writer", "--json");
   assert.equal(made.code, 0, made.stderr);
   const { id } = JSON.parse(made.stdout) as { id: string };
+  const fresh = (JSON.parse(made.stdout) as { token: string }).token;
+  assert.equal((await as(fresh, "query")).code, 2, "a writer token reads nothing");
   assert.equal((await as(s.tokens.admin, "token", "revoke", id)).code, 0);
+  const refused = await as(fresh, "log", "backend");
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /GENLOG_E_UNAUTHENTICATED/);
+  // An admin gives no reading role.
+  const reader = await as(s.tokens.admin, "token", "create", "--role", "dpo");
+  assert.equal(reader.code, 2);
+  assert.match(reader.stderr, /GENLOG_E_FORBIDDEN/);
 
   // Data-directory commands refuse remote mode.
   for (const args of [

@@ -18,6 +18,8 @@ interface Route {
   method: string;
   /** Under /v1/tenants/{tenant}, or absolute when it starts with /v1. */
   path: string;
+  /** The path for a tenant, when it names something of that tenant (a token id). */
+  pathFor?: (tenant: string) => string;
   body?: () => unknown;
   allowed: Role[];
 }
@@ -80,7 +82,22 @@ const ROUTES: Route[] = [
   },
   { method: "POST", path: "/purge", body: () => ({ dryRun: true }), allowed: ADMINS },
   { method: "GET", path: "/tokens", allowed: ADMINS },
-  { method: "POST", path: "/tokens", body: () => ({ role: "auditor" }), allowed: ADMINS },
+  { method: "POST", path: "/tokens", body: () => ({ role: "writer" }), allowed: ADMINS },
+  // An admin gives no token a reading role: administering a tenant never leads to reading it.
+  { method: "POST", path: "/tokens", body: () => ({ role: "auditor" }), allowed: ["superadmin"] },
+  { method: "POST", path: "/tokens", body: () => ({ role: "dpo" }), allowed: ["superadmin"] },
+  {
+    method: "DELETE",
+    path: "/tokens/{writer token}",
+    pathFor: (tenant) => `/tokens/${writerTokens.get(tenant)}`,
+    allowed: ADMINS,
+  },
+  {
+    method: "DELETE",
+    path: "/tokens/{dpo token}",
+    pathFor: (tenant) => `/tokens/${dpoTokens.get(tenant)}`,
+    allowed: ["superadmin"],
+  },
   { method: "GET", path: "/v1/tenants", allowed: TENANT_READERS },
   {
     method: "POST",
@@ -90,12 +107,19 @@ const ROUTES: Route[] = [
   },
 ];
 
+/** Token ids of each tenant that the DELETE routes revoke. */
+const writerTokens = new Map<string, string>();
+const dpoTokens = new Map<string, string>();
+
 test("every route × role × tenant × credential is allowed or denied as the roles say, and every denial is logged", async () => {
   const s = await startServer({ rateLimit: false });
+  for (const tenant of ["acme", "other"]) {
+    writerTokens.set(tenant, (await s.log.createToken({ scope: tenant, role: "writer" })).id);
+    dpoTokens.set(tenant, (await s.log.createToken({ scope: tenant, role: "dpo" })).id);
+  }
   const send = async (route: Route, tenant: string, token: string | undefined) => {
-    const url = route.path.startsWith("/v1")
-      ? `${s.url}${route.path}`
-      : `${s.url}/v1/tenants/${tenant}${route.path}`;
+    const path = route.pathFor?.(tenant) ?? route.path;
+    const url = path.startsWith("/v1") ? `${s.url}${path}` : `${s.url}/v1/tenants/${tenant}${path}`;
     const body = route.body?.();
     const r = await fetch(url, {
       method: route.method,

@@ -157,6 +157,12 @@ test("by hand: deep and huge bodies, a batch past the limit, header smuggling", 
   const batch = JSON.stringify(Array.from({ length: 11 }, () => ({ type: "backend" })));
   assertRefused(await send(s, "POST", "/v1/tenants/acme/events", { body: batch }), "batch of 11");
   assertRefused(await send(s, "POST", "/v1/tenants/acme/events", { body: "[]" }), "empty batch");
+  const id = "01a242f2-34b6-7f61-bd89-d63aaa1e8d6a";
+  const twice = await send(s, "POST", "/v1/tenants/acme/events", {
+    body: JSON.stringify([{ type: "a" }, { type: "b", id }, { type: "c", id }]),
+  });
+  assertRefused(twice, "one id twice in a batch");
+  assert.equal((twice.body as { details?: { pointer?: string } }).details?.pointer, "/2/id");
   assertRefused(
     await send(s, "POST", "/v1/tenants/acme/events", {
       body: '{"type":"backend"}',

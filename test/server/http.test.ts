@@ -10,6 +10,7 @@ import { Writable } from "node:stream";
 import { GenlogClient } from "../../src/client/index.js";
 import { checkInclusionProof, isGenlogError, verifyNote } from "../../src/index.js";
 import { startServer } from "../helpers/server.js";
+import { ANONYMOUS_PER_MINUTE } from "../../src/server/app.js";
 
 function rejectsWith(p: Promise<unknown>, code: string, status?: number) {
   return assert.rejects(p, (e: unknown) => {
@@ -60,7 +61,19 @@ test("appends and batches: idempotency keys, one bad event stores nothing, the p
     "GENLOG_E_INVALID_INPUT",
     400,
   );
-  assert.equal(await s.log.size("acme"), before + 3);
+  // An id reused for another event: 409, and the first record is not handed to a writer.
+  const id = "01a242f2-34b6-7f61-bd89-d63aaa1e8d6b";
+  await writer.append("acme", { type: "backend", id, meta: { a: 1 } });
+  await assert.rejects(
+    writer.append("acme", { type: "backend", id, meta: { a: 2 } }),
+    (e: unknown) => {
+      assert.ok(isGenlogError(e, "GENLOG_E_ID_REUSED"), String(e));
+      assert.equal(e.details["record"], undefined);
+      assert.equal(typeof e.details["seq"], "number");
+      return true;
+    },
+  );
+  assert.equal(await s.log.size("acme"), before + 4);
   assert.equal(await s.log.size("other"), 3);
 });
 
@@ -153,6 +166,23 @@ test("limits: a body past the limit is 413, a rate past the limit 429 with Retry
   const dpo = new GenlogClient({ url: s.url, token: s.tokens.dpo });
   await dpo.holds("acme");
   assert.equal(await s.log.size("acme"), size + 4);
+  // Without a valid token, an address has a budget of its own, past which nothing is recorded.
+  const recorded = async () =>
+    (await s.log.accessLog({ tenant: "acme", limit: 1000 })).records.length;
+  const start = await recorded();
+  const statuses: number[] = [];
+  for (let i = 0; i < ANONYMOUS_PER_MINUTE + 5; i++) {
+    const r = await fetch(`${s.url}/v1/tenants/acme/events`, {
+      headers: { authorization: `Bearer glt_${"x".repeat(43)}` },
+    });
+    statuses.push(r.status);
+  }
+  assert.ok(statuses.slice(0, 100).every((x) => x === 401));
+  assert.equal(statuses.at(-1), 429);
+  assert.ok(
+    (await recorded()) - start <= ANONYMOUS_PER_MINUTE + 2,
+    "the flood is not all recorded",
+  );
 });
 
 test("no token reaches the server's log, even at trace level and for refused tokens", async () => {
