@@ -89,7 +89,8 @@ export function renderHttpReference(doc: OpenApi): string {
     "  carry `Retry-After`.",
     "- **Limits**: bodies up to 1 MiB (`--body-limit`), batches up to 1000 events",
     "  (`--max-batch`), 60,000 requests a minute per token (`--rate-limit`); an overloaded",
-    "  server answers `503` with `Retry-After`.",
+    "  server answers `503` with `Retry-After`. A body past the limit is `413` with",
+    "  `GENLOG_E_INVALID_INPUT` (the table gives the status of each code otherwise).",
     "",
     "| Code | HTTP |",
     "| ---- | ---- |",
@@ -157,7 +158,8 @@ function typeOf(schema: Record<string, unknown> | undefined): string {
     if (values.length > 0) return values.map((v) => `\`${v}\``).join(", ");
   }
   const parts = [String(schema["type"] ?? "")];
-  if (schema["pattern"] !== undefined) parts.push(`\`${String(schema["pattern"])}\``);
+  if (schema["pattern"] !== undefined)
+    parts.push(`\`${String(schema["pattern"]).replace(/\|/g, "\\|")}\``);
   if (schema["minimum"] !== undefined) parts.push(`≥ ${String(schema["minimum"])}`);
   if (schema["maximum"] !== undefined) parts.push(`≤ ${String(schema["maximum"])}`);
   if (schema["maxLength"] !== undefined) parts.push(`≤ ${String(schema["maxLength"])} chars`);

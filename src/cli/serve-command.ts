@@ -74,7 +74,17 @@ async function serve(o: GlobalOptions): Promise<number> {
       trustProxy: o.trustProxy === true,
       ...(oidc !== undefined ? { oidc } : {}),
     });
-    const address = await app.listen({ port, host: stringOption(o, "host")! });
+    const address = await app
+      .listen({ port, host: stringOption(o, "host")! })
+      .catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") {
+          throw new GenlogError("GENLOG_E_IO", `port ${port} is taken: pick another with --port`, {
+            cause: e,
+            details: { port },
+          });
+        }
+        throw e;
+      });
     if (o.json) await printLine(JSON.stringify({ url: address }));
     else
       say(
