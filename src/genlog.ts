@@ -2057,14 +2057,11 @@ export class Genlog {
     options: { tenant?: string; since?: string; until?: string } = {},
   ): Promise<AccessReport> {
     const tenant = options.tenant ?? this.tenant;
-    const window = {
-      ...(options.since !== undefined ? { since: toUtc(options.since, "/since") } : {}),
-      ...(options.until !== undefined ? { until: toUtc(options.until, "/until") } : {}),
-    };
     return this.#guard(
       tenant,
-      { operation: "accessReport", permission: "reports.read", target: window },
+      { operation: "accessReport", permission: "reports.read", target: windowTarget(options) },
       async () => {
+        const window = reportWindow(options);
         const log = await this.#tenant(tenant);
         const ref = await this.#accessRef(log);
         await (await log.accessWriter?.catch(() => undefined))?.idle();
@@ -2221,14 +2218,11 @@ export class Genlog {
     options: { tenant?: string; since?: string; until?: string } = {},
   ): Promise<GenerationReport> {
     const tenant = options.tenant ?? this.tenant;
-    const window = {
-      ...(options.since !== undefined ? { since: toUtc(options.since, "/since") } : {}),
-      ...(options.until !== undefined ? { until: toUtc(options.until, "/until") } : {}),
-    };
     return this.#guard(
       tenant,
-      { operation: "generationReport", permission: "reports.read", target: window },
+      { operation: "generationReport", permission: "reports.read", target: windowTarget(options) },
       async () => {
+        const window = reportWindow(options);
         const log = await this.#tenant(tenant);
         await idle(log);
         const { ref } = log;
@@ -2673,6 +2667,27 @@ function subjectTarget(options: {
 async function* records(store: LogStore, ref: LogRef): AsyncIterable<GenerationRecord> {
   for await (const e of store.scanEntries(ref.logId))
     if (e.canonical !== null) yield parseStoredRecord(e.canonical, ref.origin, e.seq);
+}
+
+/** A report's time window, checked (inside the guard: a refusal comes before a bad value). */
+function reportWindow(options: { since?: string; until?: string }): {
+  since?: string;
+  until?: string;
+} {
+  return {
+    ...(options.since !== undefined ? { since: toUtc(options.since, "/since") } : {}),
+    ...(options.until !== undefined ? { until: toUtc(options.until, "/until") } : {}),
+  };
+}
+
+/** A report's window as the access log keeps it: the values given, shortened. */
+function windowTarget(options: { since?: unknown; until?: unknown }): Record<string, unknown> {
+  const target: Record<string, unknown> = {};
+  for (const key of ["since", "until"] as const) {
+    const v = options[key];
+    if (v !== undefined) target[key] = String(v).slice(0, 40);
+  }
+  return target;
 }
 
 /** A page of query results, with the cursor of the next one when the page is full. */

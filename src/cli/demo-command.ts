@@ -19,6 +19,7 @@ import {
   type GlobalOptions,
 } from "./context.js";
 import { integerOption } from "./option-values.js";
+import { untilStopped } from "./serve-command.js";
 import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
 import { describeReport } from "./verify-command.js";
 
@@ -92,15 +93,7 @@ async function demo(o: GlobalOptions): Promise<number> {
     );
     say("Every read is in the tenant's access log. Ctrl-C stops the server.");
     if (o.json) await printLine(JSON.stringify({ url, docs: `${url}/docs`, tokens }));
-    await new Promise<void>((done) => {
-      const stop = () => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        done();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    await untilStopped();
     await app.close();
     say("genlog stopped");
     return 0;

@@ -96,7 +96,17 @@ async function serve(o: GlobalOptions): Promise<number> {
     throw e;
   }
   const server = app;
-  await new Promise<void>((resolve) => {
+  await untilStopped();
+  // In-flight requests finish (their appends commit and are answered) before the store closes.
+  await server.close();
+  await log.close();
+  say("genlog stopped");
+  return 0;
+}
+
+/** Resolves on the first SIGTERM or SIGINT: how a server is told to stop. */
+export function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
     const stop = () => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
@@ -105,11 +115,6 @@ async function serve(o: GlobalOptions): Promise<number> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
-  // In-flight requests finish (their appends commit and are answered) before the store closes.
-  await server.close();
-  await log.close();
-  say("genlog stopped");
-  return 0;
 }
 
 /**
