@@ -75,10 +75,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logger: options.logger ?? { level: "warn" },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
-    // Unknown query parameters are refused (a misspelt filter would match everything), and
-    // values are never coerced into another type behind the caller's back, but numbers and
-    // booleans in query strings.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // Requests are checked by the routes' TypeBox schemas (routes/validate.ts), not ajv:
+    // unknown query parameters are refused, and only plain numbers and booleans converted.
     // Tokens never reach the logs: Fastify's request serializer logs no headers, and requests
     // are logged at level info only.
     return503OnClosing: true,
