@@ -492,6 +492,7 @@ export class Genlog {
   readonly #shared: {
     keyStore: Promise<KeyStore> | undefined;
     closed: boolean;
+    hookFailures: number;
     tokens?: TokenChecker;
   };
   /** Who calls through this handle: every read, export, proof and admin call is decided and logged under it. */
@@ -538,7 +539,7 @@ export class Genlog {
       this.#isView = true;
       return;
     }
-    this.#shared = { keyStore: undefined, closed: false };
+    this.#shared = { keyStore: undefined, closed: false, hookFailures: 0 };
     this.#context = init.context;
     this.#isView = false;
     this.#tenants = new Map();
@@ -784,6 +785,16 @@ export class Genlog {
   /** The context this handle's calls are decided and recorded under (see {@link as}); frozen. */
   get context(): Readonly<AccessContext> {
     return this.#context;
+  }
+
+  /** How many hook calls threw or rejected since the handle was opened (for metrics). */
+  get hookFailures(): number {
+    return this.#shared.hookFailures;
+  }
+
+  /** True for a handle opened `readOnly`: it appends nothing and records no access. */
+  get readOnly(): boolean {
+    return this.#readOnly;
   }
 
   /** Refuses a call that only the handle openLog returned may make. */
@@ -1906,7 +1917,7 @@ export class Genlog {
         if (entry.seq >= cp.size) {
           throw new GenlogError(
             "GENLOG_E_NOT_FOUND",
-            `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger --size`,
+            `record ${entry.seq} is not in the tree of size ${cp.size}; ask for a larger tree size`,
           );
         }
         const { leaf, hashes } = await this.#prove(log, entry, cp);
@@ -1950,7 +1961,7 @@ export class Genlog {
         if (start.size > to.size) {
           throw new GenlogError(
             "GENLOG_E_USAGE",
-            `--from ${start.size} is larger than --to ${to.size}`,
+            `from (${start.size}) is larger than to (${to.size})`,
           );
         }
         const hashes = await this.#assemble(log, planConsistencyProof(start.size, to.size));
@@ -2462,7 +2473,10 @@ export class Genlog {
   }
 
   #callHook(name: HookName, call: () => unknown): void {
-    const report = (err: unknown) => this.#logger.error({ err, hook: name }, "genlog hook failed");
+    const report = (err: unknown) => {
+      this.#shared.hookFailures++;
+      this.#logger.error({ err, hook: name }, "genlog hook failed");
+    };
     try {
       const out = call();
       if (out instanceof Promise) out.catch(report);

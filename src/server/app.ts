@@ -68,6 +68,12 @@ export const PURPOSE_HEADER = "x-genlog-purpose";
 /** Builds the app (not yet listening). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { log } = options;
+  if (log.readOnly) {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      "a server needs a writable handle: it appends, and records every access",
+    );
+  }
   const jwt = options.oidc === undefined ? undefined : oidcVerifier(options.oidc);
   const anonymous =
     options.rateLimit === false ? undefined : new AddressLimiter(ANONYMOUS_PER_MINUTE);
@@ -81,7 +87,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // are logged at level info only.
     return503OnClosing: true,
   });
-  const metrics = new Metrics();
+  const metrics = new Metrics(() => log.hookFailures);
 
   // Security headers from helmet, built once: @fastify/helmet rebuilds them on every request
   // (measured: 5% of a single-event append), for headers that never change here.

@@ -44,8 +44,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(hookFailures: () => number) {
     collectDefaultMetrics({ register: this.registry, prefix: "genlog_process_" });
+    let counted = 0;
+    new Counter({
+      name: "genlog_hook_failures_total",
+      help: "Hook calls that threw or rejected (the event itself is durable and unaffected)",
+      registers: [this.registry],
+      collect() {
+        const now = hookFailures();
+        if (now > counted) this.inc(now - counted);
+        counted = now;
+      },
+    });
   }
 
   get contentType(): string {

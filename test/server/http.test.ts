@@ -8,7 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { GenlogClient } from "../../src/client/index.js";
-import { checkInclusionProof, isGenlogError, verifyNote } from "../../src/index.js";
+import { checkInclusionProof, isGenlogError, openLog, verifyNote } from "../../src/index.js";
+import { buildServer } from "../../src/server/app.js";
 import { startServer } from "../helpers/server.js";
 import { ANONYMOUS_PER_MINUTE } from "../../src/server/app.js";
 
@@ -135,9 +136,14 @@ test("the OpenAPI document lists every route with its permission; metrics count 
   const ui = await fetch(`${s.url}/docs/`);
   assert.equal(ui.status, 200);
   const writer = new GenlogClient({ url: s.url, token: s.tokens.writer });
+  // A hook that throws: counted, and the appends are acknowledged all the same.
+  s.log.on("appended", () => {
+    throw new Error("webhook down");
+  });
   await writer.appendBatch("acme", [{ type: "a" }, { type: "b" }]);
   const metrics = await (await fetch(`${s.url}/metrics`)).text();
   assert.match(metrics, /genlog_events_appended_total 2/);
+  assert.match(metrics, /genlog_hook_failures_total 2/);
   assert.match(
     metrics,
     /genlog_http_requests_total\{route="\/v1\/tenants\/:tenant\/events",method="POST",status="201"\} 1/,
@@ -251,4 +257,16 @@ test("a tenant that requires a purpose refuses, and records, accesses that decla
     events.records.map((r) => r.meta["required"]),
     [true, false],
   );
+});
+
+test("a server refuses a read-only handle", async () => {
+  const s = await startServer({ rateLimit: false });
+  const readOnly = await openLog({ dataDir: s.dataDir, readOnly: true });
+  try {
+    await assert.rejects(buildServer({ log: readOnly }), (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_USAGE"),
+    );
+  } finally {
+    await readOnly.close();
+  }
 });
