@@ -4,7 +4,6 @@
  * (storage, I/O). Errors are one line on stderr, `genlog: <message> [<code>]`, or with
  * `--json` one JSON object `{code, message, details}`; data goes to stdout.
  */
-import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { GenlogError, type ErrorCode } from "../errors.js";
 import type { Bind, GlobalOptions } from "./context.js";
@@ -23,6 +22,7 @@ import {
   isReaderGone,
 } from "./terminal.js";
 import { defineVerifyCommand } from "./verify-command.js";
+import { packageVersion } from "../version.js";
 import { defineTokenCommands } from "./token-commands.js";
 import { defineServeCommand } from "./serve-command.js";
 
@@ -63,13 +63,6 @@ Exit statuses:
 
 Errors are one line on stderr, "genlog: <message> [<code>]", or with --json one JSON
 object {"code", "message", "details"}. Codes: docs/reference/errors.md.`;
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 /** The program with every command; `bind` turns a command's behaviour into its action. */
 export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Command {

@@ -26,7 +26,7 @@ import { proofRoutes } from "./routes/proofs.js";
 import { subjectRoutes } from "./routes/subjects.js";
 import { reportRoutes } from "./routes/reports.js";
 import { adminRoutes } from "./routes/admin.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../version.js";
 import { looksLikeJwt, oidcVerifier, type OidcOptions } from "./oidc.js";
 
 declare module "fastify" {

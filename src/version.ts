@@ -5,7 +5,7 @@ let version: string | undefined;
 
 export function packageVersion(): string {
   version ??= (
-    JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
       version: string;
     }
   ).version;
