@@ -85,7 +85,14 @@ import {
 import { MASTER_KEY_ID_SETTING, checkMasterKeyEnv } from "./keys/master-key.js";
 import type { KeyStore } from "./keys/key-store.js";
 import { type ParsedCheckpoint } from "./core/checkpoint.js";
-import { parseVerifierKey, type NoteVerifier } from "./core/signed-note.js";
+import { parseVerifierKey, verifyNote } from "./core/signed-note.js";
+import type { KeySchedule } from "./core/key-schedule.js";
+import {
+  keyScheduleOf,
+  rotatingKeyPath,
+  type KeyInfo,
+  type KeyRotationResult,
+} from "./log/key-rotation.js";
 import {
   assembleProof,
   hashLeafText,
@@ -103,10 +110,17 @@ import {
   type AppendResult,
   type CommittedBatch,
 } from "./log/writer.js";
-import { openTenantSigner } from "./log/tenant-signer.js";
+import { openTenantSigner, verifierKeySetting } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { StoredEntry, LogRef, LogStore, QueryFilter, StoreEffect } from "./store/log-store.js";
-import { defaultKeysDir, ed25519Signer, keyPath, readKeyFile } from "./keys/file-keys.js";
+import {
+  createKeyFile,
+  defaultKeysDir,
+  ed25519Signer,
+  keyPath,
+  readKeyFile,
+  replaceKeyFile,
+} from "./keys/file-keys.js";
 import type { Signer } from "./keys/signer.js";
 import {
   verifyLog,
@@ -343,8 +357,11 @@ interface TenantLog {
   signer: Signer | undefined;
   /** On a read-only handle, why the key file there could not be used (thrown when needed). */
   keyError?: GenlogError;
-  /** The signer's verifier key, parsed once (it costs a public-key import). */
-  verifier: NoteVerifier | undefined;
+  /**
+   * The keys that signed the events log, followed from the signer's (several once it was
+   * rotated); read on the first proof, dropped by a rotation.
+   */
+  keys?: Promise<KeySchedule> | undefined;
   /** Opened on the first append; one writer per log, shared by racing appends. */
   writer: Promise<LogWriter> | undefined;
   /** The writer of the tenant's access log, opened on its first recorded access. */
@@ -494,6 +511,8 @@ export class Genlog {
     closed: boolean;
     hookFailures: number;
     tokens?: TokenChecker;
+    /** Tenants whose signing key is being rotated: one rotation at a time. */
+    rotating: Set<string>;
   };
   /** Who calls through this handle: every read, export, proof and admin call is decided and logged under it. */
   readonly #context: AccessContext;
@@ -539,7 +558,7 @@ export class Genlog {
       this.#isView = true;
       return;
     }
-    this.#shared = { keyStore: undefined, closed: false, hookFailures: 0 };
+    this.#shared = { keyStore: undefined, closed: false, hookFailures: 0, rotating: new Set() };
     this.#context = init.context;
     this.#isView = false;
     this.#tenants = new Map();
@@ -1042,19 +1061,18 @@ export class Genlog {
   }
 
   /**
-   * A tenant's origin and verifier key, as a principal of the tenant reads them (the
+   * A tenant's origin and verifier key (with, once the key was rotated, every earlier key and
+   * the checkpoint sizes each signed), as a principal of the tenant reads them (the
    * `keys.read` permission, which every role holds in its scope); {@link verifierKey} is the
    * same without a decision or a record.
    */
-  async keyInfo(tenant?: string): Promise<{ tenant: string; origin: string; verifierKey: string }> {
+  async keyInfo(tenant?: string): Promise<KeyInfo> {
     const t = tenant ?? this.tenant;
     return this.#guard(t, { operation: "keyInfo", permission: "keys.read" }, async () => {
       const log = await this.#tenant(t);
-      return {
-        tenant: log.ref.tenant,
-        origin: log.ref.origin,
-        verifierKey: await this.#verifierKey(t),
-      };
+      const verifierKey = await this.#verifierKey(t);
+      const keys = (await this.#keysOf(log))?.epochs ?? [{ verifierKey, from: 0, to: null }];
+      return { tenant: log.ref.tenant, origin: log.ref.origin, verifierKey, keys };
     });
   }
 
@@ -1827,6 +1845,88 @@ export class Genlog {
   }
 
   /**
+   * Rotates a tenant's signing key. A new key is made; each of the tenant's logs (`events`,
+   * then `access`) records a `genlog.key-rotation` event naming the old and the new verifier
+   * key, in a checkpoint that both keys sign; from then on the new key signs. The new key
+   * file then replaces the old one, whose private key is gone: old checkpoints stay valid
+   * under the old verifier key, which the rotation records publish, and `verify` follows the
+   * chain from whichever of the keys it is given. A rotation that stopped half-way (a crash)
+   * is finished by running it again. Needs `tenant.admin`.
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` (`/reason`); `GENLOG_E_CONFLICT` when a
+   *   rotation of the tenant is under way in this process; `GENLOG_E_USAGE` on a read-only
+   *   handle.
+   */
+  async rotateKey(options: { reason: string; tenant?: string }): Promise<KeyRotationResult> {
+    const reason = checkReason(options.reason);
+    const tenant = options.tenant ?? this.tenant;
+    return this.#guard(tenant, { operation: "rotateKey", permission: "tenant.admin" }, async () => {
+      const log = await this.#tenantForSystemEvent(tenant);
+      const { rotating } = this.#shared;
+      if (rotating.has(log.ref.tenant)) {
+        throw new GenlogError(
+          "GENLOG_E_CONFLICT",
+          `the signing key of tenant "${log.ref.tenant}" is being rotated already; wait for that rotation`,
+          { details: { tenant: log.ref.tenant } },
+        );
+      }
+      rotating.add(log.ref.tenant);
+      try {
+        return await this.#rotateKey(log, reason);
+      } finally {
+        rotating.delete(log.ref.tenant);
+      }
+    });
+  }
+
+  async #rotateKey(log: TenantLog, reason: string): Promise<KeyRotationResult> {
+    const { tenant } = log.ref;
+    const name = `${this.instance}/${tenant}`;
+    const waiting = rotatingKeyPath(this.keysDir, tenant);
+    try {
+      // A rotation that stopped half-way left its key here: it goes on with that one.
+      createKeyFile(waiting);
+    } catch (e) {
+      if (!isGenlogError(e, "GENLOG_E_ALREADY_INITIALIZED")) throw e;
+    }
+    const next = ed25519Signer(name, readKeyFile(waiting));
+    const previous = log.signer!.verifierKey;
+    const logs: KeyRotationResult["logs"] = [];
+    const access = await log.store.openLogRef(
+      { origin: `${this.instance}/${tenant}/${ACCESS_STREAM}`, tenant, stream: ACCESS_STREAM },
+      false,
+    );
+    for (const ref of access === undefined ? [log.ref] : [log.ref, access]) {
+      const { latest } = await log.store.logState(ref.logId);
+      // Rotated by the rotation that stopped: its latest checkpoint is the new key's already.
+      if (latest !== undefined && signs(next.verifierKey, latest.note)) continue;
+      const writer = await (ref === log.ref
+        ? (log.writer ??= this.#openWriter(log))
+        : (log.accessWriter ??= this.#openAccessWriter(log)));
+      // genlog's own facts are recorded as they are; the reason goes through the redactor.
+      const trusted = { previous: writer.verifierKey, next: next.verifierKey };
+      const prepared = prepareEvent(
+        systemEvent(SYSTEM_TYPES.keyRotation, { reason }),
+        tenant,
+        accessStages(log.pipeline!, trusted),
+      );
+      if (prepared instanceof Promise) throw new Error("a system event names no actor");
+      // The database's record of the tenant's key changes with the events log's rotation.
+      const effects: StoreEffect[] =
+        ref === log.ref
+          ? [{ kind: "setting", key: verifierKeySetting(tenant), value: next.verifierKey }]
+          : [];
+      const { record } = await writer.rotate(prepared, next, effects);
+      logs.push({ origin: ref.origin, seq: record.seq, checkpointSize: record.seq + 1 });
+    }
+    // The new key takes the old one's place; the old private key is gone with it.
+    replaceKeyFile(waiting, keyPath(this.keysDir, tenant));
+    log.signer = next;
+    log.keys = undefined;
+    return { tenant, previous, next: next.verifierKey, logs };
+  }
+
+  /**
    * Rotates the master key (see {@link rotateMasterKey}): every tenant key is re-wrapped
    * under a new master key in one transaction; nothing committed changes. With a key file the
    * new key replaces it; with `GENLOG_MASTER_KEY`, pass `newKey` and put it in the variable
@@ -2377,7 +2477,6 @@ export class Genlog {
         ref: existing,
         store,
         signer,
-        verifier: verifierOf(signer),
         writer: undefined,
         ...(keyError !== undefined ? { keyError } : {}),
       };
@@ -2415,7 +2514,7 @@ export class Genlog {
       ...(this.#keyNamesOnly ? { keyNamesOnly: true } : {}),
     });
     const ref = existing ?? (await store.openLogRef({ origin, tenant, stream: "events" }, true));
-    return { ref: ref!, store, signer, verifier: verifierOf(signer), writer: undefined, pipeline };
+    return { ref: ref!, store, signer, writer: undefined, pipeline };
   }
 
   /** The tenant's subjects: its pipeline's, or (read-only handle) opened for reading. */
@@ -2518,6 +2617,14 @@ export class Genlog {
    * this handle has it (a read-only handle without the key checks the rest; the recipient
    * of a proof checks the signature in any case, with `checkInclusionProof`).
    */
+  /** The keys that signed a tenant's events log (see {@link TenantLog.keys}). */
+  #keysOf(log: TenantLog): Promise<KeySchedule | undefined> {
+    if (log.signer === undefined) return Promise.resolve(undefined);
+    const keys = (log.keys ??= keyScheduleOf(log.store, log.ref, log.signer.verifierKey));
+    keys.catch(() => (log.keys = undefined));
+    return keys;
+  }
+
   async #checkpointAt(
     log: TenantLog,
     size: number | undefined,
@@ -2536,7 +2643,12 @@ export class Genlog {
         { details: { size } },
       );
     }
-    const audit = auditCheckpoint(cp, log.verifier, ref.origin);
+    let audit = auditCheckpoint(cp, await this.#keysOf(log), ref.origin);
+    if (audit.kind === "forged" && log.keys !== undefined) {
+      // Another process may have rotated the key since the schedule was read: read it again.
+      log.keys = undefined;
+      audit = auditCheckpoint(cp, await this.#keysOf(log), ref.origin);
+    }
     if (audit.kind !== "valid") {
       throw new GenlogError(
         "GENLOG_E_INCONSISTENT",
@@ -2585,8 +2697,14 @@ export class Genlog {
   }
 }
 
-function verifierOf(signer: Signer | undefined): NoteVerifier | undefined {
-  return signer === undefined ? undefined : parseVerifierKey(signer.verifierKey);
+/** Whether `note` carries a valid signature by the key of `verifierKey`. */
+function signs(verifierKey: string, note: string): boolean {
+  try {
+    verifyNote(note, verifierKey);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function base64(h: Uint8Array): string {

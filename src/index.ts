@@ -51,6 +51,8 @@ export type { GdprReport } from "./log/gdpr-report.js";
 export type { GenerationReport, GenerationCounts } from "./log/generation-report.js";
 export { SYSTEM_TYPES } from "./log/system-events.js";
 export type { MasterKeyRotation } from "./log/tenant-keys.js";
+export type { KeyInfo, KeyRotationResult } from "./log/key-rotation.js";
+export type { KeyEpoch } from "./core/key-schedule.js";
 export {
   checkArchive,
   ARCHIVE_FORMAT,

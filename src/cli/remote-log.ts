@@ -41,6 +41,8 @@ export type CliLog = Pick<
   | "purge"
   | "purposeRequired"
   | "setPurposeRequired"
+  | "rotateKey"
+  | "keyInfo"
   | "holds"
   | "setHold"
   | "releaseHold"
@@ -243,6 +245,15 @@ export class RemoteLog implements CliLog {
   ): ReturnType<Genlog["setPurposeRequired"]> {
     const { tenant, ...rest } = options;
     return this.#client.setPurposeRequired(this.#t(tenant), rest);
+  }
+
+  keyInfo(tenant?: string): ReturnType<Genlog["keyInfo"]> {
+    return this.#client.keyInfo(this.#t(tenant));
+  }
+
+  rotateKey(options: Parameters<Genlog["rotateKey"]>[0]): ReturnType<Genlog["rotateKey"]> {
+    const { tenant, ...rest } = options;
+    return this.#client.rotateKey(this.#t(tenant), rest);
   }
 
   holds(tenant?: string): ReturnType<Genlog["holds"]> {

@@ -7,8 +7,11 @@ import type { Command } from "commander";
 import { migrateDataDir, openLog, type GenlogStatus } from "../genlog.js";
 import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
 import { masterKeyFromEnv, masterKeyPath } from "../keys/master-key.js";
+import { GenlogError } from "../errors.js";
 import {
   keysDirOption,
+  openForWriting,
+  stringOption,
   policyOption,
   openForReading,
   openLocalForReading,
@@ -51,9 +54,15 @@ export function defineSetupCommands(program: Command, bind: Bind): void {
     .description("print the tenant's verifier key line (what auditors check signatures with)")
     .action(bind((_args, o) => key(o)));
 
-  program
-    .command("keys")
-    .description("key management")
+  const keys = program.command("keys").description("signing keys and the master key");
+  keys
+    .command("rotate")
+    .description(
+      "rotate the tenant's signing key: a new key signs from the next checkpoint on, each of its logs records the change in a checkpoint both keys sign, and the old key file is replaced (its verifier key stays valid for what it signed). Run again to finish a rotation that was interrupted",
+    )
+    .option("--reason <text>", "why (recorded with the rotation)")
+    .action(bind((_args, o) => rotate(o)));
+  keys
     .command("rotate-master")
     .description(
       "re-wrap every tenant key under a new master key (the key file is replaced; with GENLOG_MASTER_KEY, the new key comes from GENLOG_NEW_MASTER_KEY); nothing committed changes",
@@ -178,9 +187,46 @@ export function alignColumns(rows: string[][]): string[] {
 
 async function key(o: GlobalOptions): Promise<number> {
   return withLog(openForReading(o), async (log) => {
-    const vkey = await log.verifierKey();
-    await printLine(
-      o.json ? JSON.stringify({ verifierKey: vkey, origin: log.origin() }) : safe(vkey),
+    const info = await log.keyInfo();
+    if (o.json) {
+      await printLine(JSON.stringify(info));
+      return 0;
+    }
+    await printLine(safe(info.verifierKey));
+    const earlier = info.keys.filter((k) => k.to !== null);
+    if (earlier.length > 0) {
+      say(
+        `earlier keys of ${safe(info.origin)} (they stay valid for the checkpoints they signed):\n${earlier
+          .map((k) => `  ${safe(k.verifierKey)}  sizes ${k.from}-${k.to}`)
+          .join("\n")}`,
+      );
+    }
+    return 0;
+  });
+}
+
+async function rotate(o: GlobalOptions): Promise<number> {
+  const reason = stringOption(o, "reason");
+  if (reason === undefined) {
+    throw new GenlogError("GENLOG_E_USAGE", "--reason: say why the key is rotated");
+  }
+  return withLog(openForWriting(o), async (log) => {
+    const r = await log.rotateKey({ tenant: o.tenant, reason });
+    if (o.json) {
+      await printLine(JSON.stringify(r));
+      return 0;
+    }
+    await printLine(safe(r.next));
+    say(
+      [
+        `signing key of tenant ${safe(r.tenant)} rotated; the new verifier key is above.`,
+        ...r.logs.map(
+          (l) =>
+            `  ${safe(l.origin)}: rotation recorded at seq ${l.seq}, checkpoint ${l.checkpointSize} signed by both keys`,
+        ),
+        `The old key ${safe(r.previous)} stays valid for the checkpoints it signed; its private key is gone.`,
+        "Publish the new verifier key beside the old one, where auditors pin it.",
+      ].join("\n"),
     );
     return 0;
   });

@@ -120,6 +120,7 @@ async function verify(o: GlobalOptions): Promise<number> {
     } finally {
       bar.stop();
     }
+    if (state !== undefined && plan !== undefined) state.checkKeysDir(report, plan, log.tenant);
     const saved =
       report.ok && state !== undefined && plan !== undefined
         ? await state.save(local, report, plan)
@@ -261,6 +262,11 @@ function describeSaved(s: SavedState, state: VerifyState, tenant: string): strin
   const lines: string[] = [];
   if (s.firstUse) {
     lines.push(`Pinned verifier key ${safe(s.verifierKey)} in ${safe(state.keyFile(tenant))}.`);
+  }
+  if (s.rotatedFrom !== undefined) {
+    lines.push(
+      `The signing key was rotated: the log's rotation records, signed by the pinned key, lead from ${safe(s.rotatedFrom)} to ${safe(s.verifierKey)}, now pinned in ${safe(state.keyFile(tenant))}.`,
+    );
   }
   if (s.savedSize !== null) {
     lines.push(

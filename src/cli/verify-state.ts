@@ -29,6 +29,11 @@ export interface VerifyPlan {
   trusted: string | undefined;
   /** True when no key was pinned yet: this run pins `verifierKey` if it passes. */
   firstUse: boolean;
+  /**
+   * The key the keys dir holds when it is not the pinned one: the log must then show a
+   * rotation chain from the pinned key to it, or the run fails.
+   */
+  keysDirKey?: string;
 }
 
 /** What {@link VerifyState.save} wrote, for the report. */
@@ -36,6 +41,8 @@ export interface SavedState {
   dir: string;
   verifierKey: string;
   firstUse: boolean;
+  /** The key pinned before this run, when the run followed a key rotation away from it. */
+  rotatedFrom?: string;
   /** Size of the checkpoint saved for the next run; null for a log without checkpoints. */
   savedSize: number | null;
 }
@@ -96,8 +103,8 @@ export class VerifyState {
   /**
    * The key and trusted checkpoint of this run.
    *
-   * @throws {GenlogError} `GENLOG_E_BAD_SIGNATURE` when the key given with `--verifier-key`, or
-   *   the one in the keys dir, is not the pinned key (the signing key was replaced);
+   * @throws {GenlogError} `GENLOG_E_BAD_SIGNATURE` when the key given with `--verifier-key` is
+   *   not the pinned key (the keys dir's may differ: {@link save} then needs a rotation chain);
    *   `GENLOG_E_USAGE` when the state belongs to another log; `GENLOG_E_NOT_INITIALIZED` on
    *   first use without a key to pin.
    */
@@ -119,7 +126,13 @@ export class VerifyState {
         throw e;
       });
       if (current !== undefined && current !== verifierKey) {
-        throw keyChanged(keyFile, verifierKey, current, `the keys dir ${log.keysDir} holds`);
+        // A rotation recorded in the log leads there, or {@link save} refuses it.
+        return {
+          verifierKey,
+          trusted: await this.#trusted(log, tenant),
+          firstUse: false,
+          keysDirKey: current,
+        };
       }
     } else {
       if (givenKey !== undefined) verifierKey = givenKey;
@@ -137,10 +150,29 @@ export class VerifyState {
       }
       this.#checkKeyName(verifierKey, expectedName, "--verifier-key");
     }
+    return {
+      verifierKey,
+      trusted: await this.#trusted(log, tenant),
+      firstUse: pinned === undefined,
+    };
+  }
+
+  async #trusted(log: Genlog, tenant: string): Promise<string | undefined> {
     const checkpointFile = this.checkpointFile(tenant);
     const trusted = await this.#read(checkpointFile);
     if (trusted !== undefined) assertCheckpointOf(trusted, log.origin(), checkpointFile);
-    return { verifierKey, trusted, firstUse: pinned === undefined };
+    return trusted;
+  }
+
+  /**
+   * Whether the keys dir's key, when it is not the pinned one, is where the log's rotations
+   * lead from it; throws the "key changed" error when it is not (the key was replaced without
+   * a rotation recorded in the log).
+   */
+  checkKeysDir(report: VerifyReport, plan: VerifyPlan, tenant: string): void {
+    if (plan.keysDirKey === undefined) return;
+    if (report.keys?.at(-1)?.verifierKey === plan.keysDirKey) return;
+    throw keyChanged(this.keyFile(tenant), plan.verifierKey, plan.keysDirKey, "the keys dir holds");
   }
 
   /**
@@ -150,9 +182,12 @@ export class VerifyState {
    */
   async save(log: Genlog, report: VerifyReport, plan: VerifyPlan): Promise<SavedState> {
     let savedSize: number | null = null;
+    // After a rotation the verified checkpoint is the latest key's, and that key is pinned
+    // next: the log's own signed rotation records led there from the pinned one.
+    const key = report.keys?.at(-1)?.verifierKey ?? plan.verifierKey;
     if (report.verifiedSize > 0) {
       const note = await log.checkpointAt(report.verifiedSize);
-      const cp = parseCheckpoint(verifyNote(note, plan.verifierKey));
+      const cp = parseCheckpoint(verifyNote(note, key));
       if (
         cp.size !== report.verifiedSize ||
         Buffer.from(cp.rootHash).toString("base64") !== report.root
@@ -165,8 +200,15 @@ export class VerifyState {
       await this.#write(this.checkpointFile(log.tenant), note);
       savedSize = cp.size;
     }
-    if (plan.firstUse) await this.#write(this.keyFile(log.tenant), `${plan.verifierKey}\n`);
-    return { dir: this.dir, verifierKey: plan.verifierKey, firstUse: plan.firstUse, savedSize };
+    const rotated = key !== plan.verifierKey;
+    if (plan.firstUse || rotated) await this.#write(this.keyFile(log.tenant), `${key}\n`);
+    return {
+      dir: this.dir,
+      verifierKey: key,
+      firstUse: plan.firstUse,
+      ...(rotated ? { rotatedFrom: plan.verifierKey } : {}),
+      savedSize,
+    };
   }
 
   #checkKeyName(key: string, expected: string, where: string): void {

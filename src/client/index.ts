@@ -27,6 +27,7 @@ import type { GenerationReport } from "../log/generation-report.js";
 import type { SubjectExport } from "../core/subject-export.js";
 import type { NewToken, TokenInfo } from "../log/tokens.js";
 import type { Role } from "../core/access.js";
+import type { KeyInfo, KeyRotationResult } from "../log/key-rotation.js";
 
 /** Options of {@link GenlogClient}. */
 export interface ClientOptions {
@@ -128,9 +129,14 @@ export class GenlogClient {
     );
   }
 
-  /** The tenant's origin and verifier key. */
-  keyInfo(tenant: string): Promise<{ tenant: string; origin: string; verifierKey: string }> {
+  /** The tenant's origin and verifier key, with every earlier key once it was rotated. */
+  keyInfo(tenant: string): Promise<KeyInfo> {
     return this.#json("GET", `${t(tenant)}/key`);
+  }
+
+  /** Rotates the tenant's signing key (admin). */
+  rotateKey(tenant: string, options: { reason: string }): Promise<KeyRotationResult> {
+    return this.#json("POST", `${t(tenant)}/keys/rotate`, options);
   }
 
   /** Appends one event and says whether its id matched an earlier record (answer 200). */

@@ -10,6 +10,7 @@
  * misses a record, or a lookup by id finds nothing and an idempotent retry logs twice.
  */
 import { parseCheckpoint, type ParsedCheckpoint } from "./checkpoint.js";
+import { KeySchedule } from "./key-schedule.js";
 import { hashLeaf } from "./merkle.js";
 import { parseSignedNote, verifyNote, type NoteVerifier } from "./signed-note.js";
 
@@ -143,19 +144,24 @@ export type CheckpointAudit =
   | { kind: "misfiled"; signedSize: number };
 
 /**
- * Applies the checkpoint rules: signed by the log's key, for the log's origin, and filed
+ * Applies the checkpoint rules: signed by the log's key (the keys of its size, when the key
+ * was rotated), for the log's origin, and filed
  * under the size it states. Without a verifier (a reader that holds no key) the signature is
  * left unchecked and the other rules still apply.
  */
 export function auditCheckpoint(
   c: AuditableCheckpoint,
-  verifier: NoteVerifier | undefined,
+  verifier: NoteVerifier | KeySchedule | undefined,
   origin: string,
 ): CheckpointAudit {
   let cp: ParsedCheckpoint;
   try {
     const body =
-      verifier === undefined ? parseSignedNote(c.note).body : verifyNote(c.note, verifier);
+      verifier === undefined
+        ? parseSignedNote(c.note).body
+        : verifier instanceof KeySchedule
+          ? verifier.verify(c.note)
+          : verifyNote(c.note, verifier);
     cp = parseCheckpoint(body);
   } catch (e) {
     return { kind: "forged", reason: (e as Error).message };

@@ -12,6 +12,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeSync,
@@ -126,6 +127,28 @@ export function readSecretFile(path: string, what: string): Buffer {
 }
 
 /** Makes a rename or link in `dir` durable. */
+/**
+ * Puts the key file `from` in the place of `to` in one step (rename), replacing the key
+ * there, and makes that durable. Both must be in the same file system (one keys directory).
+ *
+ * @throws {GenlogError} `GENLOG_E_KEY` when the file cannot be moved.
+ */
+export function replaceKeyFile(from: string, to: string): void {
+  readKeyFile(from); // never put an unusable or too open file in place
+  try {
+    renameSync(from, to);
+  } catch (cause) {
+    throw new GenlogError(
+      "GENLOG_E_KEY",
+      `cannot move the new key ${from} to ${to}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  syncDirectory(dirname(to));
+}
+
 export function syncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {

@@ -9,6 +9,7 @@ import { GenlogError } from "../errors.js";
 import { SYSTEM_TYPE_PREFIX, type GenerationEvent } from "../core/event-schema.js";
 import { isPseudonym } from "../core/privacy/envelope.js";
 import { PURGE_TYPE } from "../core/audit.js";
+import { KEY_ROTATION_TYPE } from "../core/key-schedule.js";
 
 /** The types of the system events. */
 export const SYSTEM_TYPES = {
@@ -26,6 +27,8 @@ export const SYSTEM_TYPES = {
   subjectExport: `${SYSTEM_TYPE_PREFIX}subject-export`,
   /** Whether the tenant's accesses must declare a purpose: `meta.required`, `meta.reason`. */
   purposePolicy: `${SYSTEM_TYPE_PREFIX}purpose-policy`,
+  /** The signing key was rotated: `meta.previous`, `meta.next` (verifier keys), `meta.reason`. */
+  keyRotation: KEY_ROTATION_TYPE,
 } as const;
 
 /** The longest reason kept, in characters. */

@@ -44,8 +44,11 @@ export interface TenantSignerOptions {
 
 /** The key a tenant's log expects, and how genlog knows. */
 interface ExpectedKey {
-  /** `<name>+<8 hex key id>`, or undefined when the latest checkpoint cannot be read. */
-  id: string | undefined;
+  /**
+   * `<name>+<8 hex key id>` of each key that signed the latest checkpoint (two at a key
+   * rotation: the old and the new), or undefined when it cannot be read.
+   */
+  ids: string[] | undefined;
   /** The whole verifier key line, when recorded. */
   verifierKey: string | undefined;
   /** Why this key: e.g. `it signed the latest checkpoint of <origin> (size 20)`. */
@@ -89,7 +92,7 @@ export async function openTenantSigner(o: TenantSignerOptions): Promise<Signer |
     const matches =
       expected.checkpointSize === undefined
         ? expected.verifierKey === signer.verifierKey
-        : expected.id === undefined || expected.id === found;
+        : expected.ids === undefined || expected.ids.includes(found);
     if (!matches) throw otherKey(o, path, expected, found);
   }
   if (recorded === undefined) {
@@ -98,7 +101,7 @@ export async function openTenantSigner(o: TenantSignerOptions): Promise<Signer |
     const inForce = await o.store.initSetting(verifierKeySetting(o.tenant), signer.verifierKey);
     if (inForce !== signer.verifierKey) {
       const recorded: ExpectedKey = {
-        id: keyIdOf(inForce),
+        ids: [keyIdOf(inForce)],
         verifierKey: inForce,
         because: "another process recorded it for this tenant just now",
         createdIn: await o.store.getSetting(keysDirSetting(o.tenant)),
@@ -124,20 +127,25 @@ async function expectedKey(
   const latest = o.ref === undefined ? undefined : (await o.store.logState(o.ref.logId)).latest;
   if (latest !== undefined) {
     const because = `it signed the latest checkpoint of ${o.ref!.origin} (size ${latest.size})`;
-    let id: string | undefined;
+    let ids: string[] | undefined;
     try {
-      const sig = parseSignedNote(latest.note).signatures.find((s) => s.name === name);
-      if (sig !== undefined) id = `${sig.name}+${sig.keyId.toString(16).padStart(8, "0")}`;
+      ids = parseSignedNote(latest.note)
+        .signatures.filter((s) => s.name === name)
+        .map((s) => `${s.name}+${s.keyId.toString(16).padStart(8, "0")}`);
+      if (ids.length === 0) ids = undefined;
     } catch {
       // A note that does not parse names no key; the writer and `verify` report it.
     }
-    // The recorded line is shown only when it is the key that signed.
-    const line = verifierKey !== undefined && keyIdOf(verifierKey) === id ? verifierKey : undefined;
-    return { id, verifierKey: line, because, createdIn, checkpointSize: latest.size };
+    // The recorded line is shown only when it is a key that signed.
+    const line =
+      verifierKey !== undefined && ids?.includes(keyIdOf(verifierKey)) === true
+        ? verifierKey
+        : undefined;
+    return { ids, verifierKey: line, because, createdIn, checkpointSize: latest.size };
   }
   if (verifierKey === undefined) return undefined;
   return {
-    id: keyIdOf(verifierKey),
+    ids: [keyIdOf(verifierKey)],
     verifierKey,
     because: `it was recorded for tenant "${o.tenant}" when its key was created (the log has no checkpoint yet)`,
     createdIn,
@@ -161,9 +169,9 @@ function howToPoint(o: TenantSignerOptions, path: string, expected: ExpectedKey)
 }
 
 function describeExpected(expected: ExpectedKey): string {
-  return expected.id === undefined
+  return expected.ids === undefined
     ? `the key that signed it (its latest checkpoint, size ${expected.checkpointSize}, cannot be read: run \`genlog verify\`)`
-    : `key ${expected.id} (${expected.because})`;
+    : `key ${expected.ids.join(" or ")} (${expected.because})`;
 }
 
 function missingKey(o: TenantSignerOptions, path: string, expected: ExpectedKey): GenlogError {
@@ -197,7 +205,7 @@ function keyDetails(
     tenant: o.tenant,
     keysDir: o.keysDir,
     keyPath: path,
-    expectedKey: expected.id ?? null,
+    expectedKey: expected.ids?.join(" ") ?? null,
     ...(expected.verifierKey !== undefined ? { expectedVerifierKey: expected.verifierKey } : {}),
     ...(expected.createdIn !== undefined ? { createdIn: expected.createdIn } : {}),
     ...(found !== undefined ? { foundKey: found } : {}),

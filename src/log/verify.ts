@@ -19,7 +19,8 @@
  */
 import { GenlogError, isGenlogError } from "../errors.js";
 import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "../core/checkpoint.js";
-import { parseVerifierKey, verifyNote, type NoteVerifier } from "../core/signed-note.js";
+import type { KeyEpoch, KeySchedule } from "../core/key-schedule.js";
+import { keyScheduleOf } from "./key-rotation.js";
 import { MerkleFrontier } from "../core/merkle.js";
 import {
   auditCheckpoint,
@@ -89,12 +90,21 @@ export interface VerifyReport {
    * event deleted it (their leaves remain and were verified), and the purged ranges.
    */
   purged?: { entries: number; ranges: [number, number][] };
+  /**
+   * Present once the log's signing key was rotated: each key and the checkpoint sizes it
+   * signs, oldest first, as the log's rotation records state them (followed from the key
+   * the log was verified with).
+   */
+  keys?: KeyEpoch[];
   problems: VerifyProblem[];
 }
 
 /** Options of {@link verifyLog}. */
 export interface VerifyOptions {
-  /** The verifier key line of the log's signer. */
+  /**
+   * The verifier key line of the log's signer. After a rotation, any key of the chain: the
+   * others are followed from the log's rotation records.
+   */
   verifierKey: string;
   /** A signed checkpoint note the caller trusts (e.g. one published earlier). */
   trusted?: string;
@@ -152,10 +162,10 @@ async function verifyWith(
   options: VerifyOptions,
   streaming: boolean,
 ): Promise<VerifyReport> {
-  const verifier = parseVerifierKey(options.verifierKey);
+  const verifier = await keyScheduleOf(store, ref, options.verifierKey);
   let trusted: Checkpoint | undefined;
   if (options.trusted !== undefined) {
-    trusted = parseCheckpoint(verifyNote(options.trusted, verifier));
+    trusted = parseCheckpoint(verifier.verify(options.trusted));
     if (trusted.origin !== ref.origin) {
       throw new GenlogError(
         "GENLOG_E_USAGE",
@@ -176,13 +186,20 @@ async function verifyWith(
       if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
     }
     const damage = await integrity;
-    if (intact !== undefined && damage.length === 0) return intact;
+    if (intact !== undefined && damage.length === 0) return withKeys(intact, verifier);
   }
   const report = await analyse(store, ref, verifier, trusted, options, integrity);
   for (const damage of await integrity) {
     report.problems.push({ kind: "store-damaged", message: damage.message });
   }
-  return finish(report, options);
+  return finish(withKeys(report, verifier), options);
+}
+
+/** The report with the keys that signed the log, when there was more than one. */
+function withKeys(report: VerifyReport, keys: KeySchedule): VerifyReport {
+  const epochs = keys.epochs;
+  if (epochs.length > 1) report.keys = epochs;
+  return report;
 }
 
 /**
@@ -236,7 +253,7 @@ function finish(report: VerifyReport, options: Pick<VerifyOptions, "maxProblems"
 async function readLatest(
   store: LogStore,
   ref: LogRef,
-  verifier: NoteVerifier,
+  verifier: KeySchedule,
 ): Promise<Checkpoint | undefined> {
   const { latest } = await store.logState(ref.logId);
   if (latest === undefined) return undefined;
@@ -255,7 +272,7 @@ async function readLatest(
 async function verifyIntact(
   store: LogStore,
   ref: LogRef,
-  verifier: NoteVerifier,
+  verifier: KeySchedule,
   trusted: Checkpoint | undefined,
   options: VerifyOptions,
 ): Promise<VerifyReport | undefined> {
@@ -381,7 +398,7 @@ function notePurge(covers: PurgeCovers, e: StoredEntry): void {
 async function analyse(
   store: LogStore,
   ref: LogRef,
-  verifier: NoteVerifier,
+  verifier: KeySchedule,
   trusted: Checkpoint | undefined,
   options: VerifyOptions,
   integrity: Promise<StoreDamage[]>,

@@ -6,7 +6,14 @@
  */
 import { GenlogError, isGenlogError } from "../errors.js";
 import { formatCheckpoint, parseCheckpoint } from "../core/checkpoint.js";
-import { parseVerifierKey, verifyNote, type NoteVerifier } from "../core/signed-note.js";
+import {
+  formatSignedNote,
+  parseSignedNote,
+  parseVerifierKey,
+  verifyNote,
+  type NoteVerifier,
+} from "../core/signed-note.js";
+import { KEY_ROTATION_TYPE } from "../core/key-schedule.js";
 import {
   MerkleFrontier,
   assembleProof,
@@ -61,6 +68,8 @@ interface Pending {
   effects?: StoreEffect[];
   /** True when the caller wants the record alone (`append`): no second promise to unwrap it. */
   recordOnly: boolean;
+  /** A key rotation's new signer: it co-signs this record's checkpoint and signs after it. */
+  rotateTo?: Signer;
   resolve: (r: AppendResult | GenerationRecord) => void;
   reject: (e: unknown) => void;
 }
@@ -103,6 +112,8 @@ interface SealedBatch {
   subjects: SubjectRow[];
   /** The changes of its system event beside the log. */
   effects: StoreEffect[];
+  /** The signer that takes over once this batch (a key rotation, alone) is committed. */
+  rotateTo?: Signer;
 }
 
 /** A batch handed to the store, with its commit's outcome: the failure, or undefined. */
@@ -148,9 +159,10 @@ export function checkMaxBatch(maxBatch: unknown): number {
 export class LogWriter {
   readonly ref: LogRef;
   readonly #store: LogStore;
-  readonly #signer: Signer;
+  /** Changed only by a committed key rotation. */
+  #signer: Signer;
   /** The signer's verifier key, parsed once: a reload checks the latest checkpoint with it. */
-  readonly #verifier: NoteVerifier;
+  #verifier: NoteVerifier;
   readonly #maxBatch: number;
   readonly #onCommit: ((batch: CommittedBatch) => void) | undefined;
   #frontier: MerkleFrontier;
@@ -188,7 +200,7 @@ export class LogWriter {
     checkMaxBatch(options.maxBatch);
     const { store, ref, signer } = options;
     const verifier = parseVerifierKey(signer.verifierKey);
-    const state = await loadState(store, ref, verifier, true);
+    const state = await loadState(store, ref, signer.verifierKey, verifier, true);
     return new LogWriter(options, verifier, state);
   }
 
@@ -208,6 +220,32 @@ export class LogWriter {
     effects?: StoreEffect[],
   ): Promise<AppendResult> {
     return this.#enqueue(prepared, clientId, false, effects) as Promise<AppendResult>;
+  }
+
+  /**
+   * Appends a key rotation's record (prepared by the caller) alone in a batch whose checkpoint
+   * the current signer and `next` both sign; once it is committed, `next` signs every later
+   * checkpoint. No batch is sealed on top of it before then, so none can be signed by the
+   * wrong key whichever way its commit goes.
+   */
+  rotate(prepared: PreparedRecord, next: Signer, effects: StoreEffect[]): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({
+        prepared,
+        clientId: false,
+        recordOnly: false,
+        effects,
+        rotateTo: next,
+        resolve: resolve as (r: AppendResult | GenerationRecord) => void,
+        reject,
+      });
+      this.#schedule();
+    });
+  }
+
+  /** The verifier key line of the key that signs this log's next checkpoint. */
+  get verifierKey(): string {
+    return this.#signer.verifierKey;
   }
 
   /** {@link append} that resolves with the record alone. */
@@ -271,7 +309,9 @@ export class LogWriter {
     /** Batches handed to the store, oldest first; each sealed on top of the one before. */
     const flights: Inflight[] = [];
     while (this.#queue.length > 0 || flights.length > 0) {
-      if (this.#queue.length > 0 && flights.length < 2) {
+      // Nothing is sealed on top of a key rotation: the key of the next batch depends on it.
+      const rotating = flights.some((f) => f.sealed.rotateTo !== undefined);
+      if (this.#queue.length > 0 && flights.length < 2 && !rotating) {
         // With nothing committing, half the queue goes first: the other half is sealed while
         // it commits, and then the callers it releases fill the next batch while that one
         // commits. Two batches then alternate, so sealing and committing overlap even when
@@ -374,7 +414,13 @@ export class LogWriter {
   /** Drops sealed-but-uncommitted state: the store is the truth after a failed commit. */
   async #reload(countEntries: boolean): Promise<void> {
     try {
-      const state = await loadState(this.#store, this.ref, this.#verifier, countEntries);
+      const state = await loadState(
+        this.#store,
+        this.ref,
+        this.#signer.verifierKey,
+        this.#verifier,
+        countEntries,
+      );
       this.#frontier = state.frontier;
       this.#root = state.root;
       this.#lastTs = Math.max(this.#lastTs, state.lastTs);
@@ -387,6 +433,10 @@ export class LogWriter {
 
   /** Resolves the appends of a committed batch, then hands it to the hooks. */
   #finish(sealed: SealedBatch): void {
+    if (sealed.rotateTo !== undefined) {
+      this.#signer = sealed.rotateTo;
+      this.#verifier = parseVerifierKey(sealed.rotateTo.verifierKey);
+    }
     for (let i = 0; i < sealed.batch.length; i++) {
       const p = sealed.batch[i]!;
       const r = sealed.results[i]!;
@@ -479,9 +529,21 @@ export class LogWriter {
     if (entries.length === 0) return sealed;
     const newRoot = frontier.root();
     await this.#proveConsistent(oldSize, newRoot, entries, previous);
-    sealed.note = this.#signer.sign(
-      formatCheckpoint({ origin: this.ref.origin, size: frontier.size, rootHash: newRoot }),
-    );
+    const body = formatCheckpoint({
+      origin: this.ref.origin,
+      size: frontier.size,
+      rootHash: newRoot,
+    });
+    sealed.note = this.#signer.sign(body);
+    const rotateTo = kept.length === 1 ? kept[0]!.rotateTo : undefined;
+    if (rotateTo !== undefined) {
+      // The old key vouches for the new one, and the new one proves it is held.
+      const signatures = [sealed.note, rotateTo.sign(body)].flatMap(
+        (n) => parseSignedNote(n).signatures,
+      );
+      sealed.note = formatSignedNote(body, signatures);
+      sealed.rotateTo = rotateTo;
+    }
     this.#frontier = frontier;
     this.#root = newRoot;
     this.#lastTs = ts;
@@ -598,6 +660,7 @@ export async function readStoredNodes(
 async function loadState(
   store: LogStore,
   ref: LogRef,
+  verifierKey: string,
   verifier: NoteVerifier,
   countEntries: boolean,
 ): Promise<WriterState> {
@@ -629,6 +692,7 @@ async function loadState(
   try {
     cp = parseCheckpoint(verifyNote(latest.note, verifier));
   } catch (cause) {
+    if (signedByOtherKey(latest.note, verifier)) throw rotatedAway(ref, size, undefined);
     throw new GenlogError(
       "GENLOG_E_INCONSISTENT",
       `the latest checkpoint of ${ref.origin} (size ${size}) does not verify with this log's key; run \`genlog verify\``,
@@ -642,21 +706,51 @@ async function loadState(
       { details: { origin: ref.origin, size } },
     );
   }
-  return { frontier, root, lastTs: await lastTimestamp(store, ref, size, root), latest };
+  const last = await lastRecord(store, ref, size, root);
+  // The key was rotated after this signer was loaded (by another process, or a rotation that
+  // stopped before its new key file was put in place): signing on would fork the key chain.
+  if (last.rotatedTo !== undefined && last.rotatedTo !== verifierKey) {
+    throw rotatedAway(ref, size, last.rotatedTo);
+  }
+  return { frontier, root, lastTs: last.ts, latest };
+}
+
+/** Whether a note carries a signature under the verifier's name by another key id. */
+function signedByOtherKey(note: string, verifier: NoteVerifier): boolean {
+  try {
+    return parseSignedNote(note).signatures.some(
+      (s) => s.name === verifier.name && s.keyId !== verifier.keyId,
+    );
+  } catch {
+    return false;
+  }
+}
+
+function rotatedAway(ref: LogRef, size: number, next: string | undefined): GenlogError {
+  const what =
+    next !== undefined
+      ? `its last record rotates its signing key to ${next}`
+      : "its latest checkpoint is signed by another key of this name";
+  return new GenlogError(
+    "GENLOG_E_KEY",
+    `${ref.origin} (size ${size}): ${what}, not the key this process loaded; nothing was appended. If the key was rotated since, reopen the log; if a rotation was interrupted, run \`genlog keys rotate\` again to finish it; otherwise run \`genlog verify\``,
+    { details: { origin: ref.origin, size, reason: "rotated", ...(next ? { next } : {}) } },
+  );
 }
 
 /**
- * The time of the log's last record, which the next records must not precede. The record is
- * proven to be the signed last leaf first: a time edited into the future would otherwise be
- * signed into every record that follows.
+ * The time of the log's last record, which the next records must not precede, and the key it
+ * rotates to when it is a key rotation. The record is proven to be the signed last leaf
+ * first: a time edited into the future would otherwise be signed into every record that
+ * follows.
  */
-async function lastTimestamp(
+async function lastRecord(
   store: LogStore,
   ref: LogRef,
   size: number,
   root: Uint8Array,
-): Promise<number> {
-  if (size === 0) return 0;
+): Promise<{ ts: number; rotatedTo?: string }> {
+  if (size === 0) return { ts: 0 };
   // Read failures (a lock, damage) pass through as they are; only what is read is judged.
   const last = await store.getEntry(ref.logId, size - 1);
   const plan = planInclusionProof(size - 1, size);
@@ -666,9 +760,13 @@ async function lastTimestamp(
     if (last === undefined) throw new Error("it is missing");
     const proof = assembleProof(plan, path);
     verifyInclusion(hashLeafText(last.canonical), size - 1, size, proof, root);
-    const record = JSON.parse(last.canonical) as { ts?: unknown };
+    const record = JSON.parse(last.canonical) as { ts?: unknown; type?: unknown; meta?: unknown };
     ts = typeof record.ts === "string" ? Date.parse(record.ts) : NaN;
     if (Number.isNaN(ts)) throw new Error("it has no valid ts");
+    if (record.type === KEY_ROTATION_TYPE) {
+      const next = (record.meta as { next?: unknown } | undefined)?.next;
+      if (typeof next === "string") return { ts, rotatedTo: next };
+    }
   } catch (cause) {
     throw new GenlogError(
       "GENLOG_E_INCONSISTENT",
@@ -676,7 +774,7 @@ async function lastTimestamp(
       { cause, details: { origin: ref.origin, seq: size - 1 } },
     );
   }
-  return ts;
+  return { ts };
 }
 
 /**

@@ -131,3 +131,48 @@ test("a key file others can read blocks the commands that use it, not a verify g
   const report = await ok(genlog(dir, "verify", "--verifier-key", key, "--json"));
   assert.equal((JSON.parse(report.stdout) as { ok: boolean }).ok, true);
 });
+
+test("genlog keys rotate: prints the new key, verify follows it from the old one, verify --state re-pins, key lists both", async () => {
+  const dir = join(root, "rotate");
+  const oldKey = (await ok(genlog(dir, "init"))).stdout.trim();
+  await ok(genlog(dir, "log", "backend"));
+  const state = mkdtempSync(join(root, "rotate-state-"));
+  await ok(genlog(dir, "verify", "--state", state));
+
+  const noReason = await genlog(dir, "keys", "rotate");
+  assert.equal(noReason.code, 2, noReason.stderr);
+  assert.match(noReason.stderr, /--reason.*\[GENLOG_E_USAGE\]\n$/);
+
+  const rotated = JSON.parse(
+    (await ok(genlog(dir, "--json", "keys", "rotate", "--reason", "yearly rotation"))).stdout,
+  ) as { previous: string; next: string; logs: { origin: string }[] };
+  assert.equal(rotated.previous, oldKey);
+  assert.notEqual(rotated.next, oldKey);
+  // The CLI reads through a read-only handle, which records no access: no access log yet.
+  assert.deepEqual(
+    rotated.logs.map((l) => l.origin),
+    ["genlog.local/default/events"],
+  );
+  await ok(genlog(dir, "log", "frontend"));
+
+  const key = await ok(genlog(dir, "key"));
+  assert.equal(key.stdout.trim(), rotated.next);
+  assert.ok(key.stderr.includes(oldKey), key.stderr);
+
+  const fromOld = JSON.parse(
+    (await ok(genlog(dir, "--json", "verify", "--verifier-key", oldKey))).stdout,
+  ) as { ok: boolean; keys: { verifierKey: string }[] };
+  assert.equal(fromOld.ok, true);
+  assert.deepEqual(
+    fromOld.keys.map((k) => k.verifierKey),
+    [oldKey, rotated.next],
+  );
+
+  const followed = JSON.parse(
+    (await ok(genlog(dir, "--json", "verify", "--state", state))).stdout,
+  ) as { ok: boolean; state: { verifierKey: string; rotatedFrom: string } };
+  assert.equal(followed.state.verifierKey, rotated.next);
+  assert.equal(followed.state.rotatedFrom, oldKey);
+  assert.equal(readFileSync(join(state, "default.verifier.key"), "utf8"), `${rotated.next}\n`);
+  await ok(genlog(dir, "verify", "--state", state));
+});

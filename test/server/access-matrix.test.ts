@@ -81,6 +81,8 @@ const ROUTES: Route[] = [
     allowed: ADMINS,
   },
   { method: "POST", path: "/purge", body: () => ({ dryRun: true }), allowed: ADMINS },
+  // Allowed calls rotate the key for real; the access logs must still verify at the end.
+  { method: "POST", path: "/keys/rotate", body: () => ({ reason: "matrix" }), allowed: ADMINS },
   { method: "GET", path: "/tokens", allowed: ADMINS },
   { method: "POST", path: "/tokens", body: () => ({ role: "writer" }), allowed: ADMINS },
   // An admin gives no token a reading role: administering a tenant never leads to reading it.

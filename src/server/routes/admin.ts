@@ -40,6 +40,17 @@ const PurposeBody = Type.Object(
   { required: Type.Boolean(), reason: Type.String({ minLength: 1, maxLength: 1000 }) },
   { additionalProperties: false },
 );
+const RotateKeyBody = Type.Object(
+  {
+    reason: Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      description:
+        "Why (routine, a suspected leak, an operator leaving): recorded with the rotation.",
+    }),
+  },
+  { additionalProperties: false },
+);
 const PurgeBody = Type.Object(
   {
     before: Type.Optional(
@@ -221,6 +232,28 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     async (request) =>
       request.genlog.setPurposeRequired({
         ...(request.body as Static<typeof PurposeBody>),
+        tenant: tenantOf(request),
+      }),
+  );
+
+  app.post(
+    "/tenants/:tenant/keys/rotate",
+    {
+      config: { permission: "tenant.admin", operation: "rotateKey" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.admin",
+          "Rotate the tenant's signing key",
+          "A new key signs from the next checkpoint on. Each of the tenant's logs records a `genlog.key-rotation` event naming the old and the new verifier key, in a checkpoint both keys sign; the old key file is replaced and its private key is gone, while its verifier key stays valid for the checkpoints it signed (`GET .../key` lists both). `{tenant, previous, next, logs}`.",
+        ),
+        params: TenantParams,
+        body: RotateKeyBody,
+      },
+    },
+    async (request) =>
+      request.genlog.rotateKey({
+        ...(request.body as Static<typeof RotateKeyBody>),
         tenant: tenantOf(request),
       }),
   );
