@@ -53,7 +53,12 @@ import {
   type GenerationRecord,
   type PreparedRecord,
 } from "./core/record.js";
-import { policyOf, validatePolicySet, type PolicySet } from "./core/privacy/policy.js";
+import {
+  policyOf,
+  validatePolicySet,
+  type PolicyInput,
+  type PolicySet,
+} from "./core/privacy/policy.js";
 import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipeline.js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore, rotateMasterKey, type MasterKeyRotation } from "./log/tenant-keys.js";
@@ -325,6 +330,22 @@ export interface Retention {
   isDefault: boolean;
   /** Records older than this are due for purge now. */
   cutoff: string;
+}
+
+/** The policies a tenant is under ({@link Genlog.policies}). */
+export interface TenantPolicies {
+  tenant: string;
+  /**
+   * The privacy policy in force, as configured: the tenant's, else the data directory's
+   * default; null when none is configured (the `strict` preset, or a stricter sector preset
+   * chosen by each event's sector).
+   */
+  privacy: PolicyInput | null;
+  /** Where `privacy` comes from. */
+  privacySource: "tenant" | "default" | "built-in";
+  /** Whether every access must declare a purpose ({@link Genlog.setPurposeRequired}). */
+  purposeRequired: boolean;
+  retention: Retention;
 }
 
 /** A tenant as `tenants()` and `tenant()` describe it. */
@@ -1552,18 +1573,42 @@ export class Genlog {
     return this.#guard(
       tenant ?? this.tenant,
       { operation: "retention", permission: "tenant.read" },
-      async () => {
-        const log = await this.#tenant(tenant ?? this.tenant);
-        const { ref } = log;
-        const { days, isDefault } = await retentionOf(log.store, ref.tenant);
-        return {
-          tenant: ref.tenant,
-          days,
-          isDefault,
-          cutoff: purgeCutoff(undefined, days, Date.now()),
-        };
-      },
+      () => this.#retention(tenant ?? this.tenant),
     );
+  }
+
+  /**
+   * Every policy a tenant is under, in one answer: its privacy policy (configuration, which no
+   * API call changes: a token cannot weaken what is redacted), whether accesses must declare a
+   * purpose, and its retention. Needs `tenant.read`.
+   */
+  async policies(tenant?: string): Promise<TenantPolicies> {
+    const t = tenant ?? this.tenant;
+    return this.#guard(t, { operation: "policies", permission: "tenant.read" }, async () => {
+      const retention = await this.#retention(t);
+      const own = this.#policies?.tenants?.[retention.tenant];
+      const fallback = this.#policies?.default;
+      return {
+        tenant: retention.tenant,
+        privacy: own ?? fallback ?? null,
+        privacySource:
+          own !== undefined ? "tenant" : fallback !== undefined ? "default" : "built-in",
+        purposeRequired: await this.#purposeRequired(retention.tenant),
+        retention,
+      };
+    });
+  }
+
+  async #retention(tenant: string): Promise<Retention> {
+    const log = await this.#tenant(tenant);
+    const { ref } = log;
+    const { days, isDefault } = await retentionOf(log.store, ref.tenant);
+    return {
+      tenant: ref.tenant,
+      days,
+      isDefault,
+      cutoff: purgeCutoff(undefined, days, Date.now()),
+    };
   }
 
   /**

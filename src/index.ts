@@ -29,6 +29,7 @@ export {
   type PurgeResult,
   type Retention,
   type TenantInfo,
+  type TenantPolicies,
 } from "./genlog.js";
 export { localContext } from "./genlog.js";
 export {

@@ -109,7 +109,25 @@ test("each tenant gets its own policy, the others the default; a sector picks it
       ["/meta/patientName", "key:patientname", "mask"],
     ],
   );
+  // What each tenant is under, as `policies` (and GET …/policies) tells it.
+  const shopPolicies = await log.policies("shop");
+  assert.deepEqual(
+    [shopPolicies.privacy, shopPolicies.privacySource],
+    [{ preset: "ecommerce" }, "tenant"],
+  );
+  const clinic = await log.policies("clinic");
+  assert.deepEqual(
+    [clinic.privacy, clinic.privacySource],
+    [{ detectors: { email: "drop" } }, "default"],
+  );
+  assert.equal(clinic.purposeRequired, false);
+  assert.equal(clinic.retention.tenant, "clinic");
   await log.close();
+  const bare = await openLog({ dataDir: tempDir() });
+  await bare.append({ type: "backend" });
+  const builtIn = await bare.policies();
+  assert.deepEqual([builtIn.privacy, builtIn.privacySource], [null, "built-in"]);
+  await bare.close();
 });
 
 test("genlog --policy FILE applies the file; a bad one is exit 2 naming the field", async () => {

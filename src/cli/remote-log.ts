@@ -42,6 +42,7 @@ export type CliLog = Pick<
   | "purposeRequired"
   | "setPurposeRequired"
   | "rotateKey"
+  | "policies"
   | "keyInfo"
   | "holds"
   | "setHold"
@@ -218,6 +219,10 @@ export class RemoteLog implements CliLog {
 
   retention(tenant?: string): ReturnType<Genlog["retention"]> {
     return this.#client.retention(this.#t(tenant));
+  }
+
+  policies(tenant?: string): ReturnType<Genlog["policies"]> {
+    return this.#client.policies(this.#t(tenant));
   }
 
   setRetention(options: {

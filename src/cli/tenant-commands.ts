@@ -45,6 +45,13 @@ export function defineTenantCommands(program: Command, bind: Bind): void {
     .option("--reason <text>", "why the policy changes (recorded with it)")
     .action(bind(([name, policy], o) => purpose(name!, policy, o)));
   tenant
+    .command("policies")
+    .description(
+      "every policy the tenant is under: its privacy policy (from the policy file, or the built-in strict preset), whether accesses must declare a purpose, its retention",
+    )
+    .argument("<name>", "the tenant")
+    .action(bind(([name], o) => policies(name!, o)));
+  tenant
     .command("show")
     .description("one tenant")
     .argument("<name>", "the tenant")
@@ -117,6 +124,29 @@ async function purpose(
     });
     if (o.json) await printLine(JSON.stringify(record));
     else say(`tenant ${name}: a purpose is now ${policy} (event #${record.seq})`);
+    return 0;
+  });
+}
+
+async function policies(name: string, o: GlobalOptions): Promise<number> {
+  return withLog(openForReading(o), async (log) => {
+    const p = await log.policies(name);
+    if (o.json) {
+      await printLine(JSON.stringify(p));
+      return 0;
+    }
+    const privacy =
+      p.privacy === null
+        ? "built-in: the strict preset (a stricter sector preset where an event's sector names one)"
+        : `${p.privacySource === "tenant" ? "the tenant's" : "the default"} policy of the policy file: ${JSON.stringify(p.privacy)}`;
+    await printLine(
+      [
+        `tenant:    ${p.tenant}`,
+        `privacy:   ${safe(privacy)}`,
+        `purpose:   ${p.purposeRequired ? "required" : "optional"}`,
+        `retention: ${p.retention.days} days${p.retention.isDefault ? " (default)" : ""}`,
+      ].join("\n"),
+    );
     return 0;
   });
 }

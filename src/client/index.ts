@@ -13,6 +13,7 @@ import type {
   GenerationEventInput,
   QueryPage,
   TenantInfo,
+  TenantPolicies,
   Retention,
   PurgeResult,
   LegalHold,
@@ -275,6 +276,11 @@ export class GenlogClient {
 
   retention(tenant: string): Promise<Retention> {
     return this.#json("GET", `${t(tenant)}/retention`);
+  }
+
+  /** Every policy the tenant is under: privacy, purpose, retention. */
+  policies(tenant: string): Promise<TenantPolicies> {
+    return this.#json("GET", `${t(tenant)}/policies`);
   }
 
   setRetention(

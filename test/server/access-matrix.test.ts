@@ -67,6 +67,7 @@ const ROUTES: Route[] = [
   },
   { method: "GET", path: "", allowed: TENANT_READERS },
   { method: "GET", path: "/retention", allowed: TENANT_READERS },
+  { method: "GET", path: "/policies", allowed: TENANT_READERS },
   { method: "GET", path: "/purpose-policy", allowed: TENANT_READERS },
   {
     method: "PUT",

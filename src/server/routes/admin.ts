@@ -172,6 +172,23 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     async (request) => request.genlog.retention(tenantOf(request)),
   );
 
+  app.get(
+    "/tenants/:tenant/policies",
+    {
+      config: { permission: "tenant.read", operation: "policies" },
+      schema: {
+        ...described(
+          "admin",
+          "tenant.read",
+          "Every policy the tenant is under",
+          "`{tenant, privacy, privacySource, purposeRequired, retention}`: the privacy policy in force as the server was configured (`privacySource`: `tenant`, `default` or `built-in`, the strict preset, with `privacy` null), whether accesses must declare a purpose, and the retention. The privacy policy is configuration (a policy file read at start-up), never changed by an API call, so that no token can weaken what is redacted; the purpose policy and the retention have their own `PUT` routes.",
+        ),
+        params: TenantParams,
+      },
+    },
+    async (request) => request.genlog.policies(tenantOf(request)),
+  );
+
   app.put(
     "/tenants/:tenant/retention",
     {
