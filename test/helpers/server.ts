@@ -46,7 +46,7 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
   await log.revokeToken(revokedToken.id);
   const expired = insertExpiredToken(dataDir);
   // The overload check (503 when the event loop lags) is off: a loaded CI machine would make
-  // any request a 503. test/server/http.test.ts checks the answer it gives.
+  // any request a 503. test/server/overload.test.ts checks the answer it gives.
   const app = await buildServer({ log, logger: false, maxEventLoopDelay: 0, ...options }).catch(
     async (e: unknown) => {
       await log.close();
