@@ -19,7 +19,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { GenlogError, isGenlogError } from "../errors.js";
 import type { Genlog } from "../genlog.js";
 import type { Permission } from "../core/access.js";
-import { httpStatusOf, isRetryable } from "./http-errors.js";
+import { clientBody, httpStatusOf, isRetryable } from "./http-errors.js";
 import { Metrics } from "./metrics.js";
 import { eventRoutes } from "./routes/events.js";
 import { proofRoutes } from "./routes/proofs.js";
@@ -166,7 +166,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         reason: e.code === "GENLOG_E_FORBIDDEN" ? "forbidden" : "unauthenticated",
       });
     }
-    const body = e.toJSON();
+    if (status >= 500) request.log.error({ err: e }, "genlog: request failed");
+    const body = clientBody(e.toJSON(), log);
     // The first record is the library's to give its caller; over HTTP a writer (who may not
     // read records) would read one by reusing its id: only its id and seq are said.
     if (e.code === "GENLOG_E_ID_REUSED") {

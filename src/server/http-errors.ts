@@ -47,3 +47,38 @@ export function isRetryable(code: ErrorCode): boolean {
 export function requestError(pointer: string, rule: string, message: string): GenlogError {
   return new GenlogError("GENLOG_E_INVALID_INPUT", message, { details: { pointer, rule } });
 }
+
+/** An error body as a remote caller gets it: {@link clientBody}. */
+type ErrorBody = ReturnType<GenlogError["toJSON"]>;
+
+/**
+ * What a remote caller is told of an error. Messages are written for the operator at the
+ * shell: they name the server's directories and suggest commands to run there. Over HTTP
+ * those paths say nothing useful and tell an attacker where things live, so they become
+ * "the server's data directory" (the server's own log keeps the original). A tenant that
+ * does not exist is said so plainly.
+ */
+export function clientBody(
+  body: ErrorBody,
+  paths: { dataDir: string; keysDir: string },
+): ErrorBody {
+  const details = { ...body.details };
+  if (
+    body.code === "GENLOG_E_NOT_FOUND" &&
+    Object.keys(details).length === 1 &&
+    typeof details["tenant"] === "string"
+  ) {
+    return { ...body, message: `tenant "${details["tenant"]}" does not exist on this server` };
+  }
+  const named: [string, string][] = [
+    [paths.keysDir, "the server's keys directory"],
+    [paths.dataDir, "the server's data directory"],
+  ];
+  // The longer first: the keys directory is often inside the data directory.
+  named.sort((a, b) => b[0].length - a[0].length);
+  const scrub = (text: string) => named.reduce((t, [path, name]) => t.split(path).join(name), text);
+  for (const [key, value] of Object.entries(details)) {
+    if (typeof value === "string") details[key] = scrub(value);
+  }
+  return { ...body, message: scrub(body.message), details };
+}

@@ -270,3 +270,32 @@ test("a server refuses a read-only handle", async () => {
     await readOnly.close();
   }
 });
+
+test("errors name no path of the server: an unknown tenant is said so, directories are named, not shown", async () => {
+  const s = await startServer({ rateLimit: false });
+  const r = await fetch(`${s.url}/v1/tenants/nosuch/events`, {
+    headers: { authorization: `Bearer ${s.tokens.superadmin}` },
+  });
+  assert.equal(r.status, 404);
+  const text = await r.text();
+  assert.ok(!text.includes(s.dataDir), text);
+  assert.equal(
+    (JSON.parse(text) as { message: string }).message,
+    'tenant "nosuch" does not exist on this server',
+  );
+  // A message written for the shell, as the library throws it, loses its paths over HTTP.
+  const { clientBody } = await import("../../src/server/http-errors.js");
+  const body = clientBody(
+    {
+      code: "GENLOG_E_NOT_INITIALIZED",
+      message: `no signing key for tenant "t" in ${s.log.keysDir}: expected ${s.log.keysDir}/t.ed25519.pem in ${s.dataDir}`,
+      details: { keysDir: s.log.keysDir, tenant: "t" },
+    },
+    s.log,
+  );
+  assert.ok(!JSON.stringify(body).includes(s.dataDir), JSON.stringify(body));
+  assert.match(
+    body.message,
+    /the server's keys directory\/t\.ed25519\.pem in the server's data directory/,
+  );
+});
