@@ -4,7 +4,7 @@
  * envelopes) and returns a {@link Genlog} that routes each event to its tenant's log and
  * pipeline.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { userInfo } from "node:os";
 import { pino, type Logger } from "pino";
@@ -1926,49 +1926,95 @@ export class Genlog {
 
   async #rotateKey(log: TenantLog, reason: string): Promise<KeyRotationResult> {
     const { tenant } = log.ref;
-    const name = `${this.instance}/${tenant}`;
-    const waiting = rotatingKeyPath(this.keysDir, tenant);
-    try {
-      // A rotation that stopped half-way left its key here: it goes on with that one.
-      createKeyFile(waiting);
-    } catch (e) {
-      if (!isGenlogError(e, "GENLOG_E_ALREADY_INITIALIZED")) throw e;
-    }
-    const next = ed25519Signer(name, readKeyFile(waiting));
     const previous = log.signer!.verifierKey;
-    const logs: KeyRotationResult["logs"] = [];
     const access = await log.store.openLogRef(
       { origin: `${this.instance}/${tenant}/${ACCESS_STREAM}`, tenant, stream: ACCESS_STREAM },
       false,
     );
-    for (const ref of access === undefined ? [log.ref] : [log.ref, access]) {
-      const { latest } = await log.store.logState(ref.logId);
-      // Rotated by the rotation that stopped: its latest checkpoint is the new key's already.
-      if (latest !== undefined && signs(next.verifierKey, latest.note)) continue;
-      const writer = await (ref === log.ref
-        ? (log.writer ??= this.#openWriter(log))
-        : (log.accessWriter ??= this.#openAccessWriter(log)));
-      // genlog's own facts are recorded as they are; the reason goes through the redactor.
-      const trusted = { previous: writer.verifierKey, next: next.verifierKey };
-      const prepared = prepareEvent(
-        systemEvent(SYSTEM_TYPES.keyRotation, { reason }),
-        tenant,
-        accessStages(log.pipeline!, trusted),
+    const refs = access === undefined ? [log.ref] : [log.ref, access];
+    const waiting = rotatingKeyPath(this.keysDir, tenant);
+    const next = await this.#nextKey(log, refs, waiting);
+    const logs: KeyRotationResult["logs"] = [];
+    /** Writers whose rotation committed: they hold their appends until the key file moves. */
+    const held: LogWriter[] = [];
+    try {
+      for (const ref of refs) {
+        const { latest } = await log.store.logState(ref.logId);
+        // Rotated by the rotation that stopped: its latest checkpoint is the new key's already.
+        if (latest !== undefined && signs(next.verifierKey, latest.note)) continue;
+        const writer = await (ref === log.ref
+          ? (log.writer ??= this.#openWriter(log))
+          : (log.accessWriter ??= this.#openAccessWriter(log)));
+        // genlog's own facts are recorded as they are; the reason goes through the redactor.
+        const trusted = { previous: writer.verifierKey, next: next.verifierKey };
+        const prepared = prepareEvent(
+          systemEvent(SYSTEM_TYPES.keyRotation, { reason }),
+          tenant,
+          accessStages(log.pipeline!, trusted),
+        );
+        if (prepared instanceof Promise) throw new Error("a system event names no actor");
+        // The database's record of the tenant's key changes with the events log's rotation.
+        const effects: StoreEffect[] =
+          ref === log.ref
+            ? [{ kind: "setting", key: verifierKeySetting(tenant), value: next.verifierKey }]
+            : [];
+        const { record } = await writer.rotate(prepared, next, effects);
+        held.push(writer);
+        logs.push({ origin: ref.origin, seq: record.seq, checkpointSize: record.seq + 1 });
+      }
+      // The new key takes the old one's place; the old private key is unlinked with it.
+      replaceKeyFile(waiting, keyPath(this.keysDir, tenant));
+    } catch (e) {
+      const failure = new GenlogError(
+        "GENLOG_E_KEY",
+        `the signing-key rotation of tenant "${tenant}" did not finish (${(e as Error).message}); nothing was appended: run \`genlog keys rotate\` again to finish it`,
+        { cause: e, details: { tenant, reason: "rotated" } },
       );
-      if (prepared instanceof Promise) throw new Error("a system event names no actor");
-      // The database's record of the tenant's key changes with the events log's rotation.
-      const effects: StoreEffect[] =
-        ref === log.ref
-          ? [{ kind: "setting", key: verifierKeySetting(tenant), value: next.verifierKey }]
-          : [];
-      const { record } = await writer.rotate(prepared, next, effects);
-      logs.push({ origin: ref.origin, seq: record.seq, checkpointSize: record.seq + 1 });
+      for (const writer of held) writer.release(failure);
+      this.#dropWriters(log);
+      throw e;
     }
-    // The new key takes the old one's place; the old private key is gone with it.
-    replaceKeyFile(waiting, keyPath(this.keysDir, tenant));
     log.signer = next;
     log.keys = undefined;
+    for (const writer of held) writer.release();
+    // A writer of this handle opened before an earlier, interrupted run still has the old key.
+    for (const w of [log.writer, log.accessWriter]) {
+      const writer = await w?.catch(() => undefined);
+      if (writer !== undefined && writer.verifierKey !== next.verifierKey) {
+        this.#dropWriters(log);
+        break;
+      }
+    }
     return { tenant, previous, next: next.verifierKey, logs };
+  }
+
+  /**
+   * The key a rotation moves to: the one an interrupted rotation left in `waiting` when a log
+   * of the tenant already moved to it (so that it is finished with the same key), else a new
+   * one. A file nothing moved to yet is stale (an earlier run that failed before committing
+   * anything) and is replaced: a key that sat there is not trusted to be new.
+   */
+  async #nextKey(log: TenantLog, refs: LogRef[], waiting: string): Promise<Signer> {
+    const name = `${this.instance}/${log.ref.tenant}`;
+    if (existsSync(waiting)) {
+      const left = ed25519Signer(name, readKeyFile(waiting));
+      for (const ref of refs) {
+        const { latest } = await log.store.logState(ref.logId);
+        if (left.verifierKey !== log.signer!.verifierKey && latest !== undefined) {
+          if (signs(left.verifierKey, latest.note)) return left;
+        }
+      }
+      rmSync(waiting);
+    }
+    createKeyFile(waiting);
+    return ed25519Signer(name, readKeyFile(waiting));
+  }
+
+  /** Forgets a tenant's writers: the next append or access opens them again from the store. */
+  #dropWriters(log: TenantLog): void {
+    log.writer = undefined;
+    log.accessWriter = undefined;
+    this.#open.delete(log.ref.tenant);
   }
 
   /**
@@ -2656,12 +2702,6 @@ export class Genlog {
     return entry;
   }
 
-  /**
-   * The checkpoint at `size` (default: the latest), checked before any proof is built on
-   * it: filed under the size it signs, for this log, and signed by the tenant's key when
-   * this handle has it (a read-only handle without the key checks the rest; the recipient
-   * of a proof checks the signature in any case, with `checkInclusionProof`).
-   */
   /** The keys that signed a tenant's events log (see {@link TenantLog.keys}). */
   #keysOf(log: TenantLog): Promise<KeySchedule | undefined> {
     if (log.signer === undefined) return Promise.resolve(undefined);
@@ -2670,6 +2710,12 @@ export class Genlog {
     return keys;
   }
 
+  /**
+   * The checkpoint at `size` (default: the latest), checked before any proof is built on
+   * it: filed under the size it signs, for this log, and signed by the tenant's key when
+   * this handle has it (a read-only handle without the key checks the rest; the recipient
+   * of a proof checks the signature in any case, with `checkInclusionProof`).
+   */
   async #checkpointAt(
     log: TenantLog,
     size: number | undefined,

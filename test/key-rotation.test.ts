@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { openLog, isGenlogError, type Genlog } from "../src/index.js";
+import { canonicalize, openLog, isGenlogError, type Genlog } from "../src/index.js";
+import { MerkleFrontier, hashLeafText } from "../src/core/merkle.js";
 import { formatSignedNote, parseSignedNote, signNote } from "../src/core/signed-note.js";
 import { parseCheckpoint, formatCheckpoint } from "../src/core/checkpoint.js";
 import { KeySchedule } from "../src/core/key-schedule.js";
@@ -232,6 +233,70 @@ test("a rotation record edited to name another key, or deleted, fails verify at 
   }
 });
 
+test("a rotation record no checkpoint of both keys vouches for changes no key: a forged history fails", async () => {
+  for (const at of [0, 2]) {
+    const dir = tempDir();
+    const victim = await openLog({ dataDir: dir });
+    for (let i = 0; i < 6; i++) await victim.logGenerationEvent("backend", { meta: { amount: i } });
+    const k0 = await victim.verifierKey();
+    await victim.close();
+    // The attacker writes the database, holds a key of their own, not the tenant's.
+    const attackerPath = join(tempDir(), "attacker.pem");
+    createKeyFile(attackerPath);
+    const attacker = ed25519Signer("genlog.local/default", readKeyFile(attackerPath));
+    const db = rawDatabase(join(dir, "genlog.db"));
+    try {
+      const { logId, origin } = db
+        .prepare("SELECT log_id AS logId, origin FROM logs WHERE stream = 'events'")
+        .get() as { logId: number; origin: string };
+      const rows = db
+        .prepare("SELECT seq, record FROM entries WHERE log_id = ? ORDER BY seq")
+        .all(logId) as { seq: number; record: string }[];
+      const frontier = new MerkleFrontier();
+      for (const row of rows) {
+        const r = JSON.parse(row.record) as Record<string, unknown>;
+        if (row.seq === at) {
+          r["type"] = "genlog.key-rotation";
+          r["meta"] = { next: attacker.verifierKey, previous: k0, reason: "x" };
+        } else if (row.seq > at) r["meta"] = { amount: 1_000_000 };
+        const text = row.seq >= at ? canonicalize(r) : row.record;
+        const leaf = hashLeafText(text);
+        const nodes = frontier.appendOwned(leaf);
+        if (row.seq < at) continue;
+        db.prepare(
+          "UPDATE entries SET record = ?, leaf_hash = ?, nodes = ? WHERE log_id = ? AND seq = ?",
+        ).run(text, leaf, nodes, logId, row.seq);
+        db.prepare("DELETE FROM checkpoints WHERE log_id = ? AND size = ?").run(logId, row.seq + 1);
+        // No checkpoint at the rotation (it would need the tenant's key); the attacker's after.
+        if (row.seq !== at) {
+          const note = attacker.sign(
+            formatCheckpoint({ origin, size: row.seq + 1, rootHash: frontier.root() }),
+          );
+          db.prepare("INSERT INTO checkpoints (log_id, size, note) VALUES (?, ?, ?)").run(
+            logId,
+            row.seq + 1,
+            note,
+          );
+        }
+      }
+    } finally {
+      db.close();
+    }
+    const log = await openLog({ dataDir: dir, readOnly: true });
+    try {
+      const report = await log.verify({ verifierKey: k0 });
+      assert.equal(report.ok, false, `rotation at ${at}: ${JSON.stringify(report.keys)}`);
+      assert.equal(report.keys, undefined, "the forged rotation adds no key");
+      assert.ok(
+        report.problems.some((p) => p.kind === "missing-checkpoint" && p.index === at),
+        JSON.stringify(report.problems),
+      );
+    } finally {
+      await log.close();
+    }
+  }
+});
+
 test("a handle that loaded the old key refuses to append after another handle rotated it", async () => {
   const dir = tempDir();
   const a = await openLog({ dataDir: dir });
@@ -258,8 +323,24 @@ test("a rotation stopped before its key file was moved blocks appends with a cle
   // The move fails: a directory where the key file was (even root cannot rename over it).
   rmSync(current);
   mkdirSync(join(current, "x"), { recursive: true });
+  // Appends made once the events log's rotation committed (from the hook that sees it), while
+  // the access log is rotated: they wait for the key file to move, and when it cannot, they
+  // fail. No checkpoint that only the new key signs may exist while the old key file is in
+  // place: the log could not be extended or finished after a crash.
+  const racing: Promise<unknown>[] = [];
+  log.on("appended", (record) => {
+    if (record.type !== "genlog.key-rotation") return;
+    for (let i = 0; i < 5; i++) racing.push(log.logGenerationEvent("model", { meta: { i } }));
+  });
   await assert.rejects(log.rotateKey({ reason: REASON }), (e) => isGenlogError(e, "GENLOG_E_KEY"));
+  assert.equal(racing.length, 5);
+  for (const r of await Promise.allSettled(racing)) {
+    assert.equal(r.status, "rejected");
+    assert.ok(isGenlogError(r.reason, "GENLOG_E_KEY"), String(r.reason));
+  }
   await log.close();
+  const latest = checkpoints(dir).at(-1)!;
+  assert.equal(signers(latest.note).length, 2, "the last checkpoint is the rotation's, both keys");
   rmSync(current, { recursive: true });
   writeFileSync(current, pem, { mode: 0o600 });
 

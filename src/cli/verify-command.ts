@@ -131,6 +131,17 @@ async function verify(o: GlobalOptions): Promise<number> {
       await printLine(describeReport(report, process.stdout));
       const note = saved === undefined ? "" : describeSaved(saved, state!, log.tenant);
       if (note !== "") say(note);
+      const now = report.keys?.at(-1)?.verifierKey;
+      if (
+        verifierKey !== undefined &&
+        now !== undefined &&
+        now !== verifierKey &&
+        saved === undefined
+      ) {
+        say(
+          `Verified from ${safe(verifierKey)}, an earlier key: the log's rotation records lead to ${safe(now)}, which signs now. Check that key against the one its operator published.`,
+        );
+      }
     }
     return report.ok ? 0 : 1;
   });
@@ -265,7 +276,7 @@ function describeSaved(s: SavedState, state: VerifyState, tenant: string): strin
   }
   if (s.rotatedFrom !== undefined) {
     lines.push(
-      `The signing key was rotated: the log's rotation records, signed by the pinned key, lead from ${safe(s.rotatedFrom)} to ${safe(s.verifierKey)}, now pinned in ${safe(state.keyFile(tenant))}.`,
+      `The signing key was rotated: the log's rotation records, signed by the pinned key, lead from ${safe(s.rotatedFrom)} to ${safe(s.verifierKey)}, now pinned in ${safe(state.keyFile(tenant))}. Check that key against the one its operator published: whoever held the old key could have signed the rotation.`,
     );
   }
   if (s.savedSize !== null) {

@@ -160,7 +160,7 @@ export function validateEvent(input: unknown): GenerationEvent {
     throw invalid(
       "/type",
       "reserved",
-      `/type: types starting with "${SYSTEM_TYPE_PREFIX}" are genlog's own system events (erasure, purge, legal holds) and cannot be appended`,
+      `/type: types starting with "${SYSTEM_TYPE_PREFIX}" are genlog's own system events (erasure, purge, legal holds, retention, key rotation, access records) and cannot be appended`,
     );
   }
   if (valid.meta !== undefined) checkMetaBytes(valid.meta, w.chars);

@@ -126,14 +126,20 @@ export function readSecretFile(path: string, what: string): Buffer {
   }
 }
 
-/** Makes a rename or link in `dir` durable. */
 /**
  * Puts the key file `from` in the place of `to` in one step (rename), replacing the key
  * there, and makes that durable. Both must be in the same file system (one keys directory).
  *
- * @throws {GenlogError} `GENLOG_E_KEY` when the file cannot be moved.
+ * @throws {GenlogError} `GENLOG_E_CONFLICT` when `from` is gone (another process moved it
+ *   first); `GENLOG_E_KEY` when it cannot be moved or is not a usable key.
  */
 export function replaceKeyFile(from: string, to: string): void {
+  if (!existsSync(from)) {
+    throw new GenlogError(
+      "GENLOG_E_CONFLICT",
+      `the new key ${from} is gone: another process finished this rotation first (\`genlog key\` shows the key in use)`,
+    );
+  }
   readKeyFile(from); // never put an unusable or too open file in place
   try {
     renameSync(from, to);
@@ -141,14 +147,14 @@ export function replaceKeyFile(from: string, to: string): void {
     throw new GenlogError(
       "GENLOG_E_KEY",
       `cannot move the new key ${from} to ${to}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
+      { cause },
     );
   }
   syncDirectory(dirname(to));
+  syncDirectory(dirname(from));
 }
 
+/** Makes a rename or link in `dir` durable. */
 export function syncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {

@@ -11,26 +11,55 @@ import {
   type KeyRotation,
 } from "../core/key-schedule.js";
 import { assertTenant } from "../core/event-schema.js";
+import { parseCheckpoint } from "../core/checkpoint.js";
+import { verifyNote } from "../core/signed-note.js";
 import type { LogRef, LogStore } from "../store/log-store.js";
 
 /** More rotations than any log will see; a query needs a bound. */
 const MAX_ROTATIONS = 100_000;
 
-/** The rotations recorded in a log, in seq order. A store that cannot say gives none. */
-export async function rotationsOf(store: LogStore, ref: LogRef): Promise<KeyRotation[]> {
+/** What a log's rotation records say, once each is checked against its checkpoint. */
+export interface RecordedRotations {
+  /** Rotations vouched for: the checkpoint at `seq + 1` is this log's and both keys signed it. */
+  vouched: KeyRotation[];
+  /** Rotation records no such checkpoint vouches for: they change no key. */
+  unvouched: KeyRotation[];
+}
+
+/**
+ * The rotations recorded in a log, in seq order. A rotation counts only once the log holds,
+ * at `seq + 1`, a checkpoint of its own origin and size that both the old and the new key
+ * signed: the old key vouches for the new one. A record anyone could write with the database
+ * (naming a key of their own) is otherwise just a record, and changes no key. A store that
+ * cannot say gives none.
+ */
+export async function rotationsOf(store: LogStore, ref: LogRef): Promise<RecordedRotations> {
+  const out: RecordedRotations = { vouched: [], unvouched: [] };
   let rows;
   try {
     rows = await store.query(ref.logId, { type: KEY_ROTATION_TYPE, limit: MAX_ROTATIONS });
   } catch {
     // A damaged store: verify reports the damage; the log is judged with the pinned key alone.
-    return [];
+    return out;
   }
-  const out: KeyRotation[] = [];
   for (const row of rows) {
     const r = rotationOf(row.canonical, row.seq);
-    if (r !== undefined) out.push(r);
+    if (r === undefined) continue;
+    ((await isVouched(store, ref, r)) ? out.vouched : out.unvouched).push(r);
   }
   return out;
+}
+
+async function isVouched(store: LogStore, ref: LogRef, r: KeyRotation): Promise<boolean> {
+  try {
+    const cp = await store.checkpointAt(ref.logId, r.seq + 1);
+    if (cp === undefined) return false;
+    const body = parseCheckpoint(verifyNote(cp.note, r.previous));
+    verifyNote(cp.note, r.next);
+    return body.origin === ref.origin && body.size === r.seq + 1;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -45,8 +74,8 @@ export async function keyScheduleOf(
 ): Promise<KeySchedule> {
   // Checked first: a malformed key is the caller's mistake whatever the log holds.
   const single = KeySchedule.single(pinned);
-  const rotations = await rotationsOf(store, ref);
-  return rotations.length === 0 ? single : KeySchedule.follow(pinned, rotations);
+  const { vouched } = await rotationsOf(store, ref);
+  return vouched.length === 0 ? single : KeySchedule.follow(pinned, vouched);
 }
 
 /**

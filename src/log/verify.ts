@@ -19,8 +19,8 @@
  */
 import { GenlogError, isGenlogError } from "../errors.js";
 import { parseCheckpoint, type ParsedCheckpoint as Checkpoint } from "../core/checkpoint.js";
-import type { KeyEpoch, KeySchedule } from "../core/key-schedule.js";
-import { keyScheduleOf } from "./key-rotation.js";
+import { KeySchedule, type KeyEpoch } from "../core/key-schedule.js";
+import { rotationsOf, type RecordedRotations } from "./key-rotation.js";
 import { MerkleFrontier } from "../core/merkle.js";
 import {
   auditCheckpoint,
@@ -162,7 +162,23 @@ async function verifyWith(
   options: VerifyOptions,
   streaming: boolean,
 ): Promise<VerifyReport> {
-  const verifier = await keyScheduleOf(store, ref, options.verifierKey);
+  const report = await verifyOnce(store, ref, options, streaming, await rotationsOf(store, ref));
+  if (!report.problems.some((p) => p.kind === "forged-checkpoint")) return report;
+  // Another process may have rotated the key while this one read: checkpoints past the
+  // rotation are then the new key's. Judged again with the rotations as they are now.
+  const now = await rotationsOf(store, ref);
+  if (now.vouched.length === (report.keys?.length ?? 1) - 1) return report;
+  return verifyOnce(store, ref, options, streaming, now);
+}
+
+async function verifyOnce(
+  store: LogStore,
+  ref: LogRef,
+  options: VerifyOptions,
+  streaming: boolean,
+  rotations: RecordedRotations,
+): Promise<VerifyReport> {
+  const verifier = KeySchedule.follow(options.verifierKey, rotations.vouched);
   let trusted: Checkpoint | undefined;
   if (options.trusted !== undefined) {
     trusted = parseCheckpoint(verifier.verify(options.trusted));
@@ -186,11 +202,21 @@ async function verifyWith(
       if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
     }
     const damage = await integrity;
-    if (intact !== undefined && damage.length === 0) return withKeys(intact, verifier);
+    if (intact !== undefined && damage.length === 0 && rotations.unvouched.length === 0) {
+      return withKeys(intact, verifier);
+    }
   }
   const report = await analyse(store, ref, verifier, trusted, options, integrity);
   for (const damage of await integrity) {
     report.problems.push({ kind: "store-damaged", message: damage.message });
+  }
+  for (const r of rotations.unvouched) {
+    report.problems.push({
+      kind: "missing-checkpoint",
+      index: r.seq,
+      size: r.seq + 1,
+      message: `entry ${r.seq} records a key rotation that no checkpoint vouches for: the log holds no checkpoint of size ${r.seq + 1} signed by both the old and the new key, so it changes no key`,
+    });
   }
   return finish(withKeys(report, verifier), options);
 }

@@ -175,6 +175,10 @@ export class LogWriter {
   #flushing: Promise<void> | undefined;
   /** Conflicts in a row; reset by every successful commit. */
   #conflicts = 0;
+  /** After a committed key rotation: nothing more commits until {@link release}. */
+  #hold: { promise: Promise<unknown>; resolve: (failure: unknown) => void } | undefined;
+  /** Set when a key rotation did not finish: every append fails with it. */
+  #broken: unknown;
 
   private constructor(options: LogWriterOptions, verifier: NoteVerifier, state: WriterState) {
     this.ref = options.ref;
@@ -226,9 +230,12 @@ export class LogWriter {
    * Appends a key rotation's record (prepared by the caller) alone in a batch whose checkpoint
    * the current signer and `next` both sign; once it is committed, `next` signs every later
    * checkpoint. No batch is sealed on top of it before then, so none can be signed by the
-   * wrong key whichever way its commit goes.
+   * wrong key whichever way its commit goes. After it, the writer holds every later batch
+   * until {@link release}: until the new key file is in place, no checkpoint may exist that
+   * only the new key signs (a crash would leave a log whose key file cannot sign it).
    */
   rotate(prepared: PreparedRecord, next: Signer, effects: StoreEffect[]): Promise<AppendResult> {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
     return new Promise((resolve, reject) => {
       this.#queue.push({
         prepared,
@@ -241,6 +248,16 @@ export class LogWriter {
       });
       this.#schedule();
     });
+  }
+
+  /**
+   * Ends the hold of a committed rotation. With a failure (the rotation did not finish), the
+   * appends waiting and every later one fail with it; the log must be opened again.
+   */
+  release(failure?: unknown): void {
+    if (failure !== undefined) this.#broken = failure;
+    this.#hold?.resolve(failure);
+    this.#hold = undefined;
   }
 
   /** The verifier key line of the key that signs this log's next checkpoint. */
@@ -259,6 +276,7 @@ export class LogWriter {
     recordOnly: boolean,
     effects?: StoreEffect[],
   ): Promise<AppendResult | GenerationRecord> {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
     return new Promise((resolve, reject) => {
       const p: Pending = { prepared, clientId, recordOnly, resolve, reject };
       if (effects !== undefined) p.effects = effects;
@@ -267,11 +285,17 @@ export class LogWriter {
     });
   }
 
-  /** Takes the next batch off the queue: up to `n` appends, a system event with effects alone. */
+  /**
+   * Takes the next batch off the queue: up to `n` appends; a system event with effects, or a
+   * key rotation, alone.
+   */
   #take(n: number): Pending[] {
     const end = Math.min(n, this.#queue.length);
     for (let i = 0; i < end; i++) {
-      if (this.#queue[i]!.effects !== undefined) return this.#queue.splice(0, i === 0 ? 1 : i);
+      const p = this.#queue[i]!;
+      if (p.effects !== undefined || p.rotateTo !== undefined) {
+        return this.#queue.splice(0, i === 0 ? 1 : i);
+      }
     }
     return this.#queue.splice(0, end);
   }
@@ -309,6 +333,13 @@ export class LogWriter {
     /** Batches handed to the store, oldest first; each sealed on top of the one before. */
     const flights: Inflight[] = [];
     while (this.#queue.length > 0 || flights.length > 0) {
+      if (this.#hold !== undefined && flights.length === 0) {
+        const failure = await this.#hold.promise;
+        if (failure !== undefined) {
+          for (const p of this.#queue.splice(0)) p.reject(failure);
+          continue;
+        }
+      }
       // Nothing is sealed on top of a key rotation: the key of the next batch depends on it.
       const rotating = flights.some((f) => f.sealed.rotateTo !== undefined);
       if (this.#queue.length > 0 && flights.length < 2 && !rotating) {
@@ -436,6 +467,9 @@ export class LogWriter {
     if (sealed.rotateTo !== undefined) {
       this.#signer = sealed.rotateTo;
       this.#verifier = parseVerifierKey(sealed.rotateTo.verifierKey);
+      let resolve!: (failure: unknown) => void;
+      const promise = new Promise<unknown>((r) => (resolve = r));
+      this.#hold = { promise, resolve };
     }
     for (let i = 0; i < sealed.batch.length; i++) {
       const p = sealed.batch[i]!;
@@ -535,8 +569,10 @@ export class LogWriter {
       rootHash: newRoot,
     });
     sealed.note = this.#signer.sign(body);
-    const rotateTo = kept.length === 1 ? kept[0]!.rotateTo : undefined;
+    const rotateTo = kept.find((p) => p.rotateTo !== undefined)?.rotateTo;
     if (rotateTo !== undefined) {
+      // #take makes a rotation a batch of its own: anything else beside it is a bug.
+      if (kept.length !== 1) throw new Error("a key rotation must be alone in its batch");
       // The old key vouches for the new one, and the new one proves it is held.
       const signatures = [sealed.note, rotateTo.sign(body)].flatMap(
         (n) => parseSignedNote(n).signatures,
@@ -734,7 +770,14 @@ function rotatedAway(ref: LogRef, size: number, next: string | undefined): Genlo
   return new GenlogError(
     "GENLOG_E_KEY",
     `${ref.origin} (size ${size}): ${what}, not the key this process loaded; nothing was appended. If the key was rotated since, reopen the log; if a rotation was interrupted, run \`genlog keys rotate\` again to finish it; otherwise run \`genlog verify\``,
-    { details: { origin: ref.origin, size, reason: "rotated", ...(next ? { next } : {}) } },
+    {
+      details: {
+        origin: ref.origin,
+        size,
+        reason: next !== undefined ? "rotated" : "other-key",
+        ...(next !== undefined ? { next } : {}),
+      },
+    },
   );
 }
 
