@@ -116,16 +116,6 @@ export class KeySchedule {
     return this.#epochs.map(({ verifierKey, from, to }) => ({ verifierKey, from, to }));
   }
 
-  /** The key in use now (the last of the chain). */
-  get current(): NoteVerifier {
-    return this.#epochs.at(-1)!.verifier;
-  }
-
-  /** Every key of the schedule. */
-  get verifiers(): NoteVerifier[] {
-    return this.#epochs.map((e) => e.verifier);
-  }
-
   /** The keys that must all sign a checkpoint of `size`: one, or two at a rotation. */
   keysFor(size: number): NoteVerifier[] {
     return this.#epochs
