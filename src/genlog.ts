@@ -110,6 +110,7 @@ import { auditCheckpoint } from "./core/audit.js";
 import type { ConsistencyProof, InclusionProof } from "./core/proofs.js";
 import {
   LogWriter,
+  isKeyChanged,
   checkMaxBatch,
   readStoredNodes,
   type AppendResult,
@@ -1023,9 +1024,13 @@ export class Genlog {
         ref: ref!,
         signer: log.signer!,
         ...(this.#maxBatch !== undefined ? { maxBatch: this.#maxBatch } : {}),
+        onKeyChanged: () => this.#reloadKey(log),
       });
     })();
-    opening.catch(() => (log.accessWriter = undefined));
+    opening.catch((e: unknown) => {
+      log.accessWriter = undefined;
+      if (isKeyChanged(e)) this.#reloadKey(log);
+    });
     return opening;
   }
 
@@ -2641,15 +2646,37 @@ export class Genlog {
       signer: log.signer!,
       ...(this.#maxBatch !== undefined ? { maxBatch: this.#maxBatch } : {}),
       onCommit: (batch) => this.#runHooks(batch),
+      onKeyChanged: () => this.#reloadKey(log),
     });
     // A failed open (e.g. a tampered log) is retried by the next append, not cached.
     opening.then(
       (writer) => {
         this.#open.set(log.ref.tenant, { writer, pipeline: log.pipeline! });
       },
-      () => (log.writer = undefined),
+      (e: unknown) => {
+        log.writer = undefined;
+        if (isKeyChanged(e)) this.#reloadKey(log);
+      },
     );
     return opening;
+  }
+
+  /**
+   * Another process rotated the tenant's key: this handle forgets the tenant, so that the next
+   * call loads it again, with the key file as it is then (once that rotation has moved it in).
+   */
+  #reloadKey(log: TenantLog): void {
+    const { tenant } = log.ref;
+    const cached = this.#tenants.get(tenant);
+    void cached?.then(
+      (current) => {
+        // Only if the cache still holds this load of the tenant, not a newer one.
+        if (current !== log || this.#tenants.get(tenant) !== cached) return;
+        this.#tenants.delete(tenant);
+        this.#dropWriters(log);
+      },
+      () => undefined,
+    );
   }
 
   #runHooks(batch: CommittedBatch): void {

@@ -297,7 +297,7 @@ test("a rotation record no checkpoint of both keys vouches for changes no key: a
   }
 });
 
-test("a handle that loaded the old key refuses to append after another handle rotated it", async () => {
+test("a handle that loaded the old key fails the append that finds another handle rotated it, then loads the new key", async () => {
   const dir = tempDir();
   const a = await openLog({ dataDir: dir });
   await a.logGenerationEvent("backend");
@@ -307,6 +307,10 @@ test("a handle that loaded the old key refuses to append after another handle ro
     a.logGenerationEvent("frontend"),
     (e) => isGenlogError(e, "GENLOG_E_KEY") && e.details["reason"] === "rotated",
   );
+  // Having seen it, the handle loads the new key file: the next append goes through (a
+  // server keeps serving after a rotation made with the CLI).
+  const after = await a.logGenerationEvent("frontend");
+  assert.equal(after.seq, 2);
   await b.logGenerationEvent("frontend");
   await a.close();
   await b.close();

@@ -83,6 +83,11 @@ export interface LogWriterOptions {
   maxBatch?: number;
   /** Called after each committed batch, once every append of it has been resolved. */
   onCommit?: (batch: CommittedBatch) => void;
+  /**
+   * Called when the log turns out to be signed by another key than this writer's (another
+   * process rotated it): the appends waiting fail, and the owner should load the key again.
+   */
+  onKeyChanged?: () => void;
 }
 
 const DEFAULT_MAX_BATCH = 4096;
@@ -165,6 +170,7 @@ export class LogWriter {
   #verifier: NoteVerifier;
   readonly #maxBatch: number;
   readonly #onCommit: ((batch: CommittedBatch) => void) | undefined;
+  readonly #onKeyChanged: (() => void) | undefined;
   #frontier: MerkleFrontier;
   #root: Uint8Array;
   #lastTs = 0;
@@ -187,6 +193,7 @@ export class LogWriter {
     this.#verifier = verifier;
     this.#maxBatch = checkMaxBatch(options.maxBatch);
     this.#onCommit = options.onCommit;
+    this.#onKeyChanged = options.onKeyChanged;
     this.#frontier = state.frontier;
     this.#root = state.root;
     this.#lastTs = state.lastTs;
@@ -459,6 +466,7 @@ export class LogWriter {
     } catch (e) {
       // The log cannot be extended safely any more: fail what waits rather than guess.
       for (const p of this.#queue.splice(0)) p.reject(e);
+      if (isKeyChanged(e)) this.#onKeyChanged?.();
     }
   }
 
@@ -749,6 +757,16 @@ async function loadState(
     throw rotatedAway(ref, size, last.rotatedTo);
   }
   return { frontier, root, lastTs: last.ts, latest };
+}
+
+/**
+ * Whether `e` says the log is signed by another key than the writer's (see {@link rotatedAway}):
+ * its owner should load the key file again, which `openTenantSigner` checks against the log
+ * (a forged checkpoint then fails there, with its own message).
+ */
+export function isKeyChanged(e: unknown): boolean {
+  if (!isGenlogError(e, "GENLOG_E_KEY")) return false;
+  return e.details["reason"] === "rotated" || e.details["reason"] === "other-key";
 }
 
 /** Whether a note carries a signature under the verifier's name by another key id. */

@@ -19,6 +19,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { GenlogError, isGenlogError } from "../errors.js";
 import type { Genlog } from "../genlog.js";
 import type { Permission } from "../core/access.js";
+import { isKeyChanged } from "../log/writer.js";
 import { clientBody, httpStatusOf, isRetryable } from "./http-errors.js";
 import { Metrics } from "./metrics.js";
 import { eventRoutes } from "./routes/events.js";
@@ -156,9 +157,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         ? 413
         : e.code === "GENLOG_E_INVALID_INPUT" && "statusCode" in error && error.statusCode === 415
           ? 415
-          : httpStatusOf(e.code);
+          : // Another process rotated the key: nothing was stored, and this one loads the new
+            // key for the next request.
+            isKeyChanged(e)
+            ? 503
+            : httpStatusOf(e.code);
     if (status === 401) void reply.header("www-authenticate", 'Bearer realm="genlog"');
-    if (isRetryable(e.code) || e.code === "GENLOG_E_RATE_LIMITED") {
+    if (isRetryable(e.code) || status === 503 || e.code === "GENLOG_E_RATE_LIMITED") {
       if (reply.getHeader("retry-after") === undefined) void reply.header("retry-after", "1");
     }
     if (e.code === "GENLOG_E_UNAUTHENTICATED" || e.code === "GENLOG_E_FORBIDDEN") {

@@ -299,3 +299,33 @@ test("errors name no path of the server: an unknown tenant is said so, directori
     /the server's keys directory\/t\.ed25519\.pem in the server's data directory/,
   );
 });
+
+test("a key rotated by another process: the append that finds it is 503 with Retry-After, the next one is stored", async () => {
+  const s = await startServer({ rateLimit: false });
+  const post = () =>
+    fetch(`${s.url}/v1/tenants/acme/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${s.tokens.writer}`, "content-type": "application/json" },
+      body: JSON.stringify({ type: "backend" }),
+    });
+  assert.equal((await post()).status, 201);
+  const size = await s.log.size("acme");
+  const cli = await openLog({ dataDir: s.dataDir, create: false });
+  const rotation = await cli.rotateKey({ tenant: "acme", reason: "rotated beside the server" });
+  await cli.close();
+  const stale = await post();
+  assert.equal(stale.status, 503);
+  assert.ok(stale.headers.get("retry-after") !== null);
+  const body = (await stale.json()) as { code: string; details: { reason: string } };
+  assert.deepEqual([body.code, body.details.reason], ["GENLOG_E_KEY", "rotated"]);
+  assert.equal((await post()).status, 201);
+  // The rotation's record and the second append: the refused one was not stored.
+  assert.equal(await s.log.size("acme"), size + 2);
+  const key = (await (
+    await fetch(`${s.url}/v1/tenants/acme/key`, {
+      headers: { authorization: `Bearer ${s.tokens.auditor}` },
+    })
+  ).json()) as { verifierKey: string };
+  assert.equal(key.verifierKey, rotation.next);
+  assert.equal((await s.log.verify({ tenant: "acme" })).ok, true);
+});
