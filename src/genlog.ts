@@ -2003,10 +2003,10 @@ export class Genlog {
     const name = `${this.instance}/${log.ref.tenant}`;
     if (existsSync(waiting)) {
       const left = ed25519Signer(name, readKeyFile(waiting));
-      for (const ref of refs) {
-        const { latest } = await log.store.logState(ref.logId);
-        if (left.verifierKey !== log.signer!.verifierKey && latest !== undefined) {
-          if (signs(left.verifierKey, latest.note)) return left;
+      if (left.verifierKey !== log.signer!.verifierKey) {
+        for (const ref of refs) {
+          const { latest } = await log.store.logState(ref.logId);
+          if (latest !== undefined && signs(left.verifierKey, latest.note)) return left;
         }
       }
       rmSync(waiting);
