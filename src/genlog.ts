@@ -533,6 +533,8 @@ export class Genlog {
     closed: boolean;
     hookFailures: number;
     tokens?: TokenChecker;
+    /** Views made by {@link authenticate}, by context: a server's clients repeat theirs. */
+    views: Map<string, Genlog>;
     /** Tenants whose signing key is being rotated: one rotation at a time. */
     rotating: Set<string>;
   };
@@ -580,7 +582,13 @@ export class Genlog {
       this.#isView = true;
       return;
     }
-    this.#shared = { keyStore: undefined, closed: false, hookFailures: 0, rotating: new Set() };
+    this.#shared = {
+      keyStore: undefined,
+      closed: false,
+      hookFailures: 0,
+      views: new Map(),
+      rotating: new Set(),
+    };
     this.#context = init.context;
     this.#isView = false;
     this.#tenants = new Map();
@@ -2387,7 +2395,25 @@ export class Genlog {
     this.#check();
     this.#rootOnly("authenticate");
     const who = await (this.#shared.tokens ??= new TokenChecker(this.#home)).check(token);
-    return this.as({ ...context, ...who });
+    // A view holds nothing but its frozen context, so one is made per distinct context, not
+    // per request: the token itself is checked above every time.
+    const key = JSON.stringify([
+      who.principal,
+      who.role,
+      who.scope,
+      context.via,
+      context.address,
+      context.route,
+      context.purpose,
+    ]);
+    const views = this.#shared.views;
+    let view = views.get(key);
+    if (view === undefined) {
+      view = this.as({ ...context, ...who });
+      if (views.size >= 10_000) views.clear();
+      views.set(key, view);
+    }
+    return view;
   }
 
   /**
