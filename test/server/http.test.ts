@@ -239,6 +239,12 @@ test("a tenant that requires a purpose refuses, and records, accesses that decla
     purpose: "ticket 42",
   });
   assert.ok((await withPurpose.query("acme")).records.length > 0);
+  // The same token on the same route without a purpose is still refused: a request's context
+  // is its own, whatever the server made for earlier requests.
+  await assert.rejects(bare.query("acme"), /requires a declared purpose/);
+  const literal = new GenlogClient({ url: s.url, token: s.tokens.auditor, purpose: "undefined" });
+  assert.ok((await literal.query("acme")).records.length > 0);
+  await assert.rejects(bare.query("acme"), /requires a declared purpose/);
   // The local operator is held to it too.
   await assert.rejects(s.log.accessLog({ tenant: "acme" }), /requires a declared purpose/);
   const operator = s.log.as({ ...s.log.context, purpose: "test check" });
