@@ -42,6 +42,8 @@ export const ERROR_CODES = {
     "The principal's role or tenant scope does not allow this call (HTTP 403); the denial is recorded in the tenant's access log.",
   GENLOG_E_RATE_LIMITED:
     "The token sent more requests than its rate limit allows (HTTP 429); retry after the `Retry-After` seconds.",
+  GENLOG_E_EXISTS:
+    "The name is taken (a follower of that name in the tenant); nothing was changed.",
   GENLOG_E_HELD:
     "A legal hold on the tenant or the subject refuses the erasure or purge; nothing was changed. Release the hold first.",
 } as const;

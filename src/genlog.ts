@@ -129,6 +129,13 @@ import {
 } from "./keys/file-keys.js";
 import type { Signer } from "./keys/signer.js";
 import {
+  FOLLOWER_NAME,
+  FollowerRunner,
+  sealSecret,
+  type FollowerKind,
+  type RetryOptions,
+} from "./log/followers.js";
+import {
   verifyLog,
   verifyUnreadableLog,
   type VerifyOptions,
@@ -170,6 +177,11 @@ export interface OpenLogOptions {
   policies?: PolicySet;
   /** @internal see {@link KEY_NAMES_ONLY}. */
   [KEY_NAMES_ONLY]?: boolean;
+  /**
+   * The kinds of follower this handle can add and run (see docs/guides/plugins.md). The
+   * package's `openLog` gives the built-in ones (`webhook`); default here none.
+   */
+  followerKinds?: readonly FollowerKind[];
   /**
    * Open an existing database for reading only (verify, query, proofs, export), e.g. an
    * auditor's copy: the SQLite file is opened read-only, no signing key is needed or
@@ -334,6 +346,51 @@ export interface Retention {
 }
 
 /** The policies a tenant is under ({@link Genlog.policies}). */
+/** A follower as listed (its secret is never shown). */
+export interface FollowerInfo {
+  tenant: string;
+  name: string;
+  kind: string;
+  /** What it does, in one line (`POST https://… types backend`). */
+  target: string;
+  config: unknown;
+  /** The seq of the next record it will hand over. */
+  cursor: number;
+  /** Committed records it has not handed over or passed over yet. */
+  behind: number;
+  /** Failed tries of the record at `cursor`, and when the next one is due (null: now). */
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  /** Why it stopped (its endpoint answered 410), or null while it runs. */
+  disabled: string | null;
+  /** Records it gave up on, by seq; `due` ones are handed over again at its next pass. */
+  deadLetters: {
+    seq: number;
+    id: string;
+    attempts: number;
+    error: string;
+    at: string;
+    due: boolean;
+  }[];
+  created: string;
+}
+
+/** Options of {@link Genlog.addFollower}. */
+export interface AddFollowerOptions {
+  tenant?: string;
+  /** Lower-case letters, digits and dashes; unique in the tenant. */
+  name: string;
+  /** A kind the handle knows (`webhook`). */
+  kind: string;
+  /** The kind's options (a webhook's `{url, types?, sectors?}`). */
+  config: unknown;
+  /** The kind's secret (a webhook's `whsec_…`): stored sealed under the tenant's key. */
+  secret?: string;
+  /** Hand over the records already in the log too; default false (from the next one on). */
+  fromStart?: boolean;
+}
+
 export interface TenantPolicies {
   tenant: string;
   /**
@@ -514,6 +571,7 @@ export class Genlog {
   readonly #maxBatch: number | undefined;
   readonly #policies: PolicySet | undefined;
   readonly #keyNamesOnly: boolean;
+  readonly #followerKinds: ReadonlyMap<string, FollowerKind>;
   readonly #tenants: Map<string, Promise<TenantLog>>;
   /** The tenants whose writer is open, with their pipeline, for the append fast path. */
   readonly #open: Map<string, { writer: LogWriter; pipeline: TenantPipeline }>;
@@ -571,6 +629,7 @@ export class Genlog {
       this.#maxBatch = p.#maxBatch;
       this.#policies = p.#policies;
       this.#keyNamesOnly = p.#keyNamesOnly;
+      this.#followerKinds = p.#followerKinds;
       this.#tenants = p.#tenants;
       this.#open = p.#open;
       this.#opening = p.#opening;
@@ -608,6 +667,7 @@ export class Genlog {
     this.#maxBatch = init.options.maxBatch;
     this.#policies = init.options.policies;
     this.#keyNamesOnly = init.options[KEY_NAMES_ONLY] === true;
+    this.#followerKinds = new Map((init.options.followerKinds ?? []).map((k) => [k.kind, k]));
   }
 
   /**
@@ -2509,6 +2569,257 @@ export class Genlog {
     this.#logger.flush?.();
   }
 
+  /**
+   * Adds a follower to a tenant: from then on, every committed record of its events log (from
+   * the next one, or from the first with `fromStart`) is handed to it in order by whatever runs
+   * the followers (`genlog serve`, `genlog followers run`). Needs `tenant.admin`.
+   *
+   * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming `/name`, `/kind`, `/config/…` or
+   * `/secret`; `GENLOG_E_EXISTS` when the tenant has a follower of that name.
+   */
+  async addFollower(options: AddFollowerOptions): Promise<FollowerInfo> {
+    this.#checkWritable();
+    const tenant = options?.tenant ?? this.tenant;
+    return this.#guard(
+      tenant,
+      {
+        operation: "addFollower",
+        permission: "tenant.admin",
+        target: { name: String(options?.name), kind: String(options?.kind) },
+      },
+      async () => {
+        const name = options.name;
+        if (typeof name !== "string" || !FOLLOWER_NAME.test(name)) {
+          throw new GenlogError(
+            "GENLOG_E_INVALID_INPUT",
+            "/name: expected 1 to 63 lower-case letters, digits and dashes",
+            { details: { pointer: "/name", rule: "pattern" } },
+          );
+        }
+        const kind = this.#followerKinds.get(options.kind);
+        if (kind === undefined) {
+          const known = [...this.#followerKinds.keys()].join(", ") || "none";
+          throw new GenlogError(
+            "GENLOG_E_INVALID_INPUT",
+            `/kind: expected a kind of follower this handle knows (${known})`,
+            { details: { pointer: "/kind", rule: "enum" } },
+          );
+        }
+        const config = kind.parse(options.config);
+        if (kind.secret === "required") {
+          if (typeof options.secret !== "string") {
+            throw new GenlogError(
+              "GENLOG_E_INVALID_INPUT",
+              `/secret: a ${kind.kind} needs one${kind.secretForm !== undefined ? `: ${kind.secretForm}` : ""}`,
+              {
+                details: { pointer: "/secret", rule: "required" },
+              },
+            );
+          }
+          kind.checkSecret?.(options.secret);
+        }
+        const log = await this.#tenant(tenant, true);
+        const start =
+          options.fromStart === true ? 0 : (await log.store.logState(log.ref.logId)).size;
+        const key = await (await this.#openKeyStore()).tenantKey(log.ref.tenant, "wrap");
+        await log.store.insertFollower({
+          tenant: log.ref.tenant,
+          name,
+          kind: kind.kind,
+          config: JSON.stringify(config),
+          secret:
+            kind.secret === "required"
+              ? sealSecret(key, log.ref.tenant, name, options.secret!)
+              : null,
+          cursor: start,
+          attempts: 0,
+          nextAt: 0,
+          lastError: null,
+          disabled: null,
+          created: new Date().toISOString(),
+        });
+        return (await this.#followerInfos(log, name))[0]!;
+      },
+    );
+  }
+
+  /** A tenant's followers, with how far behind each is. Needs `tenant.admin`. */
+  async followers(tenant?: string): Promise<FollowerInfo[]> {
+    const t = tenant ?? this.tenant;
+    return this.#guard(
+      t,
+      { operation: "followers", permission: "tenant.admin" },
+      async () => this.#followerInfos(await this.#tenant(t)),
+      (list) => list.length,
+    );
+  }
+
+  /** Removes a follower and its dead letters. Needs `tenant.admin`. */
+  async removeFollower(options: { tenant?: string; name: string }): Promise<void> {
+    this.#checkWritable();
+    const tenant = options?.tenant ?? this.tenant;
+    await this.#guard(
+      tenant,
+      { operation: "removeFollower", permission: "tenant.admin", target: { name: options?.name } },
+      async () => {
+        const log = await this.#tenant(tenant);
+        if (!(await log.store.removeFollower(log.ref.tenant, options.name))) {
+          throw noFollower(log.ref.tenant, options.name);
+        }
+      },
+    );
+  }
+
+  /**
+   * Makes a follower try again now: its current record without waiting for the backoff, a
+   * follower stopped by a 410 restarted, and its dead letters handed over once more. Needs
+   * `tenant.admin`.
+   */
+  async retryFollower(options: { tenant?: string; name: string }): Promise<FollowerInfo> {
+    this.#checkWritable();
+    const tenant = options?.tenant ?? this.tenant;
+    return this.#guard(
+      tenant,
+      { operation: "retryFollower", permission: "tenant.admin", target: { name: options?.name } },
+      async () => {
+        const log = await this.#tenant(tenant);
+        const row = await this.#followerRow(log, options.name);
+        await log.store.retryDeadLetters(log.ref.tenant, row.name);
+        await log.store.advanceFollower(log.ref.tenant, row.name, row.cursor, {
+          cursor: row.cursor,
+          attempts: row.attempts,
+          nextAt: 0,
+          lastError: row.lastError,
+          disabled: null,
+        });
+        return (await this.#followerInfos(log, row.name))[0]!;
+      },
+    );
+  }
+
+  /**
+   * Gives up on a follower's current record: it becomes a dead letter (`retry` hands it over
+   * again later) and the follower goes on with the next. Needs `tenant.admin`.
+   *
+   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when the follower has nothing to skip.
+   */
+  async skipFollower(options: { tenant?: string; name: string }): Promise<FollowerInfo> {
+    this.#checkWritable();
+    const tenant = options?.tenant ?? this.tenant;
+    return this.#guard(
+      tenant,
+      { operation: "skipFollower", permission: "tenant.admin", target: { name: options?.name } },
+      async () => {
+        const log = await this.#tenant(tenant);
+        const row = await this.#followerRow(log, options.name);
+        const entry = await log.store.getEntry(log.ref.logId, row.cursor);
+        if (entry === undefined || row.cursor >= (await log.store.logState(log.ref.logId)).size) {
+          throw new GenlogError(
+            "GENLOG_E_NOT_FOUND",
+            `follower ${row.name} has caught up: there is no record to skip`,
+          );
+        }
+        const skipped = await log.store.advanceFollower(
+          log.ref.tenant,
+          row.name,
+          row.cursor,
+          { cursor: row.cursor + 1, attempts: 0, nextAt: 0, lastError: null },
+          {
+            tenant: log.ref.tenant,
+            name: row.name,
+            seq: row.cursor,
+            eventId: entry.id,
+            attempts: row.attempts,
+            error: `skipped by ${this.#context.principal}${row.lastError === null ? "" : ` after: ${row.lastError}`}`,
+            at: new Date().toISOString(),
+            due: false,
+          },
+        );
+        if (!skipped) {
+          throw new GenlogError(
+            "GENLOG_E_CONFLICT",
+            `follower ${row.name} moved on meanwhile: list it and try again`,
+          );
+        }
+        return (await this.#followerInfos(log, row.name))[0]!;
+      },
+    );
+  }
+
+  /**
+   * A runner of every tenant's followers, for this handle's process: `pass()` once, or
+   * `run(signal)` until stopped. It reads with the handle's stores and is woken by its commits.
+   * The operator's handle only (the followers act for no principal).
+   */
+  followerRunner(retry?: RetryOptions): FollowerRunner {
+    this.#checkWritable();
+    this.#rootOnly("followerRunner");
+    const runner = new FollowerRunner(
+      {
+        stores: async () => {
+          const stores = new Set([this.#home]);
+          const regions = new Set<string>();
+          for (const r of await this.#home.listTenants()) {
+            if (regions.has(r.region)) continue;
+            regions.add(r.region);
+            stores.add(await this.#storeOf(r.tenant));
+          }
+          return [...stores];
+        },
+        eventsLog: async (tenant) =>
+          (await this.#storeOf(tenant)).openLogRef(
+            { origin: `${this.instance}/${tenant}/events`, tenant, stream: "events" },
+            false,
+          ),
+        secretKey: async (tenant) => (await this.#openKeyStore()).tenantKey(tenant, "wrap"),
+        warn: (message, details) => this.#logger.warn(details, message),
+      },
+      [...this.#followerKinds.values()],
+      retry,
+    );
+    this.on("checkpoint", () => runner.wake());
+    return runner;
+  }
+
+  async #followerRow(log: TenantLog, name: string) {
+    const row = (await log.store.listFollowers(log.ref.tenant)).find((f) => f.name === name);
+    if (row === undefined) throw noFollower(log.ref.tenant, name);
+    return row;
+  }
+
+  async #followerInfos(log: TenantLog, only?: string): Promise<FollowerInfo[]> {
+    const { size } = await log.store.logState(log.ref.logId);
+    const out: FollowerInfo[] = [];
+    for (const row of await log.store.listFollowers(log.ref.tenant)) {
+      if (only !== undefined && row.name !== only) continue;
+      const config: unknown = JSON.parse(row.config);
+      const letters = await log.store.listDeadLetters(row.tenant, row.name);
+      out.push({
+        tenant: row.tenant,
+        name: row.name,
+        kind: row.kind,
+        target: this.#followerKinds.get(row.kind)?.describe(config) ?? `(unknown kind ${row.kind})`,
+        config,
+        cursor: row.cursor,
+        behind: Math.max(0, size - row.cursor),
+        attempts: row.attempts,
+        nextAttemptAt: row.nextAt > Date.now() ? new Date(row.nextAt).toISOString() : null,
+        lastError: row.lastError,
+        disabled: row.disabled,
+        deadLetters: letters.map((l) => ({
+          seq: l.seq,
+          id: l.eventId,
+          attempts: l.attempts,
+          error: l.error,
+          at: l.at,
+          due: l.due,
+        })),
+        created: row.created,
+      });
+    }
+    return out;
+  }
+
   /** The hooks of `event`: an own member only, never `constructor` or `toString`. */
   #hookList<K extends HookName>(event: K, fn: unknown): HookEvents[K][] {
     if (typeof event !== "string" || !Object.hasOwn(this.#hooks, event)) {
@@ -3187,4 +3498,12 @@ function assertRegion(region: unknown): string {
 /** Settings key (home database) set once a region tenant's log was made. */
 function tenantLogMarker(tenant: string): string {
   return `tenant_log:${tenant}`;
+}
+
+function noFollower(tenant: string, name: unknown): GenlogError {
+  return new GenlogError(
+    "GENLOG_E_NOT_FOUND",
+    `tenant ${tenant} has no follower named ${String(name)} (genlog followers list)`,
+    { details: { tenant, name: String(name) } },
+  );
 }

@@ -6,8 +6,25 @@
  * const log = await openLog({ dataDir: "./genlog-data" });
  * await log.logGenerationEvent("backend", { user: "alice", meta: { stack: "Flask" } });
  */
+import { openLog as openLogWith, type OpenLogOptions } from "./genlog.js";
+import type { Genlog } from "./genlog.js";
+import { BUILTIN_FOLLOWERS } from "./plugins/index.js";
+
+/**
+ * Opens (and by default creates) a genlog data directory, with the built-in kinds of follower
+ * (`webhook`) unless `followerKinds` says otherwise. See the options and errors of
+ * {@link OpenLogOptions}.
+ *
+ * @example
+ * const log = await openLog({ dataDir: "./genlog-data" });
+ * const rec = await log.logGenerationEvent("backend", { user: "alice", meta: { stack: "Flask" } });
+ * await log.close();
+ */
+export function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
+  return openLogWith({ followerKinds: BUILTIN_FOLLOWERS, ...options });
+}
+
 export {
-  openLog,
   migrateDataDir,
   Genlog,
   DEFAULT_DATA_DIR,
@@ -30,7 +47,24 @@ export {
   type Retention,
   type TenantInfo,
   type TenantPolicies,
+  type FollowerInfo,
+  type AddFollowerOptions,
 } from "./genlog.js";
+export {
+  FollowerRunner,
+  type FollowerKind,
+  type Delivery,
+  type DeliveryOutcome,
+  type RetryOptions,
+  type PassResult,
+} from "./log/followers.js";
+export {
+  BUILTIN_FOLLOWERS,
+  webhookFollower,
+  signatureHeaders,
+  type WebhookConfig,
+  type WebhookPayload,
+} from "./plugins/index.js";
 export { localContext } from "./genlog.js";
 export {
   ROLES,

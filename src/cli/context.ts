@@ -2,7 +2,9 @@
  * What every command shares: the global options, and how a command opens the data directory.
  */
 import { resolve } from "node:path";
+import type { Command } from "commander";
 import { localContext, openLog, type Genlog } from "../genlog.js";
+import { BUILTIN_FOLLOWERS } from "../plugins/index.js";
 import { GenlogError } from "../errors.js";
 import type { PolicySet } from "../core/privacy/policy.js";
 import { readBounded } from "./read-input.js";
@@ -18,7 +20,7 @@ export interface GlobalOptions {
 }
 
 /** One command: its positional arguments and options in, its exit status out. */
-export type CommandRun = (args: string[], o: GlobalOptions) => Promise<number>;
+export type CommandRun = (args: string[], o: GlobalOptions, command: Command) => Promise<number>;
 
 /**
  * How a command file hands its behaviour to the program: `bind(run)` is the commander action
@@ -71,6 +73,7 @@ export function openLocalForReading(o: GlobalOptions): Promise<Genlog> {
     tenant: o.tenant,
     ...keysDirOption(o),
     readOnly: true,
+    followerKinds: BUILTIN_FOLLOWERS,
     // Records nothing, but a tenant that requires a purpose still wants one.
     context: cliContext(o),
   });
@@ -123,6 +126,7 @@ export async function openLocalForWriting(o: GlobalOptions): Promise<Genlog> {
     ...keysDirOption(o),
     ...(await policyOption(o)),
     create: false,
+    followerKinds: BUILTIN_FOLLOWERS,
     context: cliContext(o),
   });
 }

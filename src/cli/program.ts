@@ -24,6 +24,7 @@ import {
 import { defineVerifyCommand } from "./verify-command.js";
 import { packageVersion } from "../version.js";
 import { defineTokenCommands } from "./token-commands.js";
+import { defineFollowerCommands } from "./follower-commands.js";
 import { defineServeCommand } from "./serve-command.js";
 
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -37,6 +38,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "GENLOG_E_MALFORMED_NOTE",
   "GENLOG_E_ID_REUSED",
   "GENLOG_E_HELD",
+  "GENLOG_E_EXISTS",
   "GENLOG_E_UNAUTHENTICATED",
   "GENLOG_E_FORBIDDEN",
 ]);
@@ -127,6 +129,7 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
   defineRetentionCommands(program, bind);
   defineTenantCommands(program, bind);
   defineTokenCommands(program, bind);
+  defineFollowerCommands(program, bind);
   defineServeCommand(program, bind);
   defineDemoCommand(program, bind);
 
@@ -159,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
       // commander passes the declared arguments, then the command's options, then the command.
       const cmd = args[args.length - 1] as Command;
       const positional = args.slice(0, -2).map(String);
-      status = await run(positional, cmd.optsWithGlobals() as GlobalOptions);
+      status = await run(positional, cmd.optsWithGlobals() as GlobalOptions, cmd);
     };
   // With --json, stderr carries only the JSON error object, not commander's help.
   const program = buildProgram(bind, { quiet: json });

@@ -96,9 +96,14 @@ async function serve(o: GlobalOptions): Promise<number> {
     throw e;
   }
   const server = app;
+  // The followers run beside the server: they read what it commits, never on its append path.
+  const stopFollowers = new AbortController();
+  const followers = log.followerRunner().run(stopFollowers.signal);
   await untilStopped();
   // In-flight requests finish (their appends commit and are answered) before the store closes.
   await server.close();
+  stopFollowers.abort();
+  await followers;
   await log.close();
   say("genlog stopped");
   return 0;

@@ -18,6 +18,8 @@ import type {
   PurgeResult,
   LegalHold,
   ErasureResult,
+  FollowerInfo,
+  AddFollowerOptions,
 } from "../genlog.js";
 import type { GenerationRecord } from "../core/record.js";
 import type { InclusionProof, ConsistencyProof } from "../core/proofs.js";
@@ -303,6 +305,31 @@ export class GenlogClient {
 
   purge(tenant: string, options: { before?: string; dryRun?: boolean } = {}): Promise<PurgeResult> {
     return this.#json("POST", `${t(tenant)}/purge`, options);
+  }
+
+  /** The tenant's followers (admin); never their secrets. */
+  followers(tenant: string): Promise<FollowerInfo[]> {
+    return this.#json("GET", `${t(tenant)}/followers`);
+  }
+
+  /** Adds a follower (admin): a webhook with its `whsec_` secret. */
+  addFollower(tenant: string, options: Omit<AddFollowerOptions, "tenant">): Promise<FollowerInfo> {
+    return this.#json("POST", `${t(tenant)}/followers`, options);
+  }
+
+  /** Makes a follower try again now (admin). */
+  retryFollower(tenant: string, name: string): Promise<FollowerInfo> {
+    return this.#json("POST", `${t(tenant)}/followers/${encodeURIComponent(name)}/retry`);
+  }
+
+  /** Gives up on a follower's current record (admin). */
+  skipFollower(tenant: string, name: string): Promise<FollowerInfo> {
+    return this.#json("POST", `${t(tenant)}/followers/${encodeURIComponent(name)}/skip`);
+  }
+
+  /** Removes a follower and its dead letters (admin). */
+  async removeFollower(tenant: string, name: string): Promise<void> {
+    await this.#request("DELETE", `${t(tenant)}/followers/${encodeURIComponent(name)}`);
   }
 
   async #json<T>(

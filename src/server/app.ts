@@ -31,6 +31,7 @@ import { proofRoutes } from "./routes/proofs.js";
 import { subjectRoutes } from "./routes/subjects.js";
 import { reportRoutes } from "./routes/reports.js";
 import { adminRoutes } from "./routes/admin.js";
+import { followerRoutes } from "./routes/followers.js";
 import { packageVersion } from "../version.js";
 import { looksLikeJwt, oidcVerifier, type OidcOptions } from "./oidc.js";
 
@@ -253,6 +254,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await v1.register(subjectRoutes);
       await v1.register(reportRoutes);
       await v1.register(adminRoutes);
+      await v1.register(followerRoutes);
     },
     { prefix: "/v1" },
   );

@@ -202,6 +202,50 @@ export interface AppendBatch {
 }
 
 /**
+ * A follower as kept beside its tenant's log: what it is, its options, and where it is in the
+ * tenant's events log. `cursor` is the seq of the next record to hand over; `attempts` counts
+ * the failures on that record, and `nextAt` (epoch ms) is when to try it again.
+ */
+export interface FollowerRow {
+  tenant: string;
+  name: string;
+  kind: string;
+  /** The kind's options, as JSON. */
+  config: string;
+  /** The follower's secret, sealed under a key of its tenant (null when it has none). */
+  secret: Uint8Array | null;
+  cursor: number;
+  attempts: number;
+  nextAt: number;
+  lastError: string | null;
+  /** Why the follower stopped (an endpoint that answered 410), or null while it runs. */
+  disabled: string | null;
+  created: string;
+}
+
+/** What a follower's delivery changed: written only if its cursor is still `from`. */
+export interface FollowerProgress {
+  cursor: number;
+  attempts: number;
+  nextAt: number;
+  lastError: string | null;
+  disabled?: string | null;
+}
+
+/** A record a follower gave up on after its retries (or was told to skip). */
+export interface DeadLetterRow {
+  tenant: string;
+  name: string;
+  seq: number;
+  eventId: string;
+  attempts: number;
+  error: string;
+  at: string;
+  /** Set by `followers retry`: the follower hands it over again before going on. */
+  due: boolean;
+}
+
+/**
  * A storage driver. Every method that writes MUST be atomic; `appendBatch` MUST be durable
  * (committed and synced to stable storage) before its promise resolves, because the writer
  * acknowledges the batch's appends as soon as it does.
@@ -355,6 +399,36 @@ export interface LogStore {
    * other connections kept part of it from being emptied; calling again later finishes.
    */
   scrub(): Promise<boolean>;
+
+  /** Adds a follower; `GENLOG_E_EXISTS` when the tenant has one of that name. */
+  insertFollower(row: FollowerRow): Promise<void>;
+  /** A tenant's followers (every tenant's when omitted), by tenant and name. */
+  listFollowers(tenant?: string): Promise<FollowerRow[]>;
+  /** Removes a follower and its dead letters; false when there was none. */
+  removeFollower(tenant: string, name: string): Promise<boolean>;
+  /**
+   * Moves a follower on, if its cursor is still `from` (another runner may have moved it:
+   * then nothing is written and the answer is false). With `letter`, the record it gives up on
+   * is kept as a dead letter in the same transaction.
+   */
+  advanceFollower(
+    tenant: string,
+    name: string,
+    from: number,
+    progress: FollowerProgress,
+    letter?: DeadLetterRow,
+  ): Promise<boolean>;
+  /** A follower's dead letters, by seq. */
+  listDeadLetters(tenant: string, name: string): Promise<DeadLetterRow[]>;
+  /** Marks every dead letter of a follower due again; returns how many. */
+  retryDeadLetters(tenant: string, name: string): Promise<number>;
+  /** A dead letter handed over again: removed when `delivered`, else kept (not due) with its error. */
+  settleDeadLetter(
+    tenant: string,
+    name: string,
+    seq: number,
+    outcome: { delivered: true } | { delivered: false; error: string },
+  ): Promise<void>;
 
   close(): Promise<void>;
 }

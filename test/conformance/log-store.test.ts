@@ -453,6 +453,77 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("followers: one per name, moved on only from where the caller saw them, dead letters with the move", async () => {
+      const { store, reopen } = driver.make();
+      const row = {
+        tenant: "a",
+        name: "w",
+        kind: "webhook",
+        config: '{"url":"http://x/"}',
+        secret: new Uint8Array([1, 2, 3]),
+        cursor: 5,
+        attempts: 0,
+        nextAt: 0,
+        lastError: null,
+        disabled: null,
+        created: "2026-12-05T00:00:00.000Z",
+      };
+      await store.insertFollower(row);
+      await assert.rejects(
+        store.insertFollower({ ...row, kind: "other" }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_EXISTS",
+      );
+      await store.insertFollower({ ...row, tenant: "b", secret: null });
+      assert.deepEqual(await store.listFollowers("a"), [row]);
+      assert.deepEqual(
+        (await store.listFollowers()).map((f) => `${f.tenant}/${f.name}`),
+        ["a/w", "b/w"],
+      );
+      // A failure: same cursor, one more attempt, a time to retry.
+      const failed = { cursor: 5, attempts: 1, nextAt: 1234, lastError: "HTTP 500" };
+      assert.equal(await store.advanceFollower("a", "w", 5, failed), true);
+      // A runner that still believes the cursor is 4 moves nothing.
+      assert.equal(
+        await store.advanceFollower("a", "w", 4, { ...failed, cursor: 9, attempts: 0 }),
+        false,
+      );
+      const letter = {
+        tenant: "a",
+        name: "w",
+        seq: 5,
+        eventId: "e5",
+        attempts: 2,
+        error: "HTTP 500",
+        at: "2026-12-05T00:00:01.000Z",
+        due: false,
+      };
+      const next = { cursor: 6, attempts: 0, nextAt: 0, lastError: "HTTP 500" };
+      assert.equal(await store.advanceFollower("a", "w", 5, next, letter), true);
+      // A second runner with the old cursor writes neither the move nor a letter.
+      assert.equal(await store.advanceFollower("a", "w", 5, next, { ...letter, seq: 99 }), false);
+      const other = reopen();
+      assert.deepEqual(await other.listFollowers("a"), [{ ...row, ...next }]);
+      assert.deepEqual(await other.listDeadLetters("a", "w"), [letter]);
+      assert.equal(await other.retryDeadLetters("a", "w"), 1);
+      await other.settleDeadLetter("a", "w", 5, { delivered: false, error: "HTTP 502" });
+      assert.deepEqual(await other.listDeadLetters("a", "w"), [
+        { ...letter, attempts: 3, error: "HTTP 502" },
+      ]);
+      await other.settleDeadLetter("a", "w", 5, { delivered: true });
+      assert.deepEqual(await other.listDeadLetters("a", "w"), []);
+      // Disabled by a 410, re-enabled by retry; an absent `disabled` keeps the state.
+      await other.advanceFollower("a", "w", 6, { ...next, disabled: "410 Gone" });
+      await other.advanceFollower("a", "w", 6, next);
+      assert.equal((await other.listFollowers("a"))[0]!.disabled, "410 Gone");
+      await other.advanceFollower("a", "w", 6, { ...next, disabled: null });
+      assert.equal((await other.listFollowers("a"))[0]!.disabled, null);
+      assert.equal(await other.removeFollower("a", "w"), true);
+      assert.equal(await other.removeFollower("a", "w"), false);
+      assert.deepEqual(await other.listFollowers("a"), []);
+      await other.close();
+      await store.close();
+    });
+
     test("a closed store refuses work with GENLOG_E_CLOSED", async () => {
       const { store } = driver.make();
       await store.close();

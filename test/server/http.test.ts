@@ -335,3 +335,75 @@ test("a key rotated by another process: the append that finds it is 503 with Ret
   assert.equal(key.verifierKey, rotation.next);
   assert.equal((await s.log.verify({ tenant: "acme" })).ok, true);
 });
+
+test("followers over HTTP: an admin adds, lists, retries, skips and removes; the secret is never answered", async () => {
+  const s = await startServer({ rateLimit: false });
+  const admin = new GenlogClient({ url: s.url, token: s.tokens.admin });
+  const secret = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
+  const added = await admin.addFollower("acme", {
+    name: "hook",
+    kind: "webhook",
+    // Nothing listens on port 9: the runner below fails and retries.
+    config: { url: "http://127.0.0.1:9/hook", types: ["backend"] },
+    secret,
+    fromStart: true,
+  });
+  assert.equal(added.tenant, "acme");
+  assert.equal(added.cursor, 0);
+  assert.ok(added.behind > 0);
+  const listed = await admin.followers("acme");
+  assert.deepEqual(
+    listed.map((f) => f.name),
+    ["hook"],
+  );
+  assert.ok(!JSON.stringify(listed).includes(secret.slice(6)), "no secret in the answer");
+  await rejectsWith(
+    admin.addFollower("acme", {
+      name: "hook",
+      kind: "webhook",
+      config: { url: "http://x/" },
+      secret,
+    }),
+    "GENLOG_E_EXISTS",
+    409,
+  );
+  await rejectsWith(
+    admin.addFollower("acme", {
+      name: "bad",
+      kind: "webhook",
+      config: { url: "ftp://x/" },
+      secret,
+    }),
+    "GENLOG_E_INVALID_INPUT",
+    400,
+  );
+  await s.log.followerRunner({ baseDelayMs: 60_000 }).pass();
+  let f = (await admin.followers("acme"))[0]!;
+  assert.equal(f.attempts, 1);
+  assert.match(f.lastError ?? "", /could not reach/);
+  assert.ok(f.nextAttemptAt !== null);
+  f = await admin.retryFollower("acme", "hook");
+  assert.equal(f.nextAttemptAt, null);
+  f = await admin.skipFollower("acme", "hook");
+  assert.equal(f.cursor, 1);
+  assert.equal(f.deadLetters.length, 1);
+  await admin.removeFollower("acme", "hook");
+  assert.deepEqual(await admin.followers("acme"), []);
+  await rejectsWith(admin.removeFollower("acme", "hook"), "GENLOG_E_NOT_FOUND", 404);
+  // Each call is in the tenant's access log, under the admin's token.
+  const ops = (
+    await s.log.as({ ...s.log.context, purpose: "check" }).accessLog({
+      tenant: "acme",
+      limit: 1000,
+    })
+  ).records.map((r) => r.meta["operation"]);
+  for (const op of [
+    "addFollower",
+    "followers",
+    "retryFollower",
+    "skipFollower",
+    "removeFollower",
+  ]) {
+    assert.ok(ops.includes(op), op);
+  }
+});

@@ -284,6 +284,38 @@ CREATE TRIGGER tokens_revoke_only BEFORE UPDATE ON tokens
   BEGIN SELECT RAISE(ABORT, 'genlog: a token can only be revoked, once'); END;
 `,
   },
+  {
+    version: 9,
+    description:
+      "followers: what reads each tenant's committed log from a durable cursor (webhooks, streams), and the events they gave up on; beside the tenant's log",
+    sql: `
+CREATE TABLE followers (
+  tenant     TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  config     TEXT NOT NULL,
+  secret     BLOB,
+  cursor     INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL,
+  next_at    INTEGER NOT NULL,
+  last_error TEXT,
+  disabled   TEXT,
+  created    TEXT NOT NULL,
+  PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
+CREATE TABLE dead_letters (
+  tenant   TEXT NOT NULL,
+  name     TEXT NOT NULL,
+  seq      INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  error    TEXT NOT NULL,
+  at       TEXT NOT NULL,
+  due      INTEGER NOT NULL,
+  PRIMARY KEY (tenant, name, seq)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /**

@@ -28,6 +28,9 @@ import {
   type SubjectRow,
   type HoldRow,
   type TokenRow,
+  type FollowerRow,
+  type FollowerProgress,
+  type DeadLetterRow,
   type PurgedEntry,
   type PurgeRow,
   type TenantRow,
@@ -608,6 +611,134 @@ export class SqliteStore implements LogStore {
     );
   }
 
+  async insertFollower(row: FollowerRow): Promise<void> {
+    this.#do(`adding follower ${row.name} of tenant ${row.tenant}`, () => {
+      const r = this.#db
+        .prepare(
+          `INSERT INTO followers (tenant, name, kind, config, secret, cursor, attempts, next_at, last_error, disabled, created)
+           VALUES (@tenant, @name, @kind, @config, @secret, @cursor, @attempts, @nextAt, @lastError, @disabled, @created)
+           ON CONFLICT DO NOTHING`,
+        )
+        .run({ ...row, secret: row.secret === null ? null : Buffer.from(row.secret) });
+      if (r.changes === 0) {
+        throw new GenlogError(
+          "GENLOG_E_EXISTS",
+          `tenant ${row.tenant} already has a follower named ${row.name}: remove it first, or choose another name`,
+          { details: { tenant: row.tenant, name: row.name } },
+        );
+      }
+    });
+  }
+
+  async listFollowers(tenant?: string): Promise<FollowerRow[]> {
+    return this.#do("listing followers", () =>
+      (tenant === undefined
+        ? this.#db.prepare(`SELECT ${FOLLOWER_COLUMNS} FROM followers ORDER BY tenant, name`).all()
+        : this.#db
+            .prepare(`SELECT ${FOLLOWER_COLUMNS} FROM followers WHERE tenant = ? ORDER BY name`)
+            .all(tenant)
+      ).map(followerRow),
+    );
+  }
+
+  async removeFollower(tenant: string, name: string): Promise<boolean> {
+    return this.#do(`removing follower ${name} of tenant ${tenant}`, () => {
+      const db = this.#db;
+      return db
+        .transaction(() => {
+          db.prepare("DELETE FROM dead_letters WHERE tenant = ? AND name = ?").run(tenant, name);
+          return (
+            db.prepare("DELETE FROM followers WHERE tenant = ? AND name = ?").run(tenant, name)
+              .changes > 0
+          );
+        })
+        .immediate();
+    });
+  }
+
+  async advanceFollower(
+    tenant: string,
+    name: string,
+    from: number,
+    progress: FollowerProgress,
+    letter?: DeadLetterRow,
+  ): Promise<boolean> {
+    return this.#do(`moving follower ${name} of tenant ${tenant} on`, () => {
+      const db = this.#db;
+      return db
+        .transaction(() => {
+          const moved = db
+            .prepare(
+              `UPDATE followers SET cursor = @cursor, attempts = @attempts, next_at = @nextAt,
+                 last_error = @lastError, disabled = CASE WHEN @keep THEN disabled ELSE @disabled END
+               WHERE tenant = @tenant AND name = @name AND cursor = @from`,
+            )
+            .run({
+              tenant,
+              name,
+              from,
+              cursor: progress.cursor,
+              attempts: progress.attempts,
+              nextAt: progress.nextAt,
+              lastError: progress.lastError,
+              keep: progress.disabled === undefined ? 1 : 0,
+              disabled: progress.disabled ?? null,
+            }).changes;
+          if (moved === 0) return false;
+          if (letter !== undefined) {
+            db.prepare(
+              `INSERT OR REPLACE INTO dead_letters (tenant, name, seq, event_id, attempts, error, at, due)
+               VALUES (@tenant, @name, @seq, @eventId, @attempts, @error, @at, @due)`,
+            ).run({ ...letter, due: letter.due ? 1 : 0 });
+          }
+          return true;
+        })
+        .immediate();
+    });
+  }
+
+  async listDeadLetters(tenant: string, name: string): Promise<DeadLetterRow[]> {
+    return this.#do(`listing the dead letters of follower ${name}`, () =>
+      this.#db
+        .prepare(
+          "SELECT tenant, name, seq, event_id AS eventId, attempts, error, at, due FROM dead_letters WHERE tenant = ? AND name = ? ORDER BY seq",
+        )
+        .all(tenant, name)
+        .map((r) => ({ ...(r as DeadLetterRow), due: (r as { due: number }).due === 1 })),
+    );
+  }
+
+  async retryDeadLetters(tenant: string, name: string): Promise<number> {
+    return this.#do(
+      `retrying the dead letters of follower ${name}`,
+      () =>
+        this.#db
+          .prepare("UPDATE dead_letters SET due = 1 WHERE tenant = ? AND name = ? AND due = 0")
+          .run(tenant, name).changes,
+    );
+  }
+
+  async settleDeadLetter(
+    tenant: string,
+    name: string,
+    seq: number,
+    outcome: { delivered: true } | { delivered: false; error: string },
+  ): Promise<void> {
+    this.#do(`settling a dead letter of follower ${name}`, () => {
+      if (outcome.delivered) {
+        this.#db
+          .prepare("DELETE FROM dead_letters WHERE tenant = ? AND name = ? AND seq = ?")
+          .run(tenant, name, seq);
+      } else {
+        this.#db
+          .prepare(
+            "UPDATE dead_letters SET due = 0, attempts = attempts + 1, error = ? WHERE tenant = ? AND name = ? AND seq = ?",
+          )
+          .run(outcome.error, tenant, name, seq);
+      }
+    });
+  }
+
   async scrub(): Promise<boolean> {
     return this.#do("emptying the write-ahead log", () => this.#truncateWal());
   }
@@ -1183,6 +1314,14 @@ function asText(v: unknown): string {
 }
 
 /** A row of `tokens` as the contract describes it. */
+const FOLLOWER_COLUMNS =
+  "tenant, name, kind, config, secret, cursor, attempts, next_at AS nextAt, last_error AS lastError, disabled, created";
+
+function followerRow(r: unknown): FollowerRow {
+  const row = r as FollowerRow & { secret: Buffer | null };
+  return { ...row, secret: row.secret === null ? null : new Uint8Array(row.secret) };
+}
+
 function tokenRow(r: unknown): TokenRow | undefined {
   if (r === undefined) return undefined;
   const row = r as TokenRow & { hash: Buffer };

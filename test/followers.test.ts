@@ -1,0 +1,274 @@
+/**
+ * Followers: a webhook follower hands every committed record to a real local receiver, in
+ * order, signed as Standard Webhooks says (checked with the `standardwebhooks` reference
+ * library); a receiver that fails, hangs and recovers loses nothing; the cursor is durable
+ * across handles; dead letters, retry, skip and 410 behave as documented.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { Webhook } from "standardwebhooks";
+import { openLog, isGenlogError, type Genlog, type PassResult } from "../src/index.js";
+import type { FollowerRunner } from "../src/log/followers.js";
+import { rawDatabase } from "./helpers/raw-database.js";
+import { tempDir } from "./helpers/temp-dir.js";
+
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+const FAST = { baseDelayMs: 1, maxDelayMs: 4, timeoutMs: 300 };
+
+interface Received {
+  id: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** A receiver that answers each request as `answer` says (a status, or "hang"). */
+async function receiver(answer: (n: number, id: string) => number | "hang"): Promise<{
+  url: string;
+  got: Received[];
+  server: Server;
+}> {
+  const got: Received[] = [];
+  let n = 0;
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const id = String(req.headers["webhook-id"]);
+      const a = answer(n++, id);
+      if (a === "hang") return; // never answers: the follower's timeout must fire
+      const body = Buffer.concat(chunks).toString("utf8");
+      if (a >= 200 && a < 300) {
+        got.push({ id, body, headers: req.headers as Record<string, string> });
+      }
+      res.writeHead(a).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/hook`, got, server };
+}
+
+/** Passes until the follower has nothing left (or `rounds` passes). */
+async function drain(runner: FollowerRunner, log: Genlog, name: string, rounds = 500) {
+  const total: PassResult = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0 };
+  for (let i = 0; i < rounds; i++) {
+    const r = await runner.pass();
+    for (const k of Object.keys(total) as (keyof PassResult)[]) total[k] += r[k];
+    const info = (await log.followers()).find((f) => f.name === name)!;
+    if (info.behind === 0 && !info.deadLetters.some((l) => l.due)) return total;
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  throw new Error(`follower ${name} did not catch up in ${rounds} passes`);
+}
+
+async function appendN(log: Genlog, n: number, type = "backend") {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    ids.push((await log.logGenerationEvent(type, { user: `u${i}`, meta: { i } })).id);
+  }
+  return ids;
+}
+
+test("a webhook follower hands every record over, in order, signed; a receiver that fails and hangs loses nothing", async (t) => {
+  // Fails the first five requests (500, 503, 429, a hang past the timeout, 500), then accepts.
+  const plan: (number | "hang")[] = [500, 503, 429, "hang", 500];
+  const r = await receiver((n) => plan[n] ?? 204);
+  t.after(() => r.server.closeAllConnections());
+  t.after(() => r.server.close());
+  const log = await openLog({ dataDir: tempDir() });
+  t.after(() => log.close());
+  const before = await appendN(log, 3);
+  const info = await log.addFollower({
+    name: "audit-hook",
+    kind: "webhook",
+    config: { url: r.url },
+    secret: SECRET,
+    fromStart: true,
+  });
+  assert.equal(info.behind, 3);
+  assert.equal(info.target, `POST ${r.url}`);
+  const after = await appendN(log, 12);
+  const runner = log.followerRunner(FAST);
+  const total = await drain(runner, log, "audit-hook");
+  assert.equal(total.failed, 5, "each failure counted once");
+  assert.equal(total.deadLettered, 0);
+
+  const ids = r.got.map((g) => g.id);
+  assert.deepEqual(ids, [...before, ...after], "every record once, in log order");
+  const wh = new Webhook(SECRET);
+  for (const [i, g] of r.got.entries()) {
+    const payload = wh.verify(g.body, g.headers) as {
+      type: string;
+      data: { seq: number; tenant: string; leafHash: string; record: { id: string } };
+    };
+    assert.equal(payload.type, "genlog.appended");
+    assert.equal(payload.data.seq, i);
+    assert.equal(payload.data.tenant, "default");
+    assert.equal(payload.data.record.id, g.id);
+    assert.match(payload.data.leafHash, /^[0-9a-f]{64}$/);
+    // The record travels pseudonymised: no actor in clear.
+    assert.ok(!g.body.includes(`"u${i}"`), "no user name in a webhook body");
+  }
+  // A body changed in transit fails the reference check.
+  const forged = r.got[0]!.body.replace('"seq":0', '"seq":1');
+  assert.throws(() => wh.verify(forged, r.got[0]!.headers));
+});
+
+test("the cursor is durable: another handle goes on where the last one stopped", async (t) => {
+  const r = await receiver(() => 200);
+  t.after(() => r.server.close());
+  const dir = tempDir();
+  let log = await openLog({ dataDir: dir });
+  await log.addFollower({ name: "w", kind: "webhook", config: { url: r.url }, secret: SECRET });
+  const first = await appendN(log, 4);
+  await drain(log.followerRunner(FAST), log, "w");
+  await log.close();
+
+  log = await openLog({ dataDir: dir });
+  t.after(() => log.close());
+  const second = await appendN(log, 3);
+  assert.equal((await log.followers())[0]!.behind, 3);
+  await drain(log.followerRunner(FAST), log, "w");
+  assert.deepEqual(
+    r.got.map((g) => g.id),
+    [...first, ...second],
+    "added without fromStart: from the next record on, each once",
+  );
+});
+
+test("filters pass records over; a record that keeps failing becomes a dead letter, and retry hands it over", async (t) => {
+  let refuse = "";
+  const r = await receiver((_n, id) => (id === refuse ? 500 : 200));
+  t.after(() => r.server.close());
+  const log = await openLog({ dataDir: tempDir() });
+  t.after(() => log.close());
+  await log.addFollower({
+    name: "models",
+    kind: "webhook",
+    config: { url: r.url, types: ["ai-model"] },
+    secret: SECRET,
+  });
+  await appendN(log, 2, "backend");
+  const models = await appendN(log, 3, "ai-model");
+  refuse = models[1]!;
+  const runner = log.followerRunner({ ...FAST, maxAttempts: 3 });
+  const total = await drain(runner, log, "models");
+  assert.equal(total.skipped, 2, "the backend records are passed over");
+  assert.equal(total.deadLettered, 1);
+  assert.deepEqual(
+    r.got.map((g) => g.id),
+    [models[0], models[2]],
+  );
+  let info = (await log.followers())[0]!;
+  assert.equal(info.deadLetters.length, 1);
+  assert.equal(info.deadLetters[0]!.id, models[1]);
+  assert.equal(info.deadLetters[0]!.attempts, 3);
+  assert.match(info.deadLetters[0]!.error, /HTTP 500/);
+  assert.equal(info.lastError, null, "the follower itself went on");
+
+  refuse = "";
+  info = await log.retryFollower({ name: "models" });
+  assert.equal(info.deadLetters[0]!.due, true);
+  await drain(runner, log, "models");
+  assert.deepEqual(
+    r.got.map((g) => g.id),
+    [models[0], models[2], models[1]],
+  );
+  assert.deepEqual((await log.followers())[0]!.deadLetters, []);
+});
+
+test("410 Gone stops a follower at its record; retry restarts it there; skip gives a record up", async (t) => {
+  let gone = true;
+  const r = await receiver(() => (gone ? 410 : 200));
+  t.after(() => r.server.close());
+  const log = await openLog({ dataDir: tempDir() });
+  t.after(() => log.close());
+  await log.addFollower({ name: "g", kind: "webhook", config: { url: r.url }, secret: SECRET });
+  const ids = await appendN(log, 3);
+  const runner = log.followerRunner(FAST);
+  await runner.pass();
+  let info = (await log.followers())[0]!;
+  assert.match(info.disabled ?? "", /410/);
+  assert.equal(info.cursor, 0);
+  // Disabled: further passes send nothing.
+  await runner.pass();
+  assert.equal(r.got.length, 0);
+
+  gone = false;
+  info = await log.skipFollower({ name: "g" });
+  assert.equal(info.cursor, 1);
+  assert.equal(info.deadLetters.length, 1);
+  assert.match(info.deadLetters[0]!.error, /skipped by .* after: the endpoint answered 410/);
+  await log.retryFollower({ name: "g" });
+  await drain(runner, log, "g");
+  // The skipped record comes once retry made its dead letter due, before the rest.
+  assert.deepEqual(
+    r.got.map((g) => g.id),
+    [ids[0], ids[1], ids[2]],
+  );
+  await assert.rejects(log.skipFollower({ name: "g" }), /caught up/);
+});
+
+test("bad follower options are refused naming the field, and the secret is stored sealed", async (t) => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  t.after(() => log.close());
+  const bad: [Record<string, unknown>, string][] = [
+    [{ name: "Bad Name", kind: "webhook", config: { url: "http://x" }, secret: SECRET }, "/name"],
+    [{ name: "a", kind: "pigeon", config: {}, secret: SECRET }, "/kind"],
+    [{ name: "a", kind: "webhook", config: { url: "ftp://x" }, secret: SECRET }, "/config/url"],
+    [
+      { name: "a", kind: "webhook", config: { url: "https://u:p@x" }, secret: SECRET },
+      "/config/url",
+    ],
+    [
+      { name: "a", kind: "webhook", config: { url: "http://x", typ: ["a"] }, secret: SECRET },
+      "/config/typ",
+    ],
+    [{ name: "a", kind: "webhook", config: { url: "http://x", types: [] } }, "/config/types"],
+    [{ name: "a", kind: "webhook", config: { url: "http://x" } }, "/secret"],
+    [{ name: "a", kind: "webhook", config: { url: "http://x" }, secret: "whsec_short" }, "/secret"],
+  ];
+  for (const [options, pointer] of bad) {
+    await assert.rejects(
+      log.addFollower(options as never),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_INVALID_INPUT") &&
+        (e.details as { pointer: string }).pointer === pointer,
+      pointer,
+    );
+  }
+  assert.deepEqual(await log.followers(), [], "nothing half-added");
+  await log.addFollower({
+    name: "a",
+    kind: "webhook",
+    config: { url: "http://x" },
+    secret: SECRET,
+  });
+  await assert.rejects(
+    log.addFollower({ name: "a", kind: "webhook", config: { url: "http://y" }, secret: SECRET }),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_EXISTS"),
+  );
+  const db = rawDatabase(join(dir, "genlog.db"));
+  try {
+    const row = db.prepare("SELECT config, secret FROM followers").get() as {
+      config: string;
+      secret: Buffer;
+    };
+    const key = SECRET.slice("whsec_".length);
+    assert.ok(!row.config.includes(key));
+    assert.ok(!row.secret.toString("latin1").includes(key), "the secret is not in the database");
+    assert.ok(!row.secret.toString("base64").includes(key.slice(0, 16)));
+  } finally {
+    db.close();
+  }
+  // A writer or an auditor may not add followers.
+  const writer = log.as({ principal: "tok_w", role: "writer", scope: "default", via: "library" });
+  await assert.rejects(
+    writer.addFollower({ name: "b", kind: "webhook", config: { url: "http://x" }, secret: SECRET }),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_FORBIDDEN"),
+  );
+});
