@@ -88,6 +88,7 @@ export { SYSTEM_TYPES } from "./log/system-events.js";
 export type { MasterKeyRotation } from "./log/tenant-keys.js";
 export type { KeyInfo, KeyRotationResult } from "./log/key-rotation.js";
 export type { KeyEpoch } from "./core/key-schedule.js";
+export { checkCar, CAR_FORMAT, UNIXFS, type CarManifest, type CarCheck } from "./log/car-export.js";
 export {
   checkArchive,
   ARCHIVE_FORMAT,

@@ -6,7 +6,15 @@ import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
 import { canonicalize } from "../core/jcs.js";
 import type { RevealedRecord } from "../log/subjects.js";
-import { openForReading, stringOption, withLog, type Bind, type GlobalOptions } from "./context.js";
+import { readFile } from "node:fs/promises";
+import {
+  openForReading,
+  openLocalForReading,
+  stringOption,
+  withLog,
+  type Bind,
+  type GlobalOptions,
+} from "./context.js";
 import { parseLimit, parseTimeBound } from "./option-values.js";
 import { writeFileAtomically } from "./output-file.js";
 import {
@@ -54,7 +62,15 @@ export function defineReadCommands(program: Command, bind: Bind): void {
   program
     .command("export")
     .description("write every record exactly as committed, one per line, in log order (NDJSON)")
-    .option("--format <format>", "output format; only ndjson for now", "ndjson")
+    .option(
+      "--format <format>",
+      "ndjson (the records), or car (a content-addressed archive for IPFS: records, checkpoint, proofs, manifest; needs --out)",
+      "ndjson",
+    )
+    .option(
+      "--since-checkpoint <file>",
+      "with --format car: export only what follows this checkpoint (the `checkpoint` file of the previous export)",
+    )
     .option(
       "--out <file>",
       "write to this file (replaced only once complete, mode 0600) instead of stdout",
@@ -177,11 +193,15 @@ function actorCell(r: GenerationRecord | RevealedRecord): string {
 const EXPORT_CHUNK = 256 * 1024;
 
 async function exportRecords(o: GlobalOptions): Promise<number> {
+  if (o.format === "car") return exportCar(o);
   if (o.format !== "ndjson") {
     throw new GenlogError(
       "GENLOG_E_USAGE",
-      `--format: expected ndjson, got "${safe(String(o.format))}"`,
+      `--format: expected ndjson or car, got "${safe(String(o.format))}"`,
     );
+  }
+  if (stringOption(o, "sinceCheckpoint") !== undefined) {
+    throw new GenlogError("GENLOG_E_USAGE", "--since-checkpoint goes with --format car");
   }
   const out = stringOption(o, "out");
   return withLog(openForReading(o), async (log) => {
@@ -196,6 +216,43 @@ async function exportRecords(o: GlobalOptions): Promise<number> {
     say(
       `exported ${count(n, "record", "records")}${o.anonymise === true ? ", anonymised," : ""} to ${safe(out)}`,
     );
+    return 0;
+  });
+}
+
+/** `export --format car`: the log (or what follows a checkpoint) as a CAR file. */
+async function exportCar(o: GlobalOptions): Promise<number> {
+  const out = stringOption(o, "out");
+  if (out === undefined) {
+    throw new GenlogError("GENLOG_E_USAGE", "--format car needs --out FILE.car");
+  }
+  if (o.anonymise === true) {
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      "--anonymise goes with --format ndjson: a CAR holds the records exactly as committed, so that they verify",
+    );
+  }
+  const since = stringOption(o, "sinceCheckpoint");
+  const sinceCheckpoint =
+    since === undefined
+      ? undefined
+      : await readFile(since, "utf8").catch((e: NodeJS.ErrnoException) => {
+          throw new GenlogError("GENLOG_E_IO", `--since-checkpoint ${safe(since)}: ${e.message}`, {
+            cause: e,
+          });
+        });
+  return withLog(openLocalForReading(o), async (log) => {
+    const r = await log.exportCar({
+      out,
+      ...(sinceCheckpoint !== undefined ? { sinceCheckpoint } : {}),
+    });
+    if (o.json) await printLine(JSON.stringify(r));
+    else {
+      const m = r.manifest;
+      say(
+        `exported ${count(m.records, "record", "records")} (entries ${m.fromSeq} to ${m.treeSize - 1}, signed checkpoint of size ${m.treeSize}) to ${safe(out)}; root CID ${r.root}; check it with \`genlog verify --car ${safe(out)}\``,
+      );
+    }
     return 0;
   });
 }
