@@ -25,18 +25,17 @@ import { Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { GenlogError } from "../errors.js";
 import { parseCheckpoint } from "../core/checkpoint.js";
-import { canonicalize } from "../core/jcs.js";
-import {
-  MerkleFrontier,
-  assembleProof,
-  hashLeafText,
-  planConsistencyProof,
-  rootPlan,
-  verifyConsistency,
-} from "../core/merkle.js";
-import { decodeBase64Strict, parseVerifierKey, verifyNote } from "../core/signed-note.js";
+import { verifyConsistency, type MerkleFrontier } from "../core/merkle.js";
+import { parseVerifierKey, verifyNote } from "../core/signed-note.js";
 import type { LogRef, LogStore, StoredCheckpoint } from "../store/log-store.js";
-import { readStoredNodes } from "./writer.js";
+import {
+  checkRecordLine,
+  consistencyBetween,
+  frontierFrom,
+  hashOf,
+  subtreesBefore,
+  type Subtree,
+} from "./range-proof.js";
 import { purgesOf } from "./retention.js";
 
 /** The `format` of an archive's manifest; bumped on any change. */
@@ -78,8 +77,8 @@ export interface ArchiveCheck {
 }
 
 interface ProofFile {
-  /** The perfect subtrees of [0, fromSeq), as `rootPlan(fromSeq)` lists them. */
-  before: { level: number; index: number; hash: string }[];
+  /** The perfect subtrees of [0, fromSeq). */
+  before: Subtree[];
   /** Consistency proof from toSeq to treeSize (base64). */
   consistency: string[];
 }
@@ -157,20 +156,9 @@ export async function writeArchive(options: {
     files.push({ name: RECORDS, sha256: hash.digest("hex"), bytes });
     await add(CHECKPOINT, Buffer.from(checkpoint.note, "utf8"));
 
-    const plan = rootPlan(fromSeq);
-    const beforeHashes = fromSeq === 0 ? [] : await readStoredNodes(store, ref, plan.nodes);
-    const consistencyPlan = planConsistencyProof(toSeq, checkpoint.size);
-    const consistency =
-      toSeq === checkpoint.size
-        ? []
-        : assembleProof(consistencyPlan, await readStoredNodes(store, ref, consistencyPlan.nodes));
     const proof: ProofFile = {
-      before: plan.nodes.map((n, i) => ({
-        level: n.level,
-        index: n.index,
-        hash: Buffer.from(beforeHashes[i]!).toString("base64"),
-      })),
-      consistency: consistency.map((h) => h.toString("base64")),
+      before: await subtreesBefore(store, ref, fromSeq),
+      consistency: await consistencyBetween(store, ref, toSeq, checkpoint.size),
     };
     await add(PROOF, Buffer.from(`${JSON.stringify(proof, null, 2)}\n`, "utf8"));
     const manifest: ArchiveManifest = {
@@ -244,12 +232,7 @@ export async function checkArchive(dir: string, verifierKey?: string): Promise<A
   let frontier: MerkleFrontier;
   try {
     proof = JSON.parse(await readFile(join(dir, PROOF), "utf8")) as ProofFile;
-    const hashes = new Map(proof.before.map((n) => [`${n.level}/${n.index}`, b64(n.hash)]));
-    frontier = MerkleFrontier.fromNodes(manifest.fromSeq, (level, index) => {
-      const h = hashes.get(`${level}/${index}`);
-      if (h === undefined) throw new Error(`the subtree (${level}, ${index}) is missing`);
-      return h;
-    });
+    frontier = frontierFrom(manifest.fromSeq, proof.before);
   } catch (e) {
     problems.push({ message: `proof.json: ${(e as Error).message}` });
     return result();
@@ -259,19 +242,7 @@ export async function checkArchive(dir: string, verifierKey?: string): Promise<A
   try {
     const input = createReadStream(join(dir, RECORDS)).pipe(createGunzip());
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      let rec: { seq?: unknown; tenant?: unknown };
-      try {
-        rec = JSON.parse(line) as typeof rec;
-        if (canonicalize(rec) !== line) throw new Error("not in canonical form");
-      } catch (e) {
-        problems.push({ seq, message: `record ${seq}: ${(e as Error).message}` });
-        rec = {};
-      }
-      if (rec.seq !== seq)
-        problems.push({ seq, message: `line ${seq - manifest.fromSeq + 1} is not record ${seq}` });
-      else if (rec.tenant !== tenant)
-        problems.push({ seq, message: `record ${seq} is not of tenant ${tenant}` });
-      frontier.append(hashLeafText(line));
+      checkRecordLine(line, seq, manifest.fromSeq, tenant, frontier, problems);
       seq++;
     }
   } catch (e) {
@@ -289,7 +260,7 @@ export async function checkArchive(dir: string, verifierKey?: string): Promise<A
     if (manifest.toSeq === cp.size) {
       if (!Buffer.from(root).equals(Buffer.from(cp.rootHash))) throw new Error("root differs");
     } else {
-      verifyConsistency(manifest.toSeq, cp.size, proof.consistency.map(b64), root, cp.rootHash);
+      verifyConsistency(manifest.toSeq, cp.size, proof.consistency.map(hashOf), root, cp.rootHash);
     }
   } catch {
     problems.push({
@@ -331,12 +302,6 @@ async function readManifest(dir: string): Promise<ArchiveManifest> {
     );
   }
   return m;
-}
-
-function b64(s: string): Buffer {
-  const b = decodeBase64Strict(s);
-  if (b === undefined || b.length !== 32) throw new Error("a hash is not 32 bytes of base64");
-  return b;
 }
 
 function sha256(bytes: Buffer): string {

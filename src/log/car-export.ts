@@ -28,18 +28,17 @@ import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { GenlogError } from "../errors.js";
 import { parseCheckpoint, type ParsedCheckpoint } from "../core/checkpoint.js";
-import { canonicalize } from "../core/jcs.js";
-import {
-  MerkleFrontier,
-  assembleProof,
-  hashLeafText,
-  planConsistencyProof,
-  rootPlan,
-  verifyConsistency,
-} from "../core/merkle.js";
-import { decodeBase64Strict, parseSignedNote, verifyNote } from "../core/signed-note.js";
+import { verifyConsistency, type MerkleFrontier } from "../core/merkle.js";
+import { parseSignedNote, verifyNote } from "../core/signed-note.js";
 import type { LogRef, LogStore, StoredCheckpoint } from "../store/log-store.js";
-import { readStoredNodes } from "./writer.js";
+import {
+  checkRecordLine,
+  consistencyBetween,
+  frontierFrom,
+  hashOf,
+  subtreesBefore,
+  type Subtree,
+} from "./range-proof.js";
 
 /** The `format` of a CAR export's manifest; bumped on any change. */
 export const CAR_FORMAT = "genlog.car/1";
@@ -97,8 +96,8 @@ export interface CarCheck {
 }
 
 interface ProofsFile {
-  /** The perfect subtrees of [0, fromSeq), as `rootPlan(fromSeq)` lists them. */
-  before: { level: number; index: number; hash: string }[];
+  /** The perfect subtrees of [0, fromSeq). */
+  before: Subtree[];
   /** Consistency proof from fromSeq to treeSize (base64); empty when fromSeq is 0. */
   consistency: string[];
 }
@@ -144,23 +143,9 @@ export async function writeCarExport(options: {
       yield Buffer.from(`${e.canonical}\n`, "utf8");
     }
   };
-  const plan = rootPlan(fromSeq);
-  const before = fromSeq === 0 ? [] : await readStoredNodes(store, ref, plan.nodes);
-  let consistency: Buffer[] = [];
-  if (fromSeq > 0 && fromSeq < checkpoint.size) {
-    const consistencyPlan = planConsistencyProof(fromSeq, checkpoint.size);
-    consistency = assembleProof(
-      consistencyPlan,
-      await readStoredNodes(store, ref, consistencyPlan.nodes),
-    );
-  }
   const proofs: ProofsFile = {
-    before: plan.nodes.map((n, i) => ({
-      level: n.level,
-      index: n.index,
-      hash: Buffer.from(before[i]!).toString("base64"),
-    })),
-    consistency: consistency.map((h) => h.toString("base64")),
+    before: await subtreesBefore(store, ref, fromSeq),
+    consistency: await consistencyBetween(store, ref, fromSeq, checkpoint.size),
   };
   const contents = new Map<string, () => AsyncIterable<Uint8Array>>([
     [CHECKPOINT, one(Buffer.from(checkpoint.note, "utf8"))],
@@ -360,12 +345,7 @@ export async function checkCar(
   let frontier: MerkleFrontier;
   try {
     proofs = JSON.parse(texts.get(PROOFS)!.data.toString("utf8")) as ProofsFile;
-    const hashes = new Map(proofs.before.map((n) => [`${n.level}/${n.index}`, b64(n.hash)]));
-    frontier = MerkleFrontier.fromNodes(manifest.fromSeq, (level, index) => {
-      const h = hashes.get(`${level}/${index}`);
-      if (h === undefined) throw new Error(`the subtree (${level}, ${index}) is missing`);
-      return h;
-    });
+    frontier = frontierFrom(manifest.fromSeq, proofs.before);
   } catch (e) {
     problems.push({ message: `${PROOFS}: ${(e as Error).message}` });
     return result(manifest);
@@ -387,19 +367,7 @@ export async function checkCar(
   const lines = texts.get(RECORDS)!.data.toString("utf8").split("\n");
   if (lines.pop() !== "") problems.push({ message: `${RECORDS} does not end with a newline` });
   for (const line of lines) {
-    let rec: { seq?: unknown; tenant?: unknown };
-    try {
-      rec = JSON.parse(line) as typeof rec;
-      if (canonicalize(rec) !== line) throw new Error("not in canonical form");
-    } catch (e) {
-      problems.push({ seq, message: `record ${seq}: ${(e as Error).message}` });
-      rec = {};
-    }
-    if (rec.seq !== seq)
-      problems.push({ seq, message: `line ${seq - manifest.fromSeq + 1} is not record ${seq}` });
-    else if (rec.tenant !== manifest.tenant)
-      problems.push({ seq, message: `record ${seq} is not of tenant ${manifest.tenant}` });
-    frontier.append(hashLeafText(line));
+    checkRecordLine(line, seq, manifest.fromSeq, manifest.tenant, frontier, problems);
     seq++;
   }
   if (seq !== manifest.treeSize) {
@@ -418,7 +386,7 @@ export async function checkCar(
       verifyConsistency(
         manifest.fromSeq,
         cp.size,
-        proofs.consistency.map(b64),
+        proofs.consistency.map(hashOf),
         fromRoot,
         cp.rootHash,
       );
@@ -477,12 +445,6 @@ function countLines(chunk: Uint8Array): number {
   let n = 0;
   for (const b of chunk) if (b === 0x0a) n++;
   return n;
-}
-
-function b64(s: string): Buffer {
-  const b = decodeBase64Strict(s);
-  if (b === undefined || b.length !== 32) throw new Error("a hash is not 32 bytes of base64");
-  return b;
 }
 
 async function syncDir(dir: string): Promise<void> {
