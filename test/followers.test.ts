@@ -272,3 +272,29 @@ test("bad follower options are refused naming the field, and the secret is store
     (e: unknown) => isGenlogError(e, "GENLOG_E_FORBIDDEN"),
   );
 });
+
+test("a filter that passes over thousands of records still hands over the one it wants, and the cursor ends past all", async (t) => {
+  const r = await receiver(() => 200);
+  t.after(() => r.server.close());
+  const log = await openLog({ dataDir: tempDir() });
+  t.after(() => log.close());
+  await log.addFollower({
+    name: "rare",
+    kind: "webhook",
+    config: { url: r.url, types: ["ai-model"] },
+    secret: SECRET,
+  });
+  // Passed over in runs: 2,500 records cross two cursor writes and end between them.
+  const batch = Array.from({ length: 2500 }, (_, i) => ({ type: "backend", meta: { i } }));
+  await log.appendBatch(batch);
+  const [wanted] = await appendN(log, 1, "ai-model");
+  await log.appendBatch(batch.slice(0, 10));
+  const total = await drain(log.followerRunner(FAST), log, "rare");
+  assert.equal(total.skipped, 2510);
+  assert.equal(total.delivered, 1);
+  assert.deepEqual(
+    r.got.map((g) => g.id),
+    [wanted],
+  );
+  assert.equal((await log.followers())[0]!.cursor, 2511);
+});

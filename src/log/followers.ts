@@ -11,7 +11,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
-import type { DeadLetterRow, FollowerRow, LogRef, LogStore } from "../store/log-store.js";
+import type {
+  DeadLetterRow,
+  FollowerProgress,
+  FollowerRow,
+  LogRef,
+  LogStore,
+} from "../store/log-store.js";
 
 /** What a follower kind says of one delivery. */
 export type DeliveryOutcome =
@@ -247,29 +253,42 @@ export class FollowerRunner {
 
     if (row.nextAt > now) return;
     const { size } = await store.logState(ref.logId);
+    // `stored` is where the store has the cursor: every write moves it only from there.
+    let stored = row.cursor;
     let cursor = row.cursor;
     let attempts = row.attempts;
+    const write = async (progress: FollowerProgress, letter?: DeadLetterRow) => {
+      // Another runner moved this follower meanwhile: it goes on from there, not this one.
+      const moved = await store.advanceFollower(row.tenant, row.name, stored, progress, letter);
+      if (moved) stored = progress.cursor;
+      return moved;
+    };
+    const caughtUp = { attempts: 0, nextAt: 0, lastError: null };
     while (cursor < size && !this.#stop.signal.aborted) {
       const outcome = await hand(cursor, attempts + 1);
       // Stopped in the middle of a delivery: not the receiver's failure, nothing recorded.
       if (this.#stop.signal.aborted && outcome !== "skipped" && !outcome.ok) return;
-      let progress;
-      let letter: DeadLetterRow | undefined;
-      if (outcome === "skipped" || outcome.ok) {
-        if (outcome === "skipped") result.skipped++;
-        else result.delivered++;
-        progress = { cursor: cursor + 1, attempts: 0, nextAt: 0, lastError: null };
+      if (outcome === "skipped") {
+        // Records passed over are written in runs, not a transaction each.
+        result.skipped++;
+        cursor++;
+        attempts = 0;
+        if (cursor - stored >= SKIP_RUN && !(await write({ cursor, ...caughtUp }))) return;
+        continue;
+      }
+      if (outcome.ok) {
+        result.delivered++;
+        if (!(await write({ cursor: cursor + 1, ...caughtUp }))) return;
       } else if (outcome.gone === true) {
         // The receiver said it is gone for good: stop here, at this record, until re-enabled.
         result.failed++;
-        progress = {
+        await write({
           cursor,
           attempts: attempts + 1,
           nextAt: 0,
           lastError: outcome.error,
           disabled: outcome.error,
-        };
-        await store.advanceFollower(row.tenant, row.name, cursor, progress);
+        });
         this.#host.warn("genlog: a follower's receiver is gone; the follower is disabled", {
           tenant: row.tenant,
           follower: row.name,
@@ -278,7 +297,7 @@ export class FollowerRunner {
         return;
       } else if (attempts + 1 >= this.#retry.maxAttempts) {
         result.deadLettered++;
-        letter = {
+        const letter: DeadLetterRow = {
           tenant: row.tenant,
           name: row.name,
           seq: cursor,
@@ -288,11 +307,12 @@ export class FollowerRunner {
           at: new Date(now).toISOString(),
           due: false,
         };
-        progress = { cursor: cursor + 1, attempts: 0, nextAt: 0, lastError: outcome.error };
+        const progress = { cursor: cursor + 1, attempts: 0, nextAt: 0, lastError: outcome.error };
+        if (!(await write(progress, letter))) return;
       } else {
         result.failed++;
         const wait = backoffMs(attempts + 1, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
-        await store.advanceFollower(row.tenant, row.name, cursor, {
+        await write({
           cursor,
           attempts: attempts + 1,
           nextAt: now + wait,
@@ -300,14 +320,15 @@ export class FollowerRunner {
         });
         return;
       }
-      const moved = await store.advanceFollower(row.tenant, row.name, cursor, progress, letter);
-      // Another runner moved this follower meanwhile: it goes on from there.
-      if (!moved) return;
-      cursor = progress.cursor;
-      attempts = progress.attempts;
+      cursor = stored;
+      attempts = 0;
     }
+    if (cursor !== stored) await write({ cursor, ...caughtUp });
   }
 }
+
+/** Records passed over by a follower's filters between two writes of its cursor. */
+const SKIP_RUN = 1000;
 
 /** Seals a follower's secret for the store: AES-256-GCM under a key of its tenant. */
 export function sealSecret(key: Uint8Array, tenant: string, name: string, secret: string): Buffer {
