@@ -4,6 +4,7 @@
  * envelopes) and returns a {@link Genlog} that routes each event to its tenant's log and
  * pipeline.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { userInfo } from "node:os";
@@ -132,8 +133,10 @@ import { writeCarExport, type CarManifest } from "./log/car-export.js";
 import {
   FOLLOWER_NAME,
   FollowerRunner,
+  networkPolicyFromEnv,
   sealSecret,
   type FollowerKind,
+  type NetworkPolicy,
   type RetryOptions,
 } from "./log/followers.js";
 import {
@@ -183,6 +186,17 @@ export interface OpenLogOptions {
    * package's `openLog` gives the built-in ones (`webhook`); default here none.
    */
   followerKinds?: readonly FollowerKind[];
+  /**
+   * Where followers may connect. Default: public addresses over https only, unless
+   * `GENLOG_FOLLOWERS_ALLOW_PRIVATE=true` also allows private and loopback addresses and http
+   * (see docs/guides/plugins.md).
+   */
+  followerNetwork?: NetworkPolicy;
+  /**
+   * Where followers that write files (`file-sink`) keep them, one directory per tenant and
+   * follower; default `$GENLOG_FOLLOWERS_DIR`, else `followers/` in the data directory.
+   */
+  followerFilesDir?: string;
   /**
    * Open an existing database for reading only (verify, query, proofs, export), e.g. an
    * auditor's copy: the SQLite file is opened read-only, no signing key is needed or
@@ -573,6 +587,8 @@ export class Genlog {
   readonly #policies: PolicySet | undefined;
   readonly #keyNamesOnly: boolean;
   readonly #followerKinds: ReadonlyMap<string, FollowerKind>;
+  readonly #followerNetwork: NetworkPolicy;
+  readonly #followerFilesDir: string;
   readonly #tenants: Map<string, Promise<TenantLog>>;
   /** The tenants whose writer is open, with their pipeline, for the append fast path. */
   readonly #open: Map<string, { writer: LogWriter; pipeline: TenantPipeline }>;
@@ -631,6 +647,8 @@ export class Genlog {
       this.#policies = p.#policies;
       this.#keyNamesOnly = p.#keyNamesOnly;
       this.#followerKinds = p.#followerKinds;
+      this.#followerNetwork = p.#followerNetwork;
+      this.#followerFilesDir = p.#followerFilesDir;
       this.#tenants = p.#tenants;
       this.#open = p.#open;
       this.#opening = p.#opening;
@@ -669,6 +687,12 @@ export class Genlog {
     this.#policies = init.options.policies;
     this.#keyNamesOnly = init.options[KEY_NAMES_ONLY] === true;
     this.#followerKinds = new Map((init.options.followerKinds ?? []).map((k) => [k.kind, k]));
+    this.#followerNetwork = init.options.followerNetwork ?? networkPolicyFromEnv();
+    this.#followerFilesDir = resolve(
+      init.options.followerFilesDir ??
+        process.env["GENLOG_FOLLOWERS_DIR"] ??
+        join(this.dataDir, "followers"),
+    );
   }
 
   /**
@@ -2638,7 +2662,8 @@ export class Genlog {
   /**
    * Adds a follower to a tenant: from then on, every committed record of its events log (from
    * the next one, or from the first with `fromStart`) is handed to it in order by whatever runs
-   * the followers (`genlog serve`, `genlog followers run`). Needs `tenant.admin`.
+   * the followers (`genlog serve`, `genlog followers run`). Needs `followers.add` (superadmin):
+   * a follower sends every record out. The access record names the destination.
    *
    * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming `/name`, `/kind`, `/config/…` or
    * `/secret`; `GENLOG_E_EXISTS` when the tenant has a follower of that name.
@@ -2650,8 +2675,12 @@ export class Genlog {
       tenant,
       {
         operation: "addFollower",
-        permission: "tenant.admin",
-        target: { name: String(options?.name), kind: String(options?.kind) },
+        permission: "followers.add",
+        target: {
+          name: String(options?.name),
+          kind: String(options?.kind),
+          ...followerDestination(options?.config),
+        },
       },
       async () => {
         const name = options.name;
@@ -2671,32 +2700,38 @@ export class Genlog {
             { details: { pointer: "/kind", rule: "enum" } },
           );
         }
-        const config = kind.parse(options.config);
-        if (kind.secret === "required") {
-          if (typeof options.secret !== "string") {
+        const config = kind.parse(options.config, this.#followerNetwork);
+        const secret = options.secret;
+        if (secret === undefined) {
+          if (kind.secret === "required") {
             throw new GenlogError(
               "GENLOG_E_INVALID_INPUT",
               `/secret: a ${kind.kind} needs one${kind.secretForm !== undefined ? `: ${kind.secretForm}` : ""}`,
-              {
-                details: { pointer: "/secret", rule: "required" },
-              },
+              { details: { pointer: "/secret", rule: "required" } },
             );
           }
-          kind.checkSecret?.(options.secret);
+        } else if (kind.secret === "none" || typeof secret !== "string") {
+          throw new GenlogError(
+            "GENLOG_E_INVALID_INPUT",
+            kind.secret === "none"
+              ? `/secret: a ${kind.kind} takes none`
+              : "/secret: expected a string",
+            { details: { pointer: "/secret", rule: "type" } },
+          );
+        } else {
+          kind.checkSecret?.(secret);
         }
-        const log = await this.#tenant(tenant, true);
+        const log = await this.#tenant(tenant);
         const start =
           options.fromStart === true ? 0 : (await log.store.logState(log.ref.logId)).size;
         const key = await (await this.#openKeyStore()).tenantKey(log.ref.tenant, "wrap");
         await log.store.insertFollower({
           tenant: log.ref.tenant,
           name,
+          id: randomBytes(16).toString("hex"),
           kind: kind.kind,
           config: JSON.stringify(config),
-          secret:
-            kind.secret === "required"
-              ? sealSecret(key, log.ref.tenant, name, options.secret!)
-              : null,
+          secret: secret === undefined ? null : sealSecret(key, log.ref.tenant, name, secret),
           cursor: start,
           attempts: 0,
           nextAt: 0,
@@ -2751,7 +2786,7 @@ export class Genlog {
         const log = await this.#tenant(tenant);
         const row = await this.#followerRow(log, options.name);
         await log.store.retryDeadLetters(log.ref.tenant, row.name);
-        await log.store.advanceFollower(log.ref.tenant, row.name, row.cursor, {
+        await log.store.advanceFollower(row, row.cursor, {
           cursor: row.cursor,
           attempts: row.attempts,
           nextAt: 0,
@@ -2767,7 +2802,8 @@ export class Genlog {
    * Gives up on a follower's current record: it becomes a dead letter (`retry` hands it over
    * again later) and the follower goes on with the next. Needs `tenant.admin`.
    *
-   * @throws {GenlogError} `GENLOG_E_NOT_FOUND` when the follower has nothing to skip.
+   * @throws {GenlogError} `GENLOG_E_CONFLICT` when the follower has caught up (nothing to
+   * skip); `GENLOG_E_NOT_FOUND` when there is no such follower.
    */
   async skipFollower(options: { tenant?: string; name: string }): Promise<FollowerInfo> {
     this.#checkWritable();
@@ -2781,13 +2817,12 @@ export class Genlog {
         const entry = await log.store.getEntry(log.ref.logId, row.cursor);
         if (entry === undefined || row.cursor >= (await log.store.logState(log.ref.logId)).size) {
           throw new GenlogError(
-            "GENLOG_E_NOT_FOUND",
+            "GENLOG_E_CONFLICT",
             `follower ${row.name} has caught up: there is no record to skip`,
           );
         }
         const skipped = await log.store.advanceFollower(
-          log.ref.tenant,
-          row.name,
+          row,
           row.cursor,
           { cursor: row.cursor + 1, attempts: 0, nextAt: 0, lastError: null },
           {
@@ -2839,11 +2874,16 @@ export class Genlog {
           ),
         secretKey: async (tenant) => (await this.#openKeyStore()).tenantKey(tenant, "wrap"),
         warn: (message, details) => this.#logger.warn(details, message),
+        network: this.#followerNetwork,
+        filesDir: this.#followerFilesDir,
+        subscribe: (wake) => {
+          this.on("checkpoint", wake);
+          return () => this.off("checkpoint", wake);
+        },
       },
       [...this.#followerKinds.values()],
       retry,
     );
-    this.on("checkpoint", () => runner.wake());
     return runner;
   }
 
@@ -3564,6 +3604,15 @@ function assertRegion(region: unknown): string {
 /** Settings key (home database) set once a region tenant's log was made. */
 function tenantLogMarker(tenant: string): string {
   return `tenant_log:${tenant}`;
+}
+
+/**
+ * Where a follower being added would send the tenant's records, for its access record: the
+ * `url` of its options when it has one (every built-in kind that leaves the machine does).
+ */
+function followerDestination(config: unknown): { destination?: string } {
+  const url = (config as { url?: unknown } | null | undefined)?.url;
+  return typeof url === "string" ? { destination: url.slice(0, 2048) } : {};
 }
 
 function noFollower(tenant: string, name: unknown): GenlogError {

@@ -12,11 +12,15 @@ import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { openLog, isGenlogError, type Genlog, type PassResult } from "../src/index.js";
 import type { FollowerRunner } from "../src/log/followers.js";
+import { post, Unreachable } from "../src/plugins/outbound.js";
+import { pino } from "pino";
 import { rawDatabase } from "./helpers/raw-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 const FAST = { baseDelayMs: 1, maxDelayMs: 4, timeoutMs: 300 };
+/** The receivers here listen on the loopback, which the operator must allow. */
+const LOCAL = { followerNetwork: { allowPrivate: true } };
 
 interface Received {
   id: string;
@@ -53,10 +57,10 @@ async function receiver(answer: (n: number, id: string) => number | "hang"): Pro
 
 /** Passes until the follower has nothing left (or `rounds` passes). */
 async function drain(runner: FollowerRunner, log: Genlog, name: string, rounds = 500) {
-  const total: PassResult = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0 };
+  const total = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0 };
   for (let i = 0; i < rounds; i++) {
-    const r = await runner.pass();
-    for (const k of Object.keys(total) as (keyof PassResult)[]) total[k] += r[k];
+    const r: PassResult = await runner.pass();
+    for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += r[k];
     const info = (await log.followers()).find((f) => f.name === name)!;
     if (info.behind === 0 && !info.deadLetters.some((l) => l.due)) return total;
     await new Promise((res) => setTimeout(res, 5));
@@ -78,7 +82,7 @@ test("a webhook follower hands every record over, in order, signed; a receiver t
   const r = await receiver((n) => plan[n] ?? 204);
   t.after(() => r.server.closeAllConnections());
   t.after(() => r.server.close());
-  const log = await openLog({ dataDir: tempDir() });
+  const log = await openLog({ dataDir: tempDir(), ...LOCAL });
   t.after(() => log.close());
   const before = await appendN(log, 3);
   const info = await log.addFollower({
@@ -121,13 +125,13 @@ test("the cursor is durable: another handle goes on where the last one stopped",
   const r = await receiver(() => 200);
   t.after(() => r.server.close());
   const dir = tempDir();
-  let log = await openLog({ dataDir: dir });
+  let log = await openLog({ dataDir: dir, ...LOCAL });
   await log.addFollower({ name: "w", kind: "webhook", config: { url: r.url }, secret: SECRET });
   const first = await appendN(log, 4);
   await drain(log.followerRunner(FAST), log, "w");
   await log.close();
 
-  log = await openLog({ dataDir: dir });
+  log = await openLog({ dataDir: dir, ...LOCAL });
   t.after(() => log.close());
   const second = await appendN(log, 3);
   assert.equal((await log.followers())[0]!.behind, 3);
@@ -143,7 +147,7 @@ test("filters pass records over; a record that keeps failing becomes a dead lett
   let refuse = "";
   const r = await receiver((_n, id) => (id === refuse ? 500 : 200));
   t.after(() => r.server.close());
-  const log = await openLog({ dataDir: tempDir() });
+  const log = await openLog({ dataDir: tempDir(), ...LOCAL });
   t.after(() => log.close());
   await log.addFollower({
     name: "models",
@@ -184,7 +188,7 @@ test("410 Gone stops a follower at its record; retry restarts it there; skip giv
   let gone = true;
   const r = await receiver(() => (gone ? 410 : 200));
   t.after(() => r.server.close());
-  const log = await openLog({ dataDir: tempDir() });
+  const log = await openLog({ dataDir: tempDir(), ...LOCAL });
   t.after(() => log.close());
   await log.addFollower({ name: "g", kind: "webhook", config: { url: r.url }, secret: SECRET });
   const ids = await appendN(log, 3);
@@ -214,23 +218,31 @@ test("410 Gone stops a follower at its record; retry restarts it there; skip giv
 
 test("bad follower options are refused naming the field, and the secret is stored sealed", async (t) => {
   const dir = tempDir();
+  // The default network policy: public https receivers only.
   const log = await openLog({ dataDir: dir });
   t.after(() => log.close());
-  const bad: [Record<string, unknown>, string][] = [
-    [{ name: "Bad Name", kind: "webhook", config: { url: "http://x" }, secret: SECRET }, "/name"],
+  const hook = (config: Record<string, unknown>, secret: unknown = SECRET) =>
+    ({ name: "a", kind: "webhook", config, secret }) as never;
+  const canonical = randomBytes(32).toString("base64");
+  const bad: [unknown, string][] = [
+    [{ name: "Bad Name", kind: "webhook", config: { url: "https://x" }, secret: SECRET }, "/name"],
     [{ name: "a", kind: "pigeon", config: {}, secret: SECRET }, "/kind"],
-    [{ name: "a", kind: "webhook", config: { url: "ftp://x" }, secret: SECRET }, "/config/url"],
-    [
-      { name: "a", kind: "webhook", config: { url: "https://u:p@x" }, secret: SECRET },
-      "/config/url",
-    ],
-    [
-      { name: "a", kind: "webhook", config: { url: "http://x", typ: ["a"] }, secret: SECRET },
-      "/config/typ",
-    ],
-    [{ name: "a", kind: "webhook", config: { url: "http://x", types: [] } }, "/config/types"],
-    [{ name: "a", kind: "webhook", config: { url: "http://x" } }, "/secret"],
-    [{ name: "a", kind: "webhook", config: { url: "http://x" }, secret: "whsec_short" }, "/secret"],
+    [hook({ url: "ftp://x" }), "/config/url"],
+    [hook({ url: "https://u:p@x" }), "/config/url"],
+    [hook({ url: "https://x", typ: ["a"] }), "/config/typ"],
+    [hook({ url: "https://x", types: [] }), "/config/types"],
+    // Where a tenant admin could reach what only the server can: refused by default.
+    [hook({ url: "http://hooks.example.com/in" }), "/config/url"],
+    [hook({ url: "https://127.0.0.1:8443/" }), "/config/url"],
+    [hook({ url: "https://localhost/" }), "/config/url"],
+    [hook({ url: "https://[::1]/" }), "/config/url"],
+    [hook({ url: "https://[::ffff:127.0.0.1]/" }), "/config/url"],
+    [hook({ url: "https://169.254.169.254/latest/meta-data/" }), "/config/url"],
+    [hook({ url: "https://10.1.2.3/" }), "/config/url"],
+    [{ name: "a", kind: "webhook", config: { url: "https://x" } }, "/secret"],
+    [hook({ url: "https://x" }, "whsec_short"), "/secret"],
+    // One secret, one spelling: base64 that decodes only by skipping characters is refused.
+    [hook({ url: "https://x" }, `whsec_${canonical.slice(0, -1)}`), "/secret"],
   ];
   for (const [options, pointer] of bad) {
     await assert.rejects(
@@ -238,20 +250,21 @@ test("bad follower options are refused naming the field, and the secret is store
       (e: unknown) =>
         isGenlogError(e, "GENLOG_E_INVALID_INPUT") &&
         (e.details as { pointer: string }).pointer === pointer,
-      pointer,
+      JSON.stringify(options),
     );
   }
   assert.deepEqual(await log.followers(), [], "nothing half-added");
-  await log.addFollower({
-    name: "a",
-    kind: "webhook",
-    config: { url: "http://x" },
-    secret: SECRET,
-  });
+  await log.addFollower(hook({ url: "https://hooks.example.com/in" }));
   await assert.rejects(
-    log.addFollower({ name: "a", kind: "webhook", config: { url: "http://y" }, secret: SECRET }),
+    log.addFollower(hook({ url: "https://hooks.example.com/other" })),
     (e: unknown) => isGenlogError(e, "GENLOG_E_EXISTS"),
   );
+  // A follower is added to a tenant that exists, never creates one.
+  await assert.rejects(
+    log.addFollower({ ...(hook({ url: "https://x" }) as object), tenant: "nobody" } as never),
+    (e: unknown) => isGenlogError(e, "GENLOG_E_NOT_FOUND"),
+  );
+  assert.ok(!(await log.tenants()).some((t) => t.tenant === "nobody"));
   const db = rawDatabase(join(dir, "genlog.db"));
   try {
     const row = db.prepare("SELECT config, secret FROM followers").get() as {
@@ -265,18 +278,82 @@ test("bad follower options are refused naming the field, and the secret is store
   } finally {
     db.close();
   }
-  // A writer or an auditor may not add followers.
-  const writer = log.as({ principal: "tok_w", role: "writer", scope: "default", via: "library" });
+  // A writer, an auditor and an admin may not add followers: a follower reads every record.
+  for (const role of ["writer", "auditor", "admin"] as const) {
+    const who = log.as({ principal: `tok_${role}`, role, scope: "default", via: "library" });
+    await assert.rejects(
+      who.addFollower({ name: "b", kind: "webhook", config: { url: "https://x" }, secret: SECRET }),
+      (e: unknown) => isGenlogError(e, "GENLOG_E_FORBIDDEN"),
+      role,
+    );
+  }
+});
+
+test("the loopback is out of reach unless the operator allows it, whatever a name resolves to", async (t) => {
+  const r = await receiver(() => 200);
+  t.after(() => r.server.close());
+  const port = new URL(r.url).port;
+  const signal = AbortSignal.timeout(5000);
+  // `localhost` resolves to the loopback: the address connected to is what is checked.
   await assert.rejects(
-    writer.addFollower({ name: "b", kind: "webhook", config: { url: "http://x" }, secret: SECRET }),
-    (e: unknown) => isGenlogError(e, "GENLOG_E_FORBIDDEN"),
+    post(new URL(`http://localhost:${port}/hook`), {}, "{}", signal, { allowPrivate: false }),
+    (e: unknown) => e instanceof Unreachable && /private/.test(e.message),
   );
+  await assert.rejects(
+    post(new URL(r.url), {}, "{}", signal, { allowPrivate: false }),
+    (e: unknown) => e instanceof Unreachable && /private/.test(e.message),
+  );
+  assert.equal(r.got.length, 0, "nothing reached the receiver");
+  assert.deepEqual(
+    await post(new URL(`http://localhost:${port}/hook`), {}, "{}", signal, { allowPrivate: true }),
+    { status: 200 },
+  );
+
+  // A follower added where private networks were allowed does not run where they are not.
+  const dir = tempDir();
+  const allowed = await openLog({ dataDir: dir, ...LOCAL });
+  await allowed.addFollower({ name: "w", kind: "webhook", config: { url: r.url }, secret: SECRET });
+  await appendN(allowed, 2);
+  await allowed.close();
+  const warnings: string[] = [];
+  const logger = pino({ level: "warn" }, { write: (line: string) => warnings.push(line) });
+  const strict = await openLog({ dataDir: dir, logger });
+  t.after(() => strict.close());
+  const result = await strict.followerRunner(FAST).pass();
+  assert.equal(result.delivered, 0);
+  assert.equal(r.got.length, 1, "only the direct allowed post above");
+  assert.match(warnings.join(""), /private networks are allowed.*a follower could not run/);
+});
+
+test("an unreachable receiver pauses its follower: the record is retried, never dead-lettered", async (t) => {
+  // A port that was listening and is now closed: connections are refused.
+  const closed = await receiver(() => 200);
+  await new Promise<void>((res) => closed.server.close(() => res()));
+  const log = await openLog({ dataDir: tempDir(), ...LOCAL });
+  t.after(() => log.close());
+  await log.addFollower({
+    name: "p",
+    kind: "webhook",
+    config: { url: closed.url },
+    secret: SECRET,
+  });
+  await appendN(log, 2);
+  const runner = log.followerRunner({ ...FAST, maxAttempts: 2 });
+  for (let i = 0; i < 5; i++) {
+    await runner.pass();
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  const info = (await log.followers())[0]!;
+  assert.equal(info.cursor, 0);
+  assert.equal(info.attempts, 5, "five tries, past maxAttempts");
+  assert.deepEqual(info.deadLetters, []);
+  assert.match(info.lastError ?? "", /could not reach the endpoint \(ECONNREFUSED\)/);
 });
 
 test("a filter that passes over thousands of records still hands over the one it wants, and the cursor ends past all", async (t) => {
   const r = await receiver(() => 200);
   t.after(() => r.server.close());
-  const log = await openLog({ dataDir: tempDir() });
+  const log = await openLog({ dataDir: tempDir(), ...LOCAL });
   t.after(() => log.close());
   await log.addFollower({
     name: "rare",

@@ -1,6 +1,7 @@
 /**
  * Followers: `followers add|list|remove|retry|skip|run`. A follower reads the tenant's
- * committed log from its own durable cursor and hands each record on (a webhook today);
+ * committed log from its own durable cursor and hands each record on (a webhook, a SIEM
+ * stream, NDJSON files);
  * `genlog serve` runs them, and so does `followers run` where no server runs.
  */
 import type { Command } from "commander";
@@ -8,6 +9,7 @@ import { GenlogError } from "../errors.js";
 import type { FollowerInfo, Genlog } from "../genlog.js";
 import type { PassResult } from "../log/followers.js";
 import { untilStopped } from "./serve-command.js";
+import { integerOption } from "./option-values.js";
 import {
   openLocalForWriting,
   stringOption,
@@ -22,32 +24,40 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
   const followers = program
     .command("followers")
     .description(
-      "what reads the tenant's committed log after each append and hands it on (webhooks), each from its own durable cursor",
+      "what reads the tenant's committed log after each append and hands it on (webhooks, SIEM streams, NDJSON files), each from its own durable cursor",
     );
   followers
     .command("add")
     .description("add a follower of the tenant's events log: from the next record on, in order")
-    .argument("<kind>", "webhook")
+    .argument("<kind>", "webhook, siem or file-sink")
     .option("--name <name>", "unique in the tenant (default: the kind)")
     // `--url` is the program's own option (remote mode): here, given on the command line, it
     // names the endpoint; GENLOG_URL (a genlog server) never does.
-    .option("--url <url>", "the endpoint that receives each record (POST, JSON)")
+    .option("--url <url>", "webhook, siem: the endpoint that receives each record (POST)")
     .option(
-      "--secret <whsec>",
-      "the Standard Webhooks secret, whsec_ and base64 (prefer GENLOG_WEBHOOK_SECRET: a flag shows in ps)",
+      "--secret <secret>",
+      "webhook: the whsec_ secret (or GENLOG_WEBHOOK_SECRET); siem: a bearer token (or GENLOG_SIEM_TOKEN). Prefer the variables: a flag shows in ps",
     )
+    .option(
+      "--format <format>",
+      "siem: ocsf (default) or ecs; file-sink: record (default), ocsf or ecs",
+    )
+    .option("--max-bytes <n>", "file-sink: rotate past this size (default 67108864)")
+    .option("--max-age <seconds>", "file-sink: rotate a file this old (default 86400)")
+    .option("--keep <n>", "file-sink: rotated files kept (default 30)")
     .option("--type <type...>", "only records of these types")
     .option("--sector <sector...>", "only records of these sectors")
     .option("--from-start", "hand over the records already in the log too")
     .action(
       bind(([kind], o, command) => {
-        if (command.getOptionValueSourceWithGlobals("url") !== "cli") {
+        const fromCli = command.getOptionValueSourceWithGlobals("url") === "cli";
+        if (URL_KINDS.has(kind!) && !fromCli) {
           throw new GenlogError(
             "GENLOG_E_USAGE",
-            "followers add needs --url: the endpoint that receives the records (GENLOG_URL names a genlog server, not an endpoint)",
+            `followers add ${kind} needs --url: the endpoint that receives the records (GENLOG_URL names a genlog server, not an endpoint)`,
           );
         }
-        return add(kind!, { ...o, url: undefined, endpoint: o.url });
+        return add(kind!, { ...o, url: undefined, endpoint: fromCli ? o.url : undefined });
       }),
     );
   followers
@@ -80,17 +90,36 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
     .action(bind((_args, o) => run(o)));
 }
 
+/** The kinds that send to an endpoint, and so need `--url`. */
+const URL_KINDS = new Set(["webhook", "siem"]);
+/** Where each kind's secret may come from instead of `--secret`. */
+const SECRET_VARIABLES: Record<string, string> = {
+  webhook: "GENLOG_WEBHOOK_SECRET",
+  siem: "GENLOG_SIEM_TOKEN",
+};
+
 async function add(kind: string, o: GlobalOptions): Promise<number> {
-  const secret = stringOption(o, "secret") ?? process.env["GENLOG_WEBHOOK_SECRET"];
+  const variable = SECRET_VARIABLES[kind];
+  const secret =
+    stringOption(o, "secret") ?? (variable !== undefined ? process.env[variable] : undefined);
+  const number = (name: string, flag: string) => {
+    const v = stringOption(o, name);
+    return v === undefined ? undefined : integerOption(v, flag, 0, Number.MAX_SAFE_INTEGER);
+  };
+  const options: Record<string, unknown> = {
+    url: stringOption(o, "endpoint"),
+    format: stringOption(o, "format"),
+    maxBytes: number("maxBytes", "--max-bytes"),
+    maxAgeSeconds: number("maxAge", "--max-age"),
+    keep: number("keep", "--keep"),
+    types: o.type,
+    sectors: o.sector,
+  };
   return withLog(openLocalForWriting(o), async (log) => {
     const info = await log.addFollower({
       kind,
       name: stringOption(o, "name") ?? kind,
-      config: {
-        url: stringOption(o, "endpoint"),
-        ...(o.type !== undefined ? { types: o.type } : {}),
-        ...(o.sector !== undefined ? { sectors: o.sector } : {}),
-      },
+      config: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
       ...(secret !== undefined ? { secret } : {}),
       fromStart: o.fromStart === true,
     });
@@ -163,7 +192,16 @@ async function run(o: GlobalOptions): Promise<number> {
   return withLog(openLocalForWriting(o), async (log: Genlog) => {
     const runner = log.followerRunner();
     if (o.once === true) {
-      const r = await runner.pass();
+      // Passes until no follower stopped at its budget: everything there now is handed over.
+      const r: PassResult = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0, more: true };
+      while (r.more) {
+        const p = await runner.pass();
+        r.delivered += p.delivered;
+        r.skipped += p.skipped;
+        r.failed += p.failed;
+        r.deadLettered += p.deadLettered;
+        r.more = p.more;
+      }
       if (o.json) await printLine(JSON.stringify(r));
       else say(summary(r));
       return r.failed > 0 ? 1 : 0;

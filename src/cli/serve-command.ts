@@ -65,7 +65,9 @@ async function serve(o: GlobalOptions): Promise<number> {
   const oidc = oidcOptions(o);
   const log = await openLocalForWriting(o);
   let app;
+  let runner;
   try {
+    runner = log.followerRunner();
     app = await buildServer({
       log,
       rateLimit: rate === 0 ? false : rate,
@@ -98,7 +100,7 @@ async function serve(o: GlobalOptions): Promise<number> {
   const server = app;
   // The followers run beside the server: they read what it commits, never on its append path.
   const stopFollowers = new AbortController();
-  const followers = log.followerRunner().run(stopFollowers.signal);
+  const followers = runner.run(stopFollowers.signal);
   await untilStopped();
   // In-flight requests finish (their appends commit and are answered) before the store closes.
   await server.close();

@@ -34,8 +34,14 @@ export const PERMISSIONS = {
   "subjects.manage": ["dpo", "superadmin"],
   /** A tenant's info, size, retention and legal holds (no records). */
   "tenant.read": ["auditor", "dpo", "admin", "superadmin"],
-  /** A tenant's settings: retention, purge, tokens. */
+  /** A tenant's settings: retention, purge, tokens, its followers (list, retry, skip, remove). */
   "tenant.admin": ["admin", "superadmin"],
+  /**
+   * Add a follower: it will hand every record of the tenant to a destination outside, so it
+   * takes both administering and reading the records, which only `superadmin` holds (an
+   * `admin` reads no record and must not be able to send them all out).
+   */
+  "followers.add": ["superadmin"],
   /** Instance-wide administration: create and list tenants, rotate the master key. */
   "instance.admin": ["superadmin"],
 } as const satisfies Record<string, readonly Role[]>;

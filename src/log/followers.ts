@@ -5,8 +5,10 @@
  * skipped, and a follower never slows or fails an append: it runs apart, and its failures are
  * retried with backoff, then kept as dead letters.
  *
- * Delivery is at least once: a follower's cursor moves after the record was handed over, so a
- * crash between the two hands it over again; receivers deduplicate by the record's id.
+ * Delivery is at least once: a follower's cursor is written after the records were handed
+ * over, at most a second (or {@link CURSOR_RUN} records) apart, so a crash hands over again
+ * what was delivered since; receivers deduplicate by the record's id. Writing the cursor after
+ * every delivery would put a synchronous commit beside every append of the process.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { GenlogError } from "../errors.js";
@@ -19,11 +21,29 @@ import type {
   LogStore,
 } from "../store/log-store.js";
 
+/** Where followers may connect: the operator's choice, not a tenant admin's. */
+export interface NetworkPolicy {
+  /**
+   * Allow loopback, private (RFC 1918, ULA), link-local and shared addresses, and plain
+   * `http:` URLs: for receivers on the operator's own network. Default false.
+   */
+  allowPrivate: boolean;
+}
+
+/** The policy a handle gets when it is given none: `GENLOG_FOLLOWERS_ALLOW_PRIVATE=true`. */
+export function networkPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): NetworkPolicy {
+  return { allowPrivate: env.GENLOG_FOLLOWERS_ALLOW_PRIVATE === "true" };
+}
+
 /** What a follower kind says of one delivery. */
 export type DeliveryOutcome =
   | { ok: true }
-  /** `gone`: the receiver asked never to be called again (HTTP 410); the follower stops. */
-  | { ok: false; error: string; gone?: boolean };
+  /**
+   * `gone`: the receiver asked never to be called again (HTTP 410); the follower stops.
+   * `unreachable`: no answer at all (network, DNS, timeout): the record is not at fault, so the
+   * follower waits and tries again without ever giving the record up.
+   */
+  | { ok: false; error: string; gone?: boolean; unreachable?: boolean };
 
 /** One record handed to a follower. */
 export interface Delivery<C> {
@@ -40,8 +60,14 @@ export interface Delivery<C> {
   leafHash: string;
   /** 1 for the first try of this record, then 2, 3… */
   attempt: number;
+  /** The tenant's events log (`<instance>/<tenant>/events`). */
+  origin: string;
   /** Aborted past the delivery timeout, or when the runner stops. */
   signal: AbortSignal;
+  /** Where the operator lets followers connect. */
+  network: NetworkPolicy;
+  /** The directory where kinds that write files keep them (`<filesDir>/<tenant>/<name>/`). */
+  filesDir: string;
 }
 
 /** A kind of follower (`webhook`, …): its options, its filter and how it hands a record over. */
@@ -49,23 +75,29 @@ export interface FollowerKind<C = unknown> {
   /** The name `followers add` takes. */
   readonly kind: string;
   /** Whether the kind takes a secret, and how one looks (checked by {@link checkSecret}). */
-  readonly secret: "required" | "none";
+  readonly secret: "required" | "optional" | "none";
   /** What a secret looks like, for the error that asks for one. */
   readonly secretForm?: string;
   /** One line for `followers list` and errors. */
   describe(config: C): string;
   /**
-   * Checks the options and returns them as kept.
+   * Checks the options, under the operator's network policy, and returns them as kept.
    *
    * @throws {GenlogError} `GENLOG_E_INVALID_INPUT` naming the field (`/config/url`).
    */
-  parse(config: unknown): C;
+  parse(config: unknown, network: NetworkPolicy): C;
   /** Checks a secret before it is stored; throws `GENLOG_E_INVALID_INPUT` naming `/secret`. */
   checkSecret?(secret: string): void;
   /** Whether the follower wants this record (its filters); the others are passed over. */
   wants(config: C, record: GenerationRecord): boolean;
   /** Hands one record over. A rejection counts as a failed delivery. */
   deliver(delivery: Delivery<C>): Promise<DeliveryOutcome>;
+  /**
+   * For a kind whose deliveries are not durable when `deliver` resolves (a file written
+   * through a buffer): makes them so. Called before the follower's cursor moves past them; a
+   * rejection leaves the cursor where it was (the records are handed over again).
+   */
+  flush?(follower: { tenant: string; name: string }): Promise<void>;
 }
 
 /** How a runner retries; every field has a default. */
@@ -78,6 +110,10 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** How long one delivery may take, in ms; default 10,000. */
   timeoutMs?: number;
+  /** Followers run at once (each one in order); default 8. */
+  concurrency?: number;
+  /** Records one follower hands over in a pass before the others get their turn; default 1,000. */
+  budget?: number;
 }
 
 /** What the runner needs from the handle that owns it. */
@@ -88,8 +124,14 @@ export interface FollowerHost {
   eventsLog(tenant: string): Promise<LogRef | undefined>;
   /** The tenant's key that seals follower secrets. */
   secretKey(tenant: string): Promise<Uint8Array>;
+  /** Where followers may connect. */
+  network: NetworkPolicy;
+  /** Where kinds that write files keep them. */
+  filesDir: string;
   /** Where failures are said (they never reach an append). */
   warn(message: string, details: Record<string, unknown>): void;
+  /** Calls `wake` on every new checkpoint while {@link FollowerRunner.run} runs; returns the undo. */
+  subscribe(wake: () => void): () => void;
 }
 
 /** What one pass did. */
@@ -99,9 +141,18 @@ export interface PassResult {
   skipped: number;
   failed: number;
   deadLettered: number;
+  /** Whether a follower stopped at its budget with records left: the next pass should not wait. */
+  more: boolean;
 }
 
-const DEFAULTS = { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 300_000, timeoutMs: 10_000 };
+const DEFAULTS = {
+  maxAttempts: 8,
+  baseDelayMs: 1000,
+  maxDelayMs: 300_000,
+  timeoutMs: 10_000,
+  concurrency: 8,
+  budget: 1000,
+};
 
 /** A follower's name: a slug, as a tenant's. */
 export const FOLLOWER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -133,19 +184,31 @@ export class FollowerRunner {
   }
 
   /**
-   * One pass over every follower: each hands over what it can until it has caught up with
-   * the latest checkpoint, is waiting to retry, or has just failed.
+   * One pass over every follower, several at once: each hands over what it can until it has
+   * caught up with the latest checkpoint, used its budget, is waiting to retry, or has just
+   * failed. A slow receiver holds back only its own follower.
    */
-  async pass(now = Date.now()): Promise<PassResult> {
-    const result: PassResult = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0 };
+  async pass(): Promise<PassResult> {
+    const result: PassResult = {
+      delivered: 0,
+      skipped: 0,
+      failed: 0,
+      deadLettered: 0,
+      more: false,
+    };
+    const queue: [LogStore, FollowerRow][] = [];
     for (const store of await this.#host.stores()) {
-      for (const row of await store.listFollowers()) {
-        if (this.#stop.signal.aborted) return result;
+      for (const row of await store.listFollowers()) queue.push([store, row]);
+    }
+    const worker = async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        if (this.#stop.signal.aborted) return;
+        const [store, row] = next;
         try {
-          await this.#follow(store, row, now, result);
+          await this.#follow(store, row, result);
         } catch (e) {
-          // One follower that cannot run (options edited by hand, a store error) holds back
-          // only itself.
+          // One follower that cannot run (options edited by hand, a store error, a missing
+          // record) holds back only itself.
           this.#host.warn("genlog: a follower could not run", {
             tenant: row.tenant,
             follower: row.name,
@@ -153,7 +216,8 @@ export class FollowerRunner {
           });
         }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: this.#retry.concurrency }, worker));
     return result;
   }
 
@@ -164,10 +228,11 @@ export class FollowerRunner {
       this.#wake?.();
     };
     signal.addEventListener("abort", stop, { once: true });
+    const unsubscribe = this.#host.subscribe(() => this.wake());
     try {
       while (!signal.aborted) {
         try {
-          await this.pass();
+          if ((await this.pass()).more) this.#woken = true;
         } catch (e) {
           // A store that fails now may answer at the next pass; the appends are not concerned.
           this.#host.warn("genlog: a follower pass failed", { err: e });
@@ -188,6 +253,7 @@ export class FollowerRunner {
       }
     } finally {
       signal.removeEventListener("abort", stop);
+      unsubscribe();
     }
   }
 
@@ -197,12 +263,13 @@ export class FollowerRunner {
     else this.#wake();
   }
 
-  async #follow(store: LogStore, row: FollowerRow, now: number, result: PassResult) {
+  async #follow(store: LogStore, row: FollowerRow, result: PassResult) {
     const kind = this.#kinds.get(row.kind);
     if (kind === undefined || row.disabled !== null) return;
     const ref = await this.#host.eventsLog(row.tenant);
     if (ref === undefined) return;
-    const config = kind.parse(JSON.parse(row.config));
+    const network = this.#host.network;
+    const config = kind.parse(JSON.parse(row.config), network);
     const secret =
       row.secret === null
         ? undefined
@@ -210,8 +277,18 @@ export class FollowerRunner {
     let id = "";
     const hand = async (seq: number, attempt: number): Promise<DeliveryOutcome | "skipped"> => {
       const entry = await store.getEntry(ref.logId, seq);
-      // A body purged before its follower got to it is gone: there is nothing to hand over.
-      if (entry === undefined || entry.canonical === null) return "skipped";
+      if (entry === undefined) {
+        // Below the checkpoint every entry has its row: one missing is damage, not a gap to
+        // step over. The follower stops here; `genlog verify` names what happened.
+        throw new GenlogError(
+          "GENLOG_E_CORRUPT",
+          `entry ${seq} of ${ref.origin} is missing: follower ${row.name} stops there`,
+          { details: { origin: ref.origin, seq } },
+        );
+      }
+      // A body purged (retention) before the follower got to it: only its leaf hash is left,
+      // and there is nothing to hand over.
+      if (entry.canonical === null) return "skipped";
       const record = JSON.parse(entry.canonical) as GenerationRecord;
       id = record.id;
       if (!kind.wants(config, record)) return "skipped";
@@ -229,21 +306,28 @@ export class FollowerRunner {
           canonical: entry.canonical,
           leafHash: Buffer.from(entry.leafHash).toString("hex"),
           attempt,
+          origin: ref.origin,
           signal,
+          network,
+          filesDir: this.#host.filesDir,
         });
       } catch (e) {
         return { ok: false, error: e instanceof Error ? e.message : String(e) };
       }
     };
+    const stopped = (outcome: DeliveryOutcome | "skipped") =>
+      this.#stop.signal.aborted && outcome !== "skipped" && !outcome.ok;
 
     // Dead letters that `followers retry` made due go first, once each.
     for (const letter of await store.listDeadLetters(row.tenant, row.name)) {
       if (!letter.due) continue;
       const outcome = await hand(letter.seq, letter.attempts + 1);
+      // Stopped in the middle: the letter stays due for the next run.
+      if (stopped(outcome)) return;
       const delivered = outcome === "skipped" || outcome.ok;
+      if (delivered) await kind.flush?.(row);
       await store.settleDeadLetter(
-        row.tenant,
-        row.name,
+        row,
         letter.seq,
         delivered ? { delivered: true } : { delivered: false, error: outcome.error },
       );
@@ -251,35 +335,45 @@ export class FollowerRunner {
       else result.failed++;
     }
 
-    if (row.nextAt > now) return;
+    if (row.nextAt > Date.now()) return;
     const { size } = await store.logState(ref.logId);
     // `stored` is where the store has the cursor: every write moves it only from there.
     let stored = row.cursor;
+    let storedAt = Date.now();
     let cursor = row.cursor;
     let attempts = row.attempts;
     const write = async (progress: FollowerProgress, letter?: DeadLetterRow) => {
-      // Another runner moved this follower meanwhile: it goes on from there, not this one.
-      const moved = await store.advanceFollower(row.tenant, row.name, stored, progress, letter);
-      if (moved) stored = progress.cursor;
+      // What the cursor moves past must be durable first.
+      if (progress.cursor > stored) await kind.flush?.(row);
+      // Another runner moved this follower meanwhile, or it was removed: it goes on from
+      // there, not this one.
+      const moved = await store.advanceFollower(row, stored, progress, letter);
+      if (moved) {
+        stored = progress.cursor;
+        storedAt = Date.now();
+      }
       return moved;
     };
     const caughtUp = { attempts: 0, nextAt: 0, lastError: null };
-    while (cursor < size && !this.#stop.signal.aborted) {
+    const end = Math.min(size, row.cursor + this.#retry.budget);
+    while (cursor < end && !this.#stop.signal.aborted) {
       const outcome = await hand(cursor, attempts + 1);
-      // Stopped in the middle of a delivery: not the receiver's failure, nothing recorded.
-      if (this.#stop.signal.aborted && outcome !== "skipped" && !outcome.ok) return;
-      if (outcome === "skipped") {
-        // Records passed over are written in runs, not a transaction each.
-        result.skipped++;
+      // Stopped in the middle of a delivery: not the receiver's failure; what was handed over
+      // before is written below.
+      if (stopped(outcome)) break;
+      if (outcome === "skipped" || outcome.ok) {
+        if (outcome === "skipped") result.skipped++;
+        else result.delivered++;
         cursor++;
         attempts = 0;
-        if (cursor - stored >= SKIP_RUN && !(await write({ cursor, ...caughtUp }))) return;
+        // The cursor is written in runs, not a transaction each.
+        if (cursor - stored >= CURSOR_RUN || Date.now() - storedAt >= CURSOR_MS) {
+          if (!(await write({ cursor, ...caughtUp }))) return;
+        }
         continue;
       }
-      if (outcome.ok) {
-        result.delivered++;
-        if (!(await write({ cursor: cursor + 1, ...caughtUp }))) return;
-      } else if (outcome.gone === true) {
+      if (cursor !== stored && !(await write({ cursor, ...caughtUp }))) return;
+      if (outcome.gone === true) {
         // The receiver said it is gone for good: stop here, at this record, until re-enabled.
         result.failed++;
         await write({
@@ -295,7 +389,9 @@ export class FollowerRunner {
           error: outcome.error,
         });
         return;
-      } else if (attempts + 1 >= this.#retry.maxAttempts) {
+      }
+      if (outcome.unreachable !== true && attempts + 1 >= this.#retry.maxAttempts) {
+        // The receiver answered, and refused this record every time: give it up, go on.
         result.deadLettered++;
         const letter: DeadLetterRow = {
           tenant: row.tenant,
@@ -304,31 +400,34 @@ export class FollowerRunner {
           eventId: id,
           attempts: attempts + 1,
           error: outcome.error,
-          at: new Date(now).toISOString(),
+          at: new Date().toISOString(),
           due: false,
         };
         const progress = { cursor: cursor + 1, attempts: 0, nextAt: 0, lastError: outcome.error };
         if (!(await write(progress, letter))) return;
-      } else {
-        result.failed++;
-        const wait = backoffMs(attempts + 1, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
-        await write({
-          cursor,
-          attempts: attempts + 1,
-          nextAt: now + wait,
-          lastError: outcome.error,
-        });
-        return;
+        cursor = stored;
+        attempts = 0;
+        continue;
       }
-      cursor = stored;
-      attempts = 0;
+      result.failed++;
+      const wait = backoffMs(attempts + 1, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
+      await write({
+        cursor,
+        attempts: attempts + 1,
+        nextAt: Date.now() + wait,
+        lastError: outcome.error,
+      });
+      return;
     }
     if (cursor !== stored) await write({ cursor, ...caughtUp });
+    if (cursor === end && end < size && !this.#stop.signal.aborted) result.more = true;
   }
 }
 
-/** Records passed over by a follower's filters between two writes of its cursor. */
-const SKIP_RUN = 1000;
+/** Records handed over (or passed over by filters) between two writes of a cursor, at most. */
+const CURSOR_RUN = 1000;
+/** The longest a cursor goes unwritten while its follower moves on, in ms. */
+const CURSOR_MS = 1000;
 
 /** Seals a follower's secret for the store: AES-256-GCM under a key of its tenant. */
 export function sealSecret(key: Uint8Array, tenant: string, name: string, secret: string): Buffer {

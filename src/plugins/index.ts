@@ -3,6 +3,8 @@
  * know without configuration.
  */
 import type { FollowerKind } from "../log/followers.js";
+import { FileSink } from "./file-sink.js";
+import { siemFollower } from "./siem.js";
 import { webhookFollower } from "./webhook.js";
 
 export {
@@ -11,5 +13,21 @@ export {
   type WebhookConfig,
   type WebhookPayload,
 } from "./webhook.js";
+export { siemFollower, type SiemConfig } from "./siem.js";
+export { FileSink, FILE_FORMATS, type FileFormat, type FileSinkConfig } from "./file-sink.js";
+export {
+  SIEM_FORMATS,
+  OCSF_VERSION,
+  ECS_VERSION,
+  cloudEvent,
+  ecsDocument,
+  ocsfEvent,
+  type SiemFormat,
+  type SiemSource,
+} from "./siem-formats.js";
 
-export const BUILTIN_FOLLOWERS: readonly FollowerKind[] = [webhookFollower as FollowerKind];
+export const BUILTIN_FOLLOWERS: readonly FollowerKind[] = [
+  webhookFollower as FollowerKind,
+  siemFollower as FollowerKind,
+  new FileSink() as FollowerKind,
+];

@@ -3,23 +3,27 @@
  * Webhooks specification says (https://www.standardwebhooks.com): `webhook-id` (the record's
  * id, the receiver's idempotency key), `webhook-timestamp` (Unix seconds) and
  * `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under the
- * `whsec_` secret). Any 2xx is a delivery; 410 Gone stops the follower; anything else is
- * retried.
+ * `whsec_` secret). Any 2xx is a delivery; 410 Gone stops the follower; any other answer is
+ * retried, then dead-lettered; no answer at all (the endpoint is unreachable) pauses the
+ * follower until it answers, since the record is not at fault.
  */
 import { createHmac } from "node:crypto";
-import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
-import { SLUG_PATTERN } from "../core/event-schema.js";
 import type { Delivery, DeliveryOutcome, FollowerKind } from "../log/followers.js";
+import { checkUrl, deliverByPost } from "./outbound.js";
+import {
+  describeFilter,
+  invalidOption as invalid,
+  optionsObject,
+  parseFilter,
+  passes,
+  type RecordFilter,
+} from "./options.js";
 
 /** A webhook follower's options. */
-export interface WebhookConfig {
-  /** The endpoint (http or https). */
+export interface WebhookConfig extends RecordFilter {
+  /** The endpoint: https, or http where private networks are allowed. */
   url: string;
-  /** Only records of these types (all when absent). */
-  types?: string[];
-  /** Only records of these sectors (all when absent). */
-  sectors?: string[];
 }
 
 /** The body of one delivery. */
@@ -36,7 +40,6 @@ export interface WebhookPayload {
   };
 }
 
-const SLUG = new RegExp(SLUG_PATTERN);
 const SECRET = /^whsec_([A-Za-z0-9+/]{32,88}={0,2})$/;
 
 export const webhookFollower: FollowerKind<WebhookConfig> = {
@@ -46,55 +49,24 @@ export const webhookFollower: FollowerKind<WebhookConfig> = {
     "whsec_ and the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))",
 
   describe(config) {
-    const filters = [
-      config.types === undefined ? "" : ` types ${config.types.join(",")}`,
-      config.sectors === undefined ? "" : ` sectors ${config.sectors.join(",")}`,
-    ].join("");
-    return `POST ${config.url}${filters}`;
+    return `POST ${config.url}${describeFilter(config)}`;
   },
 
-  parse(input) {
-    if (typeof input !== "object" || input === null || Array.isArray(input)) {
-      throw invalid("/config", "expected an object with a url");
-    }
-    const { url, types, sectors, ...rest } = input as Record<string, unknown>;
-    const extra = Object.keys(rest)[0];
-    if (extra !== undefined) throw invalid(`/config/${extra}`, "unknown option");
-    if (typeof url !== "string") throw invalid("/config/url", "expected an http or https URL");
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw invalid("/config/url", "expected an http or https URL");
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw invalid("/config/url", "expected an http or https URL");
-    }
-    if (parsed.username !== "" || parsed.password !== "") {
-      throw invalid("/config/url", "no credentials in the URL: the signature authenticates");
-    }
-    return {
-      url: parsed.href,
-      ...(types !== undefined ? { types: slugs(types, "/config/types") } : {}),
-      ...(sectors !== undefined ? { sectors: slugs(sectors, "/config/sectors") } : {}),
-    };
+  parse(input, network) {
+    const o = optionsObject(input, ["url", "types", "sectors"]);
+    return { url: checkUrl(o.url, "/config/url", network).href, ...parseFilter(o) };
   },
 
   checkSecret(secret) {
     const m = SECRET.exec(secret);
-    const bytes = m === null ? 0 : Buffer.from(m[1]!, "base64").length;
-    if (bytes < 24 || bytes > 64) {
+    const key = m === null ? Buffer.alloc(0) : Buffer.from(m[1]!, "base64");
+    // Canonical base64 only: one secret, one spelling (Buffer.from skips what is not base64).
+    if (key.length < 24 || key.length > 64 || key.toString("base64") !== m![1]) {
       throw invalid("/secret", `expected ${webhookFollower.secretForm!}`);
     }
   },
 
-  wants(config, record) {
-    return (
-      (config.types === undefined || config.types.includes(record.type)) &&
-      (config.sectors === undefined ||
-        (record.sector !== null && config.sectors.includes(record.sector)))
-    );
-  },
+  wants: passes,
 
   async deliver(d: Delivery<WebhookConfig>): Promise<DeliveryOutcome> {
     const payload: WebhookPayload = {
@@ -104,33 +76,15 @@ export const webhookFollower: FollowerKind<WebhookConfig> = {
     };
     const body = JSON.stringify(payload);
     const timestamp = Math.floor(Date.now() / 1000);
-    let res: Response;
-    try {
-      res = await fetch(d.config.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "genlog-webhook",
-          ...signatureHeaders(d.secret!, d.record.id, timestamp, body),
-        },
-        body,
-        redirect: "manual",
-        signal: d.signal,
-      });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      return {
-        ok: false,
-        error: d.signal.aborted
-          ? "no answer before the timeout"
-          : `could not reach the endpoint${cause !== undefined ? ` (${cause})` : ""}`,
-      };
-    }
-    await res.body?.cancel();
-    if (res.status >= 200 && res.status < 300) return { ok: true };
-    if (res.status === 410)
-      return { ok: false, gone: true, error: "the endpoint answered 410 Gone" };
-    return { ok: false, error: `the endpoint answered HTTP ${res.status}` };
+    return deliverByPost(
+      d,
+      {
+        "content-type": "application/json",
+        "user-agent": "genlog-webhook",
+        ...signatureHeaders(d.secret!, d.record.id, timestamp, body),
+      },
+      body,
+    );
   },
 };
 
@@ -148,25 +102,4 @@ export function signatureHeaders(
     "webhook-timestamp": String(timestamp),
     "webhook-signature": `v1,${mac}`,
   };
-}
-
-function slugs(v: unknown, pointer: string): string[] {
-  if (
-    !Array.isArray(v) ||
-    v.length === 0 ||
-    v.length > 64 ||
-    !v.every((s) => typeof s === "string" && SLUG.test(s))
-  ) {
-    throw invalid(
-      pointer,
-      "expected 1 to 64 names (a lower-case letter, then letters, digits, . _ -)",
-    );
-  }
-  return [...new Set(v as string[])];
-}
-
-function invalid(pointer: string, why: string): GenlogError {
-  return new GenlogError("GENLOG_E_INVALID_INPUT", `${pointer}: ${why}`, {
-    details: { pointer, rule: "follower" },
-  });
 }

@@ -206,9 +206,7 @@ export interface AppendBatch {
  * tenant's events log. `cursor` is the seq of the next record to hand over; `attempts` counts
  * the failures on that record, and `nextAt` (epoch ms) is when to try it again.
  */
-export interface FollowerRow {
-  tenant: string;
-  name: string;
+export interface FollowerRow extends FollowerKey {
   kind: string;
   /** The kind's options, as JSON. */
   config: string;
@@ -221,6 +219,17 @@ export interface FollowerRow {
   /** Why the follower stopped (an endpoint that answered 410), or null while it runs. */
   disabled: string | null;
   created: string;
+}
+
+/**
+ * Which follower: its tenant, its name, and the id drawn when it was added (a follower removed
+ * and added again under the same name is another one: a runner still busy with the first must
+ * not move the second).
+ */
+export interface FollowerKey {
+  tenant: string;
+  name: string;
+  id: string;
 }
 
 /** What a follower's delivery changed: written only if its cursor is still `from`. */
@@ -407,13 +416,13 @@ export interface LogStore {
   /** Removes a follower and its dead letters; false when there was none. */
   removeFollower(tenant: string, name: string): Promise<boolean>;
   /**
-   * Moves a follower on, if its cursor is still `from` (another runner may have moved it:
-   * then nothing is written and the answer is false). With `letter`, the record it gives up on
-   * is kept as a dead letter in the same transaction.
+   * Moves a follower on, if it is still the same follower and its cursor is still `from`
+   * (another runner may have moved it, or it was removed: then nothing is written and the
+   * answer is false). With `letter`, the record it gives up on is kept as a dead letter in the
+   * same transaction.
    */
   advanceFollower(
-    tenant: string,
-    name: string,
+    follower: FollowerKey,
     from: number,
     progress: FollowerProgress,
     letter?: DeadLetterRow,
@@ -422,10 +431,12 @@ export interface LogStore {
   listDeadLetters(tenant: string, name: string): Promise<DeadLetterRow[]>;
   /** Marks every dead letter of a follower due again; returns how many. */
   retryDeadLetters(tenant: string, name: string): Promise<number>;
-  /** A dead letter handed over again: removed when `delivered`, else kept (not due) with its error. */
+  /**
+   * A dead letter handed over again: removed when `delivered`, else kept (not due) with its
+   * error. Nothing is written if the follower is not that one any more.
+   */
   settleDeadLetter(
-    tenant: string,
-    name: string,
+    follower: FollowerKey,
     seq: number,
     outcome: { delivered: true } | { delivered: false; error: string },
   ): Promise<void>;

@@ -458,6 +458,7 @@ for (const driver of DRIVERS) {
       const row = {
         tenant: "a",
         name: "w",
+        id: "f1",
         kind: "webhook",
         config: '{"url":"http://x/"}',
         secret: new Uint8Array([1, 2, 3]),
@@ -481,10 +482,10 @@ for (const driver of DRIVERS) {
       );
       // A failure: same cursor, one more attempt, a time to retry.
       const failed = { cursor: 5, attempts: 1, nextAt: 1234, lastError: "HTTP 500" };
-      assert.equal(await store.advanceFollower("a", "w", 5, failed), true);
+      assert.equal(await store.advanceFollower(row, 5, failed), true);
       // A runner that still believes the cursor is 4 moves nothing.
       assert.equal(
-        await store.advanceFollower("a", "w", 4, { ...failed, cursor: 9, attempts: 0 }),
+        await store.advanceFollower(row, 4, { ...failed, cursor: 9, attempts: 0 }),
         false,
       );
       const letter = {
@@ -498,27 +499,38 @@ for (const driver of DRIVERS) {
         due: false,
       };
       const next = { cursor: 6, attempts: 0, nextAt: 0, lastError: "HTTP 500" };
-      assert.equal(await store.advanceFollower("a", "w", 5, next, letter), true);
+      assert.equal(await store.advanceFollower(row, 5, next, letter), true);
       // A second runner with the old cursor writes neither the move nor a letter.
-      assert.equal(await store.advanceFollower("a", "w", 5, next, { ...letter, seq: 99 }), false);
+      assert.equal(await store.advanceFollower(row, 5, next, { ...letter, seq: 99 }), false);
       const other = reopen();
       assert.deepEqual(await other.listFollowers("a"), [{ ...row, ...next }]);
       assert.deepEqual(await other.listDeadLetters("a", "w"), [letter]);
       assert.equal(await other.retryDeadLetters("a", "w"), 1);
-      await other.settleDeadLetter("a", "w", 5, { delivered: false, error: "HTTP 502" });
+      await other.settleDeadLetter(row, 5, { delivered: false, error: "HTTP 502" });
       assert.deepEqual(await other.listDeadLetters("a", "w"), [
         { ...letter, attempts: 3, error: "HTTP 502" },
       ]);
-      await other.settleDeadLetter("a", "w", 5, { delivered: true });
+      await other.settleDeadLetter(row, 5, { delivered: true });
       assert.deepEqual(await other.listDeadLetters("a", "w"), []);
       // Disabled by a 410, re-enabled by retry; an absent `disabled` keeps the state.
-      await other.advanceFollower("a", "w", 6, { ...next, disabled: "410 Gone" });
-      await other.advanceFollower("a", "w", 6, next);
+      await other.advanceFollower(row, 6, { ...next, disabled: "410 Gone" });
+      await other.advanceFollower(row, 6, next);
       assert.equal((await other.listFollowers("a"))[0]!.disabled, "410 Gone");
-      await other.advanceFollower("a", "w", 6, { ...next, disabled: null });
+      await other.advanceFollower(row, 6, { ...next, disabled: null });
       assert.equal((await other.listFollowers("a"))[0]!.disabled, null);
+      // Removed and added again under its name: another follower, that a runner still busy
+      // with the first (same name, same cursor) moves nowhere, and whose letters it settles not.
+      assert.equal(await other.retryDeadLetters("a", "w"), 0);
       assert.equal(await other.removeFollower("a", "w"), true);
       assert.equal(await other.removeFollower("a", "w"), false);
+      const again = { ...row, id: "f2", cursor: 6 };
+      await other.insertFollower(again);
+      assert.equal(await other.advanceFollower(row, 6, { ...next, cursor: 7 }), false);
+      await other.advanceFollower(again, 6, next, { ...letter, seq: 6 });
+      await other.settleDeadLetter(row, 6, { delivered: true });
+      assert.equal((await other.listDeadLetters("a", "w")).length, 1);
+      assert.deepEqual(await other.listFollowers("a"), [{ ...again, ...next }]);
+      assert.equal(await other.removeFollower("a", "w"), true);
       assert.deepEqual(await other.listFollowers("a"), []);
       await other.close();
       await store.close();

@@ -1,8 +1,9 @@
 /**
  * Followers from the command line, with a process killed in the middle of a delivery: the
  * receiver sends SIGKILL to `genlog followers run` while it holds the 40th request unanswered.
- * Runs of `followers run --once` then finish the job: every record arrives, in log order, the
- * one in flight at the kill at most twice (delivery is at least once), nothing skipped; every
+ * Runs of `followers run --once` then finish the job: every record arrives, in log order, those
+ * handed over since the cursor was last written twice (delivery is at least once), nothing
+ * skipped; every
  * request verifies with the Standard Webhooks reference library.
  */
 import { test } from "node:test";
@@ -17,6 +18,8 @@ import { tempDir } from "../helpers/temp-dir.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 const KILL_AT = 40;
+/** The receivers here listen on the loopback, which the operator must allow. */
+const LOCAL = { GENLOG_FOLLOWERS_ALLOW_PRIVATE: "true" };
 const N = 120;
 
 test("a follower killed mid-delivery resumes from its durable cursor: nothing lost, nothing skipped", async (t) => {
@@ -51,14 +54,14 @@ test("a follower killed mid-delivery resumes from its durable cursor: nothing lo
     server.close();
   });
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/in`;
-  const env = { env: { GENLOG_DATA_DIR: dir, GENLOG_WEBHOOK_SECRET: SECRET } };
+  const env = { env: { GENLOG_DATA_DIR: dir, GENLOG_WEBHOOK_SECRET: SECRET, ...LOCAL } };
 
   const added = await runCli(["followers", "add", "webhook", "--url", url, "--from-start"], env);
   assert.equal(added.code, 0, added.stderr);
   assert.match(added.stderr, /added follower webhook of tenant default/);
 
   const child = spawn(process.execPath, [CLI_PATH, "followers", "run"], {
-    env: { ...childEnv(), GENLOG_DATA_DIR: dir },
+    env: { ...childEnv(), GENLOG_DATA_DIR: dir, ...LOCAL },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
@@ -82,17 +85,19 @@ test("a follower killed mid-delivery resumes from its durable cursor: nothing lo
     /^webhook {2}webhook {2}POST http:\/\/127\.0\.0\.1:\d+\/in {2}next record 120: caught up$/m,
   );
 
-  // Every record, in log order; only the one unanswered at the kill came twice.
+  // Every record, in log order. After the kill the follower went on from its durable cursor,
+  // written at most a second apart: what came twice is a run of records just before the kill,
+  // handed over again in order, and nothing after it was skipped.
   const firsts = received.filter((id, i) => received.indexOf(id) === i);
   assert.deepEqual(firsts, ids);
-  assert.ok(received.length <= N + 1, `${received.length} deliveries`);
-  const twice = received.filter((id, i) => received.indexOf(id) !== i);
-  assert.ok(twice.length === 0 || (twice.length === 1 && twice[0] === ids[KILL_AT - 1]));
+  const resumedAt = ids.indexOf(received[KILL_AT]!);
+  assert.ok(resumedAt >= 0 && resumedAt <= KILL_AT - 1, `resumed at ${resumedAt}`);
+  assert.deepEqual(received.slice(KILL_AT), ids.slice(resumedAt));
 });
 
 test("genlog serve runs the followers: an event appended over HTTP reaches the webhook", async (t) => {
   const dir = tempDir();
-  const env = { env: { GENLOG_DATA_DIR: dir, GENLOG_WEBHOOK_SECRET: SECRET } };
+  const env = { env: { GENLOG_DATA_DIR: dir, GENLOG_WEBHOOK_SECRET: SECRET, ...LOCAL } };
   assert.equal((await runCli(["init"], env)).code, 0);
   let arrived: (id: string) => void = () => {};
   const got = new Promise<string>((resolve) => (arrived = resolve));
@@ -120,7 +125,7 @@ test("genlog serve runs the followers: an event appended over HTTP reaches the w
   ).token;
 
   const serve = spawn(process.execPath, [CLI_PATH, "serve", "--port", "0", "--json"], {
-    env: { ...childEnv(), GENLOG_DATA_DIR: dir },
+    env: { ...childEnv(), GENLOG_DATA_DIR: dir, ...LOCAL },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise((resolve) => serve.once("exit", resolve));

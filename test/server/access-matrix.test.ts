@@ -94,7 +94,8 @@ const ROUTES: Route[] = [
       config: { url: "http://127.0.0.1:9/hook" },
       secret: `whsec_${Buffer.alloc(32, 7).toString("base64")}`,
     }),
-    allowed: ADMINS,
+    // Sends every record out: administering and reading both, so superadmin only.
+    allowed: ["superadmin"],
   },
   // An unknown follower: allowed principals get 404, the others 403 before any lookup.
   { method: "POST", path: "/followers/none/retry", allowed: ADMINS },

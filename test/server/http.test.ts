@@ -336,11 +336,23 @@ test("a key rotated by another process: the append that finds it is 503 with Ret
   assert.equal((await s.log.verify({ tenant: "acme" })).ok, true);
 });
 
-test("followers over HTTP: an admin adds, lists, retries, skips and removes; the secret is never answered", async () => {
+test("followers over HTTP: a superadmin adds, an admin lists, retries, skips and removes; the secret is never answered", async () => {
   const s = await startServer({ rateLimit: false });
   const admin = new GenlogClient({ url: s.url, token: s.tokens.admin });
+  const root = new GenlogClient({ url: s.url, token: s.tokens.superadmin });
   const secret = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
-  const added = await admin.addFollower("acme", {
+  // An admin reads no record, so it may not send them all somewhere either.
+  await rejectsWith(
+    admin.addFollower("acme", {
+      name: "x",
+      kind: "webhook",
+      config: { url: "https://x/" },
+      secret,
+    }),
+    "GENLOG_E_FORBIDDEN",
+    403,
+  );
+  const added = await root.addFollower("acme", {
     name: "hook",
     kind: "webhook",
     // Nothing listens on port 9: the runner below fails and retries.
@@ -358,7 +370,7 @@ test("followers over HTTP: an admin adds, lists, retries, skips and removes; the
   );
   assert.ok(!JSON.stringify(listed).includes(secret.slice(6)), "no secret in the answer");
   await rejectsWith(
-    admin.addFollower("acme", {
+    root.addFollower("acme", {
       name: "hook",
       kind: "webhook",
       config: { url: "http://x/" },
@@ -368,7 +380,7 @@ test("followers over HTTP: an admin adds, lists, retries, skips and removes; the
     409,
   );
   await rejectsWith(
-    admin.addFollower("acme", {
+    root.addFollower("acme", {
       name: "bad",
       kind: "webhook",
       config: { url: "ftp://x/" },
@@ -390,13 +402,29 @@ test("followers over HTTP: an admin adds, lists, retries, skips and removes; the
   await admin.removeFollower("acme", "hook");
   assert.deepEqual(await admin.followers("acme"), []);
   await rejectsWith(admin.removeFollower("acme", "hook"), "GENLOG_E_NOT_FOUND", 404);
-  // Each call is in the tenant's access log, under the admin's token.
-  const ops = (
+  // Each call is in the tenant's access log, the admin's denied add too; an allowed add names
+  // where the records will go.
+  const access = (
     await s.log.as({ ...s.log.context, purpose: "check" }).accessLog({
       tenant: "acme",
       limit: 1000,
     })
-  ).records.map((r) => r.meta["operation"]);
+  ).records;
+  const ops = access.map((r) => r.meta["operation"]);
+  const adds = access.filter((r) => r.meta["operation"] === "addFollower");
+  assert.deepEqual(
+    adds.map((r) => [
+      r.meta["decision"],
+      r.meta["error"] ?? null,
+      (r.meta["target"] as { destination?: string } | undefined)?.destination ?? null,
+    ]),
+    [
+      ["deny", null, null],
+      ["allow", null, "http://127.0.0.1:9/hook"],
+      ["allow", "GENLOG_E_EXISTS", "http://x/"],
+      ["allow", "GENLOG_E_INVALID_INPUT", "ftp://x/"],
+    ],
+  );
   for (const op of [
     "addFollower",
     "followers",

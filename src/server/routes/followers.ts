@@ -16,14 +16,16 @@ const FollowerParams = Type.Object(
 const FollowerBody = Type.Object(
   {
     name: Type.String({ pattern: NAME, description: "Unique in the tenant." }),
-    kind: Type.String({ maxLength: 64, description: "`webhook`." }),
+    kind: Type.String({ maxLength: 64, description: "`webhook`, `siem` or `file-sink`." }),
     config: Type.Unknown({
-      description: "The kind's options; a webhook's `{url, types?, sectors?}`.",
+      description:
+        "The kind's options: a webhook's `{url, types?, sectors?}`; a siem's `{url, format?, types?, sectors?}`; a file-sink's `{format?, maxBytes?, maxAgeSeconds?, keep?, types?, sectors?}`.",
     }),
     secret: Type.Optional(
       Type.String({
-        maxLength: 200,
-        description: "A webhook's `whsec_…` secret, stored sealed; never shown again.",
+        maxLength: 4096,
+        description:
+          "A webhook's `whsec_…` secret, or a siem's bearer token; stored sealed, never shown again.",
       }),
     ),
     fromStart: Type.Optional(
@@ -56,13 +58,13 @@ export const followerRoutes: FastifyPluginAsync = async (app) => {
   app.post(
     "/tenants/:tenant/followers",
     {
-      config: { permission: "tenant.admin", operation: "addFollower" },
+      config: { permission: "followers.add", operation: "addFollower" },
       schema: {
         ...described(
           "followers",
-          "tenant.admin",
+          "followers.add",
           "Add a follower",
-          "From the next committed record on (every record with `fromStart`), the server hands each record of the tenant's events log to the follower, in order: a webhook POSTs it signed as Standard Webhooks says. 201 with the follower; 409 when the name is taken.",
+          "From the next committed record on (every record with `fromStart`), the server hands each record of the tenant's events log to the follower, in order: a webhook POSTs it signed as Standard Webhooks says. A follower sends every record out, so adding one takes `followers.add` (superadmin). The URL must be https, to a public address, unless the operator allows private networks. 201 with the follower; 409 when the name is taken.",
         ),
         params: TenantParams,
         body: FollowerBody,

@@ -316,6 +316,15 @@ CREATE TABLE dead_letters (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 10,
+    description:
+      "followers: an id drawn when a follower is added, so that one removed and added again under its name is another follower to a runner still busy with the first",
+    sql: `
+ALTER TABLE followers ADD COLUMN id TEXT NOT NULL DEFAULT '';
+UPDATE followers SET id = lower(hex(randomblob(16)));
+`,
+  },
 ];
 
 /**

@@ -28,6 +28,7 @@ import {
   type SubjectRow,
   type HoldRow,
   type TokenRow,
+  type FollowerKey,
   type FollowerRow,
   type FollowerProgress,
   type DeadLetterRow,
@@ -615,8 +616,8 @@ export class SqliteStore implements LogStore {
     this.#do(`adding follower ${row.name} of tenant ${row.tenant}`, () => {
       const r = this.#db
         .prepare(
-          `INSERT INTO followers (tenant, name, kind, config, secret, cursor, attempts, next_at, last_error, disabled, created)
-           VALUES (@tenant, @name, @kind, @config, @secret, @cursor, @attempts, @nextAt, @lastError, @disabled, @created)
+          `INSERT INTO followers (tenant, name, kind, config, secret, cursor, attempts, next_at, last_error, disabled, created, id)
+           VALUES (@tenant, @name, @kind, @config, @secret, @cursor, @attempts, @nextAt, @lastError, @disabled, @created, @id)
            ON CONFLICT DO NOTHING`,
         )
         .run({ ...row, secret: row.secret === null ? null : Buffer.from(row.secret) });
@@ -657,8 +658,7 @@ export class SqliteStore implements LogStore {
   }
 
   async advanceFollower(
-    tenant: string,
-    name: string,
+    { tenant, name, id }: FollowerKey,
     from: number,
     progress: FollowerProgress,
     letter?: DeadLetterRow,
@@ -671,11 +671,12 @@ export class SqliteStore implements LogStore {
             .prepare(
               `UPDATE followers SET cursor = @cursor, attempts = @attempts, next_at = @nextAt,
                  last_error = @lastError, disabled = CASE WHEN @keep THEN disabled ELSE @disabled END
-               WHERE tenant = @tenant AND name = @name AND cursor = @from`,
+               WHERE tenant = @tenant AND name = @name AND id = @id AND cursor = @from`,
             )
             .run({
               tenant,
               name,
+              id,
               from,
               cursor: progress.cursor,
               attempts: progress.attempts,
@@ -719,22 +720,27 @@ export class SqliteStore implements LogStore {
   }
 
   async settleDeadLetter(
-    tenant: string,
-    name: string,
+    { tenant, name, id }: FollowerKey,
     seq: number,
     outcome: { delivered: true } | { delivered: false; error: string },
   ): Promise<void> {
     this.#do(`settling a dead letter of follower ${name}`, () => {
+      const same =
+        "EXISTS (SELECT 1 FROM followers WHERE tenant = @tenant AND name = @name AND id = @id)";
+      const key = { tenant, name, id, seq };
       if (outcome.delivered) {
         this.#db
-          .prepare("DELETE FROM dead_letters WHERE tenant = ? AND name = ? AND seq = ?")
-          .run(tenant, name, seq);
+          .prepare(
+            `DELETE FROM dead_letters WHERE tenant = @tenant AND name = @name AND seq = @seq AND ${same}`,
+          )
+          .run(key);
       } else {
         this.#db
           .prepare(
-            "UPDATE dead_letters SET due = 0, attempts = attempts + 1, error = ? WHERE tenant = ? AND name = ? AND seq = ?",
+            `UPDATE dead_letters SET due = 0, attempts = attempts + 1, error = @error
+             WHERE tenant = @tenant AND name = @name AND seq = @seq AND ${same}`,
           )
-          .run(outcome.error, tenant, name, seq);
+          .run({ ...key, error: outcome.error });
       }
     });
   }
@@ -1315,7 +1321,7 @@ function asText(v: unknown): string {
 
 /** A row of `tokens` as the contract describes it. */
 const FOLLOWER_COLUMNS =
-  "tenant, name, kind, config, secret, cursor, attempts, next_at AS nextAt, last_error AS lastError, disabled, created";
+  "tenant, name, id, kind, config, secret, cursor, attempts, next_at AS nextAt, last_error AS lastError, disabled, created";
 
 function followerRow(r: unknown): FollowerRow {
   const row = r as FollowerRow & { secret: Buffer | null };
