@@ -11,7 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { EcsFlat, EcsVersion } from "@elastic/ecs";
@@ -20,6 +20,8 @@ import canonicalize from "canonicalize";
 import { openLog, isGenlogError, type Genlog, type PassResult } from "../src/index.js";
 import type { GenerationRecord } from "../src/core/record.js";
 import { ECS_VERSION, ecsDocument, ocsfEvent } from "../src/plugins/siem-formats.js";
+import { FileSink } from "../src/plugins/file-sink.js";
+import { rawDatabase } from "./helpers/raw-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const LOCAL = { followerNetwork: { allowPrivate: true } };
@@ -310,7 +312,10 @@ test("a file sink writes NDJSON, rotates it gzipped by size, and keeps the newes
     lines.map((l) => l.seq),
     Array.from({ length: 60 - first }, (_, i) => first + i),
   );
-  assert.equal(rotated[0], `${String(first).padStart(12, "0")}.ndjson.gz`);
+  assert.match(
+    rotated[0]!,
+    new RegExp(`^${String(first).padStart(12, "0")}-\\d{8}T\\d{9}Z\\.ndjson\\.gz$`),
+  );
   for (const l of lines) assert.deepEqual(l.record, records[l.seq]);
 
   // ECS in CloudEvents, one per line, every record.
@@ -338,9 +343,42 @@ test("a file sink rotates a file that has grown old when the next record comes",
   await new Promise((r) => setTimeout(r, 1100));
   await appendVaried(log, 1);
   await drain(log);
-  assert.deepEqual(readdirSync(dir).sort(), ["000000000000.ndjson.gz", "current.ndjson"]);
+  const names = readdirSync(dir).sort();
+  assert.equal(names.length, 2);
+  assert.match(names[0]!, /^000000000000-\d{8}T\d{9}Z\.ndjson\.gz$/);
+  assert.equal(names[1], "current.ndjson");
   assert.deepEqual(
     sinkLines(dir).map((l) => (JSON.parse(l) as { seq: number }).seq),
     [0, 1, 2],
+  );
+});
+
+test("after a crash, a file sink cuts the lines past its durable cursor and a torn line, then writes them once", async (t) => {
+  const data = tempDir();
+  let log = await openLog({ dataDir: data });
+  await log.addFollower({ name: "arch", kind: "file-sink", config: {} });
+  await appendVaried(log, 10);
+  await drain(log);
+  await log.close();
+  // The process wrote lines 0 to 9 and died before its cursor moved past 5, in the middle of
+  // another line.
+  const db = rawDatabase(join(data, "genlog.db"));
+  db.prepare("UPDATE followers SET cursor = 5").run();
+  db.close();
+  const current = join(data, "followers", "default", "arch", "current.ndjson");
+  appendFileSync(current, '{"tenant":"default","seq":10,"leafH');
+
+  // A new process: a sink that has not seen this directory yet.
+  log = await openLog({ dataDir: data, followerKinds: [new FileSink()] });
+  t.after(() => log.close());
+  await appendVaried(log, 2);
+  await drain(log);
+  const seqs = readFileSync(current, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { seq: number }).seq);
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: 12 }, (_, i) => i),
   );
 });

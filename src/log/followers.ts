@@ -60,6 +60,12 @@ export interface Delivery<C> {
   leafHash: string;
   /** 1 for the first try of this record, then 2, 3… */
   attempt: number;
+  /**
+   * The follower's durable cursor when this pass began: what a crash would resume from. A kind
+   * that finds its own output past it (written, then the process died before the cursor
+   * moved) may drop that output, which is about to be handed over again.
+   */
+  cursor: number;
   /** The tenant's events log (`<instance>/<tenant>/events`). */
   origin: string;
   /** Aborted past the delivery timeout, or when the runner stops. */
@@ -307,6 +313,7 @@ export class FollowerRunner {
           leafHash: Buffer.from(entry.leafHash).toString("hex"),
           attempt,
           origin: ref.origin,
+          cursor: row.cursor,
           signal,
           network,
           filesDir: this.#host.filesDir,

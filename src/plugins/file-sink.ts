@@ -3,11 +3,14 @@
  * agent (Filebeat, Vector, Fluent Bit, a Splunk forwarder) or an archive to pick up. Files live
  * in `<followers directory>/<tenant>/<name>/`: `current.ndjson` is being written; it is rotated
  * when it reaches `maxBytes`, or when a record arrives after it is `maxAgeSeconds` old, into
- * `<seq of its first line, 12 digits>.ndjson.gz`, and only the newest `keep` of those stay.
+ * `<seq of its first line, 12 digits>-<UTC time of the rotation>.ndjson.gz` (names sort in
+ * the order of the records), and only the newest `keep` of those stay.
  *
  * Lines are made durable (fdatasync) before the follower's cursor moves past them: the runner
- * calls {@link FollowerKind.flush} before writing the cursor. A crash in between writes those
- * lines again on restart (at least once; each line carries its seq and record id).
+ * calls {@link FollowerKind.flush} before writing the cursor. After a crash, the lines at the
+ * end of `current.ndjson` past the durable cursor are cut off before the records are written
+ * again, so a line appears once; only a rotation cut short between the file's rename and the
+ * next cursor write can leave a record in two files (each line carries its seq and id).
  *
  * Hand-written rather than a rotating-stream library: those write asynchronously and cannot
  * say when a line is on disk, which is what the cursor needs to know.
@@ -46,7 +49,7 @@ export interface FileSinkConfig extends RecordFilter {
 }
 
 const CURRENT = "current.ndjson";
-const ROTATED = /^(\d{12})(?:-(\d+))?\.ndjson\.gz$/;
+const ROTATED = /^\d{12}-\d{8}T\d{9}Z\.ndjson\.gz$/;
 
 /** The file being written for one follower. */
 interface Open {
@@ -63,6 +66,8 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
   readonly kind = "file-sink";
   readonly secret = "none";
   readonly #open = new Map<string, Promise<Open>>();
+  /** Followers whose file this process has checked against their cursor already. */
+  readonly #checked = new Set<string>();
 
   describe(config: FileSinkConfig): string {
     return `NDJSON files (${config.format}, rotated at ${config.maxBytes} bytes or ${config.maxAgeSeconds} s, keep ${config.keep})${describeFilter(config)}`;
@@ -150,9 +155,13 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
     const k = key(d);
     let p = this.#open.get(k);
     if (p === undefined) {
-      p = openCurrent(dir);
+      p = openCurrent(dir, this.#checked.has(k) ? undefined : d.cursor);
+      this.#checked.add(k);
       this.#open.set(k, p);
-      p.catch(() => this.#open.delete(k));
+      p.catch(() => {
+        this.#open.delete(k);
+        this.#checked.delete(k);
+      });
     }
     return p;
   }
@@ -170,47 +179,95 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
     this.#open.delete(key(d));
     const names = new Set(await readdir(dir));
     const base = String(file.firstSeq ?? 0).padStart(12, "0");
-    let name = `${base}.ndjson.gz`;
-    // The same first seq twice: lines written again after a crash. Keep both.
-    for (let n = 2; names.has(name); n++) name = `${base}-${n}.ndjson.gz`;
+    let name: string;
+    // Unique, and in order: two rotations in one millisecond take the next one's name.
+    for (let t = Date.now(); names.has((name = `${base}-${stamp(t)}.ndjson.gz`)); t++);
     const tmp = join(dir, `${name}.tmp`);
     await pipeline(createReadStream(join(dir, CURRENT)), createGzip(), createWriteStream(tmp));
     await syncFile(tmp);
     await rename(tmp, join(dir, name));
     await rm(join(dir, CURRENT));
     await syncFile(dir);
-    const rotated = [...names, name].filter((n) => ROTATED.test(n)).sort(byRotation);
+    const rotated = [...names, name].filter((n) => ROTATED.test(n)).sort();
     for (const old of rotated.slice(0, Math.max(0, rotated.length - d.config.keep))) {
       await rm(join(dir, old), { force: true });
     }
   }
 }
 
-/** Opens (creates) a follower's current file, learning its size, age and first seq. */
-async function openCurrent(dir: string): Promise<Open> {
+/**
+ * Opens (creates) a follower's current file, learning its size, age and first seq. The first
+ * time in a process (`cursor` given), lines at its end for records at or past the durable
+ * cursor were written before a crash that kept the cursor from moving: they are cut off, since
+ * the runner is about to hand those records over again, and so is a line cut short.
+ */
+async function openCurrent(dir: string, cursor: number | undefined): Promise<Open> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // A rotation cut short by a crash leaves a .tmp: current.ndjson still holds its lines.
-  for (const n of await readdir(dir)) {
-    if (n.endsWith(".ndjson.gz.tmp")) await rm(join(dir, n), { force: true });
-  }
   const path = join(dir, CURRENT);
   const fh = await open(path, "a", 0o600);
-  const st = await stat(path);
-  let firstSeq: number | undefined;
-  if (st.size > 0) {
-    // The first line's seq names the file when it is rotated; a record's line is well under
-    // the 4 MiB read here.
-    const head = Buffer.alloc(Math.min(st.size, 4 * 2 ** 20));
-    const reader = await open(path, "r");
-    try {
-      await reader.read(head, 0, head.length, 0);
-    } finally {
-      await reader.close();
+  let size = (await stat(path)).size;
+  if (cursor !== undefined) {
+    // A rotation cut short by a crash leaves a .tmp: current.ndjson still holds its lines.
+    for (const n of await readdir(dir)) {
+      if (n.endsWith(".ndjson.gz.tmp")) await rm(join(dir, n), { force: true });
     }
+    const kept = await keptBytes(path, size, cursor);
+    if (kept !== size) {
+      size = kept;
+      await fh.truncate(size);
+      await fh.datasync();
+    }
+  }
+  let firstSeq: number | undefined;
+  if (size > 0) {
+    const head = await readRange(path, 0, Math.min(size, TAIL));
     firstSeq = seqOf(head.toString("utf8").split("\n", 1)[0]!);
   }
+  const st = await stat(path);
   const since = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
-  return { fh, size: st.size, since, firstSeq };
+  return { fh, size, since, firstSeq };
+}
+
+/** How much of a file to read at once when looking at its first or last lines. */
+const TAIL = 8 * 2 ** 20;
+
+/**
+ * The length of `path` without its trailing lines for records at or past `cursor` (and a
+ * last line with no newline). Reads the end of the file, or all of it when the lines to drop
+ * reach past that (lines past the cursor are a second's worth at most).
+ */
+async function keptBytes(path: string, size: number, cursor: number): Promise<number> {
+  for (const start of [Math.max(0, size - TAIL), 0]) {
+    const text = (await readRange(path, start, size - start)).toString("utf8");
+    const lines = text.split("\n");
+    // The first piece may be the end of a line that starts before `start`.
+    const whole = start === 0 ? 0 : 1;
+    let keep = lines.length - 1; // the last piece has no newline: cut short, or empty
+    while (keep > whole && (seqOf(lines[keep - 1]!) ?? cursor) >= cursor) keep--;
+    if (keep > whole || start === 0) {
+      return (
+        start +
+        Buffer.byteLength(
+          lines
+            .slice(0, keep)
+            .map((l) => `${l}\n`)
+            .join(""),
+        )
+      );
+    }
+  }
+  return size;
+}
+
+async function readRange(path: string, start: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const fh = await open(path, "r");
+  try {
+    await fh.read(buf, 0, length, start);
+  } finally {
+    await fh.close();
+  }
+  return buf;
 }
 
 /** The seq a line carries, whatever its format (undefined for a line cut short). */
@@ -233,11 +290,9 @@ async function syncFile(path: string): Promise<void> {
   }
 }
 
-/** Rotated files oldest first: by first seq, then by the suffix of a repeat. */
-function byRotation(a: string, b: string): number {
-  const [, sa, na] = ROTATED.exec(a)!;
-  const [, sb, nb] = ROTATED.exec(b)!;
-  return sa!.localeCompare(sb!) || Number(na ?? 1) - Number(nb ?? 1);
+/** 20261205T090312123Z: UTC to the millisecond, sorting as time does. */
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:.]/g, "");
 }
 
 function key(f: { tenant: string; name: string }): string {

@@ -11,6 +11,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { Webhook } from "standardwebhooks";
 import { openLog } from "../../src/index.js";
 import { CLI_PATH, childEnv, runCli } from "../helpers/run-cli.js";
@@ -145,4 +148,81 @@ test("genlog serve runs the followers: an event appended over HTTP reaches the w
   assert.equal(res.status, 201);
   const record = (await res.json()) as { id: string };
   assert.equal(await got, record.id);
+});
+
+test("a file sink killed while it writes loses no line: lines after its cursor come again, once", async (t) => {
+  const dir = tempDir();
+  const N = 3000;
+  const log = await openLog({ dataDir: dir });
+  await log.appendBatch(Array.from({ length: N }, (_, i) => ({ type: "backend", meta: { i } })));
+  await log.close();
+  const env = { env: { GENLOG_DATA_DIR: dir } };
+  const added = await runCli(
+    [
+      "followers",
+      "add",
+      "file-sink",
+      "--name",
+      "soc",
+      "--format",
+      "ecs",
+      "--max-bytes",
+      "65536",
+      "--keep",
+      "1000",
+      "--from-start",
+    ],
+    env,
+  );
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stderr, /added follower soc of tenant default: NDJSON files \(ecs/);
+  const sink = join(dir, "followers", "default", "soc");
+
+  const child = spawn(process.execPath, [CLI_PATH, "followers", "run"], {
+    env: { ...childEnv(), GENLOG_DATA_DIR: dir },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  t.after(() => child.kill("SIGKILL"));
+  // Killed once it has rotated a file and is still writing.
+  for (;;) {
+    const names = existsSync(sink) ? readdirSync(sink) : [];
+    if (names.some((n) => n.endsWith(".gz"))) break;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  child.kill("SIGKILL");
+  await exited;
+  const once = await runCli(["followers", "run", "--once"], env);
+  assert.equal(once.code, 0, once.stderr);
+
+  const names = readdirSync(sink).sort();
+  const lines: string[] = [];
+  for (const n of names.filter((x) => x.endsWith(".ndjson.gz"))) {
+    lines.push(
+      ...gunzipSync(readFileSync(join(sink, n)))
+        .toString("utf8")
+        .split("\n"),
+    );
+  }
+  lines.push(...readFileSync(join(sink, "current.ndjson"), "utf8").split("\n"));
+  const seqs = lines.filter(Boolean).map((l) => (JSON.parse(l) as { genlogseq: number }).genlogseq);
+  // Names sort in the order of the records. Lines written past the durable cursor were cut
+  // off before being written again: one run from 0 to the end, unless the kill fell between a
+  // rotation and the next cursor write (then one restart, nothing skipped).
+  const restart = seqs.findIndex((s, i) => i > 0 && s !== seqs[i - 1]! + 1);
+  const before = restart < 0 ? seqs : seqs.slice(0, restart);
+  const after = restart < 0 ? [] : seqs.slice(restart);
+  assert.deepEqual(
+    before,
+    Array.from({ length: before.length }, (_, i) => i),
+  );
+  if (after.length > 0) {
+    assert.ok(after[0]! <= before.length, "nothing skipped at the restart");
+    assert.deepEqual(
+      after,
+      Array.from({ length: N - after[0]! }, (_, i) => after[0]! + i),
+    );
+  } else {
+    assert.equal(before.length, N);
+  }
 });
