@@ -12,7 +12,7 @@ import { BUILTIN_FOLLOWERS } from "./plugins/index.js";
 
 /**
  * Opens (and by default creates) a genlog data directory, with the built-in kinds of follower
- * (`webhook`) unless `followerKinds` says otherwise. See the options and errors of
+ * (`webhook`, `siem`, `file-sink`) unless `followerKinds` says otherwise. See the options and errors of
  * {@link OpenLogOptions}.
  *
  * @example
@@ -57,13 +57,28 @@ export {
   type DeliveryOutcome,
   type RetryOptions,
   type PassResult,
+  type NetworkPolicy,
 } from "./log/followers.js";
 export {
   BUILTIN_FOLLOWERS,
   webhookFollower,
   signatureHeaders,
+  siemFollower,
+  FileSink,
+  FILE_FORMATS,
+  SIEM_FORMATS,
+  OCSF_VERSION,
+  ECS_VERSION,
+  cloudEvent,
+  ecsDocument,
+  ocsfEvent,
   type WebhookConfig,
   type WebhookPayload,
+  type SiemConfig,
+  type FileSinkConfig,
+  type FileFormat,
+  type SiemFormat,
+  type SiemSource,
 } from "./plugins/index.js";
 export { localContext } from "./genlog.js";
 export {
