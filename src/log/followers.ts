@@ -19,6 +19,8 @@ import type {
   FollowerRow,
   LogRef,
   LogStore,
+  PurgedEntry,
+  StoredEntry,
 } from "../store/log-store.js";
 
 /** Where followers may connect: the operator's choice, not a tenant admin's. */
@@ -281,20 +283,13 @@ export class FollowerRunner {
         ? undefined
         : openSecret(await this.#host.secretKey(row.tenant), row.tenant, row.name, row.secret);
     let id = "";
-    const hand = async (seq: number, attempt: number): Promise<DeliveryOutcome | "skipped"> => {
-      const entry = await store.getEntry(ref.logId, seq);
-      if (entry === undefined) {
-        // Below the checkpoint every entry has its row: one missing is damage, not a gap to
-        // step over. The follower stops here; `genlog verify` names what happened.
-        throw new GenlogError(
-          "GENLOG_E_CORRUPT",
-          `entry ${seq} of ${ref.origin} is missing: follower ${row.name} stops there`,
-          { details: { origin: ref.origin, seq } },
-        );
-      }
+    const hand = async (
+      entry: StoredEntry | PurgedEntry | undefined,
+      attempt: number,
+    ): Promise<DeliveryOutcome | "skipped"> => {
       // A body purged (retention) before the follower got to it: only its leaf hash is left,
       // and there is nothing to hand over.
-      if (entry.canonical === null) return "skipped";
+      if (entry === undefined || entry.canonical === null) return "skipped";
       const record = JSON.parse(entry.canonical) as GenerationRecord;
       id = record.id;
       if (!kind.wants(config, record)) return "skipped";
@@ -328,7 +323,7 @@ export class FollowerRunner {
     // Dead letters that `followers retry` made due go first, once each.
     for (const letter of await store.listDeadLetters(row.tenant, row.name)) {
       if (!letter.due) continue;
-      const outcome = await hand(letter.seq, letter.attempts + 1);
+      const outcome = await hand(await store.getEntry(ref.logId, letter.seq), letter.attempts + 1);
       // Stopped in the middle: the letter stays due for the next run.
       if (stopped(outcome)) return;
       const delivered = outcome === "skipped" || outcome.ok;
@@ -363,71 +358,90 @@ export class FollowerRunner {
     };
     const caughtUp = { attempts: 0, nextAt: 0, lastError: null };
     const end = Math.min(size, row.cursor + this.#retry.budget);
-    while (cursor < end && !this.#stop.signal.aborted) {
-      const outcome = await hand(cursor, attempts + 1);
-      // Stopped in the middle of a delivery: not the receiver's failure; what was handed over
-      // before is written below.
-      if (stopped(outcome)) break;
-      if (outcome === "skipped" || outcome.ok) {
-        if (outcome === "skipped") result.skipped++;
-        else result.delivered++;
-        cursor++;
-        attempts = 0;
-        // The cursor is written in runs, not a transaction each.
-        if (cursor - stored >= CURSOR_RUN || Date.now() - storedAt >= CURSOR_MS) {
-          if (!(await write({ cursor, ...caughtUp }))) return;
-        }
-        continue;
+    // One read per page of records, driven by the tree: a purged position still comes out.
+    const scan = store.scanEntries(ref.logId, cursor)[Symbol.asyncIterator]();
+    const entryAt = async (seq: number) => {
+      const next = await scan.next();
+      if (next.done === true || next.value.seq !== seq) {
+        // Below the checkpoint every position has its row: one missing is damage, not a gap
+        // to step over. The follower stops here; `genlog verify` names what happened.
+        throw new GenlogError(
+          "GENLOG_E_CORRUPT",
+          `entry ${seq} of ${ref.origin} is missing: follower ${row.name} stops there`,
+          { details: { origin: ref.origin, seq } },
+        );
       }
-      if (cursor !== stored && !(await write({ cursor, ...caughtUp }))) return;
-      if (outcome.gone === true) {
-        // The receiver said it is gone for good: stop here, at this record, until re-enabled.
+      return next.value;
+    };
+    try {
+      while (cursor < end && !this.#stop.signal.aborted) {
+        const outcome = await hand(await entryAt(cursor), attempts + 1);
+        // Stopped in the middle of a delivery: not the receiver's failure; what was handed over
+        // before is written below.
+        if (stopped(outcome)) break;
+        if (outcome === "skipped" || outcome.ok) {
+          if (outcome === "skipped") result.skipped++;
+          else result.delivered++;
+          cursor++;
+          attempts = 0;
+          // The cursor is written in runs, not a transaction each.
+          if (cursor - stored >= CURSOR_RUN || Date.now() - storedAt >= CURSOR_MS) {
+            if (!(await write({ cursor, ...caughtUp }))) return;
+          }
+          continue;
+        }
+        if (cursor !== stored && !(await write({ cursor, ...caughtUp }))) return;
+        if (outcome.gone === true) {
+          // The receiver said it is gone for good: stop here, at this record, until re-enabled.
+          result.failed++;
+          await write({
+            cursor,
+            attempts: attempts + 1,
+            nextAt: 0,
+            lastError: outcome.error,
+            disabled: outcome.error,
+          });
+          this.#host.warn("genlog: a follower's receiver is gone; the follower is disabled", {
+            tenant: row.tenant,
+            follower: row.name,
+            error: outcome.error,
+          });
+          return;
+        }
+        if (outcome.unreachable !== true && attempts + 1 >= this.#retry.maxAttempts) {
+          // The receiver answered, and refused this record every time: give it up, go on.
+          result.deadLettered++;
+          const letter: DeadLetterRow = {
+            tenant: row.tenant,
+            name: row.name,
+            seq: cursor,
+            eventId: id,
+            attempts: attempts + 1,
+            error: outcome.error,
+            at: new Date().toISOString(),
+            due: false,
+          };
+          const progress = { cursor: cursor + 1, attempts: 0, nextAt: 0, lastError: outcome.error };
+          if (!(await write(progress, letter))) return;
+          cursor = stored;
+          attempts = 0;
+          continue;
+        }
         result.failed++;
+        const wait = backoffMs(attempts + 1, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
         await write({
           cursor,
           attempts: attempts + 1,
-          nextAt: 0,
+          nextAt: Date.now() + wait,
           lastError: outcome.error,
-          disabled: outcome.error,
-        });
-        this.#host.warn("genlog: a follower's receiver is gone; the follower is disabled", {
-          tenant: row.tenant,
-          follower: row.name,
-          error: outcome.error,
         });
         return;
       }
-      if (outcome.unreachable !== true && attempts + 1 >= this.#retry.maxAttempts) {
-        // The receiver answered, and refused this record every time: give it up, go on.
-        result.deadLettered++;
-        const letter: DeadLetterRow = {
-          tenant: row.tenant,
-          name: row.name,
-          seq: cursor,
-          eventId: id,
-          attempts: attempts + 1,
-          error: outcome.error,
-          at: new Date().toISOString(),
-          due: false,
-        };
-        const progress = { cursor: cursor + 1, attempts: 0, nextAt: 0, lastError: outcome.error };
-        if (!(await write(progress, letter))) return;
-        cursor = stored;
-        attempts = 0;
-        continue;
-      }
-      result.failed++;
-      const wait = backoffMs(attempts + 1, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
-      await write({
-        cursor,
-        attempts: attempts + 1,
-        nextAt: Date.now() + wait,
-        lastError: outcome.error,
-      });
-      return;
+      if (cursor !== stored) await write({ cursor, ...caughtUp });
+      if (cursor === end && end < size && !this.#stop.signal.aborted) result.more = true;
+    } finally {
+      await scan.return?.();
     }
-    if (cursor !== stored) await write({ cursor, ...caughtUp });
-    if (cursor === end && end < size && !this.#stop.signal.aborted) result.more = true;
   }
 }
 

@@ -59,6 +59,20 @@ interface Open {
   since: number;
   /** The seq of its first line. */
   firstSeq: number | undefined;
+  /** Lines not written yet (counted in `size`): written in one go past {@link BUFFER}, or at flush. */
+  pending: Buffer[];
+  pendingBytes: number;
+}
+
+/** Lines kept in memory before one write: a write per line would cost a thread-pool round trip each. */
+const BUFFER = 256 * 1024;
+
+async function writePending(file: Open): Promise<void> {
+  if (file.pendingBytes === 0) return;
+  const chunk = Buffer.concat(file.pending, file.pendingBytes);
+  file.pending = [];
+  file.pendingBytes = 0;
+  await file.fh.write(chunk);
 }
 
 /** A file sink: one per process; it keeps the open file of each follower it writes. */
@@ -106,9 +120,10 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
         await this.#rotate(d, dir, file);
         file = await this.#file(d, dir);
       }
-      const line = `${this.#line(d)}\n`;
-      const bytes = Buffer.from(line, "utf8");
-      await file.fh.write(bytes);
+      const bytes = Buffer.from(`${this.#line(d)}\n`, "utf8");
+      file.pending.push(bytes);
+      file.pendingBytes += bytes.length;
+      if (file.pendingBytes >= BUFFER) await writePending(file);
       if (file.size === 0) {
         file.firstSeq = d.record.seq;
         file.since = Date.now();
@@ -132,6 +147,7 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
     this.#open.delete(k);
     const file = await p;
     try {
+      await writePending(file);
       await file.fh.datasync();
     } finally {
       await file.fh.close();
@@ -174,6 +190,7 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
 
   /** current.ndjson → <firstSeq>.ndjson.gz, synced, then the oldest beyond `keep` removed. */
   async #rotate(d: Delivery<FileSinkConfig>, dir: string, file: Open): Promise<void> {
+    await writePending(file);
     await file.fh.datasync();
     await file.fh.close();
     this.#open.delete(key(d));
@@ -225,7 +242,7 @@ async function openCurrent(dir: string, cursor: number | undefined): Promise<Ope
   }
   const st = await stat(path);
   const since = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
-  return { fh, size, since, firstSeq };
+  return { fh, size, since, firstSeq, pending: [], pendingBytes: 0 };
 }
 
 /** How much of a file to read at once when looking at its first or last lines. */
