@@ -48,6 +48,7 @@ export {
   type TenantInfo,
   type TenantPolicies,
   type FollowerInfo,
+  type FollowerSummary,
   type AddFollowerOptions,
 } from "./genlog.js";
 export {

@@ -75,6 +75,7 @@ async function serve(o: GlobalOptions): Promise<number> {
       bodyLimit,
       trustProxy: o.trustProxy === true,
       ...(oidc !== undefined ? { oidc } : {}),
+      followers: runner,
     });
     const address = await app
       .listen({ port, host: stringOption(o, "host")! })

@@ -181,6 +181,7 @@ export class FollowerRunner {
   readonly #kinds: ReadonlyMap<string, FollowerKind>;
   readonly #retry: Required<RetryOptions>;
   readonly #stop = new AbortController();
+  readonly #totals = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0 };
   #wake: (() => void) | undefined;
   /** Set by {@link wake} during a pass: the next wait is skipped. */
   #woken = false;
@@ -226,7 +227,16 @@ export class FollowerRunner {
       }
     };
     await Promise.all(Array.from({ length: this.#retry.concurrency }, worker));
+    this.#totals.delivered += result.delivered;
+    this.#totals.skipped += result.skipped;
+    this.#totals.failed += result.failed;
+    this.#totals.deadLettered += result.deadLettered;
     return result;
+  }
+
+  /** What every pass of this runner did, added up: for metrics. */
+  get totals(): Readonly<Omit<PassResult, "more">> {
+    return { ...this.#totals };
   }
 
   /** Passes until `signal` aborts, waiting `pollMs` between passes (or less, see {@link wake}). */

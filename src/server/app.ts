@@ -26,6 +26,7 @@ import type { Permission } from "../core/access.js";
 import { isKeyChanged } from "../log/writer.js";
 import { clientBody, httpStatusOf, isRetryable } from "./http-errors.js";
 import { Metrics } from "./metrics.js";
+import type { FollowerRunner } from "../log/followers.js";
 import { eventRoutes } from "./routes/events.js";
 import { proofRoutes } from "./routes/proofs.js";
 import { subjectRoutes } from "./routes/subjects.js";
@@ -66,6 +67,8 @@ export interface ServerOptions {
   maxEventLoopDelay?: number;
   /** Accept OIDC/JWT bearer tokens too, checked as these options say. */
   oidc?: OidcOptions;
+  /** The followers' runner beside the server, whose figures `/metrics` gives. */
+  followers?: FollowerRunner;
 }
 
 /** The header a caller declares the purpose of an access in. */
@@ -93,7 +96,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // are logged at level info only.
     return503OnClosing: true,
   });
-  const metrics = new Metrics(() => log.hookFailures);
+  const metrics = new Metrics(
+    () => log.hookFailures,
+    options.followers === undefined
+      ? undefined
+      : { runner: options.followers, summary: () => log.followerSummary() },
+  );
 
   // helmet's security headers, computed once: none depends on the request here, and running
   // helmet on every request cost about as much CPU as the append's own work (measured).

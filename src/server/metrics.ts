@@ -3,7 +3,15 @@
  * servers in one process do not mix): requests, appended events, batch sizes, append and
  * proof latency, denials. No label carries a tenant, a principal or a path parameter.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { FollowerSummary } from "../genlog.js";
+import type { FollowerRunner } from "../log/followers.js";
+
+/** What the metrics read of the followers a server runs. */
+export interface FollowerMetricsSource {
+  runner: FollowerRunner;
+  summary(): Promise<FollowerSummary>;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -44,8 +52,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(hookFailures: () => number) {
+  constructor(hookFailures: () => number, followers?: FollowerMetricsSource) {
     collectDefaultMetrics({ register: this.registry, prefix: "genlog_process_" });
+    if (followers !== undefined) this.#followerMetrics(followers);
     let counted = 0;
     new Counter({
       name: "genlog_hook_failures_total",
@@ -57,6 +66,60 @@ export class Metrics {
         counted = now;
       },
     });
+  }
+
+  /**
+   * Followers, summed over tenants (no label names a tenant or a follower: `genlog followers
+   * list` has the detail): what the runner did, and where the followers stand.
+   */
+  #followerMetrics(source: FollowerMetricsSource): void {
+    const reported = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0 };
+    new Counter({
+      name: "genlog_follower_records_total",
+      help: "Records the followers handled, by outcome: delivered, skipped (filtered out or purged), failed (a try that will be retried), dead_letter",
+      labelNames: ["outcome"] as const,
+      registers: [this.registry],
+      collect() {
+        const now = source.runner.totals;
+        for (const [key, outcome] of [
+          ["delivered", "delivered"],
+          ["skipped", "skipped"],
+          ["failed", "failed"],
+          ["deadLettered", "dead_letter"],
+        ] as const) {
+          if (now[key] > reported[key]) this.inc({ outcome }, now[key] - reported[key]);
+          reported[key] = now[key];
+        }
+      },
+    });
+    let pending: Promise<FollowerSummary> | undefined;
+    // One summary per scrape, shared by the gauges below.
+    const summary = () => {
+      pending ??= source.summary().finally(() => setImmediate(() => (pending = undefined)));
+      return pending;
+    };
+    const gauge = (name: string, help: string, pick: (s: FollowerSummary) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          this.set(pick(await summary()));
+        },
+      });
+    gauge("genlog_followers", "Followers, every tenant's", (s) => s.followers);
+    gauge(
+      "genlog_follower_lag_records",
+      "Committed records the followers have not handed over yet, in all",
+      (s) => s.behind,
+    );
+    gauge(
+      "genlog_followers_retrying",
+      "Followers waiting to try a record again (a failing or unreachable receiver)",
+      (s) => s.retrying,
+    );
+    gauge("genlog_followers_disabled", "Followers a 410 Gone stopped", (s) => s.disabled);
+    gauge("genlog_follower_dead_letters", "Records followers gave up on", (s) => s.deadLetters);
   }
 
   get contentType(): string {

@@ -98,7 +98,7 @@ test("a follower killed mid-delivery resumes from its durable cursor: nothing lo
   assert.deepEqual(received.slice(KILL_AT), ids.slice(resumedAt));
 });
 
-test("genlog serve runs the followers: an event appended over HTTP reaches the webhook", async (t) => {
+test("genlog serve runs the followers: an event appended over HTTP reaches the webhook, and /metrics counts it", async (t) => {
   const dir = tempDir();
   const env = { env: { GENLOG_DATA_DIR: dir, GENLOG_WEBHOOK_SECRET: SECRET, ...LOCAL } };
   assert.equal((await runCli(["init"], env)).code, 0);
@@ -148,6 +148,17 @@ test("genlog serve runs the followers: an event appended over HTTP reaches the w
   assert.equal(res.status, 201);
   const record = (await res.json()) as { id: string };
   assert.equal(await got, record.id);
+  // /metrics says so once the pass is over: one record delivered, one follower, caught up.
+  let text = "";
+  for (let i = 0; i < 200; i++) {
+    text = await (await fetch(`${base}/metrics`)).text();
+    if (/^genlog_follower_records_total\{outcome="delivered"\} 1$/m.test(text)) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.match(text, /^genlog_follower_records_total\{outcome="delivered"\} 1$/m);
+  assert.match(text, /^genlog_followers 1$/m);
+  assert.match(text, /^genlog_follower_lag_records 0$/m);
+  assert.match(text, /^genlog_follower_dead_letters 0$/m);
 });
 
 test("a file sink killed while it writes loses no line: lines after its cursor come again, once", async (t) => {
