@@ -382,3 +382,48 @@ test("after a crash, a file sink cuts the lines past its durable cursor and a to
     Array.from({ length: 12 }, (_, i) => i),
   );
 });
+
+test("filters: statuses and critical pass only what they name, and say so in the list", async (t) => {
+  const data = tempDir();
+  const log = await openLog({ dataDir: data });
+  t.after(() => log.close());
+  for (const [config, pointer] of [
+    [{ critical: "yes" }, "/config/critical"],
+    [{ statuses: ["ok"] }, "/config/statuses"],
+    [{ statuses: [] }, "/config/statuses"],
+  ] as const) {
+    await assert.rejects(
+      log.addFollower({ name: "x", kind: "file-sink", config }),
+      (e: unknown) =>
+        isGenlogError(e, "GENLOG_E_INVALID_INPUT") &&
+        (e.details as { pointer: string }).pointer === pointer,
+    );
+  }
+  const failed = await log.addFollower({
+    name: "failures",
+    kind: "file-sink",
+    config: { statuses: ["failed"] },
+  });
+  assert.match(failed.target, /statuses failed$/);
+  const critical = await log.addFollower({
+    name: "pager",
+    kind: "file-sink",
+    config: { critical: true, types: ["ai-model"] },
+  });
+  assert.match(critical.target, /types ai-model critical only$/);
+  const events = [
+    { type: "backend", status: "failed" as const, meta: {} },
+    { type: "ai-model", status: "succeeded" as const, meta: { critical: true } },
+    { type: "ai-model", status: "failed" as const, meta: { critical: "true" } },
+    { type: "backend", status: "succeeded" as const, meta: { critical: true } },
+  ];
+  const ids = [];
+  for (const e of events) ids.push((await log.append(e)).id);
+  await drain(log);
+  const idsIn = (name: string) =>
+    sinkLines(join(data, "followers", "default", name)).map(
+      (l) => (JSON.parse(l) as { record: { id: string } }).record.id,
+    );
+  assert.deepEqual(idsIn("failures"), [ids[0], ids[2]]);
+  assert.deepEqual(idsIn("pager"), [ids[1]], "critical is the boolean true, and an ai-model");
+});

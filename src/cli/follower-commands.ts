@@ -47,6 +47,8 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
     .option("--keep <n>", "file-sink: rotated files kept (default 30)")
     .option("--type <type...>", "only records of these types")
     .option("--sector <sector...>", "only records of these sectors")
+    .option("--status <status...>", "only records with these statuses (started, succeeded, failed)")
+    .option("--critical", "only records the platform marked critical (meta.critical: true)")
     .option("--from-start", "hand over the records already in the log too")
     .action(
       bind(([kind], o, command) => {
@@ -114,6 +116,8 @@ async function add(kind: string, o: GlobalOptions): Promise<number> {
     keep: number("keep", "--keep"),
     types: o.type,
     sectors: o.sector,
+    statuses: o.status,
+    critical: o.critical === true ? true : undefined,
   };
   return withLog(openLocalForWriting(o), async (log) => {
     const info = await log.addFollower({

@@ -24,6 +24,7 @@ import type { Delivery, DeliveryOutcome, FollowerKind } from "../log/followers.j
 import {
   describeFilter,
   enumOption,
+  FILTER_OPTIONS,
   integerOption,
   optionsObject,
   parseFilter,
@@ -93,8 +94,7 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
       "maxBytes",
       "maxAgeSeconds",
       "keep",
-      "types",
-      "sectors",
+      ...FILTER_OPTIONS,
     ]);
     return {
       format: enumOption(o.format, "/config/format", FILE_FORMATS, "record"),

@@ -4,22 +4,46 @@
  */
 import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
-import { SLUG_PATTERN } from "../core/event-schema.js";
+import { SLUG_PATTERN, type EventStatus } from "../core/event-schema.js";
 
 const SLUG = new RegExp(SLUG_PATTERN);
 
-/** The filters every built-in kind takes: only records of these types, of these sectors. */
+/**
+ * The filters every built-in kind takes, all of which a record must pass: only records of
+ * these types, of these sectors, with these statuses, and, with `critical`, only those the
+ * platform marked critical (`meta.critical` is `true`).
+ */
 export interface RecordFilter {
   types?: string[];
   sectors?: string[];
+  statuses?: EventStatus[];
+  critical?: boolean;
 }
+
+/** The option names of {@link RecordFilter}. */
+export const FILTER_OPTIONS = ["types", "sectors", "statuses", "critical"] as const;
+
+const STATUSES: readonly EventStatus[] = ["started", "succeeded", "failed"];
 
 /** The filters of `input`, checked; absent ones stay absent. */
 export function parseFilter(input: Record<string, unknown>): RecordFilter {
-  const { types, sectors } = input;
+  const { types, sectors, statuses, critical } = input;
+  if (critical !== undefined && typeof critical !== "boolean") {
+    throw invalidOption("/config/critical", "expected true or false");
+  }
+  if (
+    statuses !== undefined &&
+    (!Array.isArray(statuses) ||
+      statuses.length === 0 ||
+      !statuses.every((s) => (STATUSES as readonly unknown[]).includes(s)))
+  ) {
+    throw invalidOption("/config/statuses", `expected some of ${STATUSES.join(", ")}`);
+  }
   return {
     ...(types !== undefined ? { types: slugs(types, "/config/types") } : {}),
     ...(sectors !== undefined ? { sectors: slugs(sectors, "/config/sectors") } : {}),
+    ...(statuses !== undefined ? { statuses: [...new Set(statuses as EventStatus[])] } : {}),
+    ...(critical === true ? { critical } : {}),
   };
 }
 
@@ -28,7 +52,9 @@ export function passes(filter: RecordFilter, record: GenerationRecord): boolean 
   return (
     (filter.types === undefined || filter.types.includes(record.type)) &&
     (filter.sectors === undefined ||
-      (record.sector !== null && filter.sectors.includes(record.sector)))
+      (record.sector !== null && filter.sectors.includes(record.sector))) &&
+    (filter.statuses === undefined || filter.statuses.includes(record.status)) &&
+    (filter.critical !== true || record.meta["critical"] === true)
   );
 }
 
@@ -37,6 +63,8 @@ export function describeFilter(filter: RecordFilter): string {
   return [
     filter.types === undefined ? "" : ` types ${filter.types.join(",")}`,
     filter.sectors === undefined ? "" : ` sectors ${filter.sectors.join(",")}`,
+    filter.statuses === undefined ? "" : ` statuses ${filter.statuses.join(",")}`,
+    filter.critical === true ? " critical only" : "",
   ].join("");
 }
 

@@ -10,6 +10,7 @@ import { checkUrl, deliverByPost } from "./outbound.js";
 import {
   describeFilter,
   enumOption,
+  FILTER_OPTIONS,
   invalidOption,
   optionsObject,
   parseFilter,
@@ -39,7 +40,7 @@ export const siemFollower: FollowerKind<SiemConfig> = {
   },
 
   parse(input, network) {
-    const o = optionsObject(input, ["url", "format", "types", "sectors"]);
+    const o = optionsObject(input, ["url", "format", ...FILTER_OPTIONS]);
     return {
       url: checkUrl(o.url, "/config/url", network).href,
       format: enumOption(o.format, "/config/format", SIEM_FORMATS, "ocsf"),

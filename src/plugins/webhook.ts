@@ -13,6 +13,7 @@ import type { Delivery, DeliveryOutcome, FollowerKind } from "../log/followers.j
 import { checkUrl, deliverByPost } from "./outbound.js";
 import {
   describeFilter,
+  FILTER_OPTIONS,
   invalidOption as invalid,
   optionsObject,
   parseFilter,
@@ -53,7 +54,7 @@ export const webhookFollower: FollowerKind<WebhookConfig> = {
   },
 
   parse(input, network) {
-    const o = optionsObject(input, ["url", "types", "sectors"]);
+    const o = optionsObject(input, ["url", ...FILTER_OPTIONS]);
     return { url: checkUrl(o.url, "/config/url", network).href, ...parseFilter(o) };
   },
 

@@ -19,7 +19,7 @@ const FollowerBody = Type.Object(
     kind: Type.String({ maxLength: 64, description: "`webhook`, `siem` or `file-sink`." }),
     config: Type.Unknown({
       description:
-        "The kind's options: a webhook's `{url, types?, sectors?}`; a siem's `{url, format?, types?, sectors?}`; a file-sink's `{format?, maxBytes?, maxAgeSeconds?, keep?, types?, sectors?}`.",
+        "The kind's options: a webhook's `{url}`, a siem's `{url, format?}`, a file-sink's `{format?, maxBytes?, maxAgeSeconds?, keep?}`; each with the filters `types?`, `sectors?`, `statuses?`, `critical?`.",
     }),
     secret: Type.Optional(
       Type.String({
