@@ -323,6 +323,10 @@ test("the loopback is out of reach unless the operator allows it, whatever a nam
   assert.equal(result.delivered, 0);
   assert.equal(r.got.length, 1, "only the direct allowed post above");
   assert.match(warnings.join(""), /private networks are allowed.*a follower could not run/);
+  // And `followers list` says why, where the operator looks.
+  const [info] = await strict.followers();
+  assert.match(info!.lastError ?? "", /^cannot run: \/config\/url: expected an https URL/);
+  assert.equal(info!.attempts, 1);
 });
 
 test("an unreachable receiver pauses its follower: the record is retried, never dead-lettered", async (t) => {

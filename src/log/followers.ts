@@ -223,6 +223,19 @@ export class FollowerRunner {
             follower: row.name,
             err: e,
           });
+          // Said where the operator looks (`followers list`), and tried again after a
+          // backoff. Written only if the follower did not move meanwhile.
+          const attempts = row.attempts + 1;
+          const wait = backoffMs(attempts, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
+          await store
+            .advanceFollower(row, row.cursor, {
+              cursor: row.cursor,
+              attempts,
+              nextAt: Date.now() + wait,
+              lastError: `cannot run: ${e instanceof Error ? e.message : String(e)}`,
+            })
+            .catch(() => undefined);
+          result.failed++;
         }
       }
     };
