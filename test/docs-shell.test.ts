@@ -228,7 +228,9 @@ describe("the docs' shell steps", { concurrency: true }, () => {
         const run = await runProgram(
           "script",
           ["-q", "-e", "-c", `sh ${scriptFile}`, "/dev/null"],
-          { cwd: home, env: sessionEnv(home) },
+          // A whole page of commands, each a new Node process: on a loaded 2-core machine the
+          // getting-started page has taken over 120 s. The bound only stops a hung session.
+          { cwd: home, env: sessionEnv(home), killAfterMs: 600_000 },
         );
         let text = run.stdout.replace(/\r\n/g, "\n");
         for (const dir of new Set([realpathSync(home), home]))
