@@ -60,27 +60,7 @@ export {
   type PassResult,
   type NetworkPolicy,
 } from "./log/followers.js";
-export {
-  BUILTIN_FOLLOWERS,
-  webhookFollower,
-  signatureHeaders,
-  siemFollower,
-  FileSink,
-  FILE_FORMATS,
-  SIEM_FORMATS,
-  OCSF_VERSION,
-  ECS_VERSION,
-  cloudEvent,
-  ecsDocument,
-  ocsfEvent,
-  type WebhookConfig,
-  type WebhookPayload,
-  type SiemConfig,
-  type FileSinkConfig,
-  type FileFormat,
-  type SiemFormat,
-  type SiemSource,
-} from "./plugins/index.js";
+export * from "./plugins/index.js";
 export { localContext } from "./genlog.js";
 export {
   ROLES,

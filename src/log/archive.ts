@@ -17,7 +17,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readdirSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { pipeline } from "node:stream/promises";
@@ -37,6 +37,7 @@ import {
   type Subtree,
 } from "./range-proof.js";
 import { purgesOf } from "./retention.js";
+import { syncPath } from "./sync-path.js";
 
 /** The `format` of an archive's manifest; bumped on any change. */
 export const ARCHIVE_FORMAT = "genlog.archive/1";
@@ -152,7 +153,7 @@ export async function writeArchive(options: {
       gz,
       createWriteStream(join(temp, RECORDS), { mode: 0o600 }),
     );
-    await syncFile(join(temp, RECORDS));
+    await syncPath(join(temp, RECORDS));
     files.push({ name: RECORDS, sha256: hash.digest("hex"), bytes });
     await add(CHECKPOINT, Buffer.from(checkpoint.note, "utf8"));
 
@@ -316,14 +317,5 @@ async function fileSha256(path: string): Promise<string> {
 
 async function writeSynced(path: string, bytes: Buffer): Promise<void> {
   await writeFile(path, bytes, { mode: 0o600 });
-  await syncFile(path);
-}
-
-async function syncFile(path: string): Promise<void> {
-  const f = await open(path, "r");
-  try {
-    await f.sync();
-  } finally {
-    await f.close();
-  }
+  await syncPath(path);
 }

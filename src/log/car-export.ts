@@ -39,6 +39,7 @@ import {
   subtreesBefore,
   type Subtree,
 } from "./range-proof.js";
+import { syncPath } from "./sync-path.js";
 
 /** The `format` of a CAR export's manifest; bumped on any change. */
 export const CAR_FORMAT = "genlog.car/1";
@@ -211,7 +212,7 @@ export async function writeCarExport(options: {
     await fh.sync();
     await fh.close();
     await rename(temp, target);
-    await syncDir(dirname(target));
+    await syncPath(dirname(target));
     return { root: root!.toString(), manifest };
   } catch (e) {
     await fh.close().catch(() => {});
@@ -438,13 +439,4 @@ function one(bytes: Buffer): () => AsyncIterable<Uint8Array> {
   return async function* () {
     yield bytes;
   };
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

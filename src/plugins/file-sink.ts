@@ -32,6 +32,7 @@ import {
   type RecordFilter,
 } from "./options.js";
 import { SIEM_FORMATS, cloudEvent, type SiemFormat } from "./siem-formats.js";
+import { syncPath } from "../log/sync-path.js";
 
 /** What each line holds: genlog's own `{tenant, seq, leafHash, record}`, or a SIEM document. */
 export const FILE_FORMATS = ["record", ...SIEM_FORMATS] as const;
@@ -201,10 +202,10 @@ export class FileSink implements FollowerKind<FileSinkConfig> {
     for (let t = Date.now(); names.has((name = `${base}-${stamp(t)}.ndjson.gz`)); t++);
     const tmp = join(dir, `${name}.tmp`);
     await pipeline(createReadStream(join(dir, CURRENT)), createGzip(), createWriteStream(tmp));
-    await syncFile(tmp);
+    await syncPath(tmp);
     await rename(tmp, join(dir, name));
     await rm(join(dir, CURRENT));
-    await syncFile(dir);
+    await syncPath(dir);
     const rotated = [...names, name].filter((n) => ROTATED.test(n)).sort();
     for (const old of rotated.slice(0, Math.max(0, rotated.length - d.config.keep))) {
       await rm(join(dir, old), { force: true });
@@ -295,15 +296,6 @@ function seqOf(line: string): number | undefined {
     return typeof seq === "number" ? seq : undefined;
   } catch {
     return undefined;
-  }
-}
-
-async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 
