@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { openLog, isGenlogError, type Genlog, type PassResult } from "../src/index.js";
 import type { FollowerRunner } from "../src/log/followers.js";
-import { post, Unreachable } from "../src/plugins/outbound.js";
+import { isPrivateAddress, post, Unreachable } from "../src/plugins/outbound.js";
 import { pino } from "pino";
 import { rawDatabase } from "./helpers/raw-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -237,6 +237,12 @@ test("bad follower options are refused naming the field, and the secret is store
     [hook({ url: "https://localhost/" }), "/config/url"],
     [hook({ url: "https://[::1]/" }), "/config/url"],
     [hook({ url: "https://[::ffff:127.0.0.1]/" }), "/config/url"],
+    // IPv6 spellings of IPv4 or private addresses: compatible, 6to4, Teredo, site-local.
+    [hook({ url: "https://[::7f00:1]/" }), "/config/url"],
+    [hook({ url: "https://[2002:a00:1::1]/" }), "/config/url"],
+    [hook({ url: "https://[2001:0:4136:e378::1]/" }), "/config/url"],
+    [hook({ url: "https://[fec0::1]/" }), "/config/url"],
+    [hook({ url: "https://[64:ff9b:1::a00:1]/" }), "/config/url"],
     [hook({ url: "https://169.254.169.254/latest/meta-data/" }), "/config/url"],
     [hook({ url: "https://10.1.2.3/" }), "/config/url"],
     [{ name: "a", kind: "webhook", config: { url: "https://x" } }, "/secret"],
@@ -329,6 +335,30 @@ test("the loopback is out of reach unless the operator allows it, whatever a nam
   assert.equal(info!.attempts, 1);
 });
 
+test("special-purpose addresses are refused in every spelling; public ones are not", () => {
+  for (const a of [
+    "127.0.0.1",
+    "::1",
+    "::",
+    "::ffff:127.0.0.1",
+    "::ffff:7f00:1",
+    "::7f00:1",
+    "2002:7f00:1::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "fec0::1",
+    "fd00::1",
+    "fe80::1",
+    "64:ff9b:1::1",
+    "169.254.169.254",
+    "not an address",
+  ]) {
+    assert.equal(isPrivateAddress(a), true, a);
+  }
+  for (const a of ["8.8.8.8", "::ffff:8.8.8.8", "2606:4700:4700::1111", "2a00:1450:4007::1"]) {
+    assert.equal(isPrivateAddress(a), false, a);
+  }
+});
+
 test("an unreachable receiver pauses its follower: the record is retried, never dead-lettered", async (t) => {
   // A port that was listening and is now closed: connections are refused.
   const closed = await receiver(() => 200);
@@ -406,4 +436,56 @@ test("records purged before their follower got to them are passed over; the rest
   const ids = r.got.map((g) => g.id);
   assert.deepEqual(ids.slice(0, recent.length), recent);
   assert.ok(!ids.some((id) => old.includes(id)));
+});
+
+test("under `run`, a receiver that takes its time holds back only its own follower", async (t) => {
+  // The slow receiver holds every request until the test lets it go.
+  const held: (() => void)[] = [];
+  const slow = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => held.push(() => res.writeHead(200).end()));
+  });
+  await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+  t.after(() => slow.close());
+  const fast = await receiver(() => 200);
+  t.after(() => fast.server.close());
+  const log = await openLog({ dataDir: tempDir(), ...LOCAL });
+  t.after(() => log.close());
+  const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}/hook`;
+  await log.addFollower({
+    name: "slow",
+    kind: "webhook",
+    config: { url: slowUrl },
+    secret: SECRET,
+  });
+  await log.addFollower({
+    name: "fast",
+    kind: "webhook",
+    config: { url: fast.url },
+    secret: SECRET,
+  });
+  await appendN(log, 2);
+  const stop = new AbortController();
+  const running = log.followerRunner({ ...FAST, timeoutMs: 60_000 }).run(stop.signal, 20);
+  const until = async (what: string, done: () => boolean | Promise<boolean>) => {
+    for (let i = 0; i < 1000 && !(await done()); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(await done(), what);
+  };
+  await until("the slow receiver got its first request", () => held.length === 1);
+  // Records committed while the slow follower waits on its receiver reach the fast one.
+  const later = await appendN(log, 3);
+  await until("the fast follower has every record", () => fast.got.length === 5);
+  assert.deepEqual(
+    fast.got.slice(2).map((g) => g.id),
+    later,
+  );
+  assert.equal(held.length, 1, "the slow follower is still on its first record");
+  // Let go: the slow one catches up too, in order.
+  const release = setInterval(() => held.splice(0).forEach((go) => go()), 5);
+  t.after(() => clearInterval(release));
+  await until("the slow follower caught up", async () =>
+    (await log.followers()).every((f) => f.behind === 0),
+  );
+  stop.abort();
+  await running;
 });

@@ -15,6 +15,7 @@ import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
 import type {
   DeadLetterRow,
+  FollowerKey,
   FollowerProgress,
   FollowerRow,
   LogRef,
@@ -52,6 +53,8 @@ export interface Delivery<C> {
   tenant: string;
   /** The follower's name. */
   name: string;
+  /** The follower's id: one removed and added again under its name has another. */
+  id: string;
   config: C;
   /** The follower's secret, opened (undefined for a kind without one). */
   secret: string | undefined;
@@ -105,7 +108,13 @@ export interface FollowerKind<C = unknown> {
    * through a buffer): makes them so. Called before the follower's cursor moves past them; a
    * rejection leaves the cursor where it was (the records are handed over again).
    */
-  flush?(follower: { tenant: string; name: string }): Promise<void>;
+  flush?(follower: FollowerKey): Promise<void>;
+  /**
+   * Called after the follower's cursor was written: what the kind wrote for records below
+   * `cursor` will never be handed over again, and may be finished (a file compressed). A
+   * rejection is warned of; the next call may try again.
+   */
+  committed?(follower: FollowerKey, cursor: number): Promise<void>;
 }
 
 /** How a runner retries; every field has a default. */
@@ -183,8 +192,12 @@ export class FollowerRunner {
   readonly #stop = new AbortController();
   readonly #totals = { delivered: 0, skipped: 0, failed: 0, deadLettered: 0 };
   #wake: (() => void) | undefined;
-  /** Set by {@link wake} during a pass: the next wait is skipped. */
+  /** Set when {@link run} is kicked while it is not waiting: its next wait is skipped. */
   #woken = false;
+  /** New checkpoints seen ({@link wake} calls). */
+  #checkpoints = 0;
+  /** Whether every follower {@link run} listed last is in a turn. */
+  #allBusy = false;
 
   constructor(host: FollowerHost, kinds: readonly FollowerKind[], retry: RetryOptions = {}) {
     this.#host = host;
@@ -195,64 +208,33 @@ export class FollowerRunner {
   /**
    * One pass over every follower, several at once: each hands over what it can until it has
    * caught up with the latest checkpoint, used its budget, is waiting to retry, or has just
-   * failed. A slow receiver holds back only its own follower.
+   * failed. For `followers run --once` and tests; {@link run} schedules each follower apart.
    */
   async pass(): Promise<PassResult> {
-    const result: PassResult = {
-      delivered: 0,
-      skipped: 0,
-      failed: 0,
-      deadLettered: 0,
-      more: false,
-    };
-    const queue: [LogStore, FollowerRow][] = [];
-    for (const store of await this.#host.stores()) {
-      for (const row of await store.listFollowers()) queue.push([store, row]);
-    }
+    const result = emptyResult();
+    const queue = await this.#list();
     const worker = async () => {
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         if (this.#stop.signal.aborted) return;
-        const [store, row] = next;
-        try {
-          await this.#follow(store, row, result);
-        } catch (e) {
-          // One follower that cannot run (options edited by hand, a store error, a missing
-          // record) holds back only itself.
-          this.#host.warn("genlog: a follower could not run", {
-            tenant: row.tenant,
-            follower: row.name,
-            err: e,
-          });
-          // Said where the operator looks (`followers list`), and tried again after a
-          // backoff. Written only if the follower did not move meanwhile.
-          const attempts = row.attempts + 1;
-          const wait = backoffMs(attempts, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
-          await store
-            .advanceFollower(row, row.cursor, {
-              cursor: row.cursor,
-              attempts,
-              nextAt: Date.now() + wait,
-              lastError: `cannot run: ${e instanceof Error ? e.message : String(e)}`,
-            })
-            .catch(() => undefined);
-          result.failed++;
-        }
+        await this.#turn(next[0], next[1], result);
       }
     };
     await Promise.all(Array.from({ length: this.#retry.concurrency }, worker));
-    this.#totals.delivered += result.delivered;
-    this.#totals.skipped += result.skipped;
-    this.#totals.failed += result.failed;
-    this.#totals.deadLettered += result.deadLettered;
+    this.#count(result);
     return result;
   }
 
-  /** What every pass of this runner did, added up: for metrics. */
+  /** What every pass or turn of this runner did, added up: for metrics. */
   get totals(): Readonly<Omit<PassResult, "more">> {
     return { ...this.#totals };
   }
 
-  /** Passes until `signal` aborts, waiting `pollMs` between passes (or less, see {@link wake}). */
+  /**
+   * Runs until `signal` aborts. Each follower takes its turns apart from the others, up to
+   * `concurrency` at once: a slow receiver holds back only its own follower. A follower's turn
+   * starts on a new checkpoint, when its last turn stopped at its budget, or every `pollMs`
+   * (for the retries that came due).
+   */
   async run(signal: AbortSignal, pollMs = 1000): Promise<void> {
     const stop = () => {
       this.#stop.abort();
@@ -260,13 +242,38 @@ export class FollowerRunner {
     };
     signal.addEventListener("abort", stop, { once: true });
     const unsubscribe = this.#host.subscribe(() => this.wake());
+    const busy = new Map<string, Promise<void>>();
     try {
       while (!signal.aborted) {
+        // Checkpoints before this listing are seen by the turns it starts.
+        const seen = this.#checkpoints;
+        let starved = false;
         try {
-          if ((await this.pass()).more) this.#woken = true;
+          const listed = await this.#list();
+          for (const [store, row] of listed) {
+            const k = `${row.tenant}\u0000${row.name}`;
+            if (busy.has(k)) continue;
+            if (busy.size >= this.#retry.concurrency) {
+              starved = true;
+              break;
+            }
+            const result = emptyResult();
+            const turn = this.#turn(store, row, result).then(() => {
+              busy.delete(k);
+              this.#allBusy = false;
+              this.#count(result);
+              // Go again without waiting: records left past the budget, a checkpoint that
+              // came during the turn, or a follower waiting for this one's slot.
+              if (result.more || this.#checkpoints !== seen || starved) this.#kick();
+            });
+            busy.set(k, turn);
+          }
+          // Every follower busy: a checkpoint now is for the turns to notice when they end,
+          // not a reason to list the followers again.
+          this.#allBusy = listed.length > 0 && busy.size === listed.length;
         } catch (e) {
-          // A store that fails now may answer at the next pass; the appends are not concerned.
-          this.#host.warn("genlog: a follower pass failed", { err: e });
+          // A store that fails now may answer at the next listing; the appends are not concerned.
+          this.#host.warn("genlog: the followers could not be listed", { err: e });
         }
         if (signal.aborted) break;
         if (this.#woken) {
@@ -283,6 +290,7 @@ export class FollowerRunner {
         this.#wake = undefined;
       }
     } finally {
+      await Promise.all(busy.values());
       signal.removeEventListener("abort", stop);
       unsubscribe();
     }
@@ -290,8 +298,56 @@ export class FollowerRunner {
 
   /** Shortens the current wait of {@link run}: new records were committed. */
   wake(): void {
+    this.#checkpoints++;
+    if (!this.#allBusy) this.#kick();
+  }
+
+  #kick(): void {
     if (this.#wake === undefined) this.#woken = true;
     else this.#wake();
+  }
+
+  async #list(): Promise<[LogStore, FollowerRow][]> {
+    const all: [LogStore, FollowerRow][] = [];
+    for (const store of await this.#host.stores()) {
+      for (const row of await store.listFollowers()) all.push([store, row]);
+    }
+    return all;
+  }
+
+  #count(result: PassResult): void {
+    this.#totals.delivered += result.delivered;
+    this.#totals.skipped += result.skipped;
+    this.#totals.failed += result.failed;
+    this.#totals.deadLettered += result.deadLettered;
+  }
+
+  /** One follower's turn; never rejects. */
+  async #turn(store: LogStore, row: FollowerRow, result: PassResult): Promise<void> {
+    try {
+      await this.#follow(store, row, result);
+    } catch (e) {
+      // One follower that cannot run (options edited by hand, a store error, a missing
+      // record) holds back only itself.
+      this.#host.warn("genlog: a follower could not run", {
+        tenant: row.tenant,
+        follower: row.name,
+        err: e,
+      });
+      // Said where the operator looks (`followers list`), and tried again after a backoff.
+      // Written only if the follower did not move meanwhile.
+      const attempts = row.attempts + 1;
+      const wait = backoffMs(attempts, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
+      await store
+        .advanceFollower(row, row.cursor, {
+          cursor: row.cursor,
+          attempts,
+          nextAt: Date.now() + wait,
+          lastError: `cannot run: ${e instanceof Error ? e.message : String(e)}`,
+        })
+        .catch(() => undefined);
+      result.failed++;
+    }
   }
 
   async #follow(store: LogStore, row: FollowerRow, result: PassResult) {
@@ -324,6 +380,7 @@ export class FollowerRunner {
         return await kind.deliver({
           tenant: row.tenant,
           name: row.name,
+          id: row.id,
           config,
           secret,
           record,
@@ -368,14 +425,38 @@ export class FollowerRunner {
     let cursor = row.cursor;
     let attempts = row.attempts;
     const write = async (progress: FollowerProgress, letter?: DeadLetterRow) => {
-      // What the cursor moves past must be durable first.
-      if (progress.cursor > stored) await kind.flush?.(row);
+      // What the cursor moves past must be durable first. When it cannot be made so, the
+      // cursor stays, and what was handed over since is handed over again after a backoff.
+      if (progress.cursor > stored) {
+        try {
+          await kind.flush?.(row);
+        } catch (e) {
+          result.failed++;
+          const failures = attempts + 1;
+          const wait = backoffMs(failures, this.#retry.baseDelayMs, this.#retry.maxDelayMs);
+          const error = e instanceof Error ? e.message : String(e);
+          await store.advanceFollower(row, stored, {
+            cursor: stored,
+            attempts: failures,
+            nextAt: Date.now() + wait,
+            lastError: error,
+          });
+          return false;
+        }
+      }
       // Another runner moved this follower meanwhile, or it was removed: it goes on from
       // there, not this one.
       const moved = await store.advanceFollower(row, stored, progress, letter);
       if (moved) {
         stored = progress.cursor;
         storedAt = Date.now();
+        await kind.committed?.(row, stored).catch((e: unknown) =>
+          this.#host.warn("genlog: a follower could not finish its output", {
+            tenant: row.tenant,
+            follower: row.name,
+            err: e,
+          }),
+        );
       }
       return moved;
     };
@@ -466,6 +547,10 @@ export class FollowerRunner {
       await scan.return?.();
     }
   }
+}
+
+function emptyResult(): PassResult {
+  return { delivered: 0, skipped: 0, failed: 0, deadLettered: 0, more: false };
 }
 
 /** Records handed over (or passed over by filters) between two writes of a cursor, at most. */

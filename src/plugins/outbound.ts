@@ -13,8 +13,12 @@ import { lookup as dnsLookup } from "node:dns";
 import type { Delivery, DeliveryOutcome, NetworkPolicy } from "../log/followers.js";
 import { invalidOption as invalid } from "./options.js";
 
-/** Special-purpose ranges (RFC 6890 and its successors) no public receiver lives in. */
-const SPECIAL = new BlockList();
+/**
+ * Special-purpose ranges (RFC 6890 and its successors) no public receiver lives in. Two lists:
+ * one list checks an IPv4 address against its IPv6 rules too, as `::ffff:a.b.c.d`.
+ */
+const SPECIAL4 = new BlockList();
+const SPECIAL6 = new BlockList();
 for (const [net, bits] of [
   ["0.0.0.0", 8],
   ["10.0.0.0", 8],
@@ -30,27 +34,32 @@ for (const [net, bits] of [
   ["203.0.113.0", 24],
   ["224.0.0.0", 3],
 ] as const) {
-  SPECIAL.addSubnet(net, bits, "ipv4");
+  SPECIAL4.addSubnet(net, bits, "ipv4");
 }
 for (const [net, bits] of [
-  ["::", 127], // unspecified and loopback
-  ["64:ff9b::", 96], // NAT64: reaches IPv4 addresses, checked as such
-  ["100::", 64],
-  ["2001:db8::", 32],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
+  ["::", 96], // unspecified, loopback, and IPv4-compatible (deprecated)
+  ["::ffff:0:0", 96], // IPv4-mapped in hex, all refused (the dotted form is checked as IPv4)
+  ["64:ff9b::", 96], // NAT64: reaches IPv4 addresses
+  ["64:ff9b:1::", 48], // local-use NAT64
+  ["100::", 64], // discard
+  ["2001::", 23], // IETF protocol assignments, Teredo among them
+  ["2001:db8::", 32], // documentation
+  ["2002::", 16], // 6to4: embeds an IPv4 address
+  ["fc00::", 7], // unique local
+  ["fe80::", 10], // link-local
+  ["fec0::", 10], // site-local (deprecated)
+  ["ff00::", 8], // multicast
 ] as const) {
-  SPECIAL.addSubnet(net, bits, "ipv6");
+  SPECIAL6.addSubnet(net, bits, "ipv6");
 }
 
 /** Whether an IP address is special-purpose (an IPv4-mapped IPv6 address as its IPv4). */
 export function isPrivateAddress(address: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped !== null) return SPECIAL.check(mapped[1]!, "ipv4");
+  if (mapped !== null) return SPECIAL4.check(mapped[1]!, "ipv4");
   const family = isIP(address);
   if (family === 0) return true; // not an address: refuse rather than guess
-  return SPECIAL.check(address, family === 4 ? "ipv4" : "ipv6");
+  return family === 4 ? SPECIAL4.check(address, "ipv4") : SPECIAL6.check(address, "ipv6");
 }
 
 /**
