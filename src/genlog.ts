@@ -140,6 +140,13 @@ import {
   type RetryOptions,
 } from "./log/followers.js";
 import {
+  activatePlugin,
+  checkCriticalRules,
+  type ActivePlugin,
+  type CriticalRule,
+  type Plugin,
+} from "./log/plugins.js";
+import {
   verifyLog,
   verifyUnreadableLog,
   type VerifyOptions,
@@ -197,6 +204,16 @@ export interface OpenLogOptions {
    * follower; default `$GENLOG_FOLLOWERS_DIR`, else `followers/` in the data directory.
    */
   followerFilesDir?: string;
+  /**
+   * Plugins to run in every tenant, as followers named `plugin-<name>` (see
+   * docs/guides/plugins.md): their options are checked and their `setup` runs when the log
+   * opens, so a mistake stops the process before anything is handed over. A tenant's plugin
+   * follower is added the first time a handle that lists the plugin loads the tenant or runs
+   * its followers; it starts with the records committed from then on.
+   */
+  plugins?: readonly { plugin: Plugin; options?: unknown }[];
+  /** Rules that make a generation `critical` for plugins, beside `meta.critical: true`. */
+  critical?: readonly CriticalRule[];
   /**
    * Open an existing database for reading only (verify, query, proofs, export), e.g. an
    * auditor's copy: the SQLite file is opened read-only, no signing key is needed or
@@ -498,6 +515,10 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   if (options.policies !== undefined) validatePolicySet(options.policies);
   if (options.readOnly !== true) checkMasterKeyEnv();
   const context = checkContext({ ...(options.context ?? localContext("library")) });
+  const plugins = await activatePlugins(
+    options.plugins ?? [],
+    checkCriticalRules(options.critical ?? []),
+  );
   const dataDir = resolve(
     pathOption(options.dataDir, "dataDir") ?? envPath("GENLOG_DATA_DIR") ?? DEFAULT_DATA_DIR,
   );
@@ -545,6 +566,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
       readOnly,
       options,
       context,
+      plugins,
     });
     // The default tenant's key and log exist as soon as the directory is opened.
     if (!readOnly) await log.openTenant();
@@ -553,6 +575,58 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     await store.close();
     throw e;
   }
+}
+
+/** What `followers list` says of a follower whose kind this handle does not know. */
+function unknownKind(kind: string, config: unknown): string {
+  const c = config as { plugin?: unknown; version?: unknown; events?: unknown };
+  if (kind.startsWith("plugin:") && Array.isArray(c.events)) {
+    return `plugin ${String(c.plugin)}@${String(c.version)} (${c.events.join(", ")}), run by the processes whose configuration lists it`;
+  }
+  return `(unknown kind ${kind})`;
+}
+
+/**
+ * Checks the options of the plugins and runs their setup: before anything is opened.
+ *
+ * @throws {GenlogError} `GENLOG_E_CONFIG` naming the plugin.
+ */
+async function activatePlugins(
+  uses: readonly { plugin: Plugin; options?: unknown }[],
+  critical: readonly CriticalRule[],
+): Promise<ActivePlugin[]> {
+  const out: ActivePlugin[] = [];
+  for (const [i, use] of uses.entries()) {
+    if (use?.plugin?.genlogPlugin !== 1) {
+      throw new GenlogError(
+        "GENLOG_E_CONFIG",
+        `plugins[${i}]: expected a plugin made with definePlugin`,
+        { details: { pointer: `/plugins/${i}` } },
+      );
+    }
+    let active: ActivePlugin;
+    try {
+      active = await activatePlugin(use.plugin, use.options, critical);
+    } catch (e) {
+      if (!isGenlogError(e, "GENLOG_E_CONFIG")) throw e;
+      // Named where the configuration lists it.
+      const pointer = `/plugins/${i}${String(e.details?.["pointer"] ?? "")}`;
+      throw new GenlogError("GENLOG_E_CONFIG", `plugins[${i}]: ${e.message}`, {
+        cause: e,
+        details: { ...e.details, pointer },
+      });
+    }
+    const twin = out.find((a) => a.followerName === active.followerName);
+    if (twin !== undefined) {
+      throw new GenlogError(
+        "GENLOG_E_CONFIG",
+        `plugins[${i}]: ${use.plugin.name} is listed twice (or its name makes the same follower name as ${twin.plugin.name})`,
+        { details: { pointer: `/plugins/${i}`, plugin: use.plugin.name } },
+      );
+    }
+    out.push(active);
+  }
+  return out;
 }
 
 /**
@@ -599,6 +673,9 @@ export class Genlog {
   readonly #policies: PolicySet | undefined;
   readonly #keyNamesOnly: boolean;
   readonly #followerKinds: ReadonlyMap<string, FollowerKind>;
+  readonly #plugins: readonly ActivePlugin[];
+  /** Tenants whose plugin followers this handle has added or found. */
+  readonly #pluginTenants: Set<string>;
   readonly #followerNetwork: NetworkPolicy;
   readonly #followerFilesDir: string;
   readonly #tenants: Map<string, Promise<TenantLog>>;
@@ -642,6 +719,7 @@ export class Genlog {
           readOnly: boolean;
           options: OpenLogOptions;
           context: AccessContext;
+          plugins: readonly ActivePlugin[];
         }
       | { parent: Genlog; context: AccessContext },
   ) {
@@ -659,6 +737,8 @@ export class Genlog {
       this.#policies = p.#policies;
       this.#keyNamesOnly = p.#keyNamesOnly;
       this.#followerKinds = p.#followerKinds;
+      this.#plugins = p.#plugins;
+      this.#pluginTenants = p.#pluginTenants;
       this.#followerNetwork = p.#followerNetwork;
       this.#followerFilesDir = p.#followerFilesDir;
       this.#tenants = p.#tenants;
@@ -698,7 +778,14 @@ export class Genlog {
     this.#maxBatch = init.options.maxBatch;
     this.#policies = init.options.policies;
     this.#keyNamesOnly = init.options[KEY_NAMES_ONLY] === true;
-    this.#followerKinds = new Map((init.options.followerKinds ?? []).map((k) => [k.kind, k]));
+    this.#plugins = init.plugins;
+    this.#pluginTenants = new Set();
+    this.#followerKinds = new Map(
+      [...(init.options.followerKinds ?? []), ...init.plugins.map((p) => p.kind)].map((k) => [
+        k.kind,
+        k,
+      ]),
+    );
     this.#followerNetwork = init.options.followerNetwork ?? networkPolicyFromEnv();
     this.#followerFilesDir = resolve(
       init.options.followerFilesDir ??
@@ -1376,17 +1463,21 @@ export class Genlog {
       scope,
       { operation: "tenants", permission: "tenant.read" },
       async () => {
-        const registered = await this.#home.listTenants();
-        const names = new Set(registered.map((r) => r.tenant));
-        for (const ref of await this.#home.listLogs())
-          if (ref.stream === "events") names.add(ref.tenant);
         const out: TenantInfo[] = [];
-        for (const t of [...names].sort())
+        for (const t of await this.#tenantNames())
           if (scope === ALL_TENANTS || t === scope) out.push(await this.#tenantInfo(t));
         return out;
       },
       (list) => list.length,
     );
+  }
+
+  /** Every tenant: registered in a region, or with a log in the home database; sorted. */
+  async #tenantNames(): Promise<string[]> {
+    const names = new Set((await this.#home.listTenants()).map((r) => r.tenant));
+    for (const ref of await this.#home.listLogs())
+      if (ref.stream === "events") names.add(ref.tenant);
+    return [...names].sort();
   }
 
   /**
@@ -2870,6 +2961,12 @@ export class Genlog {
     const runner = new FollowerRunner(
       {
         stores: async () => {
+          // Tenants made since (by this process or another) get their plugin followers.
+          if (this.#plugins.length > 0 && !this.#readOnly) {
+            for (const tenant of await this.#tenantNames()) {
+              await this.#addPluginFollowers(await this.#storeOf(tenant), tenant);
+            }
+          }
           const stores = new Set([this.#home]);
           const regions = new Set<string>();
           for (const r of await this.#home.listTenants()) {
@@ -2942,6 +3039,58 @@ export class Genlog {
     return summary;
   }
 
+  /**
+   * Adds the tenant's plugin followers it lacks, once per handle: from `start`, else from the
+   * end of its log. Another process adding the same one first is not an error.
+   */
+  async #addPluginFollowers(store: LogStore, tenant: string, start?: number): Promise<void> {
+    if (this.#plugins.length === 0 || this.#pluginTenants.has(tenant)) return;
+    const rows = await store.listFollowers(tenant);
+    for (const p of this.#plugins) {
+      const row = rows.find((r) => r.name === p.followerName);
+      if (row !== undefined) {
+        if (row.kind !== p.kind.kind) {
+          this.#logger.warn(
+            { tenant, follower: p.followerName, kind: row.kind },
+            `genlog: plugin ${p.plugin.name} does not run in tenant ${tenant}: a follower of another kind has its name`,
+          );
+        }
+        continue;
+      }
+      let cursor = start;
+      if (cursor === undefined) {
+        const ref = await store.openLogRef(
+          { origin: `${this.instance}/${tenant}/events`, tenant, stream: "events" },
+          false,
+        );
+        cursor = ref === undefined ? 0 : (await store.logState(ref.logId)).size;
+      }
+      try {
+        await store.insertFollower({
+          tenant,
+          name: p.followerName,
+          id: randomBytes(16).toString("hex"),
+          kind: p.kind.kind,
+          config: JSON.stringify({
+            plugin: p.plugin.name,
+            version: p.plugin.version,
+            events: p.events,
+          }),
+          secret: null,
+          cursor,
+          attempts: 0,
+          nextAt: 0,
+          lastError: null,
+          disabled: null,
+          created: new Date().toISOString(),
+        });
+      } catch (e) {
+        if (!isGenlogError(e, "GENLOG_E_EXISTS")) throw e;
+      }
+    }
+    this.#pluginTenants.add(tenant);
+  }
+
   async #followerRow(log: TenantLog, name: string) {
     const row = (await log.store.listFollowers(log.ref.tenant)).find((f) => f.name === name);
     if (row === undefined) throw noFollower(log.ref.tenant, name);
@@ -2959,7 +3108,8 @@ export class Genlog {
         tenant: row.tenant,
         name: row.name,
         kind: row.kind,
-        target: this.#followerKinds.get(row.kind)?.describe(config) ?? `(unknown kind ${row.kind})`,
+        target:
+          this.#followerKinds.get(row.kind)?.describe(config) ?? unknownKind(row.kind, config),
         config,
         cursor: row.cursor,
         behind: Math.max(0, size - row.cursor),
@@ -3108,6 +3258,8 @@ export class Genlog {
       ...(this.#keyNamesOnly ? { keyNamesOnly: true } : {}),
     });
     const ref = existing ?? (await store.openLogRef({ origin, tenant, stream: "events" }, true));
+    // A new log's plugins see it from its first record.
+    await this.#addPluginFollowers(store, tenant, existing === undefined ? 0 : undefined);
     return { ref: ref!, store, signer, writer: undefined, pipeline };
   }
 

@@ -61,6 +61,21 @@ export {
   type NetworkPolicy,
 } from "./log/followers.js";
 export * from "./plugins/index.js";
+export {
+  definePlugin,
+  isCritical,
+  PLUGIN_EVENTS,
+  type Plugin,
+  type PluginDefinition,
+  type PluginContext,
+  type PluginEvent,
+  type PluginEventName,
+  type RecordEvent,
+  type CheckpointEvent,
+  type CriticalRule,
+  type StandardSchemaV1,
+} from "./log/plugins.js";
+export { loadConfig, CONFIG_FILES, type LoadedConfig } from "./config-file.js";
 export { localContext } from "./genlog.js";
 export {
   ROLES,

@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { localContext, openLog, type Genlog } from "../genlog.js";
 import { BUILTIN_FOLLOWERS } from "../plugins/index.js";
+import { loadConfig } from "../config-file.js";
 import { GenlogError } from "../errors.js";
 import type { PolicySet } from "../core/privacy/policy.js";
 import { readBounded } from "./read-input.js";
@@ -117,9 +118,16 @@ export function localOnly(o: GlobalOptions): void {
   }
 }
 
-/** The data directory, for a command that writes and has no remote form. */
-export async function openLocalForWriting(o: GlobalOptions): Promise<Genlog> {
+/**
+ * The data directory, for a command that writes and has no remote form; with `plugins`, the
+ * configuration file's plugins too (`serve`, `followers run`: the commands that run them).
+ */
+export async function openLocalForWriting(
+  o: GlobalOptions,
+  { plugins = false }: { plugins?: boolean } = {},
+): Promise<Genlog> {
   localOnly(o);
+  const config = plugins ? await loadConfig(stringOption(o, "config")) : undefined;
   return openLog({
     dataDir: o.dataDir,
     tenant: o.tenant,
@@ -127,6 +135,7 @@ export async function openLocalForWriting(o: GlobalOptions): Promise<Genlog> {
     ...(await policyOption(o)),
     create: false,
     followerKinds: BUILTIN_FOLLOWERS,
+    ...(config !== undefined ? { plugins: config.plugins, critical: config.critical } : {}),
     context: cliContext(o),
   });
 }

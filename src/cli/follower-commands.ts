@@ -193,7 +193,7 @@ async function skip(name: string, o: GlobalOptions): Promise<number> {
 }
 
 async function run(o: GlobalOptions): Promise<number> {
-  return withLog(openLocalForWriting(o), async (log: Genlog) => {
+  return withLog(openLocalForWriting(o, { plugins: true }), async (log: Genlog) => {
     const runner = log.followerRunner();
     if (o.once === true) {
       // Passes until no follower stopped at its budget: everything there now is handed over.

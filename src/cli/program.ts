@@ -88,6 +88,12 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
         "privacy policies, JSON: a default and one per tenant (docs/guides/privacy.md); default: the strict preset",
       ).env("GENLOG_POLICY_FILE"),
     )
+    .addOption(
+      new Option(
+        "--config <file>",
+        "plugins and critical rules, genlog.config.json or .mjs (docs/guides/plugins.md), read by serve and followers run; default: one of those in the current directory",
+      ).env("GENLOG_CONFIG"),
+    )
     .option("--tenant <tenant>", "tenant whose log is used", "default")
     .addOption(
       new Option(

@@ -63,7 +63,7 @@ async function serve(o: GlobalOptions): Promise<number> {
   const maxBatch = integerOption(stringOption(o, "maxBatch")!, "--max-batch", 1, 4096);
   const bodyLimit = integerOption(stringOption(o, "bodyLimit")!, "--body-limit", 1024, 1 << 30);
   const oidc = oidcOptions(o);
-  const log = await openLocalForWriting(o);
+  const log = await openLocalForWriting(o, { plugins: true });
   let app;
   let runner;
   try {

@@ -73,6 +73,11 @@ export interface Delivery<C> {
   cursor: number;
   /** The tenant's events log (`<instance>/<tenant>/events`). */
   origin: string;
+  /**
+   * The signed note of the checkpoint whose tree ends with this record, if one was signed at
+   * that size (one is for each commit): read only when asked.
+   */
+  checkpoint(): Promise<string | undefined>;
   /** Aborted past the delivery timeout, or when the runner stops. */
   signal: AbortSignal;
   /** Where the operator lets followers connect. */
@@ -389,6 +394,7 @@ export class FollowerRunner {
           attempt,
           origin: ref.origin,
           cursor: row.cursor,
+          checkpoint: async () => (await store.checkpointAt(ref.logId, entry.seq + 1))?.note,
           signal,
           network,
           filesDir: this.#host.filesDir,
