@@ -133,10 +133,12 @@ import { writeCarExport, type CarManifest } from "./log/car-export.js";
 import {
   FOLLOWER_NAME,
   FollowerRunner,
+  followerEnd,
   networkPolicyFromEnv,
   sealSecret,
   type FollowerKind,
   type NetworkPolicy,
+  type PeriodReports,
   type RetryOptions,
 } from "./log/followers.js";
 import {
@@ -2806,7 +2808,7 @@ export class Genlog {
         const config = kind.parse(options.config, this.#followerNetwork);
         const secret = options.secret;
         if (secret === undefined) {
-          if (kind.secret === "required") {
+          if (kind.secret === "required" || kind.needsSecret?.(config) === true) {
             throw new GenlogError(
               "GENLOG_E_INVALID_INPUT",
               `/secret: a ${kind.kind} needs one${kind.secretForm !== undefined ? `: ${kind.secretForm}` : ""}`,
@@ -2825,8 +2827,19 @@ export class Genlog {
           kind.checkSecret?.(secret);
         }
         const log = await this.#tenant(tenant);
+        // A periodic kind starts with the period under way (or, from the start, the period of
+        // the log's first record); a kind of records with the next record (or the first).
+        const period = kind.periodMs?.(config);
+        const first =
+          options.fromStart === true && period !== undefined
+            ? (await log.store.getEntry(log.ref.logId, 0))?.ts
+            : undefined;
         const start =
-          options.fromStart === true ? 0 : (await log.store.logState(log.ref.logId)).size;
+          period !== undefined
+            ? Math.floor((first !== undefined ? Date.parse(first) : Date.now()) / period)
+            : options.fromStart === true
+              ? 0
+              : (await log.store.logState(log.ref.logId)).size;
         const key = await (await this.#openKeyStore()).tenantKey(log.ref.tenant, "wrap");
         await log.store.insertFollower({
           tenant: log.ref.tenant,
@@ -2982,6 +2995,7 @@ export class Genlog {
             false,
           ),
         secretKey: async (tenant) => (await this.#openKeyStore()).tenantKey(tenant, "wrap"),
+        report: (tenant, since, until) => this.#periodReports(tenant, since, until),
         warn: (message, details) => this.#logger.warn(details, message),
         network: this.#followerNetwork,
         filesDir: this.#followerFilesDir,
@@ -3030,7 +3044,9 @@ export class Genlog {
           sizes.set(row.tenant, size);
         }
         summary.followers++;
-        summary.behind += Math.max(0, size - row.cursor);
+        const kind = this.#followerKinds.get(row.kind);
+        const end = followerEnd(kind, kind === undefined ? {} : JSON.parse(row.config), size);
+        summary.behind += Math.max(0, end - row.cursor);
         if (row.disabled !== null) summary.disabled++;
         else if (row.attempts > 0) summary.retrying++;
         summary.deadLetters += (await store.listDeadLetters(row.tenant, row.name)).length;
@@ -3091,6 +3107,27 @@ export class Genlog {
     this.#pluginTenants.add(tenant);
   }
 
+  /** A periodic follower's reports: built by the runner, which reads as the operator. */
+  async #periodReports(tenant: string, since: string, until: string): Promise<PeriodReports> {
+    const log = await this.#tenant(tenant);
+    const window = { since, until };
+    const { ref } = log;
+    const access = await log.store.openLogRef(
+      { origin: `${this.instance}/${tenant}/${ACCESS_STREAM}`, tenant, stream: ACCESS_STREAM },
+      false,
+    );
+    return {
+      generations: await generationReport(ref.tenant, ref.origin, window, records(log.store, ref)),
+      access: await accessReport(
+        ref.tenant,
+        access?.origin ?? `${this.instance}/${tenant}/${ACCESS_STREAM}`,
+        window,
+        access === undefined ? [] : records(log.store, access),
+      ),
+      checkpoint: (await log.store.logState(ref.logId)).latest?.note ?? null,
+    };
+  }
+
   async #followerRow(log: TenantLog, name: string) {
     const row = (await log.store.listFollowers(log.ref.tenant)).find((f) => f.name === name);
     if (row === undefined) throw noFollower(log.ref.tenant, name);
@@ -3112,7 +3149,10 @@ export class Genlog {
           this.#followerKinds.get(row.kind)?.describe(config) ?? unknownKind(row.kind, config),
         config,
         cursor: row.cursor,
-        behind: Math.max(0, size - row.cursor),
+        behind: Math.max(
+          0,
+          followerEnd(this.#followerKinds.get(row.kind), config, size) - row.cursor,
+        ),
         attempts: row.attempts,
         nextAttemptAt: row.nextAt > Date.now() ? new Date(row.nextAt).toISOString() : null,
         lastError: row.lastError,

@@ -29,14 +29,17 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
   followers
     .command("add")
     .description("add a follower of the tenant's events log: from the next record on, in order")
-    .argument("<kind>", "webhook, siem or file-sink")
+    .argument("<kind>", "webhook, siem, file-sink or report")
     .option("--name <name>", "unique in the tenant (default: the kind)")
     // `--url` is the program's own option (remote mode): here, given on the command line, it
     // names the endpoint; GENLOG_URL (a genlog server) never does.
-    .option("--url <url>", "webhook, siem: the endpoint that receives each record (POST)")
+    .option(
+      "--url <url>",
+      "webhook, siem: the endpoint that receives each record (POST); report: where to POST each report (default: files)",
+    )
     .option(
       "--secret <secret>",
-      "webhook: the whsec_ secret (or GENLOG_WEBHOOK_SECRET); siem: a bearer token (or GENLOG_SIEM_TOKEN). Prefer the variables: a flag shows in ps",
+      "webhook, report to a URL: the whsec_ secret (or GENLOG_WEBHOOK_SECRET); siem: a bearer token (or GENLOG_SIEM_TOKEN). Prefer the variables: a flag shows in ps",
     )
     .option(
       "--format <format>",
@@ -45,6 +48,7 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
     .option("--max-bytes <n>", "file-sink: rotate past this size (default 67108864)")
     .option("--max-age <seconds>", "file-sink: rotate a file this old (default 86400)")
     .option("--keep <n>", "file-sink: rotated files kept (default 30)")
+    .option("--period <period>", "report: hour, day (default) or week, in UTC")
     .option("--type <type...>", "only records of these types")
     .option("--sector <sector...>", "only records of these sectors")
     .option("--status <status...>", "only records with these statuses (started, succeeded, failed)")
@@ -98,6 +102,7 @@ const URL_KINDS = new Set(["webhook", "siem"]);
 const SECRET_VARIABLES: Record<string, string> = {
   webhook: "GENLOG_WEBHOOK_SECRET",
   siem: "GENLOG_SIEM_TOKEN",
+  report: "GENLOG_WEBHOOK_SECRET",
 };
 
 async function add(kind: string, o: GlobalOptions): Promise<number> {
@@ -114,6 +119,7 @@ async function add(kind: string, o: GlobalOptions): Promise<number> {
     maxBytes: number("maxBytes", "--max-bytes"),
     maxAgeSeconds: number("maxAge", "--max-age"),
     keep: number("keep", "--keep"),
+    period: stringOption(o, "period"),
     types: o.type,
     sectors: o.sector,
     statuses: o.status,
@@ -129,8 +135,12 @@ async function add(kind: string, o: GlobalOptions): Promise<number> {
     });
     if (o.json) await printLine(JSON.stringify(info));
     else {
+      const from =
+        info.kind === "report"
+          ? "reporting each period as it ends"
+          : `from record ${info.cursor} on`;
       say(
-        `added follower ${info.name} of tenant ${info.tenant}: ${safe(info.target)}, from record ${info.cursor} on; \`genlog serve\` or \`genlog followers run\` hands the records over`,
+        `added follower ${info.name} of tenant ${info.tenant}: ${safe(info.target)}, ${from}; \`genlog serve\` or \`genlog followers run\` hands the records over`,
       );
     }
     return 0;

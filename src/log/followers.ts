@@ -13,6 +13,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
+import type { GenerationReport } from "./generation-report.js";
+import type { AccessReport } from "./access-log.js";
 import type {
   DeadLetterRow,
   FollowerKey,
@@ -86,6 +88,36 @@ export interface Delivery<C> {
   filesDir: string;
 }
 
+/**
+ * One period handed to a periodic kind (`report`): `[from, until)`, the `index`-th period of
+ * its length since the Unix epoch.
+ */
+export interface PeriodDelivery<C> {
+  tenant: string;
+  name: string;
+  id: string;
+  config: C;
+  secret: string | undefined;
+  index: number;
+  from: string;
+  until: string;
+  attempt: number;
+  origin: string;
+  /** The tenant's reports over the period, made when asked. */
+  report(): Promise<PeriodReports>;
+  signal: AbortSignal;
+  network: NetworkPolicy;
+  filesDir: string;
+}
+
+/** What {@link FollowerHost.report} makes of a period. */
+export interface PeriodReports {
+  generations: GenerationReport;
+  access: AccessReport;
+  /** The latest signed checkpoint of the events log, or null before the first. */
+  checkpoint: string | null;
+}
+
 /** A kind of follower (`webhook`, …): its options, its filter and how it hands a record over. */
 export interface FollowerKind<C = unknown> {
   /** The name `followers add` takes. */
@@ -94,6 +126,8 @@ export interface FollowerKind<C = unknown> {
   readonly secret: "required" | "optional" | "none";
   /** What a secret looks like, for the error that asks for one. */
   readonly secretForm?: string;
+  /** For a kind whose secret is optional: whether these options need one all the same. */
+  needsSecret?(config: C): boolean;
   /** One line for `followers list` and errors. */
   describe(config: C): string;
   /**
@@ -120,6 +154,31 @@ export interface FollowerKind<C = unknown> {
    * rejection is warned of; the next call may try again.
    */
   committed?(follower: FollowerKey, cursor: number): Promise<void>;
+  /**
+   * For a kind that hands over periods of time rather than records (`report`): the length of
+   * one, in ms. Its cursor then counts periods since the Unix epoch, a period is handed to
+   * {@link deliverPeriod} once it has ended (and {@link PERIOD_GRACE_MS} more), and `wants`
+   * and `deliver` are not called.
+   */
+  periodMs?(config: C): number;
+  deliverPeriod?(delivery: PeriodDelivery<C>): Promise<DeliveryOutcome>;
+}
+
+/** How long after a period ends it is reported: the commits under way at its end are in. */
+export const PERIOD_GRACE_MS = 60_000;
+
+/**
+ * Where a follower's cursor is going: the log's size for a kind of records, the number of
+ * periods ended (by {@link PERIOD_GRACE_MS}) for a periodic one.
+ */
+export function followerEnd(
+  kind: FollowerKind | undefined,
+  config: unknown,
+  size: number,
+  now = Date.now(),
+): number {
+  if (kind?.periodMs === undefined) return size;
+  return Math.floor((now - PERIOD_GRACE_MS) / kind.periodMs(config));
 }
 
 /** How a runner retries; every field has a default. */
@@ -152,6 +211,8 @@ export interface FollowerHost {
   filesDir: string;
   /** Where failures are said (they never reach an append). */
   warn(message: string, details: Record<string, unknown>): void;
+  /** The tenant's reports over `[since, until)`, for a periodic kind. */
+  report(tenant: string, since: string, until: string): Promise<PeriodReports>;
   /** Calls `wake` on every new checkpoint while {@link FollowerRunner.run} runs; returns the undo. */
   subscribe(wake: () => void): () => void;
 }
@@ -403,13 +464,51 @@ export class FollowerRunner {
         return { ok: false, error: e instanceof Error ? e.message : String(e) };
       }
     };
+    const period = kind.periodMs?.(config);
+    const handPeriod = async (index: number, attempt: number): Promise<DeliveryOutcome> => {
+      id = `period-${index}`;
+      const from = new Date(index * period!).toISOString();
+      const until = new Date((index + 1) * period!).toISOString();
+      const signal = AbortSignal.any([
+        this.#stop.signal,
+        AbortSignal.timeout(this.#retry.timeoutMs),
+      ]);
+      try {
+        return await kind.deliverPeriod!({
+          tenant: row.tenant,
+          name: row.name,
+          id: row.id,
+          config,
+          secret,
+          index,
+          from,
+          until,
+          attempt,
+          origin: ref.origin,
+          report: () => this.#host.report(row.tenant, from, until),
+          signal,
+          network,
+          filesDir: this.#host.filesDir,
+        });
+      } catch (e) {
+        return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      }
+    };
+    /** What is at `seq`, handed over: a record, or for a periodic kind a period. */
+    const handAt = async (seq: number, attempt: number, stored?: boolean) =>
+      period !== undefined
+        ? handPeriod(seq, attempt)
+        : hand(
+            stored === true ? await store.getEntry(ref.logId, seq) : await entryAt(seq),
+            attempt,
+          );
     const stopped = (outcome: DeliveryOutcome | "skipped") =>
       this.#stop.signal.aborted && outcome !== "skipped" && !outcome.ok;
 
     // Dead letters that `followers retry` made due go first, once each.
     for (const letter of await store.listDeadLetters(row.tenant, row.name)) {
       if (!letter.due) continue;
-      const outcome = await hand(await store.getEntry(ref.logId, letter.seq), letter.attempts + 1);
+      const outcome = await handAt(letter.seq, letter.attempts + 1, true);
       // Stopped in the middle: the letter stays due for the next run.
       if (stopped(outcome)) return;
       const delivered = outcome === "skipped" || outcome.ok;
@@ -424,7 +523,7 @@ export class FollowerRunner {
     }
 
     if (row.nextAt > Date.now()) return;
-    const { size } = await store.logState(ref.logId);
+    const size = followerEnd(kind, config, (await store.logState(ref.logId)).size);
     // `stored` is where the store has the cursor: every write moves it only from there.
     let stored = row.cursor;
     let storedAt = Date.now();
@@ -469,8 +568,9 @@ export class FollowerRunner {
     const caughtUp = { attempts: 0, nextAt: 0, lastError: null };
     const end = Math.min(size, row.cursor + this.#retry.budget);
     // One read per page of records, driven by the tree: a purged position still comes out.
-    const scan = store.scanEntries(ref.logId, cursor)[Symbol.asyncIterator]();
+    let scan: AsyncIterator<StoredEntry | PurgedEntry> | undefined;
     const entryAt = async (seq: number) => {
+      scan ??= store.scanEntries(ref.logId, cursor)[Symbol.asyncIterator]();
       const next = await scan.next();
       if (next.done === true || next.value.seq !== seq) {
         // Below the checkpoint every position has its row: one missing is damage, not a gap
@@ -485,7 +585,7 @@ export class FollowerRunner {
     };
     try {
       while (cursor < end && !this.#stop.signal.aborted) {
-        const outcome = await hand(await entryAt(cursor), attempts + 1);
+        const outcome = await handAt(cursor, attempts + 1);
         // Stopped in the middle of a delivery: not the receiver's failure; what was handed over
         // before is written below.
         if (stopped(outcome)) break;
@@ -550,7 +650,7 @@ export class FollowerRunner {
       if (cursor !== stored) await write({ cursor, ...caughtUp });
       if (cursor === end && end < size && !this.#stop.signal.aborted) result.more = true;
     } finally {
-      await scan.return?.();
+      await scan?.return?.();
     }
   }
 }

@@ -6,6 +6,7 @@ import type { FollowerKind } from "../log/followers.js";
 import { FileSink } from "./file-sink.js";
 import { siemFollower } from "./siem.js";
 import { webhookFollower } from "./webhook.js";
+import { reportFollower } from "./report.js";
 
 export {
   webhookFollower,
@@ -14,6 +15,13 @@ export {
   type WebhookPayload,
 } from "./webhook.js";
 export { siemFollower, type SiemConfig } from "./siem.js";
+export {
+  reportFollower,
+  REPORT_PERIODS,
+  type ReportConfig,
+  type ReportPeriod,
+  type TenantReport,
+} from "./report.js";
 export { FileSink, FILE_FORMATS, type FileFormat, type FileSinkConfig } from "./file-sink.js";
 export {
   SIEM_FORMATS,
@@ -30,4 +38,5 @@ export const BUILTIN_FOLLOWERS: readonly FollowerKind[] = [
   webhookFollower as FollowerKind,
   siemFollower as FollowerKind,
   new FileSink() as FollowerKind,
+  reportFollower as FollowerKind,
 ];

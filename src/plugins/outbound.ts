@@ -177,7 +177,7 @@ export function post(
  * good, any other answer a failure of this record, no answer at all the receiver unreachable.
  */
 export async function deliverByPost(
-  d: Delivery<{ url: string }>,
+  d: Pick<Delivery<{ url: string }>, "config" | "signal" | "network">,
   headers: Record<string, string>,
   body: string,
 ): Promise<DeliveryOutcome> {

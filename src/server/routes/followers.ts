@@ -16,10 +16,13 @@ const FollowerParams = Type.Object(
 const FollowerBody = Type.Object(
   {
     name: Type.String({ pattern: NAME, description: "Unique in the tenant." }),
-    kind: Type.String({ maxLength: 64, description: "`webhook`, `siem` or `file-sink`." }),
+    kind: Type.String({
+      maxLength: 64,
+      description: "`webhook`, `siem`, `file-sink` or `report`.",
+    }),
     config: Type.Unknown({
       description:
-        "The kind's options: a webhook's `{url}`, a siem's `{url, format?}`, a file-sink's `{format?, maxBytes?, maxAgeSeconds?, keep?}`; each with the filters `types?`, `sectors?`, `statuses?`, `critical?`.",
+        "The kind's options: a webhook's `{url}`, a siem's `{url, format?}`, a file-sink's `{format?, maxBytes?, maxAgeSeconds?, keep?}`, each with the filters `types?`, `sectors?`, `statuses?`, `critical?`; a report's `{period?, url?}`.",
     }),
     secret: Type.Optional(
       Type.String({
