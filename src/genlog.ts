@@ -61,6 +61,8 @@ import {
   type PolicySet,
 } from "./core/privacy/policy.js";
 import { KEY_NAMES_ONLY, openPipeline, type TenantPipeline } from "./log/pipeline.js";
+import { piiDetectors, scanText } from "./core/privacy/detectors.js";
+import type { CountryCode } from "libphonenumber-js";
 import { TenantSubjects, type RevealedRecord } from "./log/subjects.js";
 import { openKeyStore, rotateMasterKey, type MasterKeyRotation } from "./log/tenant-keys.js";
 import { writeArchive, type ArchiveManifest } from "./log/archive.js";
@@ -139,6 +141,7 @@ import {
   type FollowerKind,
   type NetworkPolicy,
   type PeriodReports,
+  type CarExport,
   type RetryOptions,
 } from "./log/followers.js";
 import {
@@ -577,6 +580,15 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     await store.close();
     throw e;
   }
+}
+
+/** Every string in a JSON value. */
+function stringLeaves(v: unknown, out: string[] = []): string[] {
+  if (typeof v === "string") out.push(v);
+  else if (Array.isArray(v)) for (const x of v) stringLeaves(x, out);
+  else if (v !== null && typeof v === "object")
+    for (const x of Object.values(v)) stringLeaves(x, out);
+  return out;
 }
 
 /** What `followers list` says of a follower whose kind this handle does not know. */
@@ -2019,6 +2031,40 @@ export class Genlog {
     );
   }
 
+  /** An `ipfs` follower's export: as {@link exportCar}, read as the operator. */
+  async #followerCar(tenant: string, out: string, since?: string): Promise<CarExport> {
+    const log = await this.#tenant(tenant);
+    await idle(log);
+    const cp = await this.#checkpointAt(log, undefined);
+    const fromSeq = since === undefined ? 0 : parseCheckpoint(parseSignedNote(since).body).size;
+    if (fromSeq >= cp.size) {
+      // Nothing new: a manifest of no records, and no file.
+      return {
+        root: "",
+        checkpoint: cp.note,
+        manifest: { records: 0, fromSeq, treeSize: cp.size } as CarManifest,
+      };
+    }
+    const { root, manifest } = await this.exportCar({ out, sinceCheckpoint: since, tenant });
+    return { root, manifest, checkpoint: cp.note };
+  }
+
+  /** Seqs in [fromSeq, toSeq) whose meta values or artifact names the detectors flag. */
+  async #clearPersonalData(tenant: string, fromSeq: number, toSeq: number): Promise<number[]> {
+    const log = await this.#tenant(tenant);
+    const country = policyOf(this.#policies, tenant)?.defaultCountry ?? "FR";
+    const detectors = piiDetectors({ defaultCountry: country as CountryCode });
+    const found: number[] = [];
+    for await (const e of log.store.scanEntries(log.ref.logId, fromSeq)) {
+      if (e.seq >= toSeq) break;
+      if (e.canonical === null) continue;
+      const r = JSON.parse(e.canonical) as GenerationRecord;
+      const texts = [...stringLeaves(r.meta), ...(r.artifacts ?? []).map((a) => a.name)];
+      if (texts.some((t) => scanText(t, detectors).length > 0)) found.push(e.seq);
+    }
+    return found;
+  }
+
   /**
    * Sets a legal hold on a subject, or on the whole tenant when no subject is given: erasure
    * (and purge) then fail with `GENLOG_E_HELD` until it is released. Recorded as a
@@ -2996,6 +3042,8 @@ export class Genlog {
           ),
         secretKey: async (tenant) => (await this.#openKeyStore()).tenantKey(tenant, "wrap"),
         report: (tenant, since, until) => this.#periodReports(tenant, since, until),
+        exportCar: (tenant, out, since) => this.#followerCar(tenant, out, since),
+        clearPersonalData: (tenant, a, b) => this.#clearPersonalData(tenant, a, b),
         warn: (message, details) => this.#logger.warn(details, message),
         network: this.#followerNetwork,
         filesDir: this.#followerFilesDir,

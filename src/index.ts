@@ -12,7 +12,7 @@ import { BUILTIN_FOLLOWERS } from "./plugins/index.js";
 
 /**
  * Opens (and by default creates) a genlog data directory, with the built-in kinds of follower
- * (`webhook`, `siem`, `file-sink`, `report`) unless `followerKinds` says otherwise. See the options and errors of
+ * (`webhook`, `siem`, `file-sink`, `report`, `ipfs`) unless `followerKinds` says otherwise. See the options and errors of
  * {@link OpenLogOptions}.
  *
  * @example
@@ -61,6 +61,7 @@ export {
   type NetworkPolicy,
   type PeriodDelivery,
   type PeriodReports,
+  type CarExport,
 } from "./log/followers.js";
 export * from "./plugins/index.js";
 export {

@@ -29,7 +29,7 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
   followers
     .command("add")
     .description("add a follower of the tenant's events log: from the next record on, in order")
-    .argument("<kind>", "webhook, siem, file-sink or report")
+    .argument("<kind>", "webhook, siem, file-sink, report or ipfs")
     .option("--name <name>", "unique in the tenant (default: the kind)")
     // `--url` is the program's own option (remote mode): here, given on the command line, it
     // names the endpoint; GENLOG_URL (a genlog server) never does.
@@ -48,7 +48,17 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
     .option("--max-bytes <n>", "file-sink: rotate past this size (default 67108864)")
     .option("--max-age <seconds>", "file-sink: rotate a file this old (default 86400)")
     .option("--keep <n>", "file-sink: rotated files kept (default 30)")
-    .option("--period <period>", "report: hour, day (default) or week, in UTC")
+    .option("--period <period>", "report, ipfs: hour, day (default) or week, in UTC")
+    .option("--kubo <url>", "ipfs: a Kubo node's RPC API, which imports and pins each CAR")
+    .option(
+      "--pinning <url>",
+      "ipfs: an IPFS Pinning Service API endpoint (its token: --secret or GENLOG_PINNING_TOKEN)",
+    )
+    .option("--origin <multiaddr...>", "ipfs: where the pinning service can fetch the blocks")
+    .option(
+      "--allow-personal-data",
+      "ipfs: publish records that hold personal data in clear all the same",
+    )
     .option("--type <type...>", "only records of these types")
     .option("--sector <sector...>", "only records of these sectors")
     .option("--status <status...>", "only records with these statuses (started, succeeded, failed)")
@@ -103,6 +113,7 @@ const SECRET_VARIABLES: Record<string, string> = {
   webhook: "GENLOG_WEBHOOK_SECRET",
   siem: "GENLOG_SIEM_TOKEN",
   report: "GENLOG_WEBHOOK_SECRET",
+  ipfs: "GENLOG_PINNING_TOKEN",
 };
 
 async function add(kind: string, o: GlobalOptions): Promise<number> {
@@ -120,6 +131,10 @@ async function add(kind: string, o: GlobalOptions): Promise<number> {
     maxAgeSeconds: number("maxAge", "--max-age"),
     keep: number("keep", "--keep"),
     period: stringOption(o, "period"),
+    kubo: stringOption(o, "kubo"),
+    pinning: stringOption(o, "pinning"),
+    origins: o.origin,
+    allowPersonalData: o.allowPersonalData === true ? true : undefined,
     types: o.type,
     sectors: o.sector,
     statuses: o.status,
@@ -136,8 +151,8 @@ async function add(kind: string, o: GlobalOptions): Promise<number> {
     if (o.json) await printLine(JSON.stringify(info));
     else {
       const from =
-        info.kind === "report"
-          ? "reporting each period as it ends"
+        info.kind === "report" || info.kind === "ipfs"
+          ? "each period as it ends"
           : `from record ${info.cursor} on`;
       say(
         `added follower ${info.name} of tenant ${info.tenant}: ${safe(info.target)}, ${from}; \`genlog serve\` or \`genlog followers run\` hands the records over`,

@@ -15,6 +15,7 @@ import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
 import type { GenerationReport } from "./generation-report.js";
 import type { AccessReport } from "./access-log.js";
+import type { CarManifest } from "./car-export.js";
 import type {
   DeadLetterRow,
   FollowerKey,
@@ -105,9 +106,25 @@ export interface PeriodDelivery<C> {
   origin: string;
   /** The tenant's reports over the period, made when asked. */
   report(): Promise<PeriodReports>;
+  /**
+   * Writes a CAR export of the tenant's events log at `out` (which must not exist), from the
+   * checkpoint `since` (a signed note) to the latest; `manifest.records` is 0 when nothing
+   * was committed after `since` (and nothing is written).
+   */
+  exportCar(out: string, since?: string): Promise<CarExport>;
+  /** The seqs in `[fromSeq, toSeq)` whose `meta` or artifact names hold personal data in clear. */
+  clearPersonalData(fromSeq: number, toSeq: number): Promise<number[]>;
   signal: AbortSignal;
   network: NetworkPolicy;
   filesDir: string;
+}
+
+/** What {@link PeriodDelivery.exportCar} wrote. */
+export interface CarExport {
+  root: string;
+  manifest: CarManifest;
+  /** The signed note of the checkpoint the export ends at. */
+  checkpoint: string;
 }
 
 /** What {@link FollowerHost.report} makes of a period. */
@@ -213,6 +230,10 @@ export interface FollowerHost {
   warn(message: string, details: Record<string, unknown>): void;
   /** The tenant's reports over `[since, until)`, for a periodic kind. */
   report(tenant: string, since: string, until: string): Promise<PeriodReports>;
+  /** See {@link PeriodDelivery.exportCar}. */
+  exportCar(tenant: string, out: string, since?: string): Promise<CarExport>;
+  /** See {@link PeriodDelivery.clearPersonalData}. */
+  clearPersonalData(tenant: string, fromSeq: number, toSeq: number): Promise<number[]>;
   /** Calls `wake` on every new checkpoint while {@link FollowerRunner.run} runs; returns the undo. */
   subscribe(wake: () => void): () => void;
 }
@@ -486,6 +507,8 @@ export class FollowerRunner {
           attempt,
           origin: ref.origin,
           report: () => this.#host.report(row.tenant, from, until),
+          exportCar: (out, since) => this.#host.exportCar(row.tenant, out, since),
+          clearPersonalData: (a, b) => this.#host.clearPersonalData(row.tenant, a, b),
           signal,
           network,
           filesDir: this.#host.filesDir,

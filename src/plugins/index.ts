@@ -7,6 +7,15 @@ import { FileSink } from "./file-sink.js";
 import { siemFollower } from "./siem.js";
 import { webhookFollower } from "./webhook.js";
 import { reportFollower } from "./report.js";
+export { ipfsFollower, type IpfsConfig } from "./ipfs.js";
+export {
+  KuboPublisher,
+  PinningServicePublisher,
+  type Publisher,
+  type CarToPublish,
+  type PublishOutcome,
+} from "./publishers.js";
+import { ipfsFollower } from "./ipfs.js";
 
 export {
   webhookFollower,
@@ -39,4 +48,5 @@ export const BUILTIN_FOLLOWERS: readonly FollowerKind[] = [
   siemFollower as FollowerKind,
   new FileSink() as FollowerKind,
   reportFollower as FollowerKind,
+  ipfsFollower as FollowerKind,
 ];

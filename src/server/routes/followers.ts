@@ -18,11 +18,11 @@ const FollowerBody = Type.Object(
     name: Type.String({ pattern: NAME, description: "Unique in the tenant." }),
     kind: Type.String({
       maxLength: 64,
-      description: "`webhook`, `siem`, `file-sink` or `report`.",
+      description: "`webhook`, `siem`, `file-sink`, `report` or `ipfs`.",
     }),
     config: Type.Unknown({
       description:
-        "The kind's options: a webhook's `{url}`, a siem's `{url, format?}`, a file-sink's `{format?, maxBytes?, maxAgeSeconds?, keep?}`, each with the filters `types?`, `sectors?`, `statuses?`, `critical?`; a report's `{period?, url?}`.",
+        "The kind's options: a webhook's `{url}`, a siem's `{url, format?}`, a file-sink's `{format?, maxBytes?, maxAgeSeconds?, keep?}`, each with the filters `types?`, `sectors?`, `statuses?`, `critical?`; a report's `{period?, url?}`; an ipfs follower's `{period?, kubo?, pinning?, origins?, allowPersonalData?}`.",
     }),
     secret: Type.Optional(
       Type.String({
