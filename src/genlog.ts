@@ -391,8 +391,13 @@ export interface FollowerInfo {
   /** What it does, in one line (`POST https://… types backend`). */
   target: string;
   config: unknown;
-  /** The seq of the next record it will hand over. */
+  /**
+   * The seq of the next record it will hand over; for a periodic kind (`report`, `ipfs`), the
+   * number of the next period to hand over (it starts at `cursor × periodMs`, Unix time).
+   */
   cursor: number;
+  /** A periodic kind's period, in ms; null for a kind that hands over records. */
+  periodMs: number | null;
   /** Committed records it has not handed over or passed over yet. */
   behind: number;
   /** Failed tries of the record at `cursor`, and when the next one is due (null: now). */
@@ -2857,7 +2862,7 @@ export class Genlog {
           if (kind.secret === "required" || kind.needsSecret?.(config) === true) {
             throw new GenlogError(
               "GENLOG_E_INVALID_INPUT",
-              `/secret: a ${kind.kind} needs one${kind.secretForm !== undefined ? `: ${kind.secretForm}` : ""}`,
+              `/secret: a follower of kind ${kind.kind} needs one${kind.secretForm !== undefined ? `: ${kind.secretForm}` : ""}`,
               { details: { pointer: "/secret", rule: "required" } },
             );
           }
@@ -2865,7 +2870,7 @@ export class Genlog {
           throw new GenlogError(
             "GENLOG_E_INVALID_INPUT",
             kind.secret === "none"
-              ? `/secret: a ${kind.kind} takes none`
+              ? `/secret: a follower of kind ${kind.kind} takes none`
               : "/secret: expected a string",
             { details: { pointer: "/secret", rule: "type" } },
           );
@@ -3197,6 +3202,7 @@ export class Genlog {
           this.#followerKinds.get(row.kind)?.describe(config) ?? unknownKind(row.kind, config),
         config,
         cursor: row.cursor,
+        periodMs: this.#followerKinds.get(row.kind)?.periodMs?.(config) ?? null,
         behind: Math.max(
           0,
           followerEnd(this.#followerKinds.get(row.kind), config, size) - row.cursor,

@@ -176,11 +176,16 @@ async function list(o: GlobalOptions): Promise<number> {
 }
 
 function describe(f: FollowerInfo): string {
+  // A periodic follower's cursor counts periods: say which one.
+  const next =
+    f.periodMs === null
+      ? `record ${f.cursor}`
+      : `period from ${new Date(f.cursor * f.periodMs).toISOString()}`;
   const state =
     f.disabled !== null
       ? `STOPPED (${f.disabled}): genlog followers retry ${f.name}`
       : f.attempts > 0
-        ? `retrying record ${f.cursor} (${count(f.attempts, "failure", "failures")}, last: ${f.lastError}${f.nextAttemptAt !== null ? `; next try ${f.nextAttemptAt}` : ""})`
+        ? `retrying ${next} (${count(f.attempts, "failure", "failures")}, last: ${f.lastError}${f.nextAttemptAt !== null ? `; next try ${f.nextAttemptAt}` : ""})`
         : f.behind === 0
           ? "caught up"
           : `${f.behind} behind`;
@@ -188,7 +193,7 @@ function describe(f: FollowerInfo): string {
     f.deadLetters.length === 0
       ? ""
       : `; ${count(f.deadLetters.length, "dead letter", "dead letters")} (seq ${f.deadLetters.map((l) => l.seq).join(", ")})`;
-  return safe(`${f.name}  ${f.kind}  ${f.target}  next record ${f.cursor}: ${state}${letters}`);
+  return safe(`${f.name}  ${f.kind}  ${f.target}  next ${next}: ${state}${letters}`);
 }
 
 async function remove(name: string, o: GlobalOptions): Promise<number> {
