@@ -37,6 +37,21 @@ export interface LoadedConfig {
   path: string | undefined;
   plugins: { plugin: Plugin; options?: unknown }[];
   critical: CriticalRule[];
+  /**
+   * Followers to add when missing (`Genlog.ensureFollower`), each with its secret read from
+   * the environment variable `secretEnv` names (a file holds no secret).
+   */
+  followers: ConfiguredFollower[];
+}
+
+/** A follower of the configuration file. */
+export interface ConfiguredFollower {
+  tenant?: string;
+  name: string;
+  kind: string;
+  config?: unknown;
+  secretEnv?: string;
+  fromStart?: boolean;
 }
 
 const ConfigSchema = Type.Object(
@@ -55,6 +70,22 @@ const ConfigSchema = Type.Object(
       ),
     ),
     critical: Type.Optional(Type.Unknown()),
+    followers: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            tenant: Type.Optional(Type.String({ minLength: 1 })),
+            name: Type.String({ minLength: 1 }),
+            kind: Type.String({ minLength: 1 }),
+            config: Type.Optional(Type.Unknown()),
+            secretEnv: Type.Optional(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" })),
+            fromStart: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 1000 },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -76,7 +107,7 @@ export async function loadConfig(
     given !== undefined
       ? resolve(cwd, given)
       : CONFIG_FILES.map((n) => resolve(cwd, n)).find((p) => existsSync(p));
-  if (file === undefined) return { path: undefined, plugins: [], critical: [] };
+  if (file === undefined) return { path: undefined, plugins: [], critical: [], followers: [] };
   const fail = (pointer: string, message: string, cause?: unknown) =>
     new GenlogError("GENLOG_E_CONFIG", `${file}${pointer}: ${message}`, {
       ...(cause !== undefined ? { cause } : {}),
@@ -124,7 +155,7 @@ export async function loadConfig(
     const pointer = (e as GenlogError).details?.["pointer"];
     throw fail(String(pointer ?? ""), (e as Error).message.replace(/^\S+: /, ""), e);
   }
-  return { path: file, plugins, critical };
+  return { path: file, plugins, critical, followers: config.followers ?? [] };
 }
 
 /** A plugin module's export: `default`, else `plugin`. */

@@ -2911,6 +2911,36 @@ export class Genlog {
     );
   }
 
+  /**
+   * Adds a follower unless its tenant has one of that name: what a configuration file's
+   * `followers` do when `serve` or `followers run` starts. One that exists is left as it is,
+   * and said to differ when its kind or options are not the ones given (remove it to apply
+   * them). Its secret is set when it is added only: it is sealed, and never compared.
+   */
+  async ensureFollower(
+    options: AddFollowerOptions,
+  ): Promise<{ follower: FollowerInfo; status: "added" | "unchanged" | "differs" }> {
+    const tenant = options?.tenant ?? this.tenant;
+    const find = async () => (await this.followers(tenant)).find((f) => f.name === options.name);
+    let follower = await find();
+    if (follower === undefined) {
+      try {
+        return { follower: await this.addFollower(options), status: "added" };
+      } catch (e) {
+        // Added by another process meanwhile: compared below.
+        if (!isGenlogError(e, "GENLOG_E_EXISTS")) throw e;
+        follower = (await find())!;
+      }
+    }
+    const kind = this.#followerKinds.get(options.kind);
+    const same =
+      follower.kind === options.kind &&
+      kind !== undefined &&
+      JSON.stringify(kind.parse(options.config, this.#followerNetwork)) ===
+        JSON.stringify(follower.config);
+    return { follower, status: same ? "unchanged" : "differs" };
+  }
+
   /** A tenant's followers, with how far behind each is. Needs `tenant.admin`. */
   async followers(tenant?: string): Promise<FollowerInfo[]> {
     const t = tenant ?? this.tenant;

@@ -78,7 +78,12 @@ export {
   type CriticalRule,
   type StandardSchemaV1,
 } from "./log/plugins.js";
-export { loadConfig, CONFIG_FILES, type LoadedConfig } from "./config-file.js";
+export {
+  loadConfig,
+  CONFIG_FILES,
+  type LoadedConfig,
+  type ConfiguredFollower,
+} from "./config-file.js";
 export { localContext } from "./genlog.js";
 export {
   ROLES,

@@ -149,6 +149,7 @@ test("the configuration file: found in the current directory, every mistake name
     path: undefined,
     plugins: [],
     critical: [],
+    followers: [],
   });
   const write = (config: unknown) =>
     writeFileSync(join(dir, "genlog.config.json"), JSON.stringify(config));
@@ -289,4 +290,58 @@ test("genlog followers run loads the plugins of genlog.config.json, and follower
   const list = await cli("followers", "list");
   assert.match(list.stdout, /plugin-notify/);
   assert.match(list.stdout, /plugin notify@0\.1\.0 \(critical\)/);
+});
+
+test("the configuration file's followers are added when missing, left as they are when they differ, and checked", async () => {
+  const dir = tempDir();
+  const data = join(dir, "data");
+  const write = (config: unknown) =>
+    writeFileSync(join(dir, "genlog.config.json"), JSON.stringify(config));
+  const cli = (args: string[], env: Record<string, string | undefined> = {}) =>
+    runCli(["--data-dir", data, ...args], { cwd: dir, env });
+  assert.equal((await cli(["init"])).code, 0);
+  write({ followers: [{ name: "archive", kind: "file-sink", config: { format: "ecs" } }] });
+  const first = await cli(["followers", "run", "--once"]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(
+    first.stderr,
+    /added follower archive of tenant default, as .*genlog\.config\.json says/,
+  );
+  const again = await cli(["followers", "run", "--once"]);
+  assert.doesNotMatch(again.stderr, /added follower/);
+  assert.match(
+    (await cli(["followers", "list"])).stdout,
+    /^archive {2}file-sink {2}NDJSON files \(ecs,/m,
+  );
+
+  write({ followers: [{ name: "archive", kind: "file-sink", config: { format: "record" } }] });
+  const differs = await cli(["followers", "run", "--once"]);
+  assert.equal(differs.code, 0);
+  assert.match(
+    differs.stderr,
+    /follower archive of tenant default is not as .* says .*it runs as it is/,
+  );
+  assert.match((await cli(["followers", "list"])).stdout, /NDJSON files \(ecs,/);
+
+  // Secrets come from the environment, never the file; every mistake is named.
+  const hook = { name: "hook", kind: "webhook", config: { url: "https://hooks.example.com/in" } };
+  for (const [followers, env, pointer] of [
+    [[{ ...hook, secretEnv: "ACME_HOOK_SECRET" }], {}, "/followers/0/secretEnv"],
+    [[{ ...hook, secret: "whsec_x" }], {}, "/followers/0/secret"],
+    [
+      [{ ...hook, config: { url: "ftp://x" }, secretEnv: "ACME_HOOK_SECRET" }],
+      { ACME_HOOK_SECRET: `whsec_${"A".repeat(43)}=` },
+      "/followers/0/config/url",
+    ],
+  ] as const) {
+    write({ followers });
+    const r = await cli(["--json", "followers", "run", "--once"], env);
+    assert.equal(r.code, 2, r.stderr);
+    const err = JSON.parse(r.stderr.trim().split("\n").at(-1)!) as {
+      code: string;
+      details: { pointer: string };
+    };
+    assert.equal(err.code, "GENLOG_E_CONFIG");
+    assert.equal(err.details.pointer, pointer);
+  }
 });

@@ -5,8 +5,9 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { localContext, openLog, type Genlog } from "../genlog.js";
 import { BUILTIN_FOLLOWERS } from "../plugins/index.js";
-import { loadConfig } from "../config-file.js";
-import { GenlogError } from "../errors.js";
+import { loadConfig, type LoadedConfig } from "../config-file.js";
+import { say } from "./terminal.js";
+import { GenlogError, isGenlogError } from "../errors.js";
 import type { PolicySet } from "../core/privacy/policy.js";
 import { readBounded } from "./read-input.js";
 import { RemoteLog, type CliLog } from "./remote-log.js";
@@ -128,7 +129,7 @@ export async function openLocalForWriting(
 ): Promise<Genlog> {
   localOnly(o);
   const config = plugins ? await loadConfig(stringOption(o, "config")) : undefined;
-  return openLog({
+  const log = await openLog({
     dataDir: o.dataDir,
     tenant: o.tenant,
     ...keysDirOption(o),
@@ -138,6 +139,62 @@ export async function openLocalForWriting(
     ...(config !== undefined ? { plugins: config.plugins, critical: config.critical } : {}),
     context: cliContext(o),
   });
+  try {
+    if (config !== undefined) await addConfiguredFollowers(log, config);
+  } catch (e) {
+    await log.close();
+    throw e;
+  }
+  return log;
+}
+
+/**
+ * The configuration file's followers: each added when its tenant has none of that name; one
+ * that exists and differs is left running as it is, and said so.
+ *
+ * @throws {GenlogError} `GENLOG_E_CONFIG` naming the file and the field.
+ */
+async function addConfiguredFollowers(log: Genlog, config: LoadedConfig): Promise<void> {
+  for (const [i, f] of config.followers.entries()) {
+    const pointer = `/followers/${i}`;
+    const fail = (where: string, message: string, cause?: unknown) =>
+      new GenlogError("GENLOG_E_CONFIG", `${config.path}${where}: ${message}`, {
+        ...(cause !== undefined ? { cause } : {}),
+        details: { file: config.path, pointer: where },
+      });
+    let secret: string | undefined;
+    if (f.secretEnv !== undefined) {
+      secret = process.env[f.secretEnv];
+      if (secret === undefined || secret === "") {
+        throw fail(`${pointer}/secretEnv`, `${f.secretEnv} is not set: the follower's secret`);
+      }
+    }
+    const tenant = f.tenant ?? log.tenant;
+    let r: Awaited<ReturnType<Genlog["ensureFollower"]>>;
+    try {
+      r = await log.ensureFollower({
+        tenant,
+        name: f.name,
+        kind: f.kind,
+        config: f.config ?? {},
+        ...(secret !== undefined ? { secret } : {}),
+        fromStart: f.fromStart === true,
+      });
+    } catch (e) {
+      if (!isGenlogError(e, "GENLOG_E_INVALID_INPUT") && !isGenlogError(e, "GENLOG_E_NOT_FOUND")) {
+        throw e;
+      }
+      const inner = String(e.details?.["pointer"] ?? "");
+      throw fail(`${pointer}${inner}`, e.message.replace(/^\/\S*: /, ""), e);
+    }
+    if (r.status === "added") {
+      say(`genlog: added follower ${f.name} of tenant ${tenant}, as ${config.path} says`);
+    } else if (r.status === "differs") {
+      say(
+        `genlog: follower ${f.name} of tenant ${tenant} is not as ${config.path} says (kind or options): it runs as it is; \`genlog followers remove ${f.name} --tenant ${tenant}\`, then start again, to apply the file's`,
+      );
+    }
+  }
 }
 
 /**
