@@ -299,6 +299,9 @@ test("lines are cut on bytes: a file past the read window, cut inside a characte
   writeFileSync(join(dir, "current.ndjson"), line0 + line1 + line2, { mode: 0o600 });
   const db = rawDatabase(join(data, "genlog.db"));
   db.prepare("UPDATE followers SET cursor = 2").run();
+  // The directory is this follower's (it wrote those lines).
+  const { id } = db.prepare("SELECT id FROM followers").get() as { id: string };
+  writeFileSync(join(dir, "follower-id"), `${id}\n`);
   db.close();
 
   log = await openLog({ dataDir: data });
@@ -345,4 +348,26 @@ test("a rotation cut short by a crash is finished, its lines past the cursor cut
     range(0, 6),
   );
   for (const l of got) assert.deepEqual(l.record, records[l.seq]);
+});
+
+test("a directory written before follower ids is adopted with every line kept", async (t) => {
+  const data = tempDir();
+  const log = await openLog({ dataDir: data });
+  t.after(() => log.close());
+  await appendVaried(log, 4);
+  // Lines an earlier version wrote, with no follower-id; the follower now starts from 0.
+  const dir = join(data, "followers", "default", "arch");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const old = Array.from({ length: 4 }, (_, seq) => JSON.stringify({ seq, old: true }));
+  writeFileSync(join(dir, "current.ndjson"), `${old.join("\n")}\n{"seq":4,"to`);
+  await log.addFollower({ name: "arch", kind: "file-sink", config: {}, fromStart: true });
+  await drain(log);
+  const lines = readFileSync(join(dir, "current.ndjson"), "utf8").split("\n").filter(Boolean);
+  assert.deepEqual(lines.slice(0, 4), old, "nothing of the earlier lines lost");
+  assert.deepEqual(
+    lines.slice(4).map((l) => (JSON.parse(l) as { seq: number }).seq),
+    range(0, 4),
+    "the torn line gone, the records written after",
+  );
+  assert.equal(existsSync(join(dir, "follower-id")), true);
 });

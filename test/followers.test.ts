@@ -349,6 +349,9 @@ test("special-purpose addresses are refused in every spelling; public ones are n
     "fd00::1",
     "fe80::1",
     "64:ff9b:1::1",
+    "::ffff:0:7f00:1",
+    "3fff::1",
+    "5f00::1",
     "169.254.169.254",
     "not an address",
   ]) {
@@ -489,3 +492,29 @@ test("under `run`, a receiver that takes its time holds back only its own follow
   stop.abort();
   await running;
 });
+
+test(
+  "under `run`, more followers than slots each get their turns, and the runner stops when asked",
+  { timeout: 60_000 },
+  async (t) => {
+    const data = tempDir();
+    const log = await openLog({ dataDir: data, ...LOCAL });
+    t.after(() => log.close());
+    const names = ["a", "b", "c", "d", "e"];
+    for (const name of names) {
+      await log.addFollower({ name, kind: "file-sink", config: {} });
+    }
+    const stop = new AbortController();
+    const running = log.followerRunner({ ...FAST, concurrency: 2 }).run(stop.signal, 20);
+    await appendN(log, 3);
+    for (let i = 0; i < 1000 && (await log.followers()).some((f) => f.behind > 0); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(
+      (await log.followers()).map((f) => [f.name, f.behind]),
+      names.map((n) => [n, 0]),
+    );
+    stop.abort();
+    await running;
+  },
+);

@@ -281,8 +281,10 @@ export class FollowerRunner {
   #wake: (() => void) | undefined;
   /** Set when {@link run} is kicked while it is not waiting: its next wait is skipped. */
   #woken = false;
-  /** New checkpoints seen ({@link wake} calls). */
-  #checkpoints = 0;
+  /** {@link run}'s rounds: one per new checkpoint ({@link wake}) and per poll. */
+  #round = 0;
+  /** Whether {@link run}'s last listing left a follower waiting for a slot. */
+  #waiting = false;
   /** Whether every follower {@link run} listed last is in a turn. */
   #allBusy = false;
 
@@ -318,9 +320,11 @@ export class FollowerRunner {
 
   /**
    * Runs until `signal` aborts. Each follower takes its turns apart from the others, up to
-   * `concurrency` at once: a slow receiver holds back only its own follower. A follower's turn
-   * starts on a new checkpoint, when its last turn stopped at its budget, or every `pollMs`
-   * (for the retries that came due).
+   * `concurrency` at once: a slow receiver holds back only its own follower. Time is cut in
+   * rounds: a round begins with each new checkpoint and every `pollMs` (for the retries that
+   * came due), and every follower gets one turn per round, the ones that waited longest
+   * first, plus another at once whenever its last turn stopped at its budget. So no follower
+   * waits behind others for a slot for more than a round, and nothing runs when nothing came.
    */
   async run(signal: AbortSignal, pollMs = 1000): Promise<void> {
     const stop = () => {
@@ -330,31 +334,46 @@ export class FollowerRunner {
     signal.addEventListener("abort", stop, { once: true });
     const unsubscribe = this.#host.subscribe(() => this.wake());
     const busy = new Map<string, Promise<void>>();
+    /** The round in which each follower's last turn began. */
+    const lastRound = new Map<string, number>();
+    /** Followers whose last turn stopped at its budget: they go again at once. */
+    const more = new Set<string>();
     try {
       while (!signal.aborted) {
-        // Checkpoints before this listing are seen by the turns it starts.
-        const seen = this.#checkpoints;
-        let starved = false;
+        const round = this.#round;
+        let waiting = false;
         try {
           const listed = await this.#list();
+          const key = (row: FollowerRow) => `${row.tenant}\u0000${row.name}`;
+          const known = new Set(listed.map(([, row]) => key(row)));
+          for (const k of lastRound.keys()) if (!known.has(k)) lastRound.delete(k);
+          // The longest waiting first (never run: -1).
+          listed.sort(
+            ([, a], [, b]) => (lastRound.get(key(a)) ?? -1) - (lastRound.get(key(b)) ?? -1),
+          );
           for (const [store, row] of listed) {
-            const k = `${row.tenant}\u0000${row.name}`;
+            const k = key(row);
             if (busy.has(k)) continue;
+            if ((lastRound.get(k) ?? -1) >= round && !more.has(k)) continue; // had its turn
             if (busy.size >= this.#retry.concurrency) {
-              starved = true;
-              break;
+              waiting = true;
+              continue;
             }
+            lastRound.set(k, round);
+            more.delete(k);
             const result = emptyResult();
             const turn = this.#turn(store, row, result).then(() => {
               busy.delete(k);
               this.#allBusy = false;
               this.#count(result);
-              // Go again without waiting: records left past the budget, a checkpoint that
-              // came during the turn, or a follower waiting for this one's slot.
-              if (result.more || this.#checkpoints !== seen || starved) this.#kick();
+              if (result.more) more.add(k);
+              // List again at once: this follower has more, a round began during its turn,
+              // or a follower waits for its slot.
+              if (result.more || this.#round !== round || this.#waiting) this.#kick();
             });
             busy.set(k, turn);
           }
+          this.#waiting = waiting;
           // Every follower busy: a checkpoint now is for the turns to notice when they end,
           // not a reason to list the followers again.
           this.#allBusy = listed.length > 0 && busy.size === listed.length;
@@ -367,14 +386,15 @@ export class FollowerRunner {
           this.#woken = false;
           continue;
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
+        const polled = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), pollMs);
           this.#wake = () => {
             clearTimeout(timer);
-            resolve();
+            resolve(false);
           };
         });
         this.#wake = undefined;
+        if (polled) this.#round++;
       }
     } finally {
       await Promise.all(busy.values());
@@ -383,9 +403,9 @@ export class FollowerRunner {
     }
   }
 
-  /** Shortens the current wait of {@link run}: new records were committed. */
+  /** Begins a round of {@link run} at once: new records were committed. */
   wake(): void {
-    this.#checkpoints++;
+    this.#round++;
     if (!this.#allBusy) this.#kick();
   }
 
@@ -440,6 +460,14 @@ export class FollowerRunner {
   async #follow(store: LogStore, row: FollowerRow, result: PassResult) {
     const kind = this.#kinds.get(row.kind);
     if (kind === undefined || row.disabled !== null) return;
+    // Waiting out a backoff (one that could not run too) with no dead letter made due: no
+    // work, and no options to parse again.
+    if (
+      row.nextAt > Date.now() &&
+      !(await store.listDeadLetters(row.tenant, row.name)).some((l) => l.due)
+    ) {
+      return;
+    }
     const ref = await this.#host.eventsLog(row.tenant);
     if (ref === undefined) return;
     const network = this.#host.network;

@@ -329,7 +329,9 @@ async function prune(dir: string, keep: number): Promise<void> {
  */
 async function recover(s: Sink, d: Delivery<FileSinkConfig>, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await claim(dir, d.id, d.name);
+  // A directory written before follower ids is adopted with its lines all kept: whose they
+  // are cannot be told, and a line twice is better than a line lost.
+  const adopted = await claim(dir, d.id, d.name);
   const names = await readdir(dir);
   for (const n of names) {
     if (n.endsWith(".ndjson.gz.tmp")) await rm(join(dir, n), { force: true });
@@ -338,11 +340,12 @@ async function recover(s: Sink, d: Delivery<FileSinkConfig>, dir: string): Promi
     const path = join(dir, n);
     // Gzipped, then the crash came before the sealed file was removed.
     if (names.includes(`${n}.gz`)) await rm(path);
-    else if ((await cut(path, d.cursor)) === 0) await rm(path);
+    else if (!adopted && (await cut(path, d.cursor)) === 0) await rm(path);
     else await gzipSealed(dir, n);
   }
   const current = join(dir, CURRENT);
-  if (names.includes(CURRENT)) await cut(current, d.cursor);
+  // An adopted file keeps its lines; a torn last line, which no reader can use, still goes.
+  if (names.includes(CURRENT)) await cut(current, adopted ? Infinity : d.cursor);
   await syncPath(dir);
   await prune(dir, d.config.keep);
   s.sealed = [];
@@ -366,19 +369,25 @@ async function cut(path: string, cursor: number): Promise<number> {
 }
 
 /**
- * Writes the follower's id in a new directory, or checks it in one that has it. A directory
- * written before ids existed is adopted.
+ * Writes the follower's id in a directory that has none (whole or not at all), or checks it
+ * in one that has it. Says whether a directory that already held files was adopted.
  */
-async function claim(dir: string, id: string, name: string): Promise<void> {
+async function claim(dir: string, id: string, name: string): Promise<boolean> {
   const path = join(dir, ID_FILE);
   let held: string;
   try {
     held = (await readFile(path, "utf8")).trim();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    await writeFile(path, `${id}\n`, { mode: 0o600 });
-    await syncPath(path);
-    return;
+    const had = (await readdir(dir)).some(
+      (n) => n === CURRENT || ROTATED.test(n) || SEALED.test(n),
+    );
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, `${id}\n`, { mode: 0o600 });
+    await syncPath(tmp);
+    await rename(tmp, path);
+    await syncPath(dir);
+    return had;
   }
   if (held !== id) {
     throw new GenlogError(
@@ -387,13 +396,20 @@ async function claim(dir: string, id: string, name: string): Promise<void> {
       { details: { dir, follower: name, held } },
     );
   }
+  return false;
 }
 
 /** Opens (creates) a follower's current file, learning its size, age and first seq. */
 async function openCurrent(dir: string): Promise<Open> {
   const path = join(dir, CURRENT);
+  const created = await stat(path).then(
+    () => false,
+    () => true,
+  );
   const fh = await open(path, "a", 0o600);
   try {
+    // A new file's name must be durable too before the cursor moves past its lines.
+    if (created) await syncPath(dir);
     const st = await fh.stat();
     let firstSeq: number | undefined;
     if (st.size > 0) {

@@ -39,12 +39,15 @@ for (const [net, bits] of [
 for (const [net, bits] of [
   ["::", 96], // unspecified, loopback, and IPv4-compatible (deprecated)
   ["::ffff:0:0", 96], // IPv4-mapped in hex, all refused (the dotted form is checked as IPv4)
+  ["::ffff:0:0:0", 96], // IPv4-translated (RFC 2765)
   ["64:ff9b::", 96], // NAT64: reaches IPv4 addresses
   ["64:ff9b:1::", 48], // local-use NAT64
   ["100::", 64], // discard
   ["2001::", 23], // IETF protocol assignments, Teredo among them
   ["2001:db8::", 32], // documentation
   ["2002::", 16], // 6to4: embeds an IPv4 address
+  ["3fff::", 20], // documentation (RFC 9637)
+  ["5f00::", 16], // segment routing SIDs
   ["fc00::", 7], // unique local
   ["fe80::", 10], // link-local
   ["fec0::", 10], // site-local (deprecated)
