@@ -2037,19 +2037,12 @@ export class Genlog {
   }
 
   /** An `ipfs` follower's export: as {@link exportCar}, read as the operator. */
-  async #followerCar(tenant: string, out: string, since?: string): Promise<CarExport> {
+  async #followerCar(tenant: string, out: string, since?: string): Promise<CarExport | undefined> {
     const log = await this.#tenant(tenant);
     await idle(log);
     const cp = await this.#checkpointAt(log, undefined);
     const fromSeq = since === undefined ? 0 : parseCheckpoint(parseSignedNote(since).body).size;
-    if (fromSeq >= cp.size) {
-      // Nothing new: a manifest of no records, and no file.
-      return {
-        root: "",
-        checkpoint: cp.note,
-        manifest: { records: 0, fromSeq, treeSize: cp.size } as CarManifest,
-      };
-    }
+    if (fromSeq >= cp.size) return undefined;
     const { root, manifest } = await this.exportCar({ out, sinceCheckpoint: since, tenant });
     return { root, manifest, checkpoint: cp.note };
   }

@@ -108,10 +108,10 @@ export interface PeriodDelivery<C> {
   report(): Promise<PeriodReports>;
   /**
    * Writes a CAR export of the tenant's events log at `out` (which must not exist), from the
-   * checkpoint `since` (a signed note) to the latest; `manifest.records` is 0 when nothing
-   * was committed after `since` (and nothing is written).
+   * checkpoint `since` (a signed note) to the latest; undefined, and nothing written, when
+   * nothing was committed after `since`.
    */
-  exportCar(out: string, since?: string): Promise<CarExport>;
+  exportCar(out: string, since?: string): Promise<CarExport | undefined>;
   /** The seqs in `[fromSeq, toSeq)` whose `meta` or artifact names hold personal data in clear. */
   clearPersonalData(fromSeq: number, toSeq: number): Promise<number[]>;
   signal: AbortSignal;
@@ -231,7 +231,7 @@ export interface FollowerHost {
   /** The tenant's reports over `[since, until)`, for a periodic kind. */
   report(tenant: string, since: string, until: string): Promise<PeriodReports>;
   /** See {@link PeriodDelivery.exportCar}. */
-  exportCar(tenant: string, out: string, since?: string): Promise<CarExport>;
+  exportCar(tenant: string, out: string, since?: string): Promise<CarExport | undefined>;
   /** See {@link PeriodDelivery.clearPersonalData}. */
   clearPersonalData(tenant: string, fromSeq: number, toSeq: number): Promise<number[]>;
   /** Calls `wake` on every new checkpoint while {@link FollowerRunner.run} runs; returns the undo. */

@@ -24,7 +24,6 @@ import {
   rename,
   rm,
   stat,
-  writeFile,
   type FileHandle,
 } from "node:fs/promises";
 import { join } from "node:path";
@@ -42,7 +41,7 @@ import {
   type RecordFilter,
 } from "./options.js";
 import { SIEM_FORMATS, cloudEvent, type SiemFormat } from "./siem-formats.js";
-import { syncPath } from "../log/sync-path.js";
+import { syncPath, writeFileDurably } from "../log/sync-path.js";
 import type { FollowerKey } from "../store/log-store.js";
 import { GenlogError } from "../errors.js";
 
@@ -382,11 +381,7 @@ async function claim(dir: string, id: string, name: string): Promise<boolean> {
     const had = (await readdir(dir)).some(
       (n) => n === CURRENT || ROTATED.test(n) || SEALED.test(n),
     );
-    const tmp = `${path}.tmp`;
-    await writeFile(tmp, `${id}\n`, { mode: 0o600 });
-    await syncPath(tmp);
-    await rename(tmp, path);
-    await syncPath(dir);
+    await writeFileDurably(dir, ID_FILE, `${id}\n`);
     return had;
   }
   if (held !== id) {

@@ -16,14 +16,14 @@
  * again after a crash is the same CAR, with the same root.
  */
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkCar } from "../log/car-export.js";
 import type { DeliveryOutcome, FollowerKind, PeriodDelivery } from "../log/followers.js";
-import { syncPath } from "../log/sync-path.js";
+import { syncPath, writeFileDurably } from "../log/sync-path.js";
 import { checkUrl } from "./outbound.js";
 import { enumOption, invalidOption, optionsObject } from "./options.js";
-import { REPORT_PERIODS, type ReportPeriod } from "./report.js";
+import { PERIOD_MS, REPORT_PERIODS, type ReportPeriod } from "./report.js";
 import { KuboPublisher, PinningServicePublisher, type Publisher } from "./publishers.js";
 
 /** An ipfs follower's options. */
@@ -48,12 +48,6 @@ interface Published {
   file: string;
   at: string;
 }
-
-const PERIOD_MS: Record<ReportPeriod, number> = {
-  hour: 3_600_000,
-  day: 86_400_000,
-  week: 7 * 86_400_000,
-};
 
 export const ipfsFollower: FollowerKind<IpfsConfig> = {
   kind: "ipfs",
@@ -122,12 +116,10 @@ export const ipfsFollower: FollowerKind<IpfsConfig> = {
     const last = await readPublished(dir);
     const tmp = join(dir, "export.car.tmp");
     await rm(tmp, { force: true });
-    const { root, manifest, checkpoint } = await d.exportCar(tmp, last?.checkpoint);
-    if (manifest.records === 0) {
-      // Nothing committed since the last export: nothing to publish.
-      await rm(tmp, { force: true });
-      return { ok: true };
-    }
+    const exported = await d.exportCar(tmp, last?.checkpoint);
+    // Nothing committed since the last export: nothing to publish.
+    if (exported === undefined) return { ok: true };
+    const { root, manifest, checkpoint } = exported;
     if (!d.config.allowPersonalData) {
       const found = await d.clearPersonalData(manifest.fromSeq, manifest.treeSize);
       if (found.length > 0) {
@@ -168,13 +160,14 @@ export const ipfsFollower: FollowerKind<IpfsConfig> = {
       const outcome = await publisher.publish(car, d.signal);
       if (!outcome.ok) return outcome;
     }
-    await writeJson(dir, "published.json", {
+    const published: Published = {
       treeSize: manifest.treeSize,
       checkpoint,
       root,
       file,
       at: new Date().toISOString(),
-    } satisfies Published);
+    };
+    await writeFileDurably(dir, "published.json", `${JSON.stringify(published, null, 2)}\n`);
     return { ok: true };
   },
 };
@@ -197,20 +190,6 @@ async function readPublished(dir: string): Promise<Published | undefined> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
-}
-
-/** Whole or absent: a temporary file, synced, renamed, the directory synced. */
-async function writeJson(dir: string, name: string, value: unknown): Promise<void> {
-  const tmp = join(dir, `.${name}.tmp`);
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await syncPath(dir);
 }
 
 function pad(n: number): string {

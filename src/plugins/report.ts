@@ -10,12 +10,12 @@
  * Delivered to `url` as a Standard Webhooks POST (signed like the `webhook` kind), or, with no
  * `url`, written as `<followers directory>/<tenant>/<name>/<start of the period>.json`.
  */
-import { mkdir, open, rename } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { DeliveryOutcome, FollowerKind, PeriodDelivery } from "../log/followers.js";
 import type { GenerationReport } from "../log/generation-report.js";
 import type { AccessReport } from "../log/access-log.js";
-import { syncPath } from "../log/sync-path.js";
+import { writeFileDurably } from "../log/sync-path.js";
 import { checkUrl, deliverByPost } from "./outbound.js";
 import { enumOption, optionsObject } from "./options.js";
 import { signatureHeaders, webhookFollower } from "./webhook.js";
@@ -23,7 +23,8 @@ import { signatureHeaders, webhookFollower } from "./webhook.js";
 export const REPORT_PERIODS = ["hour", "day", "week"] as const;
 export type ReportPeriod = (typeof REPORT_PERIODS)[number];
 
-const PERIOD_MS: Record<ReportPeriod, number> = {
+/** The length of each period, in ms (the `ipfs` kind uses the same periods). */
+export const PERIOD_MS: Record<ReportPeriod, number> = {
   hour: 3_600_000,
   day: 86_400_000,
   week: 7 * 86_400_000,
@@ -109,7 +110,8 @@ export const reportFollower: FollowerKind<ReportConfig> = {
     }
     const dir = join(d.filesDir, d.tenant, d.name);
     try {
-      await writeDurably(dir, `${d.from.replace(/[-:.]/g, "")}.json`, `${body}\n`);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFileDurably(dir, `${d.from.replace(/[-:.]/g, "")}.json`, `${body}\n`);
       return { ok: true };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? String(e);
@@ -117,18 +119,3 @@ export const reportFollower: FollowerKind<ReportConfig> = {
     }
   },
 };
-
-/** Writes a whole file or nothing: a temporary file, synced, renamed, the directory synced. */
-async function writeDurably(dir: string, name: string, text: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${name}.tmp`);
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await syncPath(dir);
-}
