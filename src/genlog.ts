@@ -121,7 +121,14 @@ import {
 } from "./log/writer.js";
 import { openTenantSigner, verifierKeySetting } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
-import type { StoredEntry, LogRef, LogStore, QueryFilter, StoreEffect } from "./store/log-store.js";
+import type {
+  StoredCheckpoint,
+  StoredEntry,
+  LogRef,
+  LogStore,
+  QueryFilter,
+  StoreEffect,
+} from "./store/log-store.js";
 import {
   createKeyFile,
   defaultKeysDir,
@@ -2041,10 +2048,30 @@ export class Genlog {
     const log = await this.#tenant(tenant);
     await idle(log);
     const cp = await this.#checkpointAt(log, undefined);
-    const fromSeq = since === undefined ? 0 : parseCheckpoint(parseSignedNote(since).body).size;
+    let fromSeq = since === undefined ? 0 : parseCheckpoint(parseSignedNote(since).body).size;
+    // Records purged since the last export cannot be exported, and would stop every period's
+    // export: start at the first checkpoint past the last purged range, and say what was skipped.
+    let skipped: CarExport["skipped"];
+    const purgedTo = Math.max(
+      fromSeq,
+      ...(await log.store.listPurges(log.ref.logId)).map((p) => p.toSeq),
+    );
+    if (purgedTo > fromSeq) {
+      let after: StoredCheckpoint | undefined;
+      for await (const c of log.store.scanCheckpoints(log.ref.logId)) {
+        if (c.size >= purgedTo) {
+          after = c;
+          break;
+        }
+      }
+      if (after === undefined || after.size >= cp.size) return undefined;
+      skipped = { fromSeq, toSeq: after.size };
+      since = after.note;
+      fromSeq = after.size;
+    }
     if (fromSeq >= cp.size) return undefined;
     const { root, manifest } = await this.exportCar({ out, sinceCheckpoint: since, tenant });
-    return { root, manifest, checkpoint: cp.note };
+    return { root, manifest, checkpoint: cp.note, ...(skipped !== undefined ? { skipped } : {}) };
   }
 
   /** Seqs in [fromSeq, toSeq) whose meta values or artifact names the detectors flag. */

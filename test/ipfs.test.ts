@@ -172,6 +172,46 @@ test("an ipfs follower exports what each hour committed, checks it, and has Kubo
   assert.equal(f!.behind, 1);
 });
 
+test("an ipfs follower passes over records purged before it could export them, and says so", async (t) => {
+  mock.timers.enable({ apis: ["Date"], now: Date.parse("2026-12-04T10:15:00.000Z") });
+  t.after(() => mock.timers.reset());
+  const node = await kubo();
+  t.after(() => node.server.close());
+  const data = tempDir();
+  const log = await openLog({ dataDir: data, ...LOCAL });
+  t.after(() => log.close());
+  for (let i = 0; i < 5; i++) await log.append({ type: "backend", meta: { i } });
+  mock.timers.tick(60_000);
+  const cutoff = new Date().toISOString();
+  for (let i = 5; i < 8; i++) await log.append({ type: "frontend", meta: { i } });
+  // Added to a log whose first records are then purged: its first export cannot start at 0.
+  await log.addFollower({ name: "dweb", kind: "ipfs", config: { period: "hour", kubo: node.url } });
+  await log.setRetention({ days: 1, reason: "test" });
+  assert.equal((await log.purge({ before: cutoff })).purged, 5);
+
+  mock.timers.tick(3_600_000);
+  await catchUp(log);
+  const [f] = await log.followers();
+  assert.equal(f!.lastError ?? null, null, f!.lastError ?? "");
+  const dir = join(data, "followers", "default", "dweb");
+  const published = JSON.parse(readFileSync(join(dir, "published.json"), "utf8")) as {
+    file: string;
+    skipped?: { fromSeq: number; toSeq: number };
+  };
+  // It starts at the first checkpoint past the purged range (size 5, the fifth append's).
+  assert.deepEqual(published.skipped, { fromSeq: 0, toSeq: 5 });
+  const car = readFileSync(join(dir, published.file));
+  const size = await log.size();
+  assert.equal(published.file, `000000000005-${String(size).padStart(12, "0")}.car`);
+  const fifth = await log.checkpointAt(5);
+  const checked = await checkCar(car, {
+    verifierKey: await log.verifierKey(),
+    previous: fifth,
+  });
+  assert.ok(checked.ok, JSON.stringify(checked.problems));
+  assert.equal(node.cars.length, 1);
+});
+
 test("an ipfs follower refuses to publish personal data in clear unless the operator allows it", async (t) => {
   mock.timers.enable({ apis: ["Date"], now: Date.parse("2026-12-04T10:15:00.000Z") });
   t.after(() => mock.timers.reset());

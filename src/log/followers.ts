@@ -125,6 +125,12 @@ export interface CarExport {
   manifest: CarManifest;
   /** The signed note of the checkpoint the export ends at. */
   checkpoint: string;
+  /**
+   * Set when records since the previous export were purged (retention) before they could be
+   * exported: the export then starts at the first checkpoint past them, and `[fromSeq, toSeq)`
+   * is what no export holds.
+   */
+  skipped?: { fromSeq: number; toSeq: number };
 }
 
 /** What {@link FollowerHost.report} makes of a period. */

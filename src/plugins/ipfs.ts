@@ -13,7 +13,9 @@
  * The exports are kept in `<followers directory>/<tenant>/<name>/`, named
  * `<fromSeq>-<treeSize>.car` (12 digits each), with `published.json`: the last one published
  * (its checkpoint is where the next one starts). Exports are deterministic, so one published
- * again after a crash is the same CAR, with the same root.
+ * again after a crash is the same CAR, with the same root. Records purged (retention) before
+ * an export could hold them are skipped: the export starts at the first checkpoint past them,
+ * and `published.json` says which range no export holds.
  */
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
@@ -47,6 +49,8 @@ interface Published {
   root: string;
   file: string;
   at: string;
+  /** Records purged (retention) before this export could hold them: no export has them. */
+  skipped?: { fromSeq: number; toSeq: number };
 }
 
 export const ipfsFollower: FollowerKind<IpfsConfig> = {
@@ -133,7 +137,9 @@ export const ipfsFollower: FollowerKind<IpfsConfig> = {
     // Checked as a reader will check it, before anything leaves the machine.
     const check = await checkCar(createReadStream(tmp), {
       verifierKey: manifest.verifierKey,
-      ...(last !== undefined ? { previous: last.checkpoint } : {}),
+      ...(last !== undefined && exported.skipped === undefined
+        ? { previous: last.checkpoint }
+        : {}),
     });
     if (!check.ok || check.root !== root) {
       await rm(tmp, { force: true });
@@ -166,6 +172,7 @@ export const ipfsFollower: FollowerKind<IpfsConfig> = {
       root,
       file,
       at: new Date().toISOString(),
+      ...(exported.skipped !== undefined ? { skipped: exported.skipped } : {}),
     };
     await writeFileDurably(dir, "published.json", `${JSON.stringify(published, null, 2)}\n`);
     return { ok: true };
