@@ -1,9 +1,15 @@
 // Runs every `*.test.ts` under test/ with Node's test runner (Node 20 has no --test globs).
 // Extra arguments are passed to `node --test`, e.g. `npm test -- --test-name-pattern=verify`.
+//
+// The PostgreSQL tests run against GENLOG_TEST_DATABASE_URL; when it is unset and the server
+// binaries are installed (Debian's `postgresql`), a throwaway server is started for the run
+// (scripts/postgres.mjs). Without either they are skipped, unless GENLOG_TEST_POSTGRES=required
+// (as in CI), which makes that an error.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
+import { postgresBin, startPostgres } from "./postgres.mjs";
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
@@ -12,6 +18,22 @@ function find(dir) {
     return d.name.endsWith(".test.ts") ? [p] : [];
   });
 }
+
+let postgres;
+if (!process.env.GENLOG_TEST_DATABASE_URL) {
+  if (postgresBin() !== undefined) {
+    postgres = await startPostgres();
+    process.env.GENLOG_TEST_DATABASE_URL = postgres.url;
+  } else if (process.env.GENLOG_TEST_POSTGRES === "required") {
+    process.stderr.write(
+      "GENLOG_TEST_POSTGRES=required but no PostgreSQL: install it (apt-get install postgresql) or set GENLOG_TEST_DATABASE_URL\n",
+    );
+    process.exit(1);
+  }
+}
+process.stdout.write(
+  `# PostgreSQL tests: ${process.env.GENLOG_TEST_DATABASE_URL ? (postgres ? "on a throwaway server" : "on GENLOG_TEST_DATABASE_URL") : "skipped (no server)"}\n`,
+);
 
 const files = find("test").sort();
 // Which Node runs the tests: CI runs them on several (scripts/ci-node-matrix.sh checks this line).
@@ -25,4 +47,5 @@ const args = [
   ...files,
 ];
 const { status, signal } = spawnSync(process.execPath, args, { stdio: "inherit" });
+await postgres?.stop();
 process.exit(status ?? (signal ? 1 : 0));

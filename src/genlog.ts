@@ -121,6 +121,7 @@ import {
 } from "./log/writer.js";
 import { openTenantSigner, verifierKeySetting } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { PostgresStore } from "./store/postgres/postgres-store.js";
 import type {
   StoredCheckpoint,
   StoredEntry,
@@ -184,6 +185,13 @@ export interface OpenLogOptions {
    * the database cannot also sign.
    */
   keysDir?: string;
+  /**
+   * A PostgreSQL database to keep the logs in instead of `<dataDir>/genlog.db`
+   * (`postgres://user:password@host:port/database`); default `$GENLOG_DATABASE_URL`. Several
+   * processes, on several machines, may open the same one: see docs/guides/deployment.md.
+   * The data directory still holds the keys (by default) and the followers' files.
+   */
+  databaseUrl?: string;
   /** Create the data directory, database and keys when missing; default true. */
   create?: boolean;
   /** Instance name in origins (`<instance>/<tenant>/events`); fixed when the store is created. */
@@ -275,7 +283,7 @@ export interface QueryOptions extends Partial<Omit<QueryFilter, "afterSeq" | "li
 export interface GenlogStatus {
   instance: string;
   dataDir: string;
-  /** Path of the SQLite database file. */
+  /** Path of the SQLite database file, or the PostgreSQL URL (without its password). */
   database: string;
   keysDir: string;
   /** `settings.schema_version` of the database; null when it records none. */
@@ -472,7 +480,7 @@ export interface TenantInfo {
   tenant: string;
   /** Its region, or null for one living in the home database (created by an append). */
   region: string | null;
-  /** The database file that holds its records. */
+  /** The database file (or PostgreSQL URL, without its password) that holds its records. */
   database: string;
   origin: string;
   size: number;
@@ -545,8 +553,9 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
   const keysDir = resolve(
     pathOption(options.keysDir, "keysDir") ?? envPath("GENLOG_KEYS_DIR") ?? defaultKeysDir(dataDir),
   );
+  const databaseUrl = databaseUrlOption(options.databaseUrl);
   const dbPath = join(dataDir, "genlog.db");
-  if (!create && !existsSync(dbPath)) {
+  if (databaseUrl === undefined && !create && !existsSync(dbPath)) {
     throw new GenlogError(
       "GENLOG_E_NOT_INITIALIZED",
       `${dataDir} has no genlog.db: run \`${initCommand(dataDir, keysDir, tenant)}\`, or point --data-dir at a genlog data directory`,
@@ -556,16 +565,22 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     // For a new database, the keys dir first: one that cannot be made must not leave a
     // database behind with no key to sign it.
     makeDir(dataDir, "data directory");
-    if (!existsSync(dbPath)) makeDir(keysDir, "keys directory");
+    if (databaseUrl !== undefined || !existsSync(dbPath)) makeDir(keysDir, "keys directory");
   }
-  const store = SqliteStore.open({ path: dbPath, readonly: readOnly });
+  const store =
+    databaseUrl === undefined
+      ? SqliteStore.open({ path: dbPath, readonly: readOnly })
+      : await PostgresStore.connect({ url: databaseUrl, readonly: readOnly });
   try {
     const wanted = options.instance ?? DEFAULT_INSTANCE;
     const instance = create
       ? await store.initSetting("instance", wanted)
       : await store.getSetting("instance");
     if (instance === undefined) {
-      throw new GenlogError("GENLOG_E_NOT_INITIALIZED", `${dbPath} holds no genlog log yet`);
+      throw new GenlogError(
+        "GENLOG_E_NOT_INITIALIZED",
+        `${store.location} holds no genlog log yet`,
+      );
     }
     if (options.instance !== undefined && options.instance !== instance) {
       // Origins are fixed once the first log exists; a silent rename would be a surprise.
@@ -592,6 +607,31 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     await store.close();
     throw e;
   }
+}
+
+/**
+ * The PostgreSQL URL to use, from the option or `GENLOG_DATABASE_URL`, or undefined for the
+ * embedded SQLite file.
+ *
+ * @throws {GenlogError} `GENLOG_E_CONFIG` for a URL that is not `postgres://` or `postgresql://`.
+ */
+function databaseUrlOption(given: string | undefined): string | undefined {
+  const url = given ?? (process.env["GENLOG_DATABASE_URL"] || undefined);
+  if (url === undefined) return undefined;
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    scheme = undefined;
+  }
+  if (scheme !== "postgres:" && scheme !== "postgresql:") {
+    throw new GenlogError(
+      "GENLOG_E_CONFIG",
+      `${given === undefined ? "GENLOG_DATABASE_URL" : "databaseUrl"}: expected postgres://user:password@host:port/database`,
+      { details: { pointer: "/databaseUrl" } },
+    );
+  }
+  return url;
 }
 
 /** Every string in a JSON value. */
@@ -1390,7 +1430,7 @@ export class Genlog {
         return {
           instance: this.instance,
           dataDir: this.dataDir,
-          database: join(this.dataDir, "genlog.db"),
+          database: this.#home.location,
           keysDir: this.keysDir,
           schemaVersion: version === undefined ? null : Number(version),
           masterKeyId: (await this.#home.getSetting(MASTER_KEY_ID_SETTING)) ?? null,
@@ -1472,7 +1512,7 @@ export class Genlog {
     return {
       tenant: log.ref.tenant,
       region: row?.region ?? null,
-      database: row === undefined ? join(this.dataDir, "genlog.db") : join(row.dir, "genlog.db"),
+      database: row === undefined ? this.#home.location : join(row.dir, "genlog.db"),
       origin: log.ref.origin,
       size: state.size,
       checkpointSize: state.latest?.size ?? null,

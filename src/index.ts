@@ -151,6 +151,7 @@ export {
   type ProblemKind,
 } from "./log/verify.js";
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
+export { PostgresStore, type PostgresStoreOptions } from "./store/postgres/postgres-store.js";
 export type {
   LogStore,
   LogRef,

@@ -30,9 +30,16 @@ export type CommandRun = (args: string[], o: GlobalOptions, command: Command) =>
  */
 export type Bind = (run: CommandRun) => (...args: unknown[]) => Promise<void>;
 
-/** `--keys-dir` (or `GENLOG_KEYS_DIR`) as an `openLog` option, when given. */
-export function keysDirOption(o: GlobalOptions): { keysDir?: string } {
-  return typeof o.keysDir === "string" ? { keysDir: resolve(o.keysDir) } : {};
+/**
+ * Where the keys and the database are, beside the data directory, as `openLog` options:
+ * `--keys-dir` (`GENLOG_KEYS_DIR`) and `--database-url` (`GENLOG_DATABASE_URL`), when given.
+ */
+export function storeOptions(o: GlobalOptions): { keysDir?: string; databaseUrl?: string } {
+  const url = o["databaseUrl"];
+  return {
+    ...(typeof o.keysDir === "string" ? { keysDir: resolve(o.keysDir) } : {}),
+    ...(typeof url === "string" && url !== "" ? { databaseUrl: url } : {}),
+  };
 }
 
 /** A policy file is a few rules per tenant; past 1 MiB it is not one. */
@@ -73,7 +80,7 @@ export function openLocalForReading(o: GlobalOptions): Promise<Genlog> {
   return openLog({
     dataDir: o.dataDir,
     tenant: o.tenant,
-    ...keysDirOption(o),
+    ...storeOptions(o),
     readOnly: true,
     followerKinds: BUILTIN_FOLLOWERS,
     // Records nothing, but a tenant that requires a purpose still wants one.
@@ -132,7 +139,7 @@ export async function openLocalForWriting(
   const log = await openLog({
     dataDir: o.dataDir,
     tenant: o.tenant,
-    ...keysDirOption(o),
+    ...storeOptions(o),
     ...(await policyOption(o)),
     create: false,
     followerKinds: BUILTIN_FOLLOWERS,

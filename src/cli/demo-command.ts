@@ -13,7 +13,7 @@ import { buildServer } from "../server/app.js";
 import {
   cliContext,
   localOnly,
-  keysDirOption,
+  storeOptions,
   policyOption,
   type Bind,
   type GlobalOptions,
@@ -52,7 +52,7 @@ async function demo(o: GlobalOptions): Promise<number> {
   const log = await openLog({
     dataDir,
     tenant: o.tenant,
-    ...keysDirOption(o),
+    ...storeOptions(o),
     ...(await policyOption(o)),
     context: cliContext(o),
   });

@@ -84,6 +84,12 @@ export function buildProgram(bind: Bind, options: { quiet?: boolean } = {}): Com
     )
     .addOption(
       new Option(
+        "--database-url <url>",
+        "a PostgreSQL database for the logs instead of DATA_DIR/genlog.db (postgres://user:password@host:port/database); keys and follower files stay in DATA_DIR",
+      ).env("GENLOG_DATABASE_URL"),
+    )
+    .addOption(
+      new Option(
         "--policy <file>",
         "privacy policies, JSON: a default and one per tenant (docs/guides/privacy.md); default: the strict preset",
       ).env("GENLOG_POLICY_FILE"),

@@ -9,7 +9,7 @@ import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
 import { masterKeyFromEnv, masterKeyPath } from "../keys/master-key.js";
 import { GenlogError } from "../errors.js";
 import {
-  keysDirOption,
+  storeOptions,
   openForWriting,
   stringOption,
   policyOption,
@@ -76,7 +76,7 @@ async function rotateMaster(o: GlobalOptions): Promise<number> {
   const opening = openLog({
     dataDir: o.dataDir,
     tenant: o.tenant,
-    ...keysDirOption(o),
+    ...storeOptions(o),
     create: false,
   });
   return withLog(opening, async (log) => {
@@ -100,7 +100,7 @@ async function rotateMaster(o: GlobalOptions): Promise<number> {
 async function init(o: GlobalOptions): Promise<number> {
   localOnly(o);
   const dataDir = resolve(o.dataDir);
-  const keysDir = keysDirOption(o).keysDir ?? defaultKeysDir(dataDir);
+  const keysDir = storeOptions(o).keysDir ?? defaultKeysDir(dataDir);
   const path = keyPath(keysDir, o.tenant);
   const created = !existsSync(path);
   const opening = openLog({

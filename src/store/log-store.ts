@@ -262,6 +262,8 @@ export interface DeadLetterRow {
 export interface LogStore {
   /** A short name of the driver, e.g. `sqlite`. */
   readonly driver: string;
+  /** Where the data is, for messages: a file's path, or a URL without its password. */
+  readonly location: string;
 
   getSetting(key: string): Promise<string | undefined>;
   /** Sets a setting only if it is absent; returns the value in force. */

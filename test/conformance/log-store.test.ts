@@ -11,26 +11,43 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GenlogError } from "../../src/errors.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import type { AppendBatch, LogStore, StoredEntry } from "../../src/store/log-store.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { freshDatabase, SKIP_POSTGRES } from "../helpers/postgres.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface Driver {
   name: string;
+  /** Why the driver's tests are skipped here, or false. */
+  skip: string | false;
   /** A new, empty store; `reopen` gives a second handle on the same data. */
-  make(): { store: LogStore; reopen: () => LogStore; location: string };
+  make(): Promise<{ store: LogStore; reopen: () => Promise<LogStore>; location: string }>;
 }
 
 const DRIVERS: Driver[] = [
   {
     name: "sqlite",
-    make() {
+    skip: false,
+    async make() {
       const path = join(tempDir(), "store.db");
       return {
         store: SqliteStore.open({ path }),
-        reopen: () => SqliteStore.open({ path }),
+        reopen: async () => SqliteStore.open({ path }),
         location: path,
+      };
+    },
+  },
+  {
+    name: "postgres",
+    skip: SKIP_POSTGRES,
+    async make() {
+      const url = await freshDatabase();
+      return {
+        store: await PostgresStore.connect({ url }),
+        reopen: () => PostgresStore.connect({ url }),
+        location: url,
       };
     },
   },
@@ -83,9 +100,9 @@ async function fill(store: LogStore, n: number, batch = 100): Promise<number> {
 }
 
 for (const driver of DRIVERS) {
-  describe(`LogStore conformance: ${driver.name}`, () => {
+  describe(`LogStore conformance: ${driver.name}`, { skip: driver.skip }, () => {
     test("logs are created on demand and found by origin", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       assert.equal(
         await store.openLogRef({ origin: "i/a/events", tenant: "a", stream: "events" }, false),
         undefined,
@@ -108,7 +125,7 @@ for (const driver of DRIVERS) {
     });
 
     test("settings are set once and then kept", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       assert.equal(await store.initSetting("instance", "one"), "one");
       assert.equal(await store.initSetting("instance", "two"), "one");
       assert.equal(await store.getSetting("instance"), "one");
@@ -117,9 +134,9 @@ for (const driver of DRIVERS) {
     });
 
     test("an appended batch is visible to a second handle once the promise resolves", async () => {
-      const { store, reopen } = driver.make();
+      const { store, reopen } = await driver.make();
       const logId = await fill(store, 10, 5);
-      const other = reopen();
+      const other = await reopen();
       const state = await other.logState(logId);
       assert.equal(state.size, 10);
       assert.deepEqual(state.latest, { size: 10, note: "cp 10" });
@@ -129,7 +146,7 @@ for (const driver of DRIVERS) {
     });
 
     test("a failing batch writes nothing, neither entries nor checkpoint", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 3);
       await assert.rejects(
         store.appendBatch(logId, {
@@ -145,9 +162,9 @@ for (const driver of DRIVERS) {
     });
 
     test("a batch that does not start at the log's size is refused as a conflict", async () => {
-      const { store, reopen } = driver.make();
+      const { store, reopen } = await driver.make();
       const logId = await fill(store, 3);
-      const other = reopen();
+      const other = await reopen();
       const cp3 = { size: 3, note: "cp 3" };
       await other.appendBatch(logId, {
         entries: [entry(3)],
@@ -186,7 +203,7 @@ for (const driver of DRIVERS) {
     });
 
     test("nodes are served from the entry that completes them", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 6);
       const got = await store.readNodes(logId, [
         { level: 0, index: 4 },
@@ -209,7 +226,7 @@ for (const driver of DRIVERS) {
     });
 
     test("records are found by id and by seq", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 4);
       const found = await store.findByIds(logId, [entry(2).id, "nope"]);
       assert.deepEqual([...found.keys()], [entry(2).id]);
@@ -220,7 +237,7 @@ for (const driver of DRIVERS) {
     });
 
     test("queries combine filters, honour the limit and page by seq", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 40);
       const seqs = async (f: Parameters<LogStore["query"]>[1]) =>
         (await store.query(logId, f)).map((r) => r.seq);
@@ -262,7 +279,7 @@ for (const driver of DRIVERS) {
     });
 
     test("a scan returns every entry in seq order across pages", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 5000, 1000);
       let expected = 0;
       for await (const e of store.scanEntries(logId)) {
@@ -276,7 +293,7 @@ for (const driver of DRIVERS) {
     });
 
     test("every checkpoint is kept in issue order and found by size", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 30, 10);
       assert.deepEqual(
         (await store.listCheckpoints(logId)).map((c) => c.size),
@@ -288,7 +305,7 @@ for (const driver of DRIVERS) {
     });
 
     test("a checkpoint scan returns every checkpoint in issue order across pages", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 2100, 2);
       const listed = await store.listCheckpoints(logId);
       const scanned: { size: number; note: string }[] = [];
@@ -303,7 +320,7 @@ for (const driver of DRIVERS) {
     });
 
     test("batches of several logs handed over in one turn all commit, each on its own", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const refs = [];
       for (const t of ["a", "b", "c"]) {
         refs.push(
@@ -335,7 +352,7 @@ for (const driver of DRIVERS) {
     });
 
     test("size and latest checkpoint agree while another process appends", async () => {
-      const { store, location } = driver.make();
+      const { store, location } = await driver.make();
       const logId = await fill(store, 1);
       const child = spawn(
         process.execPath,
@@ -370,7 +387,7 @@ for (const driver of DRIVERS) {
     });
 
     test("a system event's effects commit with it or not at all: erase, hold, release", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       const logId = await fill(store, 2);
       const sub = (p: string) => ({
         tenant: "t",
@@ -428,7 +445,7 @@ for (const driver of DRIVERS) {
     });
 
     test("tenant keys: set once under the master key in force, re-wrapped all together or not at all", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       await store.initSetting("master_key_id", "m1");
       assert.deepEqual(await store.initTenantKey("a", h("a1"), "m1"), h("a1"));
       assert.deepEqual(await store.initTenantKey("a", h("a2"), "m1"), h("a1"), "kept");
@@ -454,7 +471,7 @@ for (const driver of DRIVERS) {
     });
 
     test("followers: one per name, moved on only from where the caller saw them, dead letters with the move", async () => {
-      const { store, reopen } = driver.make();
+      const { store, reopen } = await driver.make();
       const row = {
         tenant: "a",
         name: "w",
@@ -502,7 +519,7 @@ for (const driver of DRIVERS) {
       assert.equal(await store.advanceFollower(row, 5, next, letter), true);
       // A second runner with the old cursor writes neither the move nor a letter.
       assert.equal(await store.advanceFollower(row, 5, next, { ...letter, seq: 99 }), false);
-      const other = reopen();
+      const other = await reopen();
       assert.deepEqual(await other.listFollowers("a"), [{ ...row, ...next }]);
       assert.deepEqual(await other.listDeadLetters("a", "w"), [letter]);
       assert.equal(await other.retryDeadLetters("a", "w"), 1);
@@ -537,7 +554,7 @@ for (const driver of DRIVERS) {
     });
 
     test("a closed store refuses work with GENLOG_E_CLOSED", async () => {
-      const { store } = driver.make();
+      const { store } = await driver.make();
       await store.close();
       await store.close();
       await assert.rejects(

@@ -3,19 +3,27 @@
  * of the store at `location` without pause, until killed. Prints `appending` once started.
  * The entries are the suite's shape (`{"seq":n}`); only sizes and checkpoints matter here.
  *
- * Usage: node --import tsx test/helpers/store-appender.ts <driver> <location> <logId>
+ * Usage: node --import tsx test/helpers/store-appender.ts <sqlite|postgres> <location> <logId>
  */
 import { createHash } from "node:crypto";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import type { LogStore } from "../../src/store/log-store.js";
 
 const [driver, location, logIdArg] = process.argv.slice(2);
-if (driver !== "sqlite" || location === undefined || logIdArg === undefined) {
-  process.stderr.write("usage: store-appender.ts sqlite <path> <logId>\n");
+if (
+  (driver !== "sqlite" && driver !== "postgres") ||
+  location === undefined ||
+  logIdArg === undefined
+) {
+  process.stderr.write("usage: store-appender.ts sqlite|postgres <location> <logId>\n");
   process.exit(64);
 }
 const logId = Number(logIdArg);
-const store: LogStore = SqliteStore.open({ path: location });
+const store: LogStore =
+  driver === "sqlite"
+    ? SqliteStore.open({ path: location })
+    : await PostgresStore.connect({ url: location });
 let announced = false;
 for (;;) {
   const { size, latest } = await store.logState(logId);

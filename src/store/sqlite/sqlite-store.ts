@@ -140,6 +140,10 @@ export class SqliteStore implements LogStore {
   readonly driver = "sqlite";
   /** Path of the database file. */
   readonly path: string;
+  /** The same, as {@link LogStore.location}. */
+  get location(): string {
+    return this.path;
+  }
   #findToken: Database.Statement | undefined;
   readonly #db: Database.Database;
   readonly #readonly: boolean;

@@ -1,0 +1,227 @@
+/**
+ * genlog on a real PostgreSQL server (the store contract itself is in
+ * test/conformance/log-store.test.ts): the library end to end, two handles over one database
+ * appending to one log as two nodes would, and attacks with raw SQL on the tables.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import pg from "pg";
+import { GenlogError, openLog, type Genlog } from "../src/index.js";
+import { hashLeaf, verifyInclusion } from "../src/core/merkle.js";
+import { parseCheckpoint } from "../src/core/checkpoint.js";
+import { verifyNote } from "../src/core/signed-note.js";
+import { PostgresStore } from "../src/store/postgres/postgres-store.js";
+import { freshDatabase, SKIP_POSTGRES } from "./helpers/postgres.js";
+import { tempDir } from "./helpers/temp-dir.js";
+
+const skip = SKIP_POSTGRES;
+
+async function sql(url: string, text: string, args: unknown[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(text, args);
+  } finally {
+    await c.end();
+  }
+}
+
+function isCode(code: string) {
+  return (e: unknown) => e instanceof GenlogError && e.code === code;
+}
+
+test(
+  "the library on PostgreSQL: appends, queries, proofs, erasure, holds, purge, verify",
+  { skip },
+  async () => {
+    const databaseUrl = await freshDatabase();
+    const log = await openLog({ dataDir: tempDir(), databaseUrl });
+    try {
+      const seed = await log.logGenerationEvent("backend", {
+        user: "alice",
+        meta: { stack: "Flask" },
+      });
+      assert.equal(seed.seq, 0);
+      for (let i = 0; i < 40; i++) {
+        await log.append({ type: i % 2 ? "frontend" : "backend", user: `u${i % 3}`, meta: { i } });
+      }
+      // Queries: by type, by actor (the pseudonym records carry), with paging.
+      const fronts = await log.query({ type: "frontend", limit: 100 });
+      assert.equal(fronts.records.length, 20);
+      const alice = await log.query({ actor: seed.actor!, limit: 10 });
+      assert.deepEqual(
+        alice.records.map((r) => r.id),
+        [seed.id],
+      );
+      // A proof of the seed event against the latest signed checkpoint.
+      const key = await log.verifierKey();
+      const p = await log.inclusionProof(seed.id);
+      const cp = parseCheckpoint(verifyNote(p.checkpoint, key));
+      assert.equal(
+        Buffer.from(p.leafHash, "base64").toString("hex"),
+        hashLeaf(Buffer.from(JSON.stringify(p.record))).toString("hex"),
+      );
+      verifyInclusion(
+        Buffer.from(p.leafHash, "base64"),
+        p.leafIndex,
+        p.treeSize,
+        p.hashes.map((h) => Buffer.from(h, "base64")),
+        cp.rootHash,
+      );
+      // A hold stops the erasure; released, the erasure goes through and proofs still verify.
+      const before = (await log.reveal([await log.get(seed.id)]))[0]!.revealed;
+      assert.equal(before !== null && "actor" in before ? before.actor : undefined, "alice");
+      await log.setHold({ subject: "alice", reason: "litigation #7" });
+      await assert.rejects(
+        log.eraseSubject({ subject: "alice", reason: "Art. 17" }),
+        isCode("GENLOG_E_HELD"),
+      );
+      await log.releaseHold({ subject: "alice", reason: "closed" });
+      const erased = await log.eraseSubject({ subject: "alice", reason: "Art. 17" });
+      assert.deepEqual(erased.pseudonyms, [seed.actor]);
+      assert.deepEqual((await log.reveal([await log.get(seed.id)]))[0]!.revealed, {
+        erased: true,
+      });
+      // Retention: everything before now is purged, genlog's own events kept.
+      await log.setRetention({ days: 1, reason: "test" });
+      const purged = await log.purge({ before: new Date().toISOString() });
+      assert.equal(purged.purged, 41);
+      await assert.rejects(log.get(seed.id), isCode("GENLOG_E_NOT_FOUND"));
+      const report = await log.verify();
+      assert.ok(report.ok, JSON.stringify(report.problems));
+      assert.equal(report.purged?.entries, 41);
+    } finally {
+      await log.close();
+    }
+  },
+);
+
+test(
+  "two nodes over one database append to one log: contiguous seqs, one tree, verify passes",
+  { skip },
+  async () => {
+    const databaseUrl = await freshDatabase();
+    const keysDir = tempDir();
+    const a = await openLog({ dataDir: tempDir(), keysDir, databaseUrl });
+    const b = await openLog({ dataDir: tempDir(), keysDir, databaseUrl });
+    try {
+      const burst = (log: Genlog, node: string) =>
+        Promise.all(
+          Array.from({ length: 150 }, (_, i) => log.append({ type: "backend", meta: { node, i } })),
+        );
+      const [fromA, fromB] = await Promise.all([burst(a, "a"), burst(b, "b")]);
+      const seqs = [...fromA, ...fromB].map((r) => r.seq).sort((x, y) => x - y);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: 300 }, (_, i) => i),
+      );
+      assert.equal(await a.size(), 300);
+      assert.equal(await b.size(), 300);
+      // Each node reads what the other acknowledged, and both verify the same tree.
+      for (const r of fromB.slice(0, 5)) assert.equal((await a.get(r.id)).seq, r.seq);
+      const [va, vb] = [await a.verify(), await b.verify()];
+      assert.ok(va.ok && vb.ok, JSON.stringify([...va.problems, ...vb.problems]));
+      assert.equal(va.root, vb.root);
+      assert.equal(await a.checkpoint(), await b.checkpoint());
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  },
+);
+
+test(
+  "raw SQL cannot rewrite or drop what genlog committed; with the guards dropped, verify names the entry",
+  { skip },
+  async () => {
+    const databaseUrl = await freshDatabase();
+    const dataDir = tempDir();
+    let log = await openLog({ dataDir, databaseUrl });
+    const records = [];
+    for (let i = 0; i < 5; i++) records.push(await log.append({ type: "backend", meta: { i } }));
+    await log.close();
+
+    for (const attack of [
+      "UPDATE bodies SET record = replace(record, '\"i\":2', '\"i\":9') WHERE seq = 2",
+      "DELETE FROM bodies WHERE seq = 1",
+      "UPDATE tree SET leaf_hash = leaf_hash WHERE seq = 0",
+      "DELETE FROM tree WHERE seq = 4",
+      "DELETE FROM checkpoints",
+      "TRUNCATE bodies",
+    ]) {
+      await assert.rejects(sql(databaseUrl, attack), /genlog: /, attack);
+    }
+
+    // An owner of the database can drop a guard: genlog then refuses to write there.
+    await sql(databaseUrl, "ALTER TABLE bodies DISABLE TRIGGER bodies_unchanged");
+    await assert.rejects(openLog({ dataDir, databaseUrl }), (e: unknown) => {
+      return (
+        isCode("GENLOG_E_INCONSISTENT")(e) &&
+        /bodies_unchanged is disabled/.test((e as Error).message)
+      );
+    });
+    // What was changed meanwhile, with the guard put back, verify finds by itself.
+    await sql(
+      databaseUrl,
+      "UPDATE bodies SET record = replace(record, '\"i\":2', '\"i\":9') WHERE seq = 2",
+    );
+    await sql(databaseUrl, "ALTER TABLE bodies ENABLE TRIGGER bodies_unchanged");
+    log = await openLog({ dataDir, databaseUrl });
+    try {
+      const report = await log.verify();
+      assert.equal(report.ok, false);
+      assert.deepEqual(
+        report.problems.map((p) => [p.kind, p.index]),
+        [["modified", 2]],
+      );
+      assert.equal(report.problems[0]!.id, records[2]!.id);
+    } finally {
+      await log.close();
+    }
+  },
+);
+
+test(
+  "a schema of another program is refused and left as it was; nodes starting together migrate once",
+  { skip },
+  async () => {
+    const foreign = await freshDatabase();
+    await sql(foreign, "CREATE TABLE invoices (id int PRIMARY KEY)");
+    await assert.rejects(PostgresStore.connect({ url: foreign }), (e: unknown) => {
+      return isCode("GENLOG_E_STORE")(e) && /invoices/.test((e as Error).message);
+    });
+    const tables = await sql(
+      foreign,
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    );
+    assert.deepEqual(
+      tables.rows.map((r: { tablename: string }) => r.tablename),
+      ["invoices"],
+    );
+
+    const url = await freshDatabase();
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () => PostgresStore.connect({ url })),
+    );
+    try {
+      assert.equal(await stores[0]!.getSetting("schema_version"), "1");
+      for (const s of stores) assert.deepEqual(await s.checkIntegrity(), []);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  },
+);
+
+test("a password in the database URL never appears in messages", { skip }, async () => {
+  const url = new URL(await freshDatabase());
+  url.password = "s3cret-Passw0rd";
+  url.port = "1"; // nothing listens there
+  await assert.rejects(
+    openLog({ dataDir: tempDir(), databaseUrl: url.toString() }),
+    (e: unknown) => {
+      assert.ok(e instanceof GenlogError);
+      assert.doesNotMatch(`${e.message} ${JSON.stringify(e.details)}`, /s3cret/);
+      return true;
+    },
+  );
+});
