@@ -290,6 +290,17 @@ test("genlog followers run loads the plugins of genlog.config.json, and follower
   const list = await cli("followers", "list");
   assert.match(list.stdout, /plugin-notify/);
   assert.match(list.stdout, /plugin notify@0\.1\.0 \(critical\)/);
+
+  // Options the plugin refuses: the message names the file and where in it.
+  const config = join(dir, "genlog.config.json");
+  writeFileSync(
+    config,
+    JSON.stringify({ plugins: [{ use: "./plugins/notify.mjs", options: {} }] }),
+  );
+  const bad = await cli("followers", "run", "--once");
+  assert.equal(bad.code, 2);
+  assert.ok(bad.stderr.includes(`${config}/plugins/0/options: `), bad.stderr);
+  assert.match(bad.stderr, /file: expected a path \[GENLOG_E_CONFIG\]/);
 });
 
 test("the configuration file's followers are added when missing, left as they are when they differ, and checked", async () => {

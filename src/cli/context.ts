@@ -145,6 +145,16 @@ export async function openLocalForWriting(
     followerKinds: BUILTIN_FOLLOWERS,
     ...(config !== undefined ? { plugins: config.plugins, critical: config.critical } : {}),
     context: cliContext(o),
+  }).catch((e: unknown) => {
+    // A plugin's options or a critical rule that openLog refused: named in the file.
+    if (!isGenlogError(e, "GENLOG_E_CONFIG") || config?.path === undefined) throw e;
+    const pointer = e.details?.["pointer"];
+    if (typeof pointer !== "string") throw e;
+    const message = e.message.replace(/^plugins\[\d+\]: /, "");
+    throw new GenlogError("GENLOG_E_CONFIG", `${config.path}${pointer}: ${message}`, {
+      cause: e,
+      details: { ...e.details, file: config.path },
+    });
   });
   try {
     if (config !== undefined) await addConfiguredFollowers(log, config);

@@ -102,7 +102,10 @@ export function defineFollowerCommands(program: Command, bind: Bind): void {
     .description(
       "run every tenant's followers until SIGTERM or SIGINT (genlog serve runs them too: run one of the two)",
     )
-    .option("--once", "one pass: hand over what can be now, then exit")
+    .option(
+      "--once",
+      "one pass: hand over what can be now, then exit (exit status 1 when a delivery failed)",
+    )
     .action(bind((_args, o) => run(o)));
 }
 
@@ -252,5 +255,6 @@ async function run(o: GlobalOptions): Promise<number> {
 }
 
 function summary(r: PassResult): string {
-  return `${count(r.delivered, "record", "records")} handed over, ${r.skipped} passed over by filters, ${count(r.failed, "failure", "failures")}, ${count(r.deadLettered, "dead letter", "dead letters")}`;
+  // A report or ipfs follower delivers a period at a time, the others a record.
+  return `${count(r.delivered, "delivery", "deliveries")} (records, or periods of report and ipfs followers), ${r.skipped} passed over by filters, ${count(r.failed, "failure", "failures")}, ${count(r.deadLettered, "dead letter", "dead letters")}`;
 }

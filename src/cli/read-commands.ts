@@ -250,7 +250,7 @@ async function exportCar(o: GlobalOptions): Promise<number> {
     else {
       const m = r.manifest;
       say(
-        `exported ${count(m.records, "record", "records")} (entries ${m.fromSeq} to ${m.treeSize - 1}, signed checkpoint of size ${m.treeSize}) to ${safe(out)}; root CID ${r.root}; check it with \`genlog verify --car ${safe(out)}\``,
+        `exported ${count(m.records, "record", "records")} (entries ${m.fromSeq} to ${m.treeSize - 1}, signed checkpoint of size ${m.treeSize}) to ${safe(out)}; root CID ${r.root}; check it with \`genlog verify --car ${safe(out)}${sinceCheckpoint !== undefined ? ` --since-checkpoint ${safe(since!)}` : ""}\``,
       );
     }
     return 0;

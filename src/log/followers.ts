@@ -442,10 +442,11 @@ export class FollowerRunner {
     } catch (e) {
       // One follower that cannot run (options edited by hand, a store error, a missing
       // record) holds back only itself.
+      // A GenlogError says what is wrong in its message (a bad option, a policy): no stack.
       this.#host.warn("genlog: a follower could not run", {
         tenant: row.tenant,
         follower: row.name,
-        err: e,
+        ...(e instanceof GenlogError ? { error: `${e.message} [${e.code}]` } : { err: e }),
       });
       // Said where the operator looks (`followers list`), and tried again after a backoff.
       // Written only if the follower did not move meanwhile.
