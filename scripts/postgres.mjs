@@ -6,7 +6,7 @@
 //   node scripts/postgres.mjs          starts one, prints its URL, stops on Ctrl-C
 //   import { startPostgres } from "./postgres.mjs"
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chownSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,7 +40,8 @@ function freePort() {
 
 /**
  * Starts a new cluster; resolves once it accepts connections. Returns its URL (database
- * `postgres`, user `genlog`, no password) and `stop()`, which shuts it down and deletes it.
+ * `postgres`, user `genlog`, no password), `stop()`, which shuts it down and deletes it, and
+ * `restart()`, which shuts it down and starts it again on the same data.
  */
 export async function startPostgres() {
   const bin = postgresBin();
@@ -77,44 +78,68 @@ export async function startPostgres() {
     throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   }
   const port = await freePort();
-  const server = spawn(
-    ...as(join(bin, "postgres"), [
-      "-D",
-      data,
-      "-p",
-      String(port),
-      "-k",
-      dir,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      "max_connections=200",
-    ]),
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  let server;
   let log = "";
-  server.stderr.on("data", (c) => {
-    log = (log + c.toString()).slice(-4000);
-  });
-  const exited = new Promise((r) => server.once("exit", r));
+  let exited;
+  // Starts the server on the cluster's directory and port; resolves once it accepts connections.
+  const start = async () => {
+    server = spawn(
+      ...as(join(bin, "postgres"), [
+        "-D",
+        data,
+        "-p",
+        String(port),
+        "-k",
+        dir,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "max_connections=200",
+      ]),
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    server.stderr.on("data", (c) => {
+      log = (log + c.toString()).slice(-4000);
+    });
+    const current = server;
+    exited = new Promise((r) => current.once("exit", r));
+    for (let i = 0; ; i++) {
+      const ready = spawnSync(join(bin, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)]);
+      if (ready.status === 0) return;
+      if (server.exitCode !== null || i > 300) throw new Error(`PostgreSQL did not start: ${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  // Fast shutdown: open transactions are rolled back, connections cut, then it exits. The
+  // signal goes to the postmaster itself (its pid file): runuser does not pass SIGINT on.
+  const halt = async () => {
+    if (server.exitCode !== null || server.signalCode !== null) return;
+    let pid = server.pid;
+    try {
+      pid = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+    } catch {
+      // Not written yet: the process we started is the one to stop.
+    }
+    process.kill(pid, "SIGINT");
+    await exited;
+  };
   const url = `postgres://genlog@127.0.0.1:${port}/postgres`;
   const stop = async () => {
-    if (server.exitCode === null) {
-      server.kill("SIGINT"); // fast shutdown
-      await exited;
-    }
+    await halt();
     rmSync(dir, { recursive: true, force: true });
   };
-  for (let i = 0; ; i++) {
-    const ready = spawnSync(join(bin, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)]);
-    if (ready.status === 0) break;
-    if (server.exitCode !== null || i > 300) {
-      await stop();
-      throw new Error(`PostgreSQL did not start: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  /** Stops the server and starts it again on the same data and port (tests of outages). */
+  const restart = async () => {
+    await halt();
+    await start();
+  };
+  try {
+    await start();
+  } catch (e) {
+    await stop();
+    throw e;
   }
-  return { url, port, stop };
+  return { url, port, stop, restart };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
