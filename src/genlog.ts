@@ -122,6 +122,7 @@ import {
 import { openTenantSigner, verifierKeySetting } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import { PostgresStore } from "./store/postgres/postgres-store.js";
+import { copySqliteToPostgres, type CopyReport } from "./store/postgres/copy-from-sqlite.js";
 import type {
   StoredCheckpoint,
   StoredEntry,
@@ -718,6 +719,88 @@ export async function migrateDataDir(dataDir: string): Promise<{ from: number; t
     return store.migrated ?? { from: to, to };
   } finally {
     await store.close();
+  }
+}
+
+/** What {@link migrateToPostgres} copied, and what it found of the copy. */
+export interface PostgresMigration {
+  /** The database copied into, without its password. */
+  database: string;
+  copied: CopyReport;
+  /**
+   * Every log of the copy: its size, whether verify passed against the file's latest
+   * checkpoint of it, and whether the copy's latest checkpoint is that same signed note.
+   */
+  logs: { origin: string; size: number; ok: boolean; sameCheckpoint: boolean }[];
+  /** True when every log verified and kept its checkpoint. */
+  ok: boolean;
+}
+
+/**
+ * Copies a data directory's SQLite database into an empty PostgreSQL database (after bringing
+ * the file to the current schema), then verifies every log of the copy against the file's
+ * latest checkpoint of it: the copy is the same log, with the same signed checkpoints, and
+ * nothing is re-signed. The data directory is left as it was (its keys and follower files are
+ * used from there); point the processes at the database (`databaseUrl`) once `ok` is true.
+ * Stop the writers first: what they commit after the copy's snapshot is not copied.
+ *
+ * @example
+ * const r = await migrateToPostgres({ dataDir: "./genlog-data", databaseUrl: "postgres://genlog@db/genlog" });
+ * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` without a genlog.db; `GENLOG_E_USAGE` when
+ * the database already holds logs, or the file has tenants in residency regions;
+ * `GENLOG_E_CONFIG` for a URL that is not PostgreSQL's; `GENLOG_E_STORE`. Nothing is written
+ * to the database when the copy fails.
+ */
+export async function migrateToPostgres(options: {
+  dataDir: string;
+  databaseUrl: string;
+  keysDir?: string;
+}): Promise<PostgresMigration> {
+  const dataDir = resolve(options.dataDir);
+  const url = databaseUrlOption(options.databaseUrl)!;
+  await migrateDataDir(dataDir);
+  const path = join(dataDir, "genlog.db");
+  const latest = new Map<string, string | undefined>();
+  const file = SqliteStore.open({ path, readonly: true });
+  try {
+    for (const ref of await file.listLogs()) {
+      latest.set(ref.origin, (await file.logState(ref.logId)).latest?.note);
+    }
+  } finally {
+    await file.close();
+  }
+  const copied = await copySqliteToPostgres(path, url);
+  const copy = await PostgresStore.connect({ url, readonly: true });
+  const log = await openLog({
+    dataDir,
+    databaseUrl: url,
+    readOnly: true,
+    ...(options.keysDir !== undefined ? { keysDir: options.keysDir } : {}),
+  }).catch(async (e: unknown) => {
+    await copy.close();
+    throw e;
+  });
+  try {
+    const logs: PostgresMigration["logs"] = [];
+    for (const ref of await copy.listLogs()) {
+      const { size, latest: now } = await copy.logState(ref.logId);
+      const trusted = latest.get(ref.origin);
+      const report = await log.verify({
+        tenant: ref.tenant,
+        stream: ref.stream === ACCESS_STREAM ? ACCESS_STREAM : "events",
+        ...(trusted !== undefined ? { trusted } : {}),
+      });
+      logs.push({ origin: ref.origin, size, ok: report.ok, sameCheckpoint: now?.note === trusted });
+    }
+    return {
+      database: copy.location,
+      copied,
+      logs,
+      ok: logs.every((l) => l.ok && l.sameCheckpoint),
+    };
+  } finally {
+    await log.close();
+    await copy.close();
   }
 }
 

@@ -26,6 +26,8 @@ export function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
 
 export {
   migrateDataDir,
+  migrateToPostgres,
+  type PostgresMigration,
   Genlog,
   DEFAULT_DATA_DIR,
   DEFAULT_INSTANCE,
@@ -152,6 +154,7 @@ export {
 } from "./log/verify.js";
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 export { PostgresStore, type PostgresStoreOptions } from "./store/postgres/postgres-store.js";
+export type { CopyReport } from "./store/postgres/copy-from-sqlite.js";
 export type {
   LogStore,
   LogRef,

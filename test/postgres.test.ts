@@ -6,11 +6,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
-import { GenlogError, openLog, type Genlog } from "../src/index.js";
+import { join } from "node:path";
+import { GenlogError, migrateToPostgres, openLog, type Genlog } from "../src/index.js";
 import { hashLeaf, verifyInclusion } from "../src/core/merkle.js";
 import { parseCheckpoint } from "../src/core/checkpoint.js";
 import { verifyNote } from "../src/core/signed-note.js";
 import { PostgresStore } from "../src/store/postgres/postgres-store.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import type { StoredCheckpoint } from "../src/store/log-store.js";
+import { runCli } from "./helpers/run-cli.js";
 import { freshDatabase, SKIP_POSTGRES } from "./helpers/postgres.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -225,3 +229,61 @@ test("a password in the database URL never appears in messages", { skip }, async
     },
   );
 });
+
+test(
+  "migrate --to copies a SQLite data directory into PostgreSQL: the same checkpoints, verify passes, appends go on",
+  { skip },
+  async () => {
+    const dataDir = tempDir();
+    const log = await openLog({ dataDir });
+    const old = [];
+    for (let i = 0; i < 6; i++)
+      old.push(await log.append({ type: "backend", user: `u${i % 2}`, meta: { i } }));
+    await new Promise((r) => setTimeout(r, 20));
+    const cutoff = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await log.append({ type: "frontend", user: "keep" });
+    await log.createToken({ scope: "default", role: "auditor" });
+    await log.setRetention({ days: 1, reason: "test" });
+    await log.purge({ before: cutoff }); // positions without a body
+    await log.eraseSubject({ subject: "keep", reason: "Art. 17" });
+    await log.setHold({ subject: "u1", reason: "case 3" });
+    await log.close();
+    const file = SqliteStore.open({ path: join(dataDir, "genlog.db"), readonly: true });
+    const before = new Map<string, StoredCheckpoint[]>();
+    for (const ref of await file.listLogs())
+      before.set(ref.origin, await file.listCheckpoints(ref.logId));
+    await file.close();
+
+    // From the CLI, as an operator would.
+    const databaseUrl = await freshDatabase();
+    const run = await runCli(["--data-dir", dataDir, "migrate", "--to", databaseUrl]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /OK: genlog\.local\/default\/events: \d+ entries, verified, same latest checkpoint/,
+    );
+    assert.match(run.stdout, /OK: genlog\.local\/default\/access/);
+
+    // Every checkpoint ever signed is there, as signed.
+    const copy = await PostgresStore.connect({ url: databaseUrl, readonly: true });
+    for (const ref of await copy.listLogs()) {
+      assert.deepEqual(await copy.listCheckpoints(ref.logId), before.get(ref.origin), ref.origin);
+    }
+    await copy.close();
+    const again = await openLog({ dataDir, databaseUrl });
+    try {
+      assert.equal((await again.holds()).length, 1);
+      await assert.rejects(again.get(old[0]!.id), isCode("GENLOG_E_NOT_FOUND")); // purged
+      const next = await again.append({ type: "backend", meta: { after: true } });
+      assert.equal(next.seq, (await again.size()) - 1);
+      const report = await again.verify();
+      assert.ok(report.ok, JSON.stringify(report.problems));
+      assert.ok((report.purged?.entries ?? 0) > 0);
+    } finally {
+      await again.close();
+    }
+    // A database that holds logs is never merged into.
+    await assert.rejects(migrateToPostgres({ dataDir, databaseUrl }), isCode("GENLOG_E_USAGE"));
+  },
+);

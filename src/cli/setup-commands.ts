@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { migrateDataDir, openLog, type GenlogStatus } from "../genlog.js";
+import { migrateDataDir, migrateToPostgres, openLog, type GenlogStatus } from "../genlog.js";
 import { defaultKeysDir, keyPath } from "../keys/file-keys.js";
 import { masterKeyFromEnv, masterKeyPath } from "../keys/master-key.js";
 import { GenlogError } from "../errors.js";
@@ -20,7 +20,7 @@ import {
   type Bind,
   type GlobalOptions,
 } from "./context.js";
-import { escapeForTerminal as safe, printLine, say } from "./terminal.js";
+import { count, escapeForTerminal as safe, printLine, say } from "./terminal.js";
 
 /** Adds `init`, `status`, `migrate` and `key` to the program. */
 export function defineSetupCommands(program: Command, bind: Bind): void {
@@ -45,7 +45,11 @@ export function defineSetupCommands(program: Command, bind: Bind): void {
   program
     .command("migrate")
     .description(
-      "bring genlog.db to the schema this genlog writes, in place (writing commands do it on their own; read-only ones need it done); needs write access, no key",
+      "bring genlog.db to the schema this genlog writes, in place (writing commands do it on their own; read-only ones need it done); needs write access, no key. With --to, copy it into an empty PostgreSQL database and verify the copy",
+    )
+    .option(
+      "--to <url>",
+      "copy the data directory's logs into this empty PostgreSQL database (postgres://…), then verify every log of the copy against the file's checkpoints; exit 1 if one does not verify",
     )
     .action(bind((_args, o) => migrate(o)));
 
@@ -137,11 +141,40 @@ async function init(o: GlobalOptions): Promise<number> {
 
 async function migrate(o: GlobalOptions): Promise<number> {
   localOnly(o);
+  const target = stringOption(o, "to");
+  if (target !== undefined) return migrateTo(target, o);
   const { from, to } = await migrateDataDir(o.dataDir);
   if (o.json) await printLine(JSON.stringify({ dataDir: resolve(o.dataDir), from, to }));
   else if (from === to) say(`${safe(resolve(o.dataDir))}: genlog.db is at schema ${to} already.`);
   else say(`${safe(resolve(o.dataDir))}: genlog.db migrated from schema ${from} to ${to}.`);
   return 0;
+}
+
+async function migrateTo(url: string, o: GlobalOptions): Promise<number> {
+  const { keysDir } = storeOptions(o);
+  const r = await migrateToPostgres({
+    dataDir: o.dataDir,
+    databaseUrl: url,
+    ...(keysDir !== undefined ? { keysDir } : {}),
+  });
+  if (o.json) await printLine(JSON.stringify(r));
+  else {
+    const c = r.copied;
+    await printLine(
+      `copied ${safe(resolve(o.dataDir))}/genlog.db into ${safe(r.database)}: ${count(c.logs, "log", "logs")}, ${count(c.entries, "entry", "entries")} (${c.bodies} with their record), ${count(c.checkpoints, "checkpoint", "checkpoints")}, ${count(c.subjects, "subject", "subjects")}, ${count(c.tokens, "token", "tokens")}, ${count(c.followers, "follower", "followers")}`,
+    );
+    for (const l of r.logs) {
+      await printLine(
+        `${l.ok && l.sameCheckpoint ? "OK" : "FAILED"}: ${safe(l.origin)}: ${count(l.size, "entry", "entries")}, ${l.ok ? "verified" : "does NOT verify"}, ${l.sameCheckpoint ? "same latest checkpoint" : "NOT the file's latest checkpoint"}`,
+      );
+    }
+    say(
+      r.ok
+        ? `Run genlog with --database-url (or GENLOG_DATABASE_URL) from now on; keep ${safe(resolve(o.dataDir))} for its keys and follower files.`
+        : "The copy does not match the file: do not switch to it (run `genlog verify` on the file).",
+    );
+  }
+  return r.ok ? 0 : 1;
 }
 
 async function status(o: GlobalOptions): Promise<number> {
