@@ -31,6 +31,9 @@
  * | `GENLOG_BENCH_HTTP_SECONDS`    | 10          | seconds of each autocannon run of (k); 0 skips  |
  * | `GENLOG_BENCH_HTTP_CONNECTIONS`| 64,256      | connections of (k)'s single-event runs          |
  * | `GENLOG_BENCH_HTTP_READS`      | 2000        | reads of each kind for the access log's cost    |
+ * | `GENLOG_BENCH_PG_EVENTS`       | 50000       | events of each (p1) run and rows of (p2)        |
+ * | `GENLOG_BENCH_PG_LARGE`        | 200000      | entries of (p3)'s log (1000000 for the issue's) |
+ * | `GENLOG_BENCH_DATABASE_URL`    | (throwaway) | a PostgreSQL server for (p) instead of its own  |
  *
  * `GENLOG_BENCH_WINDOW` (one window) is gone; setting it is an error.
  */
@@ -40,6 +43,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Genlog } from "../src/index.js";
 import { benchJcs, formatJcsBench, type JcsBenchResult } from "./jcs.js";
+import { benchPostgres, postgresReport, type PostgresResult } from "./postgres.js";
+import { postgresBin } from "../scripts/postgres.mjs";
 import { benchDetectors, type DetectorsResult } from "./detectors.js";
 import { measureErasure, type ErasureResult } from "./erasure.js";
 import { breathe, fmtFixed, fmtInt, readConfig, withTempDir, type BenchConfig } from "./common.js";
@@ -132,6 +137,8 @@ interface Results {
   latency: LatencyResult;
   verify: VerifyResult;
   proof: { build: IngestResult; proofs: ProofResult; queries: QueryKindResult[] } | null;
+  /** (p), or null without a PostgreSQL server. */
+  postgres: PostgresResult | null;
   /** Ingest runs checked for lost records (every (a), (f) and (h) run, and (d)). */
   checkedRuns: number;
   ratios: {
@@ -456,6 +463,17 @@ async function main(): Promise<void> {
     checkedRuns++;
   }
 
+  // (p): PostgreSQL, when its server binaries are here (or GENLOG_BENCH_DATABASE_URL names one).
+  let postgres: PostgresResult | null = null;
+  if (process.env["GENLOG_BENCH_DATABASE_URL"] !== undefined || postgresBin() !== undefined) {
+    await breathe();
+    progress(
+      "(p) PostgreSQL: ingest against raw pg inserts, proofs and queries (bench/postgres.ts)",
+    );
+    postgres = await benchPostgres();
+    checkedRuns += postgres.ingest.length;
+  }
+
   const results: Results = {
     startedAt,
     seconds: (performance.now() - t0) / 1000,
@@ -489,6 +507,7 @@ async function main(): Promise<void> {
     erasure,
     http,
     profile: hotSpots,
+    postgres,
   };
   console.log(report(results));
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -730,6 +749,12 @@ function report(r: Results): string {
     );
   }
   if (r.http !== null) lines.push("", ...httpReport(r.http));
+  lines.push(
+    "",
+    ...(r.postgres !== null
+      ? postgresReport(r.postgres)
+      : ["(p) PostgreSQL: skipped (no server binaries, no GENLOG_BENCH_DATABASE_URL)"]),
+  );
   if (r.jcs !== null) {
     lines.push("", `JCS canonicalisation (bench/jcs.ts, ${fmtInt(r.config.jcsN)} records)`);
     lines.push(formatJcsBench(r.jcs));

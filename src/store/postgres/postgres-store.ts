@@ -266,23 +266,25 @@ export class PostgresStore implements LogStore {
     let committing = false;
     let broken = false;
     try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_LOG, logId]);
-      const exists = await client.query("SELECT 1 FROM logs WHERE log_id = $1", [logId]);
-      if (exists.rowCount === 0) {
-        throw new GenlogError("GENLOG_E_STORE", `log ${logId} does not exist in ${this.location}`);
-      }
+      if (!Number.isSafeInteger(logId)) throw new GenlogError("GENLOG_E_USAGE", "bad log id");
+      // Four round trips in all: BEGIN with the log's lock, the state, the rows, COMMIT.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${LOCK_LOG}, ${logId})`);
       const state = await client.query<{
+        log: boolean;
         size: number | null;
         note: string | null;
         last: number | null;
       }>(
-        `SELECT c.size, c.note, (SELECT max(seq) FROM tree WHERE log_id = $1) AS last
+        `SELECT EXISTS (SELECT 1 FROM logs WHERE log_id = $1) AS log, c.size, c.note,
+                (SELECT max(seq) FROM tree WHERE log_id = $1) AS last
          FROM (SELECT 1) one LEFT JOIN LATERAL
            (SELECT size, note FROM checkpoints WHERE log_id = $1 ORDER BY size DESC LIMIT 1) c ON true`,
         [logId],
       );
-      const { size: latestSize, note: latestNote, last } = state.rows[0]!;
+      const { log, size: latestSize, note: latestNote, last } = state.rows[0]!;
+      if (!log) {
+        throw new GenlogError("GENLOG_E_STORE", `log ${logId} does not exist in ${this.location}`);
+      }
       const size = latestSize ?? 0;
       const first = batch.entries[0]?.seq ?? batch.checkpoint.size;
       if (first !== size || (latestNote ?? null) !== (batch.previous?.note ?? null)) {
@@ -299,34 +301,6 @@ export class PostgresStore implements LogStore {
           { details: { size, lastSeq: last } },
         );
       }
-      const e = batch.entries;
-      if (e.length > 0) {
-        await client.query(
-          `INSERT INTO tree (log_id, seq, leaf_hash, nodes)
-           SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[])`,
-          [
-            logId,
-            e.map((x) => x.seq),
-            e.map((x) => bytes(x.leafHash)),
-            e.map((x) => bytes(x.nodes)),
-          ],
-        );
-        await client.query(
-          `INSERT INTO bodies (log_id, seq, record, id, ts, type, actor, sector, status)
-           SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
-          [
-            logId,
-            e.map((x) => x.seq),
-            e.map((x) => x.canonical),
-            e.map((x) => x.id),
-            e.map((x) => x.ts),
-            e.map((x) => x.type),
-            e.map((x) => x.actor),
-            e.map((x) => x.sector),
-            e.map((x) => x.status),
-          ],
-        );
-      }
       const subjects = batch.subjects ?? [];
       if (subjects.length > 0) {
         await client.query(
@@ -341,11 +315,33 @@ export class PostgresStore implements LogStore {
         );
       }
       for (const effect of batch.effects ?? []) await applyEffect(client, effect);
-      await client.query("INSERT INTO checkpoints (log_id, size, note) VALUES ($1, $2, $3)", [
-        logId,
-        batch.checkpoint.size,
-        batch.checkpoint.note,
-      ]);
+      // The entries (tree and body) and the checkpoint in one statement.
+      const e = batch.entries;
+      await client.query(
+        `WITH tree_rows AS (
+           INSERT INTO tree (log_id, seq, leaf_hash, nodes)
+           SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[])
+         ), body_rows AS (
+           INSERT INTO bodies (log_id, seq, record, id, ts, type, actor, sector, status)
+           SELECT $1, * FROM unnest($2::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+         )
+         INSERT INTO checkpoints (log_id, size, note) VALUES ($1, $12, $13)`,
+        [
+          logId,
+          e.map((x) => x.seq),
+          e.map((x) => bytes(x.leafHash)),
+          e.map((x) => bytes(x.nodes)),
+          e.map((x) => x.canonical),
+          e.map((x) => x.id),
+          e.map((x) => x.ts),
+          e.map((x) => x.type),
+          e.map((x) => x.actor),
+          e.map((x) => x.sector),
+          e.map((x) => x.status),
+          batch.checkpoint.size,
+          batch.checkpoint.note,
+        ],
+      );
       committing = true;
       await client.query("COMMIT");
     } catch (cause) {
