@@ -7,6 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
 import { GenlogError, migrateToPostgres, openLog, type Genlog } from "../src/index.js";
 import { hashLeaf, verifyInclusion } from "../src/core/merkle.js";
 import { parseCheckpoint } from "../src/core/checkpoint.js";
@@ -285,5 +287,60 @@ test(
     }
     // A database that holds logs is never merged into.
     await assert.rejects(migrateToPostgres({ dataDir, databaseUrl }), isCode("GENLOG_E_USAGE"));
+  },
+);
+
+test(
+  "two nodes running the same webhook follower hand each record over once: the lease decides who",
+  { skip },
+  async () => {
+    const got: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        got.push(req.headers["webhook-id"] as string);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+    const databaseUrl = await freshDatabase();
+    const keysDir = tempDir();
+    const local = { followerNetwork: { allowPrivate: true }, keysDir, databaseUrl };
+    const a = await openLog({ dataDir: tempDir(), ...local });
+    const b = await openLog({ dataDir: tempDir(), ...local });
+    const stop = new AbortController();
+    try {
+      await a.addFollower({
+        name: "hook",
+        kind: "webhook",
+        config: { url },
+        secret: `whsec_${randomBytes(32).toString("base64")}`,
+      });
+      // Both nodes run their followers, as two `genlog serve` would.
+      const runs = [a, b].map((log) =>
+        log.followerRunner({ baseDelayMs: 1, maxDelayMs: 4, leaseMs: 2000 }).run(stop.signal, 20),
+      );
+      const records = [];
+      for (let i = 0; i < 60; i++) {
+        records.push(await (i % 2 ? a : b).append({ type: "backend", meta: { i } }));
+      }
+      for (let i = 0; i < 500 && got.length < records.length; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      stop.abort();
+      await Promise.all(runs);
+      assert.deepEqual(
+        [...got].sort(),
+        records.map((r) => r.id).sort(),
+        "every record once, by one node or the other",
+      );
+    } finally {
+      stop.abort();
+      server.close();
+      await a.close();
+      await b.close();
+    }
   },
 );

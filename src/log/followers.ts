@@ -11,6 +11,7 @@
  * every delivery would put a synchronous commit beside every append of the process.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
 import type { GenerationReport } from "./generation-report.js";
@@ -218,6 +219,11 @@ export interface RetryOptions {
   concurrency?: number;
   /** Records one follower hands over in a pass before the others get their turn; default 1,000. */
   budget?: number;
+  /**
+   * How long a runner holds a follower once it took a turn, in ms; default 60,000. Renewed at
+   * each turn; another process (node) takes the follower over once it expired.
+   */
+  leaseMs?: number;
 }
 
 /** What the runner needs from the handle that owns it. */
@@ -262,7 +268,20 @@ const DEFAULTS = {
   timeoutMs: 10_000,
   concurrency: 8,
   budget: 1000,
+  leaseMs: 60_000,
 };
+
+/** Whether a lease holder (`<host>/<pid>/…`) is a process of this machine that no longer runs. */
+function deadHereAndNow(holder: string): boolean {
+  const [host, pid] = holder.split("/");
+  if (host !== hostname() || pid === undefined || !/^[1-9][0-9]*$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
 
 /** A follower's name: a slug, as a tenant's. */
 export const FOLLOWER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -293,6 +312,8 @@ export class FollowerRunner {
   #waiting = false;
   /** Whether every follower {@link run} listed last is in a turn. */
   #allBusy = false;
+  /** This runner, as the holder of follower leases: `<host>/<pid>/<random>`. */
+  readonly #id = `${hostname()}/${process.pid}/${randomBytes(9).toString("base64url")}`;
 
   constructor(host: FollowerHost, kinds: readonly FollowerKind[], retry: RetryOptions = {}) {
     this.#host = host;
@@ -316,6 +337,7 @@ export class FollowerRunner {
     };
     await Promise.all(Array.from({ length: this.#retry.concurrency }, worker));
     this.#count(result);
+    await this.#release();
     return result;
   }
 
@@ -406,6 +428,25 @@ export class FollowerRunner {
       await Promise.all(busy.values());
       signal.removeEventListener("abort", stop);
       unsubscribe();
+      await this.#release();
+    }
+  }
+
+  /**
+   * Takes or renews the follower's lease; true when this runner holds it. A holder on this
+   * machine whose process is gone (killed, crashed) is taken over at once, not after its lease.
+   */
+  async #claim(store: LogStore, row: FollowerRow): Promise<boolean> {
+    const holder = await store.claimFollower(row, this.#id, this.#retry.leaseMs);
+    if (holder === this.#id) return true;
+    if (holder === null || !deadHereAndNow(holder)) return false;
+    return (await store.claimFollower(row, this.#id, this.#retry.leaseMs, holder)) === this.#id;
+  }
+
+  /** Gives up this runner's leases: another process may take its followers at once. */
+  async #release(): Promise<void> {
+    for (const store of await this.#host.stores().catch(() => [])) {
+      await store.releaseFollowers(this.#id).catch(() => undefined);
     }
   }
 
@@ -438,6 +479,10 @@ export class FollowerRunner {
   /** One follower's turn; never rejects. */
   async #turn(store: LogStore, row: FollowerRow, result: PassResult): Promise<void> {
     try {
+      // Another process (node) holds this follower: its turn is theirs. A turn longer than
+      // the lease may overlap the next holder's; delivery stays at least once, and the
+      // cursor moves only from where each saw it.
+      if (!(await this.#claim(store, row))) return;
       await this.#follow(store, row, result);
     } catch (e) {
       // One follower that cannot run (options edited by hand, a store error, a missing

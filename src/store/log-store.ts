@@ -429,6 +429,22 @@ export interface LogStore {
     progress: FollowerProgress,
     letter?: DeadLetterRow,
   ): Promise<boolean>;
+  /**
+   * Takes or renews a follower's lease for `owner` (one runner), for `ms` from now by the
+   * database's clock, if it is free, expired, `owner`'s own, or held by `takeFrom` (a holder
+   * known to be dead); returns the holder afterwards (`owner` when it got it). Runners in
+   * several processes (nodes) over one database take a follower's turn only while they hold
+   * its lease: a record is handed over by one node at a time, and a node that dies gives its
+   * followers up when their leases expire.
+   */
+  claimFollower(
+    follower: FollowerKey,
+    owner: string,
+    ms: number,
+    takeFrom?: string,
+  ): Promise<string | null>;
+  /** Gives up every lease `owner` holds (a runner stopping): another node may take them at once. */
+  releaseFollowers(owner: string): Promise<void>;
   /** A follower's dead letters, by seq. */
   listDeadLetters(tenant: string, name: string): Promise<DeadLetterRow[]>;
   /** Marks every dead letter of a follower due again; returns how many. */

@@ -553,6 +553,39 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("follower leases: one holder at a time, renewed by it, free once given up or expired", async () => {
+      const { store, reopen } = await driver.make();
+      const other = await reopen(); // another node over the same database
+      const key = { tenant: "a", name: "w", id: "f1" };
+      await store.insertFollower({
+        ...key,
+        kind: "webhook",
+        config: "{}",
+        secret: null,
+        cursor: 0,
+        attempts: 0,
+        nextAt: 0,
+        lastError: null,
+        disabled: null,
+        created: "2026-12-05T00:00:00.000Z",
+      });
+      assert.equal(await store.claimFollower(key, "node-a", 60_000), "node-a");
+      assert.equal(await other.claimFollower(key, "node-b", 60_000), "node-a");
+      assert.equal(await store.claimFollower(key, "node-a", 60_000), "node-a"); // renewed
+      // Not that follower any more (removed and added again): no lease on it.
+      assert.equal(await other.claimFollower({ ...key, id: "f2" }, "node-b", 60_000), null);
+      await store.releaseFollowers("node-a");
+      assert.equal(await other.claimFollower(key, "node-b", 1), "node-b");
+      // node-b dies holding a 1 ms lease: it expires, and node-a takes the follower over.
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await store.claimFollower(key, "node-a", 60_000), "node-a");
+      assert.equal(await other.claimFollower(key, "node-b", 60_000), "node-a");
+      // A holder known to be dead is taken over before its lease ends.
+      assert.equal(await other.claimFollower(key, "node-b", 60_000, "node-a"), "node-b");
+      await other.close();
+      await store.close();
+    });
+
     test("a closed store refuses work with GENLOG_E_CLOSED", async () => {
       const { store } = await driver.make();
       await store.close();

@@ -896,6 +896,38 @@ export class PostgresStore implements LogStore {
     });
   }
 
+  async claimFollower(
+    { tenant, name, id }: FollowerKey,
+    owner: string,
+    ms: number,
+    takeFrom?: string,
+  ): Promise<string | null> {
+    return this.#tx(`leasing follower ${name} of tenant ${tenant}`, async (c) => {
+      // The database's clock: the nodes' own may disagree.
+      await c.query(
+        `WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
+         UPDATE followers SET lease_owner = $4, lease_until = (SELECT ms FROM now) + $5
+         WHERE tenant = $1 AND name = $2 AND id = $3
+           AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until <= (SELECT ms FROM now)
+                OR lease_owner = $6)`,
+        [tenant, name, id, owner, ms, takeFrom ?? null],
+      );
+      const r = await c.query<{ owner: string | null }>(
+        "SELECT lease_owner AS owner FROM followers WHERE tenant = $1 AND name = $2 AND id = $3",
+        [tenant, name, id],
+      );
+      return r.rows[0]?.owner ?? null;
+    });
+  }
+
+  async releaseFollowers(owner: string): Promise<void> {
+    await this.#q(
+      "giving follower leases up",
+      "UPDATE followers SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1",
+      [owner],
+    );
+  }
+
   async listDeadLetters(tenant: string, name: string): Promise<DeadLetterRow[]> {
     return this.#q<DeadLetterRow>(
       `listing the dead letters of follower ${name}`,

@@ -133,6 +133,9 @@ CREATE TABLE followers (
   last_error text,
   disabled   text,
   created    text NOT NULL,
+  -- The runner that holds the follower, until when (epoch ms, the database's clock).
+  lease_owner text,
+  lease_until bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (tenant, name)
 );
 CREATE TABLE dead_letters (

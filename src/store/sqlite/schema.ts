@@ -325,6 +325,15 @@ ALTER TABLE followers ADD COLUMN id TEXT NOT NULL DEFAULT '';
 UPDATE followers SET id = lower(hex(randomblob(16)));
 `,
   },
+  {
+    version: 11,
+    description:
+      "followers: a lease (its holder and until when, epoch ms), so that of several processes running followers over one database, one at a time hands a follower's records over",
+    sql: `
+ALTER TABLE followers ADD COLUMN lease_owner TEXT;
+ALTER TABLE followers ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /**

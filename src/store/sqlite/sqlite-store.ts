@@ -702,6 +702,42 @@ export class SqliteStore implements LogStore {
     });
   }
 
+  async claimFollower(
+    { tenant, name, id }: FollowerKey,
+    owner: string,
+    ms: number,
+    takeFrom?: string,
+  ): Promise<string | null> {
+    return this.#do(`leasing follower ${name} of tenant ${tenant}`, () => {
+      // One machine: the process's clock is the database's.
+      const now = Date.now();
+      const db = this.#db;
+      return db
+        .transaction(() => {
+          db.prepare(
+            `UPDATE followers SET lease_owner = @owner, lease_until = @until
+             WHERE tenant = @tenant AND name = @name AND id = @id
+               AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until <= @now
+                    OR lease_owner = @takeFrom)`,
+          ).run({ tenant, name, id, owner, until: now + ms, now, takeFrom: takeFrom ?? null });
+          const holder = db
+            .prepare("SELECT lease_owner FROM followers WHERE tenant = ? AND name = ? AND id = ?")
+            .pluck()
+            .get(tenant, name, id) as string | null | undefined;
+          return holder ?? null;
+        })
+        .immediate();
+    });
+  }
+
+  async releaseFollowers(owner: string): Promise<void> {
+    this.#do("giving follower leases up", () =>
+      this.#db
+        .prepare("UPDATE followers SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?")
+        .run(owner),
+    );
+  }
+
   async listDeadLetters(tenant: string, name: string): Promise<DeadLetterRow[]> {
     return this.#do(`listing the dead letters of follower ${name}`, () =>
       this.#db
