@@ -193,6 +193,14 @@ export interface OpenLogOptions {
    * The data directory still holds the keys (by default) and the followers' files.
    */
   databaseUrl?: string;
+  /**
+   * The signer of a tenant's checkpoints when its key is kept outside the keys directory (a
+   * KMS, an HSM, a signing service shared by every node): called once per tenant this handle
+   * loads; undefined leaves that tenant to its key file. Its `name` must be
+   * `<instance>/<tenant>`, and `sign` may answer asynchronously (once per committed batch).
+   * See docs/guides/deployment.md.
+   */
+  signer?: (tenant: string) => Signer | undefined | Promise<Signer | undefined>;
   /** Create the data directory, database and keys when missing; default true. */
   create?: boolean;
   /** Instance name in origins (`<instance>/<tenant>/events`); fixed when the store is created. */
@@ -821,6 +829,8 @@ export class Genlog {
   readonly #maxBatch: number | undefined;
   readonly #policies: PolicySet | undefined;
   readonly #keyNamesOnly: boolean;
+  /** `OpenLogOptions.signer`: tenants whose key is kept elsewhere. */
+  readonly #signerOf: OpenLogOptions["signer"];
   readonly #followerKinds: ReadonlyMap<string, FollowerKind>;
   readonly #plugins: readonly ActivePlugin[];
   /** Tenants whose plugin followers this handle has added or found. */
@@ -885,6 +895,7 @@ export class Genlog {
       this.#maxBatch = p.#maxBatch;
       this.#policies = p.#policies;
       this.#keyNamesOnly = p.#keyNamesOnly;
+      this.#signerOf = p.#signerOf;
       this.#followerKinds = p.#followerKinds;
       this.#plugins = p.#plugins;
       this.#pluginTenants = p.#pluginTenants;
@@ -927,6 +938,7 @@ export class Genlog {
     this.#maxBatch = init.options.maxBatch;
     this.#policies = init.options.policies;
     this.#keyNamesOnly = init.options[KEY_NAMES_ONLY] === true;
+    this.#signerOf = init.options.signer;
     this.#plugins = init.plugins;
     this.#pluginTenants = new Set();
     this.#followerKinds = new Map(
@@ -2388,6 +2400,13 @@ export class Genlog {
 
   async #rotateKey(log: TenantLog, reason: string): Promise<KeyRotationResult> {
     const { tenant } = log.ref;
+    if ((await this.#externalSigner(tenant)) !== undefined) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `the key of tenant "${tenant}" is held by the signer given to openLog, not a key file: rotate it there, and give genlog the new signer`,
+        { details: { tenant } },
+      );
+    }
     const previous = log.signer!.verifierKey;
     const access = await log.store.openLogRef(
       { origin: `${this.instance}/${tenant}/${ACCESS_STREAM}`, tenant, stream: ACCESS_STREAM },
@@ -3475,10 +3494,10 @@ export class Genlog {
       }
       // An unusable key file (too open a mode, not a key) matters only to a command that needs
       // the key: one given the verifier key does not read it.
-      let signer: Signer | undefined;
+      let signer: Signer | undefined = await this.#externalSigner(tenant);
       let keyError: GenlogError | undefined;
       try {
-        if (existsSync(path))
+        if (signer === undefined && existsSync(path))
           signer = ed25519Signer(`${this.instance}/${tenant}`, readKeyFile(path));
       } catch (e) {
         if (!isGenlogError(e, "GENLOG_E_KEY")) throw e;
@@ -3492,12 +3511,14 @@ export class Genlog {
         ...(keyError !== undefined ? { keyError } : {}),
       };
     }
+    const external = await this.#externalSigner(tenant);
     const signer = await openTenantSigner({
       store,
       instance: this.instance,
       tenant,
       keysDir: this.keysDir,
       ref: existing,
+      ...(external !== undefined ? { external } : {}),
       // `createTenant` creates whatever the handle's `create` says; appends only if it allows.
       create: forAppend && (this.#create || explicit),
     });
@@ -3528,6 +3549,25 @@ export class Genlog {
     // A new log's plugins see it from its first record.
     await this.#addPluginFollowers(store, tenant, existing === undefined ? 0 : undefined);
     return { ref: ref!, store, signer, writer: undefined, pipeline };
+  }
+
+  /**
+   * The signer `OpenLogOptions.signer` gives for a tenant, checked to be that tenant's.
+   *
+   * @throws {GenlogError} `GENLOG_E_CONFIG` for a signer of another name.
+   */
+  async #externalSigner(tenant: string): Promise<Signer | undefined> {
+    const signer = await this.#signerOf?.(tenant);
+    if (signer === undefined) return undefined;
+    const name = `${this.instance}/${tenant}`;
+    if (signer.name !== name || parseVerifierKey(signer.verifierKey).name !== name) {
+      throw new GenlogError(
+        "GENLOG_E_CONFIG",
+        `signer: the signer given for tenant "${tenant}" is named ${JSON.stringify(signer.name)}, not ${name}`,
+        { details: { pointer: "/signer", tenant } },
+      );
+    }
+    return signer;
   }
 
   /** The tenant's subjects: its pipeline's, or (read-only handle) opened for reading. */

@@ -182,4 +182,8 @@ export {
   verifyNote,
   formatVerifierKey,
   parseVerifierKey,
+  formatSignedNote,
+  ed25519KeyId,
+  type NoteSignature,
 } from "./core/signed-note.js";
+export type { Signer } from "./keys/signer.js";

@@ -14,8 +14,12 @@ import { MerkleFrontier, hashLeafText } from "../src/core/merkle.js";
 import { formatSignedNote, parseSignedNote, signNote } from "../src/core/signed-note.js";
 import { parseCheckpoint, formatCheckpoint } from "../src/core/checkpoint.js";
 import { KeySchedule } from "../src/core/key-schedule.js";
-import { createKeyFile, ed25519Signer, readKeyFile } from "../src/keys/file-keys.js";
-import type { Signer } from "../src/keys/signer.js";
+import {
+  createKeyFile,
+  ed25519Signer,
+  readKeyFile,
+  type FileSigner,
+} from "../src/keys/file-keys.js";
 import { checkInclusionProof } from "../src/core/proofs.js";
 import { rawDatabase } from "./helpers/raw-database.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -408,7 +412,7 @@ test("KeySchedule: a checkpoint verifies only with the keys of its size", () => 
     const path = join(keyDir, `${n}.pem`);
     createKeyFile(path);
     return ed25519Signer("i/t", readKeyFile(path));
-  }) as [Signer, Signer, Signer];
+  }) as [FileSigner, FileSigner, FileSigner];
   const rotations = [{ seq: 4, previous: a.verifierKey, next: b.verifierKey }];
   const schedule = KeySchedule.follow(a.verifierKey, rotations);
   const body = (size: number) =>

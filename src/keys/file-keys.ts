@@ -188,8 +188,13 @@ export function readKeyFile(path: string): KeyObject {
   }
 }
 
+/** A signer whose key is at hand (a key file): it signs at once. */
+export interface FileSigner extends Signer {
+  sign(body: string): string;
+}
+
 /** A {@link Signer} over an Ed25519 private key. */
-export function ed25519Signer(name: string, privateKey: KeyObject): Signer {
+export function ed25519Signer(name: string, privateKey: KeyObject): FileSigner {
   const verifierKey = formatVerifierKey(name, ed25519RawPublicKey(privateKey));
-  return { name, verifierKey, sign: (body) => signNote(body, name, privateKey) };
+  return { name, verifierKey, sign: (body: string) => signNote(body, name, privateKey) };
 }

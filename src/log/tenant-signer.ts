@@ -40,6 +40,8 @@ export interface TenantSignerOptions {
   ref: LogRef | undefined;
   /** Create the key when the tenant has none anywhere. */
   create: boolean;
+  /** A signer kept outside the keys directory (a KMS): used instead of the key file. */
+  external?: Signer;
 }
 
 /** The key a tenant's log expects, and how genlog knows. */
@@ -70,11 +72,12 @@ interface ExpectedKey {
  *   key and where; `GENLOG_E_KEY` when the key file is another key, unreadable or unsafe.
  */
 export async function openTenantSigner(o: TenantSignerOptions): Promise<Signer | undefined> {
-  const path = keyPath(o.keysDir, o.tenant);
   const name = `${o.instance}/${o.tenant}`;
+  const path =
+    o.external === undefined ? keyPath(o.keysDir, o.tenant) : "given to openLog (signer)";
   const recorded = await o.store.getSetting(verifierKeySetting(o.tenant));
   const expected = await expectedKey(o, name, recorded);
-  if (!existsSync(path)) {
+  if (o.external === undefined && !existsSync(path)) {
     if (expected !== undefined) throw missingKey(o, path, expected);
     if (!o.create) return undefined;
     try {
@@ -84,7 +87,7 @@ export async function openTenantSigner(o: TenantSignerOptions): Promise<Signer |
       if (!(e instanceof GenlogError && e.code === "GENLOG_E_ALREADY_INITIALIZED")) throw e;
     }
   }
-  const signer = ed25519Signer(name, readKeyFile(path));
+  const signer = o.external ?? ed25519Signer(name, readKeyFile(path));
   const found = keyIdOf(signer.verifierKey);
   if (expected !== undefined) {
     // A checkpoint names its signer by key id; without one, the recorded line says it all.

@@ -576,13 +576,13 @@ export class LogWriter {
       size: frontier.size,
       rootHash: newRoot,
     });
-    sealed.note = this.#signer.sign(body);
+    sealed.note = await this.#signer.sign(body);
     const rotateTo = kept.find((p) => p.rotateTo !== undefined)?.rotateTo;
     if (rotateTo !== undefined) {
       // #take makes a rotation a batch of its own: anything else beside it is a bug.
       if (kept.length !== 1) throw new Error("a key rotation must be alone in its batch");
       // The old key vouches for the new one, and the new one proves it is held.
-      const signatures = [sealed.note, rotateTo.sign(body)].flatMap(
+      const signatures = [sealed.note, await rotateTo.sign(body)].flatMap(
         (n) => parseSignedNote(n).signatures,
       );
       sealed.note = formatSignedNote(body, signatures);
