@@ -5,7 +5,8 @@
 // binaries are installed (Debian's `postgresql`), a throwaway server is started for the run
 // (scripts/postgres.mjs). Without either they are skipped, unless GENLOG_TEST_POSTGRES=required
 // (as in CI), which makes that an error.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
@@ -46,6 +47,12 @@ const args = [
   ...process.argv.slice(2),
   ...files,
 ];
-const { status, signal } = spawnSync(process.execPath, args, { stdio: "inherit" });
+// Run without blocking, so that a SIGINT or SIGTERM to this process still stops the
+// throwaway server (and removes its directory) before it exits.
+const child = spawn(process.execPath, args, { stdio: "inherit" });
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => child.kill(sig));
+}
+const [status, signal] = await once(child, "exit");
 await postgres?.stop();
 process.exit(status ?? (signal ? 1 : 0));

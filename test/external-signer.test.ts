@@ -95,3 +95,37 @@ test("a signer of another name, or another key than the log's, is refused", asyn
     (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_KEY",
   );
 });
+
+test("what a signer returns is checked before anything is committed", async () => {
+  const good = remoteSigner("genlog.local/default");
+  let mode: "good" | "other key" | "other text" = "good";
+  const impostor = remoteSigner("genlog.local/default");
+  const flaky: Signer = {
+    name: good.name,
+    verifierKey: good.verifierKey,
+    async sign(body) {
+      if (mode === "other key") return impostor.sign(body); // a KMS key version changed
+      if (mode === "other text") return good.sign(body.replace(/\n\d+\n/, "\n999\n"));
+      return good.sign(body);
+    },
+  };
+  const log = await openLog({ dataDir: tempDir(), keysDir: tempDir(), signer: () => flaky });
+  try {
+    await log.append({ type: "backend" });
+    for (const m of ["other key", "other text"] as const) {
+      mode = m;
+      await assert.rejects(
+        log.append({ type: "backend", meta: { m } }),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_KEY",
+        m,
+      );
+    }
+    mode = "good";
+    await log.append({ type: "frontend" });
+    assert.equal(await log.size(), 2, "nothing of the refused batches was committed");
+    const report = await log.verify({ verifierKey: good.verifierKey });
+    assert.ok(report.ok, JSON.stringify(report.problems));
+  } finally {
+    await log.close();
+  }
+});

@@ -310,6 +310,8 @@ test(
     const local = { followerNetwork: { allowPrivate: true }, keysDir, databaseUrl };
     const a = await openLog({ dataDir: tempDir(), ...local });
     const b = await openLog({ dataDir: tempDir(), ...local });
+    // A third node that does not run webhooks (say, an older version): it must not hold one.
+    const c = await openLog({ dataDir: tempDir(), ...local, followerKinds: [] });
     const stop = new AbortController();
     try {
       await a.addFollower({
@@ -319,9 +321,12 @@ test(
         secret: `whsec_${randomBytes(32).toString("base64")}`,
       });
       // Both nodes run their followers, as two `genlog serve` would.
-      const runs = [a, b].map((log) =>
-        log.followerRunner({ baseDelayMs: 1, maxDelayMs: 4, leaseMs: 2000 }).run(stop.signal, 20),
-      );
+      const start = (log: Genlog) =>
+        log.followerRunner({ baseDelayMs: 1, maxDelayMs: 4, leaseMs: 2000 }).run(stop.signal, 20);
+      // The node that cannot run webhooks starts first, and has had rounds before the others.
+      const runs = [start(c)];
+      await new Promise((r) => setTimeout(r, 200));
+      runs.push(start(a), start(b));
       const records = [];
       for (let i = 0; i < 60; i++) {
         records.push(await (i % 2 ? a : b).append({ type: "backend", meta: { i } }));
@@ -341,6 +346,7 @@ test(
       server.close();
       await a.close();
       await b.close();
+      await c.close();
     }
   },
 );

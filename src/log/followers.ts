@@ -11,6 +11,7 @@
  * every delivery would put a synchronous commit beside every append of the process.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { GenlogError } from "../errors.js";
 import type { GenerationRecord } from "../core/record.js";
@@ -271,10 +272,27 @@ const DEFAULTS = {
   leaseMs: 60_000,
 };
 
-/** Whether a lease holder (`<host>/<pid>/…`) is a process of this machine that no longer runs. */
+/**
+ * This process's PID namespace (Linux): two containers on one host may share a hostname and
+ * reuse each other's pids, so a holder's pid is looked up only in the same namespace. Empty
+ * where it cannot be read: no holder is then ever taken over before its lease ends.
+ */
+const PID_NAMESPACE = (() => {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))?.[1] ?? "";
+  } catch {
+    return "";
+  }
+})();
+
+/**
+ * Whether a lease holder (`<host>/<pid namespace>/<pid>/…`) is a process of this machine and
+ * PID namespace that no longer runs.
+ */
 function deadHereAndNow(holder: string): boolean {
-  const [host, pid] = holder.split("/");
-  if (host !== hostname() || pid === undefined || !/^[1-9][0-9]*$/.test(pid)) return false;
+  const [host, ns, pid] = holder.split("/");
+  if (host !== hostname() || PID_NAMESPACE === "" || ns !== PID_NAMESPACE) return false;
+  if (pid === undefined || !/^[1-9][0-9]*$/.test(pid)) return false;
   try {
     process.kill(Number(pid), 0);
     return false;
@@ -312,8 +330,8 @@ export class FollowerRunner {
   #waiting = false;
   /** Whether every follower {@link run} listed last is in a turn. */
   #allBusy = false;
-  /** This runner, as the holder of follower leases: `<host>/<pid>/<random>`. */
-  readonly #id = `${hostname()}/${process.pid}/${randomBytes(9).toString("base64url")}`;
+  /** This runner, as the holder of follower leases: `<host>/<pid namespace>/<pid>/<random>`. */
+  readonly #id = `${hostname()}/${PID_NAMESPACE}/${process.pid}/${randomBytes(9).toString("base64url")}`;
 
   constructor(host: FollowerHost, kinds: readonly FollowerKind[], retry: RetryOptions = {}) {
     this.#host = host;
@@ -479,10 +497,17 @@ export class FollowerRunner {
   /** One follower's turn; never rejects. */
   async #turn(store: LogStore, row: FollowerRow, result: PassResult): Promise<void> {
     try {
-      // Another process (node) holds this follower: its turn is theirs. A turn longer than
-      // the lease may overlap the next holder's; delivery stays at least once, and the
-      // cursor moves only from where each saw it.
+      // A kind this process does not run (a plugin configured elsewhere), or a follower
+      // stopped by a 410: not ours to hold, or the node that runs it would never get it.
+      if (!this.#kinds.has(row.kind) || row.disabled !== null) return;
+      // Another process (node) holds this follower: its turn is theirs.
       if (!(await this.#claim(store, row))) return;
+      // Where the follower is now that it is ours (the listing may be a turn old).
+      const current = (await store.listFollowers(row.tenant)).find(
+        (f) => f.name === row.name && f.id === row.id,
+      );
+      if (current === undefined) return;
+      row = current;
       await this.#follow(store, row, result);
     } catch (e) {
       // One follower that cannot run (options edited by hand, a store error, a missing
@@ -686,8 +711,16 @@ export class FollowerRunner {
       }
       return next.value;
     };
+    let renewedAt = Date.now();
     try {
       while (cursor < end && !this.#stop.signal.aborted) {
+        // A long turn renews its lease as it goes; one that lost it (this process stalled
+        // past it) writes where it is and leaves the rest to the new holder.
+        if (Date.now() - renewedAt > this.#retry.leaseMs / 3) {
+          if (cursor !== stored && !(await write({ cursor, ...caughtUp }))) return;
+          if (!(await this.#claim(store, row))) return;
+          renewedAt = Date.now();
+        }
         const outcome = await handAt(cursor, attempts + 1);
         // Stopped in the middle of a delivery: not the receiver's failure; what was handed over
         // before is written below.

@@ -576,13 +576,13 @@ export class LogWriter {
       size: frontier.size,
       rootHash: newRoot,
     });
-    sealed.note = await this.#signer.sign(body);
+    sealed.note = await signChecked(this.#signer, body);
     const rotateTo = kept.find((p) => p.rotateTo !== undefined)?.rotateTo;
     if (rotateTo !== undefined) {
       // #take makes a rotation a batch of its own: anything else beside it is a bug.
       if (kept.length !== 1) throw new Error("a key rotation must be alone in its batch");
       // The old key vouches for the new one, and the new one proves it is held.
-      const signatures = [sealed.note, await rotateTo.sign(body)].flatMap(
+      const signatures = [sealed.note, await signChecked(rotateTo, body)].flatMap(
         (n) => parseSignedNote(n).signatures,
       );
       sealed.note = formatSignedNote(body, signatures);
@@ -680,6 +680,55 @@ export class LogWriter {
  *
  * @throws {GenlogError} `GENLOG_E_INCONSISTENT`.
  */
+/** How long a signer (a KMS over the network) may take to sign one checkpoint. */
+const SIGN_TIMEOUT_MS = 30_000;
+
+/**
+ * Asks `signer` to sign a checkpoint body, and checks what it returns before anything is
+ * committed: a checkpoint is kept for ever, and one that does not verify with the signer's
+ * own key (a KMS key version changed behind genlog, a wrong body) would stand in the log as
+ * forged. A signer that does not answer in time fails the batch, which is retried.
+ *
+ * @throws {GenlogError} `GENLOG_E_KEY`.
+ */
+async function signChecked(signer: Signer, body: string): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new GenlogError(
+            "GENLOG_E_KEY",
+            `the signer of ${signer.name} did not answer within ${SIGN_TIMEOUT_MS / 1000} s: nothing was committed`,
+          ),
+        ),
+      SIGN_TIMEOUT_MS,
+    );
+  });
+  try {
+    const note = await Promise.race([Promise.resolve(signer.sign(body)), late]);
+    let signed: string;
+    try {
+      signed = verifyNote(note, signer.verifierKey);
+    } catch (cause) {
+      throw new GenlogError(
+        "GENLOG_E_KEY",
+        `the signer of ${signer.name} returned a note that does not verify with its own key ${signer.verifierKey}: nothing was committed`,
+        { cause },
+      );
+    }
+    if (signed !== body) {
+      throw new GenlogError(
+        "GENLOG_E_KEY",
+        `the signer of ${signer.name} signed another text than the checkpoint it was given: nothing was committed`,
+      );
+    }
+    return note;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function readStoredNodes(
   store: LogStore,
   ref: LogRef,

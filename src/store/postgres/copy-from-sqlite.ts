@@ -123,17 +123,7 @@ export async function copySqliteToPostgres(sqlitePath: string, url: string): Pro
   // Creates or migrates the schema (and checks its guards) first.
   const target = await PostgresStore.connect({ url });
   const location = target.location;
-  try {
-    if ((await target.listLogs()).length > 0) {
-      throw new GenlogError(
-        "GENLOG_E_USAGE",
-        `${location} already holds genlog logs: migrate into an empty database`,
-        { details: { location } },
-      );
-    }
-  } finally {
-    await target.close();
-  }
+  await target.close();
   const db = new Database(sqlitePath, { readonly: true, fileMustExist: true });
   const client = new pg.Client({ connectionString: url, options: "-c synchronous_commit=on" });
   try {
@@ -149,6 +139,18 @@ export async function copySqliteToPostgres(sqlitePath: string, url: string): Pro
     // One snapshot of the file for the whole copy, one transaction on the server.
     db.exec("BEGIN");
     await client.query("BEGIN");
+    // Checked inside the copy's transaction: nothing of genlog's is there but its schema.
+    const used = await client.query<{ n: string }>(
+      `SELECT (SELECT count(*) FROM logs) + (SELECT count(*) FROM tokens)
+            + (SELECT count(*) FROM settings WHERE key <> 'schema_version') AS n`,
+    );
+    if (Number(used.rows[0]!.n) > 0) {
+      throw new GenlogError(
+        "GENLOG_E_USAGE",
+        `${location} already holds genlog data: migrate into an empty database`,
+        { details: { location } },
+      );
+    }
     const report: CopyReport = {
       logs: 0,
       entries: 0,

@@ -122,13 +122,27 @@ export class PostgresStore implements LogStore {
       connectionString: options.url,
       max: options.poolSize ?? 10,
       types: TYPES,
-      // An acknowledged append must be durable whatever the server's default says.
-      options: "-c synchronous_commit=on",
+      // An acknowledged append must be durable whatever the server's default says. A node
+      // cut off mid-transaction must not hold a log's lock for ever, nor a commit wait for
+      // one for ever (it fails as busy, and is retried).
+      options:
+        "-c synchronous_commit=on -c idle_in_transaction_session_timeout=60000 -c lock_timeout=30000",
       application_name: "genlog",
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
     });
     // An idle connection the server dropped: the pool replaces it; nothing to do here.
     pool.on("error", () => {});
     try {
+      // A pooler may drop the startup options: durability is checked, not assumed.
+      const sync = await pool.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+      if (!["on", "remote_write", "remote_apply"].includes(sync.rows[0]!.synchronous_commit)) {
+        throw new GenlogError(
+          "GENLOG_E_CONFIG",
+          `${location} runs with synchronous_commit=${sync.rows[0]!.synchronous_commit}: an acknowledged append could be lost; connect without a pooler that drops startup options, or set it on for genlog's role (ALTER ROLE … SET synchronous_commit = on)`,
+          { details: { location } },
+        );
+      }
       const readonly = options.readonly ?? false;
       let migrated: { from: number; to: number } | undefined;
       if (readonly) await checkReadable(pool, location);
@@ -1252,7 +1266,8 @@ async function guardDeviations(pool: pg.Pool): Promise<string[]> {
   for (const name of PG_GUARDS.triggers) {
     const state = have.get(name);
     if (state === undefined) out.push(`trigger ${name} is missing`);
-    else if (state === "D") out.push(`trigger ${name} is disabled`);
+    // O fires always but in replica sessions, A always; D never, R only in replica sessions.
+    else if (state !== "O" && state !== "A") out.push(`trigger ${name} is disabled`);
   }
   for (const name of have.keys()) {
     if (!(PG_GUARDS.triggers as readonly string[]).includes(name))
@@ -1327,6 +1342,10 @@ export function redact(url: string): string {
   try {
     const u = new URL(url);
     if (u.password !== "") u.password = "***";
+    // libpq also takes a password (or a TLS key's) as a parameter.
+    for (const key of [...u.searchParams.keys()]) {
+      if (/pass|key|secret/i.test(key)) u.searchParams.set(key, "***");
+    }
     return u.toString();
   } catch {
     return "the PostgreSQL database";
