@@ -38,6 +38,16 @@ import {
   type TokenRow,
 } from "../log-store.js";
 import { ForeignSchemaError, PG_GUARDS, PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.js";
+import {
+  alreadyErased,
+  alreadyHeld,
+  batchConflict,
+  entriesOutOfStep,
+  heldError,
+  notHeld,
+  purgeMismatch,
+  purgeRace,
+} from "../store-errors.js";
 
 /** Options of {@link PostgresStore.connect}. */
 export interface PostgresStoreOptions {
@@ -302,18 +312,10 @@ export class PostgresStore implements LogStore {
       const size = latestSize ?? 0;
       const first = batch.entries[0]?.seq ?? batch.checkpoint.size;
       if (first !== size || (latestNote ?? null) !== (batch.previous?.note ?? null)) {
-        throw new GenlogError(
-          "GENLOG_E_CONFLICT",
-          `batch starts at seq ${first} after another checkpoint than the log's latest (size ${size}): another writer appended first`,
-          { details: { expected: first, actual: size } },
-        );
+        throw batchConflict(first, size);
       }
       if ((last === null ? 0 : last + 1) !== size) {
-        throw new GenlogError(
-          "GENLOG_E_INCONSISTENT",
-          `log ${logId} should hold ${size} entries but its last stored entry is ${last ?? "none"}: entries were removed or added outside genlog; nothing was appended, run \`genlog verify\``,
-          { details: { size, lastSeq: last } },
-        );
+        throw entriesOutOfStep(logId, size, last);
       }
       const subjects = batch.subjects ?? [];
       if (subjects.length > 0) {
@@ -1069,8 +1071,6 @@ function erasureCountSetting(tenant: string): string {
  * and purges of a tenant are all events of its log, so the log's lock orders them.
  */
 async function applyEffect(c: pg.PoolClient, e: StoreEffect): Promise<void> {
-  const heldTarget = (tenant: string, subject: string) =>
-    subject === "" ? `tenant ${tenant}` : `subject ${subject} of tenant ${tenant}`;
   if (e.kind === "erase") {
     let deleted = 0;
     for (const p of e.pseudonyms) {
@@ -1079,11 +1079,7 @@ async function applyEffect(c: pg.PoolClient, e: StoreEffect): Promise<void> {
         [e.tenant, p],
       );
       if (held.rows[0] !== undefined) {
-        throw new GenlogError(
-          "GENLOG_E_HELD",
-          `${heldTarget(e.tenant, held.rows[0].subject)} is under a legal hold: nothing was erased; release the hold first (\`genlog hold release\`)`,
-          { details: { tenant: e.tenant, subject: held.rows[0].subject } },
-        );
+        throw heldError(e.tenant, held.rows[0].subject, "erase");
       }
       const r = await c.query("DELETE FROM subjects WHERE tenant = $1 AND pseudonym = $2", [
         e.tenant,
@@ -1092,11 +1088,7 @@ async function applyEffect(c: pg.PoolClient, e: StoreEffect): Promise<void> {
       deleted += r.rowCount ?? 0;
     }
     if (deleted === 0) {
-      throw new GenlogError(
-        "GENLOG_E_NOT_FOUND",
-        `subject ${e.pseudonyms.join(", ")} of tenant ${e.tenant} was already erased`,
-        { details: { tenant: e.tenant, pseudonyms: e.pseudonyms } },
-      );
+      throw alreadyErased(e.tenant, e.pseudonyms);
     }
     await c.query(
       `INSERT INTO settings (key, value) VALUES ($1, '1')
@@ -1114,21 +1106,14 @@ async function applyEffect(c: pg.PoolClient, e: StoreEffect): Promise<void> {
     );
     if (held.rows[0] !== undefined) {
       const subject = held.rows[0].subject;
-      throw new GenlogError(
-        "GENLOG_E_HELD",
-        `${heldTarget(e.tenant, subject)} is under a legal hold${subject === "" ? "" : " and has records in the range"}: nothing was purged; release the hold first (\`genlog hold release\`)`,
-        { details: { tenant: e.tenant, subject } },
-      );
+      throw heldError(e.tenant, subject, "purge");
     }
     const to = await c.query<{ to: number }>(
       'SELECT coalesce(max(to_seq), 0) AS "to" FROM purges WHERE log_id = $1',
       [e.logId],
     );
     if (to.rows[0]!.to !== e.fromSeq) {
-      throw new GenlogError(
-        "GENLOG_E_CONFLICT",
-        `another purge of log ${e.logId} ran meanwhile: nothing was purged, run it again`,
-      );
+      throw purgeRace(e.logId);
     }
     await c.query(
       "INSERT INTO purges (log_id, from_seq, to_seq, event_id) VALUES ($1, $2, $3, $4)",
@@ -1139,18 +1124,7 @@ async function applyEffect(c: pg.PoolClient, e: StoreEffect): Promise<void> {
       [e.logId, e.fromSeq, e.toSeq],
     );
     if (r.rowCount !== e.expected) {
-      throw new GenlogError(
-        "GENLOG_E_INCONSISTENT",
-        `the purge of entries ${e.fromSeq}..${e.toSeq - 1} would delete ${r.rowCount} records, not the ${e.expected} expected: records were removed outside genlog; nothing was purged, run \`genlog verify\``,
-        {
-          details: {
-            fromSeq: e.fromSeq,
-            toSeq: e.toSeq,
-            deleted: r.rowCount,
-            expected: e.expected,
-          },
-        },
-      );
+      throw purgeMismatch(e.fromSeq, e.toSeq, r.rowCount ?? 0, e.expected);
     }
   } else if (e.kind === "setting") {
     await c.query(
@@ -1163,13 +1137,7 @@ async function applyEffect(c: pg.PoolClient, e: StoreEffect): Promise<void> {
       [e.tenant, e.subject, e.eventId],
     );
     if (r.rowCount === 0) {
-      throw new GenlogError(
-        "GENLOG_E_HELD",
-        `${heldTarget(e.tenant, e.subject)} is already under a legal hold`,
-        {
-          details: { tenant: e.tenant, subject: e.subject },
-        },
-      );
+      throw alreadyHeld(e.tenant, e.subject);
     }
   } else {
     const r = await c.query("DELETE FROM holds WHERE tenant = $1 AND subject = $2", [
@@ -1177,13 +1145,7 @@ async function applyEffect(c: pg.PoolClient, e: StoreEffect): Promise<void> {
       e.subject,
     ]);
     if (r.rowCount === 0) {
-      throw new GenlogError(
-        "GENLOG_E_NOT_FOUND",
-        `${heldTarget(e.tenant, e.subject)} is not under a legal hold`,
-        {
-          details: { tenant: e.tenant, subject: e.subject },
-        },
-      );
+      throw notHeld(e.tenant, e.subject);
     }
   }
 }

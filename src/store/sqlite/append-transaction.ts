@@ -8,6 +8,16 @@ import type Database from "better-sqlite3";
 import { GenlogError, type ErrorCode, type GenlogErrorDetails } from "../../errors.js";
 import type { AppendBatch, StoreEffect, StoredCheckpoint, SubjectRow } from "../log-store.js";
 import { actorIndexBound } from "./schema.js";
+import {
+  alreadyErased,
+  alreadyHeld,
+  batchConflict,
+  entriesOutOfStep,
+  heldError,
+  notHeld,
+  purgeMismatch,
+  purgeRace,
+} from "../store-errors.js";
 import { sqliteCode, toStoreError } from "./sqlite-errors.js";
 
 /**
@@ -123,21 +133,13 @@ export function prepareAppend(
     const size = latest?.size ?? 0;
     const first = b.seqs[0] ?? cp.size;
     if (first !== size || (latest?.note ?? null) !== b.previousNote) {
-      throw new GenlogError(
-        "GENLOG_E_CONFLICT",
-        `batch starts at seq ${first} after another checkpoint than the log's latest (size ${size}): another writer appended first`,
-        { details: { expected: first, actual: size } },
-      );
+      throw batchConflict(first, size);
     }
     // The entries must end exactly at that size. A deletion of the last entries (by someone
     // who dropped the triggers) shows here, before anything is added.
     const last = lastSeq.get(logId) as number | null;
     if ((last === null ? 0 : last + 1) !== size) {
-      throw new GenlogError(
-        "GENLOG_E_INCONSISTENT",
-        `log ${logId} should hold ${size} entries but its last stored entry is ${last ?? "none"}: entries were removed or added outside genlog; nothing was appended, run \`genlog verify\``,
-        { details: { size, lastSeq: last } },
-      );
+      throw entriesOutOfStep(logId, size, last);
     }
     // better-sqlite3 binds Buffers only; these are views, not copies.
     const hashes = Buffer.from(b.hashes.buffer, b.hashes.byteOffset, b.hashes.byteLength);
@@ -242,8 +244,6 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
   const deleteBodies = db.prepare(
     "DELETE FROM bodies WHERE log_id = ? AND seq >= ? AND seq < ? AND (type IS NULL OR type NOT LIKE 'genlog.%')",
   );
-  const heldTarget = (tenant: string, subject: string) =>
-    subject === "" ? `tenant ${tenant}` : `subject ${subject} of tenant ${tenant}`;
   return (effects) => {
     for (const e of effects) {
       if (e.kind === "erase") {
@@ -251,64 +251,37 @@ function prepareEffects(db: Database.Database): (effects: readonly StoreEffect[]
         for (const p of e.pseudonyms) {
           const held = holdOn.get(e.tenant, p) as string | undefined;
           if (held !== undefined) {
-            throw new GenlogError(
-              "GENLOG_E_HELD",
-              `${heldTarget(e.tenant, held)} is under a legal hold: nothing was erased; release the hold first (\`genlog hold release\`)`,
-              { details: { tenant: e.tenant, subject: held } },
-            );
+            throw heldError(e.tenant, held, "erase");
           }
           deleted += deleteSubject.run(e.tenant, p).changes;
         }
         if (deleted === 0) {
-          throw new GenlogError(
-            "GENLOG_E_NOT_FOUND",
-            `subject ${e.pseudonyms.join(", ")} of tenant ${e.tenant} was already erased`,
-            { details: { tenant: e.tenant, pseudonyms: e.pseudonyms } },
-          );
+          throw alreadyErased(e.tenant, e.pseudonyms);
         }
         countErasure.run(erasureCountSetting(e.tenant));
       } else if (e.kind === "purge") {
         const held = (tenantHeld.get(e.tenant) ??
           heldInRange.get(e.logId, e.fromSeq, e.toSeq, e.tenant)) as string | undefined;
         if (held !== undefined) {
-          throw new GenlogError(
-            "GENLOG_E_HELD",
-            `${heldTarget(e.tenant, held)} is under a legal hold${held === "" ? "" : " and has records in the range"}: nothing was purged; release the hold first (\`genlog hold release\`)`,
-            { details: { tenant: e.tenant, subject: held } },
-          );
+          throw heldError(e.tenant, held, "purge");
         }
         if (purgedTo.get(e.logId) !== e.fromSeq) {
-          throw new GenlogError(
-            "GENLOG_E_CONFLICT",
-            `another purge of log ${e.logId} ran meanwhile: nothing was purged, run it again`,
-          );
+          throw purgeRace(e.logId);
         }
         insertPurge.run(e.logId, e.fromSeq, e.toSeq, e.eventId);
         deleteIndexed.run(e.logId, e.fromSeq, e.toSeq);
         const deleted = deleteBodies.run(e.logId, e.fromSeq, e.toSeq).changes;
         if (deleted !== e.expected) {
-          throw new GenlogError(
-            "GENLOG_E_INCONSISTENT",
-            `the purge of entries ${e.fromSeq}..${e.toSeq - 1} would delete ${deleted} records, not the ${e.expected} expected: records were removed outside genlog; nothing was purged, run \`genlog verify\``,
-            { details: { fromSeq: e.fromSeq, toSeq: e.toSeq, deleted, expected: e.expected } },
-          );
+          throw purgeMismatch(e.fromSeq, e.toSeq, deleted, e.expected);
         }
       } else if (e.kind === "setting") {
         setSetting.run(e.key, e.value);
       } else if (e.kind === "hold") {
         if (insertHold.run(e.tenant, e.subject, e.eventId).changes === 0) {
-          throw new GenlogError(
-            "GENLOG_E_HELD",
-            `${heldTarget(e.tenant, e.subject)} is already under a legal hold`,
-            { details: { tenant: e.tenant, subject: e.subject } },
-          );
+          throw alreadyHeld(e.tenant, e.subject);
         }
       } else if (deleteHold.run(e.tenant, e.subject).changes === 0) {
-        throw new GenlogError(
-          "GENLOG_E_NOT_FOUND",
-          `${heldTarget(e.tenant, e.subject)} is not under a legal hold`,
-          { details: { tenant: e.tenant, subject: e.subject } },
-        );
+        throw notHeld(e.tenant, e.subject);
       }
     }
   };
