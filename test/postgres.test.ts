@@ -350,3 +350,55 @@ test(
     }
   },
 );
+
+test(
+  "connections the server cuts between two statements of a transaction fail that call, never the process",
+  { skip },
+  async () => {
+    const databaseUrl = await freshDatabase();
+    const log = await openLog({ dataDir: tempDir(), databaseUrl });
+    const acked = new Map<string, number>();
+    let failed = 0;
+    let killed = 0;
+    try {
+      let stop = false;
+      // What a restart or a failover does to every open session, many times over.
+      const killer = (async () => {
+        while (!stop) {
+          const r = await sql(
+            databaseUrl,
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'genlog' AND pid <> pg_backend_pid()",
+          );
+          killed += (r.rows[0] as { n: number }).n;
+          await new Promise((r) => setTimeout(r, 3));
+        }
+      })();
+      const appender = async (w: number) => {
+        for (let i = 0; i < 60; i++) {
+          try {
+            const r = await log.append({ type: "backend", meta: { w, i } });
+            acked.set(r.id, r.seq);
+          } catch (e) {
+            assert.ok(e instanceof GenlogError, String(e));
+            failed++;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, w) => appender(w)));
+      stop = true;
+      await killer;
+      assert.ok(
+        killed > 0 && failed > 0,
+        `the cuts were felt (${killed} killed, ${failed} failed)`,
+      );
+      // The log goes on once the server lets it, and keeps every acknowledged record.
+      const last = await log.append({ type: "backend", meta: { after: true } });
+      acked.set(last.id, last.seq);
+      for (const [id, seq] of acked) assert.equal((await log.get(id))?.seq, seq);
+      const report = await log.verify();
+      assert.equal(report.ok, true, JSON.stringify(report.problems));
+    } finally {
+      await log.close();
+    }
+  },
+);

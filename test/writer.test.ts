@@ -53,6 +53,55 @@ test("a commit whose answer was lost is settled by reading back: it landed, so t
   await store.close();
 });
 
+/**
+ * A real SQLite store cut off as a database server is by a restart: the next commit is lost
+ * before it lands (its outcome unknown to the caller), and from then on every call fails
+ * until the store is back.
+ */
+function cutAtNextCommit(store: SqliteStore): { store: LogStore; back: () => void } {
+  let armed = true;
+  let cut = false;
+  const proxy = new Proxy(store, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target) as unknown;
+      if (typeof v !== "function") return v;
+      return (...args: unknown[]) => {
+        if (prop === "appendBatch" && armed) {
+          armed = false;
+          cut = true;
+          return Promise.reject(new GenlogError("GENLOG_E_COMMIT_UNKNOWN", "connection lost"));
+        }
+        if (cut) return Promise.reject(new GenlogError("GENLOG_E_STORE", "cannot reach it"));
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, back: () => (cut = false) };
+}
+
+test("a commit lost while the store cannot be read back leaves the writer on the store's tree, not on the batch it sealed", async () => {
+  const store = SqliteStore.open({ path: join(tempDir(), "genlog.db") });
+  const ref = (await store.openLogRef(
+    { origin: "t/a/events", tenant: "a", stream: "events" },
+    true,
+  ))!;
+  const signer = ed25519Signer("t/a", generateKeyPairSync("ed25519").privateKey);
+  const writer = await LogWriter.open({ store, ref, signer });
+  const append = (w: LogWriter) => w.append(prepareRecord({ type: "backend" }, "a", stages), false);
+  for (let i = 0; i < 5; i++) assert.equal((await append(writer)).record.seq, i);
+
+  const db = cutAtNextCommit(store);
+  const cutOff = await LogWriter.open({ store: db.store, ref, signer });
+  await assert.rejects(append(cutOff), (e: unknown) => e instanceof GenlogError);
+  await assert.rejects(append(cutOff), (e: unknown) => e instanceof GenlogError);
+  db.back();
+  // The next append extends what the store holds (five records), not the lost batch, whose
+  // nodes a consistency proof would look for in vain.
+  assert.equal((await append(cutOff)).record.seq, 5);
+  assert.deepEqual(await store.countEntries(ref.logId), { size: 6, entries: 6 });
+  await store.close();
+});
+
 test("a writer refuses a log whose last record was edited, so a forged time is never signed into later ones", async () => {
   const path = join(tempDir(), "genlog.db");
   const signer = ed25519Signer("t/a", generateKeyPairSync("ed25519").privateKey);

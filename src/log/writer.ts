@@ -181,6 +181,12 @@ export class LogWriter {
   #flushing: Promise<void> | undefined;
   /** Conflicts in a row; reset by every successful commit. */
   #conflicts = 0;
+  /**
+   * Set while the tree above is a sealed batch's that failed and the store could not be read
+   * back (a connection cut): it is not the store's, and nothing is sealed on it until a
+   * reload succeeds.
+   */
+  #stale = false;
   /** After a committed key rotation: nothing more commits until {@link release}. */
   #hold: { promise: Promise<unknown>; resolve: (failure: unknown) => void } | undefined;
   /** Set when a key rotation did not finish: every append fails with it. */
@@ -349,6 +355,10 @@ export class LogWriter {
       }
       // Nothing is sealed on top of a key rotation: the key of the next batch depends on it.
       const rotating = flights.some((f) => f.sealed.rotateTo !== undefined);
+      if (this.#stale && flights.length === 0) {
+        await this.#reload(true); // fails what waits if the store still cannot be read
+        continue;
+      }
       if (this.#queue.length > 0 && flights.length < 2 && !rotating) {
         // With nothing committing, half the queue goes first: the other half is sealed while
         // it commits, and then the callers it releases fill the next batch while that one
@@ -463,8 +473,11 @@ export class LogWriter {
       this.#root = state.root;
       this.#lastTs = Math.max(this.#lastTs, state.lastTs);
       this.#tip = state.latest;
+      this.#stale = false;
     } catch (e) {
-      // The log cannot be extended safely any more: fail what waits rather than guess.
+      // The tree held is not known to be the store's: fail what waits rather than guess, and
+      // read the store again before the next batch.
+      this.#stale = true;
       for (const p of this.#queue.splice(0)) p.reject(e);
       if (isKeyChanged(e)) this.#onKeyChanged?.();
     }

@@ -24,6 +24,7 @@ interface Node {
   url: string;
   child: ChildProcess;
   exited: Promise<number | null>;
+  stderr: () => string;
 }
 
 async function startNode(env: NodeJS.ProcessEnv): Promise<Node> {
@@ -38,7 +39,7 @@ async function startNode(env: NodeJS.ProcessEnv): Promise<Node> {
     createInterface({ input: child.stdout! }).once("line", resolve);
     child.once("exit", () => reject(new Error(`serve exited: ${stderr}`)));
   });
-  return { url: (JSON.parse(first) as { url: string }).url, child, exited };
+  return { url: (JSON.parse(first) as { url: string }).url, child, exited, stderr: () => stderr };
 }
 
 test(
@@ -103,7 +104,7 @@ test(
     }
     for (const n of nodes) {
       n.child.kill("SIGTERM");
-      assert.equal(await n.exited, 0, "each node stops cleanly");
+      assert.equal(await n.exited, 0, `each node stops cleanly: ${n.stderr()}`);
     }
     assert.ok(refused > 0, "the outages were felt by the clients");
 

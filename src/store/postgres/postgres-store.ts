@@ -143,6 +143,10 @@ export class PostgresStore implements LogStore {
     });
     // An idle connection the server dropped: the pool replaces it; nothing to do here.
     pool.on("error", () => {});
+    // A connection cut while checked out but between two statements (a restart, a failover,
+    // pg_terminate_backend) is an 'error' event with no listener, which would end the process:
+    // the call that holds it learns it from its next statement, which fails.
+    pool.on("connect", (client) => client.on("error", () => {}));
     try {
       // A pooler may drop the startup options: durability is checked, not assumed.
       const sync = await pool.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
@@ -1249,7 +1253,10 @@ function isConnectionLoss(e: unknown): boolean {
     if (/^(08|57P0[1-3])/.test(code)) return true;
     if (/^E[A-Z]+$/.test(code)) return true; // ECONNRESET, EPIPE, ECONNREFUSED…
   }
-  return e instanceof Error && /Connection terminated|connection ended/i.test(e.message);
+  return (
+    e instanceof Error &&
+    /Connection terminated|connection ended|not queryable|connection error/i.test(e.message)
+  );
 }
 
 /** A driver failure as a typed GenlogError; a GenlogError passes through unchanged. */
