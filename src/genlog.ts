@@ -121,7 +121,7 @@ import {
 } from "./log/writer.js";
 import { openTenantSigner, verifierKeySetting } from "./log/tenant-signer.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
-import { PostgresStore } from "./store/postgres/postgres-store.js";
+import { PostgresStore, redact as redactUrl } from "./store/postgres/postgres-store.js";
 import { copySqliteToPostgres, type CopyReport } from "./store/postgres/copy-from-sqlite.js";
 import type {
   StoredCheckpoint,
@@ -193,6 +193,15 @@ export interface OpenLogOptions {
    * The data directory still holds the keys (by default) and the followers' files.
    */
   databaseUrl?: string;
+  /**
+   * The PostgreSQL database of each residency region, by region
+   * (`{ eu: "postgres://…@db.eu.example/genlog" }`); for a region not given here,
+   * `$GENLOG_DATABASE_URL_<REGION>` (the region upper-cased, every character but a letter or a
+   * digit made `_`: `eu-west` → `GENLOG_DATABASE_URL_EU_WEST`). A region without one keeps its
+   * tenants in `<regionDir>/genlog.db`, which is refused when the home database is
+   * PostgreSQL: every node must reach the same region database.
+   */
+  regionDatabaseUrls?: Readonly<Record<string, string>>;
   /**
    * The signer of a tenant's checkpoints when its key is kept outside the keys directory (a
    * KMS, an HSM, a signing service shared by every node): called once per tenant this handle
@@ -563,6 +572,13 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     pathOption(options.keysDir, "keysDir") ?? envPath("GENLOG_KEYS_DIR") ?? defaultKeysDir(dataDir),
   );
   const databaseUrl = databaseUrlOption(options.databaseUrl);
+  for (const [region, url] of Object.entries(options.regionDatabaseUrls ?? {})) {
+    assertRegion(region);
+    databaseUrlOption(url, {
+      env: regionUrlVariable(region),
+      option: `regionDatabaseUrls/${region}`,
+    });
+  }
   const dbPath = join(dataDir, "genlog.db");
   if (databaseUrl === undefined && !create && !existsSync(dbPath)) {
     throw new GenlogError(
@@ -624,8 +640,11 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
  *
  * @throws {GenlogError} `GENLOG_E_CONFIG` for a URL that is not `postgres://` or `postgresql://`.
  */
-function databaseUrlOption(given: string | undefined): string | undefined {
-  const url = given ?? (process.env["GENLOG_DATABASE_URL"] || undefined);
+function databaseUrlOption(
+  given: string | undefined,
+  names = { env: "GENLOG_DATABASE_URL", option: "databaseUrl" },
+): string | undefined {
+  const url = given ?? (process.env[names.env] || undefined);
   if (url === undefined) return undefined;
   let scheme: string | undefined;
   try {
@@ -636,11 +655,16 @@ function databaseUrlOption(given: string | undefined): string | undefined {
   if (scheme !== "postgres:" && scheme !== "postgresql:") {
     throw new GenlogError(
       "GENLOG_E_CONFIG",
-      `${given === undefined ? "GENLOG_DATABASE_URL" : "databaseUrl"}: expected postgres://user:password@host:port/database`,
-      { details: { pointer: "/databaseUrl" } },
+      `${given === undefined ? names.env : names.option}: expected postgres://user:password@host:port/database`,
+      { details: { pointer: `/${names.option}` } },
     );
   }
   return url;
+}
+
+/** The environment variable that gives a region's PostgreSQL URL. */
+export function regionUrlVariable(region: string): string {
+  return `GENLOG_DATABASE_URL_${region.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
 
 /** Every string in a JSON value. */
@@ -837,6 +861,7 @@ export class Genlog {
   readonly #pluginTenants: Set<string>;
   readonly #followerNetwork: NetworkPolicy;
   readonly #followerFilesDir: string;
+  readonly #regionUrls: Readonly<Record<string, string>>;
   readonly #tenants: Map<string, Promise<TenantLog>>;
   /** The tenants whose writer is open, with their pipeline, for the append fast path. */
   readonly #open: Map<string, { writer: LogWriter; pipeline: TenantPipeline }>;
@@ -901,6 +926,7 @@ export class Genlog {
       this.#pluginTenants = p.#pluginTenants;
       this.#followerNetwork = p.#followerNetwork;
       this.#followerFilesDir = p.#followerFilesDir;
+      this.#regionUrls = p.#regionUrls;
       this.#tenants = p.#tenants;
       this.#open = p.#open;
       this.#opening = p.#opening;
@@ -953,6 +979,7 @@ export class Genlog {
         process.env["GENLOG_FOLLOWERS_DIR"] ??
         join(this.dataDir, "followers"),
     );
+    this.#regionUrls = init.options.regionDatabaseUrls ?? {};
   }
 
   /**
@@ -1581,8 +1608,20 @@ export class Genlog {
           );
         }
         if (region !== undefined && !unfinished) {
-          const dir = resolve(options.regionDir ?? join(this.dataDir, "regions", region));
-          await this.#home.registerTenant(tenant, region, dir);
+          const url = this.#regionUrl(region);
+          if (url !== undefined && options.regionDir !== undefined) {
+            throw new GenlogError(
+              "GENLOG_E_USAGE",
+              `region ${region} is a PostgreSQL database (${regionUrlVariable(region)}): a region directory is for a SQLite one`,
+              { details: { region } },
+            );
+          }
+          // Where the region is, for `tenant list`; a URL without its password.
+          const where =
+            url !== undefined
+              ? redactUrl(url)
+              : resolve(options.regionDir ?? join(this.dataDir, "regions", region));
+          await this.#home.registerTenant(tenant, region, where);
         }
         this.#tenants.delete(tenant);
         await this.#tenant(tenant, true, true);
@@ -1607,7 +1646,7 @@ export class Genlog {
     return {
       tenant: log.ref.tenant,
       region: row?.region ?? null,
-      database: row === undefined ? this.#home.location : join(row.dir, "genlog.db"),
+      database: log.store.location,
       origin: log.ref.origin,
       size: state.size,
       checkpointSize: state.latest?.size ?? null,
@@ -1659,6 +1698,35 @@ export class Genlog {
   }
 
   async #openRegion(region: string, dir: string, create: boolean): Promise<LogStore> {
+    const url = this.#regionUrl(region);
+    if (url !== undefined) {
+      // A region database that was lost is not made again here: the log it held is looked
+      // for, and its absence refused, where the tenant is opened.
+      const store = await PostgresStore.connect({ url, readonly: this.#readOnly });
+      try {
+        const instance = this.#readOnly
+          ? await store.getSetting("instance")
+          : await store.initSetting("instance", this.instance);
+        if (instance !== undefined && instance !== this.instance) {
+          throw new GenlogError(
+            "GENLOG_E_CONFIG",
+            `the database of region ${region} (${store.location}) belongs to instance "${instance}", not "${this.instance}"`,
+            { details: { region } },
+          );
+        }
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+      return store;
+    }
+    if (this.#home instanceof PostgresStore) {
+      throw new GenlogError(
+        "GENLOG_E_CONFIG",
+        `region ${region} has no PostgreSQL database configured: set ${regionUrlVariable(region)} (or regionDatabaseUrls.${region}) on every node; a SQLite file per node would split its tenants' logs`,
+        { details: { region, variable: regionUrlVariable(region) } },
+      );
+    }
     const path = join(dir, "genlog.db");
     if ((this.#readOnly || !create) && !existsSync(path)) {
       throw new GenlogError(
@@ -1671,6 +1739,14 @@ export class Genlog {
     const store = SqliteStore.open({ path, readonly: this.#readOnly });
     if (!this.#readOnly) await store.initSetting("instance", this.instance);
     return store;
+  }
+
+  /** The PostgreSQL URL of a region, when it has one. */
+  #regionUrl(region: string): string | undefined {
+    return databaseUrlOption(this.#regionUrls[region], {
+      env: regionUrlVariable(region),
+      option: `regionDatabaseUrls/${region}`,
+    });
   }
 
   /**

@@ -402,3 +402,79 @@ test(
     }
   },
 );
+
+/** Every row of every table of a database, as text: what a copy of it would give away. */
+async function everything(url: string): Promise<string> {
+  const tables = await sql(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+  const out: string[] = [];
+  for (const { tablename } of tables.rows as { tablename: string }[]) {
+    const rows = await sql(url, `SELECT t::text AS row FROM "${tablename}" t`);
+    for (const r of rows.rows as { row: string }[]) out.push(`${tablename} ${r.row}`);
+  }
+  return out.join("\n");
+}
+
+test(
+  "residency on PostgreSQL: a region's tenant lives in the region's database only; a node without its URL is refused, not split",
+  { skip },
+  async () => {
+    const home = await freshDatabase();
+    const eu = new URL(await freshDatabase());
+    eu.password = "eu-Secret-9";
+    await sql(home, "ALTER ROLE CURRENT_USER PASSWORD 'eu-Secret-9'"); // trust auth ignores it
+    const dataDir = tempDir();
+    const log = await openLog({
+      dataDir,
+      databaseUrl: home,
+      regionDatabaseUrls: { eu: eu.toString() },
+    });
+    let record;
+    try {
+      const created = await log.createTenant("clinic", { region: "eu" });
+      assert.equal(created.region, "eu");
+      assert.doesNotMatch(created.database, /eu-Secret-9/);
+      assert.match(created.database, new RegExp(eu.pathname.slice(1)));
+      record = await log.append({
+        tenant: "clinic",
+        type: "backend",
+        user: "patient-4711@example.org",
+        meta: { ward: "cardiology" },
+      });
+      await log.append({ type: "frontend", meta: { home: true } }); // the default tenant
+      assert.equal((await log.verify({ tenant: "clinic" })).ok, true);
+    } finally {
+      await log.close();
+    }
+    const region = await everything(eu.toString());
+    assert.match(region, new RegExp(record.id));
+    // The home database knows the tenant is in region eu, and nothing of its records or people.
+    const homeRows = await everything(home);
+    for (const value of [record.id, record.actor!, "cardiology", "patient-4711"])
+      assert.ok(
+        !homeRows.includes(value),
+        `${value} is not in the home database: ${homeRows
+          .split("\n")
+          .filter((l) => l.includes(value))
+          .join(" / ")}`,
+      );
+
+    // Another node, from the CLI: with the region's variable it reaches the tenant…
+    const env = { GENLOG_DATA_DIR: dataDir, GENLOG_DATABASE_URL: home };
+    const withUrl = { ...env, GENLOG_DATABASE_URL_EU: eu.toString() };
+    const listed = await runCli(["tenant", "list"], { env: withUrl });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /clinic\s+eu\s+1\s/);
+    assert.doesNotMatch(listed.stdout + listed.stderr, /eu-Secret-9/);
+    const appended = await runCli(["--tenant", "clinic", "log", "backend"], { env: withUrl });
+    assert.equal(appended.code, 0, appended.stderr);
+    // …without it, it is refused (no log started anew in a file of its own), and says why.
+    const refused = await runCli(["--tenant", "clinic", "log", "backend"], { env });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /GENLOG_DATABASE_URL_EU/);
+    const events = await sql(
+      eu.toString(),
+      "SELECT count(*)::int AS n FROM bodies JOIN logs USING (log_id) WHERE origin = 'genlog.local/clinic/events'",
+    );
+    assert.equal(events.rows[0].n, 2);
+  },
+);

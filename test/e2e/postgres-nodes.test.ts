@@ -16,9 +16,11 @@ import { tempDir } from "../helpers/temp-dir.js";
 import { CLI_PATH, childEnv, runCli } from "../helpers/run-cli.js";
 
 const skip =
-  postgresBin() === undefined && process.env["GENLOG_TEST_POSTGRES"] !== "required"
-    ? "no PostgreSQL server binaries"
-    : false;
+  process.env["GENLOG_TEST_POSTGRES"] === "off"
+    ? "GENLOG_TEST_POSTGRES=off"
+    : postgresBin() === undefined && process.env["GENLOG_TEST_POSTGRES"] !== "required"
+      ? "no PostgreSQL server binaries"
+      : false;
 
 interface Node {
   url: string;
