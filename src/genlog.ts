@@ -731,14 +731,30 @@ async function activatePlugins(
 /**
  * Brings the database of a data directory to the schema this genlog writes, in place, under
  * SQLite's write lock (as any writing open does); needs write access to the file but no key.
- * Returns the schema versions before and after (equal when there was nothing to do).
+ * With `databaseUrl` (default `$GENLOG_DATABASE_URL`), that PostgreSQL database instead
+ * (which every writing connect also migrates). Returns the schema versions before and after
+ * (equal when there was nothing to do), and the database (a URL without its password).
  *
  * @example
  * const { from, to } = await migrateDataDir("./genlog-data");
  * @throws {GenlogError} `GENLOG_E_NOT_INITIALIZED` when there is no genlog.db;
  * `GENLOG_E_STORE` for a file that is not genlog's or a newer schema.
  */
-export async function migrateDataDir(dataDir: string): Promise<{ from: number; to: number }> {
+export async function migrateDataDir(
+  dataDir: string,
+  options: { databaseUrl?: string } = {},
+): Promise<{ from: number; to: number; database: string }> {
+  const url = databaseUrlOption(options.databaseUrl);
+  if (url !== undefined) {
+    // PostgreSQL's schema is migrated by every connect, under an advisory lock.
+    const store = await PostgresStore.connect({ url });
+    try {
+      const to = Number(await store.getSetting("schema_version"));
+      return { ...(store.migrated ?? { from: to, to }), database: store.location };
+    } finally {
+      await store.close();
+    }
+  }
   const path = join(resolve(dataDir), "genlog.db");
   if (!existsSync(path)) {
     throw new GenlogError("GENLOG_E_NOT_INITIALIZED", `${resolve(dataDir)} has no genlog.db`, {
@@ -748,7 +764,7 @@ export async function migrateDataDir(dataDir: string): Promise<{ from: number; t
   const store = SqliteStore.open({ path });
   try {
     const to = Number(await store.getSetting("schema_version"));
-    return store.migrated ?? { from: to, to };
+    return { ...(store.migrated ?? { from: to, to }), database: path };
   } finally {
     await store.close();
   }

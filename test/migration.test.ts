@@ -126,6 +126,7 @@ test("genlog migrate upgrades a 0.1.0 copy without a key, once, and read-only co
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(JSON.parse(again.stdout), {
     dataDir: dir,
+    database: join(dir, "genlog.db"),
     from: SCHEMA_VERSION,
     to: SCHEMA_VERSION,
   });

@@ -266,6 +266,12 @@ test(
       /OK: genlog\.local\/default\/events: \d+ entries, verified, same latest checkpoint/,
     );
     assert.match(run.stdout, /OK: genlog\.local\/default\/access/);
+    // `migrate` on the database itself: nothing to do, and it says where it looked.
+    const schema = await runCli(["--database-url", databaseUrl, "--json", "migrate"]);
+    assert.equal(schema.code, 0, schema.stderr);
+    const reported = JSON.parse(schema.stdout) as { database: string; from: number; to: number };
+    assert.deepEqual([reported.from, reported.to], [1, 1]);
+    assert.equal(reported.database, databaseUrl);
 
     // Every checkpoint ever signed is there, as signed.
     const copy = await PostgresStore.connect({ url: databaseUrl, readonly: true });

@@ -143,10 +143,15 @@ async function migrate(o: GlobalOptions): Promise<number> {
   localOnly(o);
   const target = stringOption(o, "to");
   if (target !== undefined) return migrateTo(target, o);
-  const { from, to } = await migrateDataDir(o.dataDir);
-  if (o.json) await printLine(JSON.stringify({ dataDir: resolve(o.dataDir), from, to }));
-  else if (from === to) say(`${safe(resolve(o.dataDir))}: genlog.db is at schema ${to} already.`);
-  else say(`${safe(resolve(o.dataDir))}: genlog.db migrated from schema ${from} to ${to}.`);
+  const { databaseUrl } = storeOptions(o);
+  const { from, to, database } = await migrateDataDir(
+    o.dataDir,
+    databaseUrl !== undefined ? { databaseUrl } : {},
+  );
+  if (o.json) {
+    await printLine(JSON.stringify({ dataDir: resolve(o.dataDir), database, from, to }));
+  } else if (from === to) say(`${safe(database)} is at schema ${to} already.`);
+  else say(`${safe(database)} migrated from schema ${from} to ${to}.`);
   return 0;
 }
 
