@@ -140,7 +140,7 @@ import {
   replaceKeyFile,
 } from "./keys/file-keys.js";
 import type { Signer } from "./keys/signer.js";
-import { writeCarExport, type CarManifest } from "./log/car-export.js";
+import type { CarManifest } from "./log/car-export.js";
 import {
   FOLLOWER_NAME,
   FollowerRunner,
@@ -2257,6 +2257,8 @@ export class Genlog {
           }
           fromSeq = since.size;
         }
+        // The IPFS libraries load on the first CAR export, not with every handle.
+        const { writeCarExport } = await import("./log/car-export.js");
         return writeCarExport({
           store: log.store,
           ref: log.ref,

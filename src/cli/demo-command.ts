@@ -9,7 +9,6 @@ import { Option, type Command } from "commander";
 import { checkInclusionProof } from "../core/proofs.js";
 import { ROLES, ALL_TENANTS, type Role } from "../core/access.js";
 import { openLog, type Genlog, type GenerationEventInput } from "../genlog.js";
-import { buildServer } from "../server/app.js";
 import {
   cliContext,
   localOnly,
@@ -65,6 +64,7 @@ async function demo(o: GlobalOptions): Promise<number> {
       return ok ? 0 : 1;
     }
     const tokens = await makeTokens(log);
+    const { buildServer } = await import("../server/app.js");
     const app = await buildServer({ log });
     const url = await app.listen({ port, host: "127.0.0.1" }).catch((e: unknown) => {
       const code = (e as NodeJS.ErrnoException).code;

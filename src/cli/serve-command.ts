@@ -4,7 +4,6 @@
  * committed and answered), then the store is closed.
  */
 import { Option, type Command } from "commander";
-import { buildServer } from "../server/app.js";
 import type { OidcOptions } from "../server/oidc.js";
 import { GenlogError } from "../errors.js";
 import { openLocalForWriting, stringOption, type Bind, type GlobalOptions } from "./context.js";
@@ -68,6 +67,8 @@ async function serve(o: GlobalOptions): Promise<number> {
   let runner;
   try {
     runner = log.followerRunner();
+    // The HTTP stack loads for `serve` only, not with every command.
+    const { buildServer } = await import("../server/app.js");
     app = await buildServer({
       log,
       rateLimit: rate === 0 ? false : rate,

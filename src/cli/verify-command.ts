@@ -8,7 +8,6 @@ import { resolve } from "node:path";
 import { GenlogError, isGenlogError } from "../errors.js";
 import { checkSubjectExport } from "../core/subject-export.js";
 import { checkArchive } from "../log/archive.js";
-import { checkCar } from "../log/car-export.js";
 import type { CliLog } from "./remote-log.js";
 import type { Genlog } from "../genlog.js";
 import { Option, type Command } from "commander";
@@ -238,6 +237,7 @@ async function verifyCar(path: string, o: GlobalOptions): Promise<number> {
       cause,
     });
   }
+  const { checkCar } = await import("../log/car-export.js");
   const check = await checkCar(input, {
     ...(verifierKey !== undefined ? { verifierKey } : {}),
     ...(previous !== undefined ? { previous } : {}),

@@ -20,7 +20,6 @@
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { checkCar } from "../log/car-export.js";
 import type { DeliveryOutcome, FollowerKind, PeriodDelivery } from "../log/followers.js";
 import { syncPath, writeFileDurably } from "../log/sync-path.js";
 import { checkUrl } from "./outbound.js";
@@ -135,6 +134,7 @@ export const ipfsFollower: FollowerKind<IpfsConfig> = {
       }
     }
     // Checked as a reader will check it, before anything leaves the machine.
+    const { checkCar } = await import("../log/car-export.js");
     const check = await checkCar(createReadStream(tmp), {
       verifierKey: manifest.verifierKey,
       ...(last !== undefined && exported.skipped === undefined

@@ -4,7 +4,6 @@
  * the root CID, which it fetches from the network, e.g. from `origins`).
  */
 import { createReadStream } from "node:fs";
-import { create as kuboClient } from "kubo-rpc-client";
 import type { NetworkPolicy } from "../log/followers.js";
 import { checkUrl, post, Unreachable } from "./outbound.js";
 
@@ -44,6 +43,8 @@ export class KuboPublisher implements Publisher {
   async publish(car: CarToPublish, signal: AbortSignal): Promise<PublishOutcome> {
     // The URL is checked again here: the policy is the running process's.
     checkUrl(this.#url, "/config/kubo", this.#network);
+    // Loaded when first used: the client is a large module graph every CLI start would pay for.
+    const { create: kuboClient } = await import("kubo-rpc-client");
     const client = kuboClient({ url: new URL("api/v0", ensureSlash(this.#url)) });
     const roots: string[] = [];
     try {
