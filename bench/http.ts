@@ -43,7 +43,7 @@ export interface HttpResult {
 
 export const BATCH = 100;
 
-async function start(
+export async function start(
   command: string,
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -56,13 +56,13 @@ async function start(
   return { url: (JSON.parse(line) as { url: string }).url, child };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once("exit", resolve));
   child.kill("SIGTERM");
   await exited;
 }
 
-async function cannon(
+export async function cannon(
   url: string,
   token: string | undefined,
   kind: "single" | "batch",
@@ -89,7 +89,7 @@ async function cannon(
   });
 }
 
-function runOf(
+export function runOf(
   target: HttpRun["target"],
   kind: HttpRun["kind"],
   connections: number,

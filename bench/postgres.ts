@@ -8,6 +8,11 @@
  *   transactions of 1,000 rows, `synchronous_commit=on`, one connection. Ratio: p1 / p2.
  * - (p3) inclusion-proof and query latency on a log of `GENLOG_BENCH_PG_LARGE` entries
  *   (default 200,000; the issue's figure is 1,000,000, about ten minutes here).
+ * - (p4) HTTP ingest over one database: three `genlog serve` nodes, each loaded by its own
+ *   autocannon with a third of the connections, against one node with all of them; batches
+ *   of 100 events, `GENLOG_BENCH_PG_HTTP_SECONDS` (default 10) each. Ratio: three / one. On
+ *   one machine the three nodes share its cores with the database and the load generators,
+ *   so this measures what coordination costs, not what more machines would add.
  *
  * The server is a throwaway one (scripts/postgres.mjs) unless GENLOG_BENCH_DATABASE_URL names
  * one (its databases are created and left there). Every ingest run is checked: the log holds
@@ -16,6 +21,8 @@
  * Standalone: node --import tsx bench/postgres.ts
  */
 import { randomBytes, hash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { openLog, type Genlog } from "../src/index.js";
@@ -25,6 +32,7 @@ import { envInt, fmtFixed, fmtInt, makeEvent, now, windowed, withTempDir } from 
 import { measureIngest, type IngestResult } from "./ingest.js";
 import { measureProofs, type ProofResult } from "./proof.js";
 import { measureQueries, type QueryKindResult } from "./query.js";
+import { BATCH, cannon, start, stop } from "./http.js";
 
 /** What {@link benchPostgres} measured. */
 export interface PostgresResult {
@@ -32,6 +40,91 @@ export interface PostgresResult {
   ingest: IngestResult[];
   raw: { rows: number; rowsPerTx: number; seconds: number; rowsPerSec: number };
   large: { size: number; buildSeconds: number; proofs: ProofResult; queries: QueryKindResult[] };
+  nodes: NodesResult;
+}
+
+/** (p4): events/s acknowledged over HTTP by one node, and by three over the same database. */
+export interface NodesResult {
+  seconds: number;
+  connections: number;
+  one: number;
+  three: number;
+  /** 2xx events, all found in their log afterwards. */
+  acknowledged: number;
+}
+
+const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+
+/** (p4) on a fresh database: `nodes` serve processes, `connections` split among them. */
+async function measureNodes(
+  admin: string,
+  seconds: number,
+  connections: number,
+): Promise<NodesResult> {
+  const rates: number[] = [];
+  let acknowledged = 0;
+  for (const nodes of [1, 3]) {
+    const url = await createDatabase(admin);
+    await withTempDir("pg-nodes", async (dir) => {
+      const env = { ...process.env, GENLOG_DATA_DIR: dir, GENLOG_DATABASE_URL: url };
+      const cli = (args: string[]) => {
+        const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`genlog ${args.join(" ")}: ${r.stderr}`);
+        return r.stdout;
+      };
+      cli(["init"]);
+      const token = (
+        JSON.parse(cli(["token", "create", "--role", "writer", "--json"])) as { token: string }
+      ).token;
+      const servers = await Promise.all(
+        Array.from({ length: nodes }, () =>
+          start(
+            process.execPath,
+            [CLI, "serve", "--port", "0", "--json", "--rate-limit", "1000000000"],
+            env,
+          ),
+        ),
+      );
+      let ok = 0;
+      try {
+        // Warm every node up, then load them all at once.
+        await Promise.all(servers.map((n) => cannon(n.url, token, "batch", 4, 2)));
+        const before = await sizeOf(url);
+        const runs = await Promise.all(
+          servers.map((n) =>
+            cannon(n.url, token, "batch", Math.max(1, Math.round(connections / nodes)), seconds),
+          ),
+        );
+        ok = runs.reduce((sum, r) => sum + r["2xx"] * BATCH, 0);
+        rates.push(ok / seconds);
+        const after = await sizeOf(url);
+        // Every 2xx is stored: the log grew by at least what was acknowledged.
+        if (after - before < ok) {
+          throw new Error(
+            `(p4) ${fmtInt(ok)} events acknowledged, but the log grew by ${fmtInt(after - before)}`,
+          );
+        }
+        acknowledged += ok;
+      } finally {
+        await Promise.all(servers.map((n) => stop(n.child)));
+      }
+    });
+  }
+  return { seconds, connections, one: rates[0]!, three: rates[1]!, acknowledged };
+}
+
+/** The number of entries of the default tenant's events log, read with a plain query. */
+async function sizeOf(url: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ n: string }>(
+      "SELECT count(*) AS n FROM tree JOIN logs USING (log_id) WHERE origin LIKE '%/default/events'",
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await c.end();
+  }
 }
 
 async function createDatabase(admin: string): Promise<string> {
@@ -167,7 +260,12 @@ export async function benchPostgres(
         await log.close();
       }
     });
-    return { server: given === undefined ? "throwaway" : "given", ingest, raw, large };
+    const nodes = await measureNodes(
+      admin,
+      envInt("GENLOG_BENCH_PG_HTTP_SECONDS", 10),
+      envInt("GENLOG_BENCH_PG_HTTP_CONNECTIONS", 48),
+    );
+    return { server: given === undefined ? "throwaway" : "given", ingest, raw, large, nodes };
   } finally {
     await server?.stop();
   }
@@ -192,6 +290,10 @@ export function postgresReport(r: PostgresResult): string[] {
   );
   lines.push(
     `       query page p50 (p99): ${r.large.queries.map((q) => `${q.kind} ${fmtFixed(q.latency.p50Ms, 2)} (${fmtFixed(q.latency.p99Ms, 2)})`).join(", ")} ms`,
+  );
+  const n = r.nodes;
+  lines.push(
+    `  (p4) HTTP ingest, batches of ${BATCH}, ${n.connections} connections, ${n.seconds} s: one node ${fmtInt(n.one)} events/s, three nodes ${fmtInt(n.three)} events/s   ratio three/one: ${fmtFixed(n.three / n.one, 2)} (${fmtInt(n.acknowledged)} acknowledged, all stored)`,
   );
   return lines;
 }

@@ -33,6 +33,8 @@
  * | `GENLOG_BENCH_HTTP_READS`      | 2000        | reads of each kind for the access log's cost    |
  * | `GENLOG_BENCH_PG_EVENTS`       | 50000       | events of each (p1) run and rows of (p2)        |
  * | `GENLOG_BENCH_PG_LARGE`        | 200000      | entries of (p3)'s log (1000000 for the issue's) |
+ * | `GENLOG_BENCH_PG_HTTP_SECONDS`  | 10          | each (p4) load, one node and three             |
+ * | `GENLOG_BENCH_PG_HTTP_CONNECTIONS` | 48       | (p4) connections, split among the nodes         |
  * | `GENLOG_BENCH_DATABASE_URL`    | (throwaway) | a PostgreSQL server for (p) instead of its own  |
  *
  * `GENLOG_BENCH_WINDOW` (one window) is gone; setting it is an error.

@@ -21,6 +21,18 @@ function find(dir) {
   });
 }
 
+// GENLOG_TEST_STORE=postgres runs the tests of the library, CLI and server with every data
+// directory's logs in a PostgreSQL database of its own (test/helpers/store-under-test.ts),
+// leaving out the tests of the SQLite file itself (SQLITE_ONLY).
+const onPostgres = process.env.GENLOG_TEST_STORE === "postgres";
+if (onPostgres && process.env.GENLOG_TEST_POSTGRES === "off") {
+  process.stderr.write(
+    "GENLOG_TEST_STORE=postgres needs PostgreSQL: unset GENLOG_TEST_POSTGRES=off\n",
+  );
+  process.exit(1);
+}
+if (onPostgres) process.env.GENLOG_TEST_POSTGRES = "required";
+
 let postgres;
 if (process.env.GENLOG_TEST_POSTGRES === "off") {
   delete process.env.GENLOG_TEST_DATABASE_URL;
@@ -42,9 +54,29 @@ process.stdout.write(
 // GENLOG_TEST_DOCS=off leaves out the tests of the docs' examples (CI's runs on other Node
 // versions: they test the docs, which the first run did).
 const docs = new Set(["test/docs.test.ts", "test/docs-shell.test.ts"]);
+// Tests of the SQLite file: its bytes, pages, locks, schema and migrations, attacks on its
+// rows, residency in region files, scans of the data directory's files. (Single tests of the
+// file in the other files skip themselves: SQLITE_FILE in test/helpers/store-under-test.ts.)
+// test/postgres.test.ts attacks PostgreSQL's rows and checks its residency.
+const SQLITE_ONLY = new Set([
+  "test/sqlite-store.test.ts",
+  "test/migration.test.ts",
+  "test/verify.test.ts",
+  "test/key-rotation.test.ts",
+  "test/file-sink.test.ts",
+  "test/e2e/tamper.test.ts",
+  "test/e2e/damage.test.ts",
+  "test/e2e/locks.test.ts",
+  "test/e2e/residency.test.ts",
+  "test/e2e/privacy.test.ts",
+]);
 const files = find("test")
   .filter((f) => process.env.GENLOG_TEST_DOCS !== "off" || !docs.has(f))
+  .filter((f) => !onPostgres || !SQLITE_ONLY.has(f))
   .sort();
+process.stdout.write(
+  `# store under test: ${onPostgres ? "PostgreSQL, a database per data directory (GENLOG_TEST_STORE=postgres)" : "SQLite"}\n`,
+);
 if (process.env.GENLOG_TEST_DOCS === "off")
   process.stdout.write("# docs tests: skipped (GENLOG_TEST_DOCS=off)\n");
 // Which Node runs the tests: CI runs them on several (scripts/ci-node-matrix.sh checks this line).

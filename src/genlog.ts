@@ -590,13 +590,28 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     // For a new database, the keys dir first: one that cannot be made must not leave a
     // database behind with no key to sign it.
     makeDir(dataDir, "data directory");
-    if (databaseUrl !== undefined || !existsSync(dbPath)) makeDir(keysDir, "keys directory");
+    if (databaseUrl === undefined && !existsSync(dbPath)) makeDir(keysDir, "keys directory");
   }
   const store =
     databaseUrl === undefined
       ? SqliteStore.open({ path: dbPath, readonly: readOnly })
-      : await PostgresStore.connect({ url: databaseUrl, readonly: readOnly });
+      : await PostgresStore.connect({ url: databaseUrl, readonly: readOnly }).catch(
+          (e: unknown) => {
+            throw isGenlogError(e, "GENLOG_E_NOT_INITIALIZED")
+              ? new GenlogError(
+                  "GENLOG_E_NOT_INITIALIZED",
+                  `${e.message}: run \`${initCommand(dataDir, keysDir, tenant)}\` with this database URL`,
+                  { details: e.details },
+                )
+              : e;
+          },
+        );
   try {
+    // A new PostgreSQL database, as a new file: its keys directory is made first (and only
+    // then: an existing log whose keys are elsewhere gets no empty one in the data directory).
+    if (create && databaseUrl !== undefined && (await store.getSetting("instance")) === undefined) {
+      makeDir(keysDir, "keys directory");
+    }
     const wanted = options.instance ?? DEFAULT_INSTANCE;
     const instance = create
       ? await store.initSetting("instance", wanted)
@@ -604,7 +619,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     if (instance === undefined) {
       throw new GenlogError(
         "GENLOG_E_NOT_INITIALIZED",
-        `${store.location} holds no genlog log yet`,
+        `${store.location} holds no genlog log yet: run \`${initCommand(dataDir, keysDir, tenant)}\` with this database URL`,
       );
     }
     if (options.instance !== undefined && options.instance !== instance) {

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkCar, openLog, type Genlog } from "../src/index.js";
+import { checkCar, type Genlog } from "../src/index.js";
+import { openLog } from "./helpers/store-under-test.js";
 import { REPO_ROOT, runCli } from "./helpers/run-cli.js";
 import { tempDir } from "./helpers/temp-dir.js";
 

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT, childEnv } from "./helpers/run-cli.js";
 import { tempDir } from "./helpers/temp-dir.js";
+import { storeEnvOf, SQLITE_FILE } from "./helpers/store-under-test.js";
 
 const run = promisify(execFile);
 
@@ -17,30 +18,34 @@ async function example(name: string): Promise<{ summary: Record<string, unknown>
   const dir = tempDir();
   const { stdout } = await run(process.execPath, [join("examples", name, "run.mjs"), dir], {
     cwd: REPO_ROOT,
-    env: childEnv(),
+    env: { ...childEnv(), ...(await storeEnvOf(dir)) },
   });
   return { summary: JSON.parse(stdout) as Record<string, unknown>, dir };
 }
 
-test("health: patients never appear in clear to the auditor, whose reads are in the access report", async () => {
-  const { summary, dir } = await example("health");
-  assert.equal(summary.records, 30);
-  assert.equal(summary.recordsWithAPatientInClear, 0);
-  assert.equal(summary.anonymisedExportLines, 30);
-  assert.equal(summary.verified, true);
-  const [auditor] = summary.accessesByPrincipal as { principal: string; allowed: number }[];
-  assert.equal(auditor!.principal, "local:auditor-has");
-  assert.ok(auditor!.allowed >= 3);
-  // Nor on disk: the database file holds no patient's address.
-  const db = readFileSync(join(dir, "genlog.db"));
-  for (const p of [
-    "marie.curie@example.fr",
-    "louis.pasteur@example.fr",
-    "simone.veil@example.fr",
-  ]) {
-    assert.equal(db.indexOf(p), -1, p);
-  }
-});
+test(
+  "health: patients never appear in clear to the auditor, whose reads are in the access report",
+  { skip: SQLITE_FILE },
+  async () => {
+    const { summary, dir } = await example("health");
+    assert.equal(summary.records, 30);
+    assert.equal(summary.recordsWithAPatientInClear, 0);
+    assert.equal(summary.anonymisedExportLines, 30);
+    assert.equal(summary.verified, true);
+    const [auditor] = summary.accessesByPrincipal as { principal: string; allowed: number }[];
+    assert.equal(auditor!.principal, "local:auditor-has");
+    assert.ok(auditor!.allowed >= 3);
+    // Nor on disk: the database file holds no patient's address.
+    const db = readFileSync(join(dir, "genlog.db"));
+    for (const p of [
+      "marie.curie@example.fr",
+      "louis.pasteur@example.fr",
+      "simone.veil@example.fr",
+    ]) {
+      assert.equal(db.indexOf(p), -1, p);
+    }
+  },
+);
 
 test("education: one tenant per school, an auditor held to its school, a report per school", async () => {
   const { summary } = await example("education");

@@ -12,9 +12,9 @@ import {
   ed25519KeyId,
   formatSignedNote,
   formatVerifierKey,
-  openLog,
   type Signer,
 } from "../src/index.js";
+import { openLog } from "./helpers/store-under-test.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 /** A remote signing service stand-in: the private key stays in here; each call takes a while. */

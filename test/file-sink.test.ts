@@ -20,7 +20,8 @@ import {
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { HTTP, type CloudEvent } from "cloudevents";
-import { openLog, isGenlogError } from "../src/index.js";
+import { isGenlogError } from "../src/index.js";
+import { openLog } from "./helpers/store-under-test.js";
 import type { GenerationRecord } from "../src/core/record.js";
 import { FileSink } from "../src/plugins/file-sink.js";
 import { appendVaried, drain, FAST, sinkLines } from "./helpers/followers.js";

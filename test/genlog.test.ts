@@ -15,7 +15,6 @@ import { rawDatabase } from "./helpers/raw-database.js";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import {
-  openLog,
   GenlogError,
   isGenlogError,
   parseCheckpoint,
@@ -26,6 +25,7 @@ import {
   checkInclusionProof,
   type GenerationRecord,
 } from "../src/index.js";
+import { openLog, SQLITE_FILE } from "./helpers/store-under-test.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { RECORD_VERSION } from "../src/core/record.js";
 
@@ -234,6 +234,7 @@ test("a read-only handle reads and verifies without the signing key, and refuses
   await assert.rejects(openLog({ dataDir: tempDir(), readOnly: true }), (e: unknown) =>
     isGenlogError(e, "GENLOG_E_NOT_INITIALIZED"),
   );
+  if (SQLITE_FILE) return; // another program's PostgreSQL schema: test/postgres.test.ts
   const stranger = tempDir();
   new Database(join(stranger, "genlog.db")).exec("CREATE TABLE t (x)").close();
   await assert.rejects(openLog({ dataDir: stranger, readOnly: true }), (e: unknown) =>
@@ -268,44 +269,54 @@ test("keysDir keeps the signing keys outside the data directory", async () => {
   );
 });
 
-test("when the SQLite append thread dies, its batches fail as not landed and later ones get a new thread", async () => {
-  const dir = tempDir();
-  const log = await openLog({ dataDir: dir });
-  const burst = (n: number, tag: string) =>
-    Promise.allSettled(Array.from({ length: n }, (_, i) => log.append({ type: tag, meta: { i } })));
-  // Concurrent appends are committed by the thread, which cannot open a file moved away
-  // (the main thread's connection, already open, still can: a lone batch may commit there).
-  const db = join(dir, "genlog.db");
-  renameSync(db, `${db}.moved`);
-  const first = await burst(300, "lost");
-  renameSync(`${db}.moved`, db);
-  // Each failure was read back and is known not to have landed; nothing acked is missing.
-  const rejected = first.filter((r) => r.status === "rejected");
-  assert.ok(rejected.length > 0, "the thread never ran");
-  for (const r of rejected) {
-    assert.ok(
-      isGenlogError(r.reason, "GENLOG_E_STORE") && r.reason.details.landed === false,
-      String(r.reason),
-    );
-  }
-  const acked = first.length - rejected.length;
-  assert.equal(await log.size(), acked);
-  const later = await burst(300, "kept");
-  assert.ok(later.every((r) => r.status === "fulfilled"));
-  assert.equal(await log.size(), acked + 300);
-  assert.equal((await log.verify()).ok, true);
-  await log.close();
-});
+test(
+  "when the SQLite append thread dies, its batches fail as not landed and later ones get a new thread",
+  { skip: SQLITE_FILE },
+  async () => {
+    const dir = tempDir();
+    const log = await openLog({ dataDir: dir });
+    const burst = (n: number, tag: string) =>
+      Promise.allSettled(
+        Array.from({ length: n }, (_, i) => log.append({ type: tag, meta: { i } })),
+      );
+    // Concurrent appends are committed by the thread, which cannot open a file moved away
+    // (the main thread's connection, already open, still can: a lone batch may commit there).
+    const db = join(dir, "genlog.db");
+    renameSync(db, `${db}.moved`);
+    const first = await burst(300, "lost");
+    renameSync(`${db}.moved`, db);
+    // Each failure was read back and is known not to have landed; nothing acked is missing.
+    const rejected = first.filter((r) => r.status === "rejected");
+    assert.ok(rejected.length > 0, "the thread never ran");
+    for (const r of rejected) {
+      assert.ok(
+        isGenlogError(r.reason, "GENLOG_E_STORE") && r.reason.details.landed === false,
+        String(r.reason),
+      );
+    }
+    const acked = first.length - rejected.length;
+    assert.equal(await log.size(), acked);
+    const later = await burst(300, "kept");
+    assert.ok(later.every((r) => r.status === "fulfilled"));
+    assert.equal(await log.size(), acked + 300);
+    assert.equal((await log.verify()).ok, true);
+    await log.close();
+  },
+);
 
-test("the database and its WAL are readable by their owner only", async () => {
-  const dir = tempDir();
-  const log = await openLog({ dataDir: dir });
-  await log.logGenerationEvent("a");
-  for (const file of ["genlog.db", "genlog.db-wal", "genlog.db-shm"]) {
-    assert.equal(statSync(join(dir, file)).mode & 0o777, 0o600, file);
-  }
-  await log.close();
-});
+test(
+  "the database and its WAL are readable by their owner only",
+  { skip: SQLITE_FILE },
+  async () => {
+    const dir = tempDir();
+    const log = await openLog({ dataDir: dir });
+    await log.logGenerationEvent("a");
+    for (const file of ["genlog.db", "genlog.db-wal", "genlog.db-shm"]) {
+      assert.equal(statSync(join(dir, file)).mode & 0o777, 0o600, file);
+    }
+    await log.close();
+  },
+);
 
 test("the signing key file is PKCS#8 PEM with mode 0600", async () => {
   const dir = tempDir();
@@ -521,39 +532,47 @@ test("opening without create on an empty directory says to run genlog init", asy
   );
 });
 
-test("a writer refuses to extend a log whose stored nodes no longer match its checkpoint", async () => {
-  const dir = tempDir();
-  let log = await openLog({ dataDir: dir });
-  for (let i = 0; i < 4; i++) await log.logGenerationEvent("a");
-  await log.close();
-  const db = rawDatabase(join(dir, "genlog.db"));
-  // Entry 3 keeps nodes (1, 1) and (2, 0); (2, 0) is the whole tree of size 4.
-  db.prepare("UPDATE tree SET nodes = randomblob(64) WHERE seq = 3").run();
-  db.close();
-  log = await openLog({ dataDir: dir });
-  await assert.rejects(
-    log.logGenerationEvent("b"),
-    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
-  );
-  assert.equal(await log.size(), 4);
-  await log.close();
-});
+test(
+  "a writer refuses to extend a log whose stored nodes no longer match its checkpoint",
+  { skip: SQLITE_FILE },
+  async () => {
+    const dir = tempDir();
+    let log = await openLog({ dataDir: dir });
+    for (let i = 0; i < 4; i++) await log.logGenerationEvent("a");
+    await log.close();
+    const db = rawDatabase(join(dir, "genlog.db"));
+    // Entry 3 keeps nodes (1, 1) and (2, 0); (2, 0) is the whole tree of size 4.
+    db.prepare("UPDATE tree SET nodes = randomblob(64) WHERE seq = 3").run();
+    db.close();
+    log = await openLog({ dataDir: dir });
+    await assert.rejects(
+      log.logGenerationEvent("b"),
+      (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+    );
+    assert.equal(await log.size(), 4);
+    await log.close();
+  },
+);
 
-test("a writer refuses to commit a batch when an older node was altered under it", async () => {
-  const dir = tempDir();
-  const log = await openLog({ dataDir: dir });
-  for (let i = 0; i < 5; i++) await log.logGenerationEvent("a");
-  // Entry 3 keeps node (2, 0), which the proof from size 5 to 6 uses; alter it under the writer.
-  const db = rawDatabase(join(dir, "genlog.db"));
-  db.prepare("UPDATE tree SET nodes = randomblob(64) WHERE seq = 3").run();
-  db.close();
-  await assert.rejects(
-    log.logGenerationEvent("b"),
-    (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
-  );
-  assert.equal(await log.size(), 5);
-  await log.close();
-});
+test(
+  "a writer refuses to commit a batch when an older node was altered under it",
+  { skip: SQLITE_FILE },
+  async () => {
+    const dir = tempDir();
+    const log = await openLog({ dataDir: dir });
+    for (let i = 0; i < 5; i++) await log.logGenerationEvent("a");
+    // Entry 3 keeps node (2, 0), which the proof from size 5 to 6 uses; alter it under the writer.
+    const db = rawDatabase(join(dir, "genlog.db"));
+    db.prepare("UPDATE tree SET nodes = randomblob(64) WHERE seq = 3").run();
+    db.close();
+    await assert.rejects(
+      log.logGenerationEvent("b"),
+      (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_INCONSISTENT",
+    );
+    assert.equal(await log.size(), 5);
+    await log.close();
+  },
+);
 
 test(
   "appends issued as earlier appends resolve are never stranded in the queue",
@@ -681,42 +700,50 @@ test("checkInclusionProof accepts a served proof and refuses an altered record o
   await log.close();
 });
 
-test("a writer never extends a log with a hole: appends fail and the size stays", async () => {
-  const dir = tempDir();
-  let log = await openLog({ dataDir: dir });
-  for (let i = 0; i < 8; i++) await log.logGenerationEvent("a");
-  await log.close();
-  const db = rawDatabase(join(dir, "genlog.db"));
-  db.prepare("DELETE FROM entries WHERE seq = 2").run();
-  db.close();
-  log = await openLog({ dataDir: dir });
-  await assert.rejects(
-    log.logGenerationEvent("b"),
-    (e: unknown) => isGenlogError(e, "GENLOG_E_INCONSISTENT") && /removed/.test(e.message),
-  );
-  assert.equal(await log.size(), 8);
-  const report = await log.verify();
-  assert.deepEqual(
-    report.problems.map((p) => `${p.kind}@${p.index}`),
-    ["missing@2"],
-  );
-  await log.close();
-});
+test(
+  "a writer never extends a log with a hole: appends fail and the size stays",
+  { skip: SQLITE_FILE },
+  async () => {
+    const dir = tempDir();
+    let log = await openLog({ dataDir: dir });
+    for (let i = 0; i < 8; i++) await log.logGenerationEvent("a");
+    await log.close();
+    const db = rawDatabase(join(dir, "genlog.db"));
+    db.prepare("DELETE FROM entries WHERE seq = 2").run();
+    db.close();
+    log = await openLog({ dataDir: dir });
+    await assert.rejects(
+      log.logGenerationEvent("b"),
+      (e: unknown) => isGenlogError(e, "GENLOG_E_INCONSISTENT") && /removed/.test(e.message),
+    );
+    assert.equal(await log.size(), 8);
+    const report = await log.verify();
+    assert.deepEqual(
+      report.problems.map((p) => `${p.kind}@${p.index}`),
+      ["missing@2"],
+    );
+    await log.close();
+  },
+);
 
-test("a writer never extends a log whose last entries were deleted", async () => {
-  const dir = tempDir();
-  const log = await openLog({ dataDir: dir });
-  for (let i = 0; i < 8; i++) await log.logGenerationEvent("a");
-  // Behind the open writer's back: its next commit must notice, not fill the gap.
-  const db = rawDatabase(join(dir, "genlog.db"));
-  db.prepare("DELETE FROM entries WHERE seq >= 6").run();
-  db.close();
-  await assert.rejects(log.logGenerationEvent("b"), (e: unknown) =>
-    isGenlogError(e, "GENLOG_E_INCONSISTENT"),
-  );
-  assert.equal(await log.size(), 8);
-  await log.close();
-});
+test(
+  "a writer never extends a log whose last entries were deleted",
+  { skip: SQLITE_FILE },
+  async () => {
+    const dir = tempDir();
+    const log = await openLog({ dataDir: dir });
+    for (let i = 0; i < 8; i++) await log.logGenerationEvent("a");
+    // Behind the open writer's back: its next commit must notice, not fill the gap.
+    const db = rawDatabase(join(dir, "genlog.db"));
+    db.prepare("DELETE FROM entries WHERE seq >= 6").run();
+    db.close();
+    await assert.rejects(log.logGenerationEvent("b"), (e: unknown) =>
+      isGenlogError(e, "GENLOG_E_INCONSISTENT"),
+    );
+    assert.equal(await log.size(), 8);
+    await log.close();
+  },
+);
 
 test("an event is read once: a getter that grows after its first read stores what was validated", async () => {
   const log = await openLog({ dataDir: tempDir() });
@@ -987,30 +1014,34 @@ test("the verifier key is recorded when the key is made, so an empty log refuses
   await log.close();
 });
 
-test("a log from before the key was recorded is checked against its checkpoint, then recorded", async () => {
-  const dataDir = tempDir();
-  let log = await openLog({ dataDir });
-  await log.logGenerationEvent("backend");
-  const key = await log.verifierKey();
-  await log.close();
-  const db = rawDatabase(join(dataDir, "genlog.db"));
-  const deleted = db
-    .prepare("DELETE FROM settings WHERE key IN ('verifier_key:default', 'keys_dir:default')")
-    .run().changes;
-  db.close();
-  assert.equal(deleted, 2);
+test(
+  "a log from before the key was recorded is checked against its checkpoint, then recorded",
+  { skip: SQLITE_FILE },
+  async () => {
+    const dataDir = tempDir();
+    let log = await openLog({ dataDir });
+    await log.logGenerationEvent("backend");
+    const key = await log.verifierKey();
+    await log.close();
+    const db = rawDatabase(join(dataDir, "genlog.db"));
+    const deleted = db
+      .prepare("DELETE FROM settings WHERE key IN ('verifier_key:default', 'keys_dir:default')")
+      .run().changes;
+    db.close();
+    assert.equal(deleted, 2);
 
-  log = await openLog({ dataDir });
-  assert.equal((await log.logGenerationEvent("frontend")).seq, 1);
-  await log.close();
-  const check = new Database(join(dataDir, "genlog.db"), { readonly: true });
-  const recorded = check
-    .prepare("SELECT value FROM settings WHERE key = 'verifier_key:default'")
-    .pluck()
-    .get();
-  check.close();
-  assert.equal(recorded, key);
-});
+    log = await openLog({ dataDir });
+    assert.equal((await log.logGenerationEvent("frontend")).seq, 1);
+    await log.close();
+    const check = new Database(join(dataDir, "genlog.db"), { readonly: true });
+    const recorded = check
+      .prepare("SELECT value FROM settings WHERE key = 'verifier_key:default'")
+      .pluck()
+      .get();
+    check.close();
+    assert.equal(recorded, key);
+  },
+);
 
 test("a read-only handle is not refused for a stray key file: verify judges the checkpoints", async () => {
   const dataDir = tempDir();

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { openLog } from "../src/index.js";
+import { openLog } from "./helpers/store-under-test.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];

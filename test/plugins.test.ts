@@ -9,13 +9,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import {
-  definePlugin,
-  isGenlogError,
-  loadConfig,
-  openLog,
-  type PluginEvent,
-} from "../src/index.js";
+import { definePlugin, isGenlogError, loadConfig, type PluginEvent } from "../src/index.js";
+import { openLog } from "./helpers/store-under-test.js";
 import { drain } from "./helpers/followers.js";
 import { REPO_ROOT, runCli } from "./helpers/run-cli.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -327,7 +322,7 @@ test("the configuration file's followers are added when missing, left as they ar
 
   write({ followers: [{ name: "archive", kind: "file-sink", config: { format: "record" } }] });
   const differs = await cli(["followers", "run", "--once"]);
-  assert.equal(differs.code, 0);
+  assert.equal(differs.code, 0, differs.stderr);
   assert.match(
     differs.stderr,
     /follower archive of tenant default is not as .* says .*it runs as it is/,

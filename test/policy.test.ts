@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compilePolicy, validatePolicySet } from "../src/core/privacy/policy.js";
-import { isGenlogError, openLog } from "../src/index.js";
+import { isGenlogError } from "../src/index.js";
+import { openLog } from "./helpers/store-under-test.js";
 import { runCli } from "./helpers/run-cli.js";
 import { tempDir } from "./helpers/temp-dir.js";
 

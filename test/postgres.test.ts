@@ -9,6 +9,7 @@ import pg from "pg";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { connect, createServer as createNetServer, type AddressInfo } from "node:net";
 import { GenlogError, migrateToPostgres, openLog, type Genlog } from "../src/index.js";
 import { hashLeaf, verifyInclusion } from "../src/core/merkle.js";
 import { parseCheckpoint } from "../src/core/checkpoint.js";
@@ -482,5 +483,101 @@ test(
       "SELECT count(*)::int AS n FROM bodies JOIN logs USING (log_id) WHERE origin = 'genlog.local/clinic/events'",
     );
     assert.equal(events.rows[0].n, 2);
+  },
+);
+
+/**
+ * A TCP proxy to the test server that, once armed, cuts the connection that sends the next
+ * `COMMIT`: before the server sees it (nothing landed) or after the server answered it (it
+ * landed, and the answer is lost). What a network cut or a crashed pooler does to a commit.
+ */
+async function commitCutter(target: string) {
+  const upstream = new URL(target);
+  let armed: "before" | "after" | undefined;
+  let cuts = 0;
+  // A simple query message: 'Q', its length (4 + "COMMIT\0"), the text.
+  const commit = Buffer.concat([Buffer.from([0x51, 0, 0, 0, 11]), Buffer.from("COMMIT\0")]);
+  const server = createNetServer((client) => {
+    const db = connect(Number(upstream.port), upstream.hostname);
+    let cutting = false;
+    db.on("data", (d: Buffer) => {
+      if (cutting) {
+        // The server answered the COMMIT: it landed. The client never hears it.
+        client.destroy();
+        db.destroy();
+        return;
+      }
+      client.write(d);
+    });
+    client.on("data", (d: Buffer) => {
+      if (armed !== undefined && d.includes(commit)) {
+        const mode = armed;
+        armed = undefined;
+        cuts++;
+        if (mode === "before") {
+          client.destroy();
+          db.destroy();
+          return;
+        }
+        cutting = true;
+      }
+      db.write(d);
+    });
+    const close = () => {
+      client.destroy();
+      db.destroy();
+    };
+    client.on("error", close).on("close", close);
+    db.on("error", close).on("close", close);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = new URL(target);
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    arm: (mode: "before" | "after") => (armed = mode),
+    cuts: () => cuts,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test(
+  "a connection cut at COMMIT is settled by reading back: a commit that landed is acknowledged once, one that did not is refused and can be retried",
+  { skip },
+  async () => {
+    const proxy = await commitCutter(await freshDatabase());
+    const log = await openLog({ dataDir: tempDir(), databaseUrl: proxy.url });
+    try {
+      for (let i = 0; i < 3; i++) await log.append({ type: "backend", meta: { i } });
+
+      // Landed, answer lost: the append succeeds, once.
+      proxy.arm("after");
+      const landed = await log.append({
+        type: "backend",
+        id: "0190a0e0-0000-7000-8000-000000000001",
+      });
+      assert.equal(proxy.cuts(), 1);
+      assert.equal(landed.seq, 3);
+      assert.equal(await log.size(), 4);
+
+      // Never reached the server: refused as not landed; the same event again lands once.
+      proxy.arm("before");
+      const event = { type: "frontend", id: "0190a0e0-0000-7000-8000-000000000002" };
+      await assert.rejects(log.append(event), (e: unknown) => {
+        assert.ok(e instanceof GenlogError);
+        assert.equal(e.code, "GENLOG_E_STORE");
+        assert.equal(e.details?.["landed"], false);
+        return true;
+      });
+      assert.equal(proxy.cuts(), 2);
+      const retried = await log.append(event);
+      assert.equal(retried.seq, 4);
+      assert.equal(await log.size(), 5);
+      const report = await log.verify();
+      assert.equal(report.ok, true, JSON.stringify(report.problems));
+    } finally {
+      await log.close();
+      await proxy.close();
+    }
   },
 );

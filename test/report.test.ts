@@ -11,7 +11,8 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { openLog, isGenlogError, type TenantReport } from "../src/index.js";
+import { isGenlogError, type TenantReport } from "../src/index.js";
+import { openLog } from "./helpers/store-under-test.js";
 import { FAST } from "./helpers/followers.js";
 import { tempDir } from "./helpers/temp-dir.js";
 

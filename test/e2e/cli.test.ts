@@ -30,7 +30,6 @@ import { rawDatabase } from "../helpers/raw-database.js";
 import Database from "better-sqlite3";
 import {
   isGenlogError,
-  openLog,
   parseCheckpoint,
   verifyConsistency,
   verifyInclusion,
@@ -42,6 +41,7 @@ import {
   type InclusionProof,
   type VerifyReport,
 } from "../../src/index.js";
+import { openLog, SQLITE_FILE } from "../helpers/store-under-test.js";
 import { REDACTED } from "../../src/core/privacy/redactor.js";
 import { RECORD_VERSION } from "../../src/core/record.js";
 import { formatVerifierKey, parseVerifierKey } from "../../src/core/signed-note.js";
@@ -253,20 +253,24 @@ describe("the genlog command", { concurrency: 3 }, () => {
   });
 
   describe("genlog init", () => {
-    test("init creates the data dir, genlog.db and a 0600 key file, and prints the verifier key", async () => {
-      const dir = freshDir();
-      const r = await ok(genlog(dir, "init"));
-      assert.equal(lines(r.stdout).length, 1, `expected one line on stdout, got ${r.stdout}`);
-      assert.match(r.stdout.trim(), VERIFIER_KEY);
-      assert.ok(statSync(dir).isDirectory());
-      assert.ok(statSync(join(dir, "genlog.db")).isFile());
-      const keys = readdirSync(join(dir, "keys")).sort();
-      assert.deepEqual(keys, ["default.ed25519.pem", "master.key"]);
-      for (const key of keys) {
-        const mode = statSync(join(dir, "keys", key)).mode & 0o777;
-        assert.equal(mode, 0o600, `${key} mode is ${mode.toString(8)}`);
-      }
-    });
+    test(
+      "init creates the data dir, genlog.db and a 0600 key file, and prints the verifier key",
+      { skip: SQLITE_FILE },
+      async () => {
+        const dir = freshDir();
+        const r = await ok(genlog(dir, "init"));
+        assert.equal(lines(r.stdout).length, 1, `expected one line on stdout, got ${r.stdout}`);
+        assert.match(r.stdout.trim(), VERIFIER_KEY);
+        assert.ok(statSync(dir).isDirectory());
+        assert.ok(statSync(join(dir, "genlog.db")).isFile());
+        const keys = readdirSync(join(dir, "keys")).sort();
+        assert.deepEqual(keys, ["default.ed25519.pem", "master.key"]);
+        for (const key of keys) {
+          const mode = statSync(join(dir, "keys", key)).mode & 0o777;
+          assert.equal(mode, 0o600, `${key} mode is ${mode.toString(8)}`);
+        }
+      },
+    );
 
     test("a second init exits 0 and keeps the signing key, whose verifier key genlog key prints", async () => {
       const { dir, key } = await initDir();
@@ -323,66 +327,70 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.deepEqual(record.meta, {});
     });
 
-    test("secret metadata never reaches the database files or the export, and the record lists what was redacted", async () => {
-      // Its own directory: it reads the SQLite files, which another process closing the
-      // shared directory's database could remove (-wal, -shm) between listing and reading.
-      const { dir } = await initDir();
-      const tag = randomBytes(6).toString("hex");
-      const secrets = [`pw-${tag}`, `ak-${tag}`, `tok-${tag}`, `cs-${tag}`];
-      const visible = `visible-${tag}`;
-      const r = await ok(
-        genlog(
-          dir,
-          "log",
-          "backend",
-          "--meta",
-          `password=${secrets[0]}`,
-          "--meta",
-          `api_key=${secrets[1]}`,
-          "--meta",
-          `token=${secrets[2]}`,
-          "--meta-json",
-          JSON.stringify({ db: { "Client-Secret": secrets[3], host: visible } }),
-          "--json",
-        ),
-      );
-      const rec = parseLogJson(r.stdout).record;
-      assert.deepEqual(rec.meta, {
-        db: { "Client-Secret": REDACTED, host: visible },
-        password: REDACTED,
-        api_key: REDACTED,
-        token: REDACTED,
-      });
-      assert.deepEqual(rec.redactions.map((x) => x.path).sort(), [
-        "/meta/api_key",
-        "/meta/db/Client-Secret",
-        "/meta/password",
-        "/meta/token",
-      ]);
-      for (const x of rec.redactions) assert.match(x.rule, /^key:/);
+    test(
+      "secret metadata never reaches the database files or the export, and the record lists what was redacted",
+      { skip: SQLITE_FILE },
+      async () => {
+        // Its own directory: it reads the SQLite files, which another process closing the
+        // shared directory's database could remove (-wal, -shm) between listing and reading.
+        const { dir } = await initDir();
+        const tag = randomBytes(6).toString("hex");
+        const secrets = [`pw-${tag}`, `ak-${tag}`, `tok-${tag}`, `cs-${tag}`];
+        const visible = `visible-${tag}`;
+        const r = await ok(
+          genlog(
+            dir,
+            "log",
+            "backend",
+            "--meta",
+            `password=${secrets[0]}`,
+            "--meta",
+            `api_key=${secrets[1]}`,
+            "--meta",
+            `token=${secrets[2]}`,
+            "--meta-json",
+            JSON.stringify({ db: { "Client-Secret": secrets[3], host: visible } }),
+            "--json",
+          ),
+        );
+        const rec = parseLogJson(r.stdout).record;
+        assert.deepEqual(rec.meta, {
+          db: { "Client-Secret": REDACTED, host: visible },
+          password: REDACTED,
+          api_key: REDACTED,
+          token: REDACTED,
+        });
+        assert.deepEqual(rec.redactions.map((x) => x.path).sort(), [
+          "/meta/api_key",
+          "/meta/db/Client-Secret",
+          "/meta/password",
+          "/meta/token",
+        ]);
+        for (const x of rec.redactions) assert.match(x.rule, /^key:/);
 
-      const exported = await ok(genlog(dir, "export", "--format", "ndjson"));
-      const queried = await ok(genlog(dir, "query", "--json"));
-      const dbFiles = readdirSync(dir)
-        .filter((f) => f.startsWith("genlog.db"))
-        .map((f) => join(dir, f));
-      assert.ok(dbFiles.includes(join(dir, "genlog.db")));
-      const dbBytes = Buffer.concat(dbFiles.map((f) => readFileSync(f)));
-      // Positive control: plain metadata is stored in clear, so the search below does find text.
-      assert.ok(dbBytes.includes(visible), "the non-secret value should be in the database");
-      for (const s of secrets) {
-        for (const f of filesUnder(dir)) {
-          assert.equal(readFileSync(f).includes(s), false, `secret ${s} found in ${f}`);
+        const exported = await ok(genlog(dir, "export", "--format", "ndjson"));
+        const queried = await ok(genlog(dir, "query", "--json"));
+        const dbFiles = readdirSync(dir)
+          .filter((f) => f.startsWith("genlog.db"))
+          .map((f) => join(dir, f));
+        assert.ok(dbFiles.includes(join(dir, "genlog.db")));
+        const dbBytes = Buffer.concat(dbFiles.map((f) => readFileSync(f)));
+        // Positive control: plain metadata is stored in clear, so the search below does find text.
+        assert.ok(dbBytes.includes(visible), "the non-secret value should be in the database");
+        for (const s of secrets) {
+          for (const f of filesUnder(dir)) {
+            assert.equal(readFileSync(f).includes(s), false, `secret ${s} found in ${f}`);
+          }
+          for (const [what, text] of [
+            ["log output", r.stdout + r.stderr],
+            ["export", exported.stdout],
+            ["query", queried.stdout],
+          ] as const) {
+            assert.equal(text.includes(s), false, `secret ${s} found in ${what}`);
+          }
         }
-        for (const [what, text] of [
-          ["log output", r.stdout + r.stderr],
-          ["export", exported.stdout],
-          ["query", queried.stdout],
-        ] as const) {
-          assert.equal(text.includes(s), false, `secret ${s} found in ${what}`);
-        }
-      }
-    });
+      },
+    );
 
     test("--artifact records each file's name, sha256 digest and size", async () => {
       const files = mkdtempSync(join(root, "artifacts-"));
@@ -740,41 +748,45 @@ describe("the genlog command", { concurrency: 3 }, () => {
   });
 
   describe("tampering", () => {
-    test("after the database file is edited behind genlog's back, verify exits 1 and names entry 0 as modified", async () => {
-      const { dir } = await initDir();
-      const first = await logJson(dir, "backend", "--user", "testuser", "--meta", "stack=Flask");
-      await logJson(dir, "frontend");
-      const trusted = join(root, "tamper-trusted.txt");
-      writeFileSync(trusted, (await ok(genlog(dir, "checkpoint"))).stdout);
-      await ok(genlog(dir, "verify"));
+    test(
+      "after the database file is edited behind genlog's back, verify exits 1 and names entry 0 as modified",
+      { skip: SQLITE_FILE },
+      async () => {
+        const { dir } = await initDir();
+        const first = await logJson(dir, "backend", "--user", "testuser", "--meta", "stack=Flask");
+        await logJson(dir, "frontend");
+        const trusted = join(root, "tamper-trusted.txt");
+        writeFileSync(trusted, (await ok(genlog(dir, "checkpoint"))).stdout);
+        await ok(genlog(dir, "verify"));
 
-      const db = rawDatabase(join(dir, "genlog.db"));
-      try {
-        const changed = db
-          .prepare("UPDATE bodies SET record = replace(record, 'Flask', 'Django') WHERE seq = 0")
-          .run();
-        assert.equal(changed.changes, 1);
-      } finally {
-        db.close();
-      }
-      assert.match((await exportLines(dir))[0]!, /Django/);
+        const db = rawDatabase(join(dir, "genlog.db"));
+        try {
+          const changed = db
+            .prepare("UPDATE bodies SET record = replace(record, 'Flask', 'Django') WHERE seq = 0")
+            .run();
+          assert.equal(changed.changes, 1);
+        } finally {
+          db.close();
+        }
+        assert.match((await exportLines(dir))[0]!, /Django/);
 
-      const r = await genlog(dir, "verify", "--json");
-      assert.equal(r.code, 1, r.stderr);
-      const report = JSON.parse(r.stdout) as VerifyReport;
-      assert.equal(report.ok, false);
-      assert.ok(
-        report.problems.some(
-          (p) => p.kind === "modified" && p.index === 0 && p.id === first.record.id,
-        ),
-        `expected entry 0 reported as modified, got ${JSON.stringify(report.problems)}`,
-      );
-      const human = await genlog(dir, "verify");
-      assert.equal(human.code, 1);
-      assert.match(human.stdout, /^FAILED/);
-      assert.match(human.stdout, /modified: entry 0/);
-      assert.equal((await genlog(dir, "verify", "--trusted", trusted)).code, 1);
-    });
+        const r = await genlog(dir, "verify", "--json");
+        assert.equal(r.code, 1, r.stderr);
+        const report = JSON.parse(r.stdout) as VerifyReport;
+        assert.equal(report.ok, false);
+        assert.ok(
+          report.problems.some(
+            (p) => p.kind === "modified" && p.index === 0 && p.id === first.record.id,
+          ),
+          `expected entry 0 reported as modified, got ${JSON.stringify(report.problems)}`,
+        );
+        const human = await genlog(dir, "verify");
+        assert.equal(human.code, 1);
+        assert.match(human.stdout, /^FAILED/);
+        assert.match(human.stdout, /modified: entry 0/);
+        assert.equal((await genlog(dir, "verify", "--trusted", trusted)).code, 1);
+      },
+    );
   });
 
   describe("--keys-dir", () => {
@@ -796,69 +808,73 @@ describe("the genlog command", { concurrency: 3 }, () => {
   });
 
   describe("an auditor with a copy of genlog.db and the published verifier key", () => {
-    test("verifies, queries and proves without the signing key; a wrong key or an edit exits 1", async () => {
-      const { dir, key } = await initDir();
-      const first = await logJson(dir, "backend", "--user", "alice", "--meta", "stack=Flask");
-      await logJson(dir, "frontend");
-      // The operator hands over the database only (a consistent copy, as after close).
-      const copy = freshDir();
-      const source = new Database(join(dir, "genlog.db"), { readonly: true });
-      try {
-        await source.backup(join(root, "audit.db"));
-      } finally {
-        source.close();
-      }
-      mkdirSync(copy);
-      renameSync(join(root, "audit.db"), join(copy, "genlog.db"));
-      const keyFile = join(root, "published-verifier-key.txt");
-      writeFileSync(keyFile, `${key}\n`);
+    test(
+      "verifies, queries and proves without the signing key; a wrong key or an edit exits 1",
+      { skip: SQLITE_FILE },
+      async () => {
+        const { dir, key } = await initDir();
+        const first = await logJson(dir, "backend", "--user", "alice", "--meta", "stack=Flask");
+        await logJson(dir, "frontend");
+        // The operator hands over the database only (a consistent copy, as after close).
+        const copy = freshDir();
+        const source = new Database(join(dir, "genlog.db"), { readonly: true });
+        try {
+          await source.backup(join(root, "audit.db"));
+        } finally {
+          source.close();
+        }
+        mkdirSync(copy);
+        renameSync(join(root, "audit.db"), join(copy, "genlog.db"));
+        const keyFile = join(root, "published-verifier-key.txt");
+        writeFileSync(keyFile, `${key}\n`);
 
-      const report = JSON.parse(
-        (await ok(genlog(copy, "verify", "--json", "--verifier-key", key))).stdout,
-      ) as VerifyReport;
-      assert.equal(report.ok, true);
-      assert.equal(report.entries, 2);
-      await ok(genlog(copy, "verify", "--verifier-key", keyFile));
-      assert.equal((await queryJson(copy)).length, 2);
-      await ok(genlog(copy, "--json", "proof", "inclusion", "0"));
-      // No key was created next to the copy (SQLite itself may add its -wal and -shm files).
-      assert.ok(!existsSync(join(copy, "keys")));
-      // Without a key there is nothing to check signatures with, and writing is refused.
-      assertOneLineError(await genlog(copy, "verify"), 2);
-      assertOneLineError(await genlog(copy, "key"), 2);
+        const report = JSON.parse(
+          (await ok(genlog(copy, "verify", "--json", "--verifier-key", key))).stdout,
+        ) as VerifyReport;
+        assert.equal(report.ok, true);
+        assert.equal(report.entries, 2);
+        await ok(genlog(copy, "verify", "--verifier-key", keyFile));
+        assert.equal((await queryJson(copy)).length, 2);
+        await ok(genlog(copy, "--json", "proof", "inclusion", "0"));
+        // No key was created next to the copy (SQLite itself may add its -wal and -shm files).
+        assert.ok(!existsSync(join(copy, "keys")));
+        // Without a key there is nothing to check signatures with, and writing is refused.
+        assertOneLineError(await genlog(copy, "verify"), 2);
+        assertOneLineError(await genlog(copy, "key"), 2);
 
-      // Another log's key does not vouch for these checkpoints.
-      const { key: otherKey } = await initDir();
-      const wrong = JSON.parse(
-        (await genlog(copy, "verify", "--json", "--verifier-key", otherKey)).stdout,
-      ) as VerifyReport;
-      assert.equal(wrong.ok, false);
-      assert.ok(wrong.problems.every((p) => p.kind === "forged-checkpoint"));
-      // The key of another tenant is a wrong argument, not a forgery: exit 2, naming both.
-      const { raw } = parseVerifierKey(key);
-      const acmeKey = formatVerifierKey("genlog.local/acme", raw);
-      for (const args of [["verify"], ["verify", "--state", mkdtempSync(join(root, "st-"))]]) {
-        const r = await genlog(copy, ...args, "--verifier-key", acmeKey);
-        assertOneLineError(r, 2);
-        assert.match(
-          r.stderr,
-          /genlog\.local\/acme, not of this log \(genlog\.local\/default\): pass the key published for/,
-        );
-      }
+        // Another log's key does not vouch for these checkpoints.
+        const { key: otherKey } = await initDir();
+        const wrong = JSON.parse(
+          (await genlog(copy, "verify", "--json", "--verifier-key", otherKey)).stdout,
+        ) as VerifyReport;
+        assert.equal(wrong.ok, false);
+        assert.ok(wrong.problems.every((p) => p.kind === "forged-checkpoint"));
+        // The key of another tenant is a wrong argument, not a forgery: exit 2, naming both.
+        const { raw } = parseVerifierKey(key);
+        const acmeKey = formatVerifierKey("genlog.local/acme", raw);
+        for (const args of [["verify"], ["verify", "--state", mkdtempSync(join(root, "st-"))]]) {
+          const r = await genlog(copy, ...args, "--verifier-key", acmeKey);
+          assertOneLineError(r, 2);
+          assert.match(
+            r.stderr,
+            /genlog\.local\/acme, not of this log \(genlog\.local\/default\): pass the key published for/,
+          );
+        }
 
-      const db = rawDatabase(join(copy, "genlog.db"));
-      try {
-        db.prepare(
-          "UPDATE bodies SET record = replace(record, 'Flask', 'Django') WHERE seq = 0",
-        ).run();
-      } finally {
-        db.close();
-      }
-      const tampered = await genlog(copy, "verify", "--json", "--verifier-key", key);
-      assert.equal(tampered.code, 1);
-      const problems = (JSON.parse(tampered.stdout) as VerifyReport).problems;
-      assert.ok(problems.some((p) => p.kind === "modified" && p.id === first.record.id));
-    });
+        const db = rawDatabase(join(copy, "genlog.db"));
+        try {
+          db.prepare(
+            "UPDATE bodies SET record = replace(record, 'Flask', 'Django') WHERE seq = 0",
+          ).run();
+        } finally {
+          db.close();
+        }
+        const tampered = await genlog(copy, "verify", "--json", "--verifier-key", key);
+        assert.equal(tampered.code, 1);
+        const problems = (JSON.parse(tampered.stdout) as VerifyReport).problems;
+        assert.ok(problems.some((p) => p.kind === "modified" && p.id === first.record.id));
+      },
+    );
   });
 
   describe("demo, help and unknown commands", () => {
@@ -1136,20 +1152,28 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.equal(readFileSync(file, "utf8"), "not a directory\n");
     });
 
-    test("init on a SQLite database that is not genlog's exits 3 (GENLOG_E_STORE) and leaves the file byte-identical", async () => {
-      const dir = freshDir();
-      mkdirSync(dir);
-      const path = join(dir, "genlog.db");
-      const db = new Database(path);
-      db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');");
-      db.close();
-      const before = readFileSync(path);
-      const r = await genlog(dir, "init");
-      assertOneLineError(r, 3);
-      assert.match(r.stderr, /\[GENLOG_E_STORE\]$/m);
-      assert.deepEqual(readFileSync(path), before);
-      assert.deepEqual(readdirSync(dir), ["genlog.db"], "no key, journal or WAL file may be added");
-    });
+    test(
+      "init on a SQLite database that is not genlog's exits 3 (GENLOG_E_STORE) and leaves the file byte-identical",
+      { skip: SQLITE_FILE },
+      async () => {
+        const dir = freshDir();
+        mkdirSync(dir);
+        const path = join(dir, "genlog.db");
+        const db = new Database(path);
+        db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');");
+        db.close();
+        const before = readFileSync(path);
+        const r = await genlog(dir, "init");
+        assertOneLineError(r, 3);
+        assert.match(r.stderr, /\[GENLOG_E_STORE\]$/m);
+        assert.deepEqual(readFileSync(path), before);
+        assert.deepEqual(
+          readdirSync(dir),
+          ["genlog.db"],
+          "no key, journal or WAL file may be added",
+        );
+      },
+    );
   });
 
   describe("terminal safety", () => {
@@ -1222,23 +1246,27 @@ describe("the genlog command", { concurrency: 3 }, () => {
       },
     );
 
-    test("verify's FAILED lines show a tampered record's control characters escaped", async () => {
-      const { dir: tampered } = await seededDir([{ type: "backend" }]);
-      const db = rawDatabase(join(tampered, "genlog.db"));
-      try {
-        db.prepare("UPDATE bodies SET record = json_set(record, '$.id', ?) WHERE seq = 0").run(
-          HOSTILE,
-        );
-      } finally {
-        db.close();
-      }
-      const r = await genlog(tampered, "verify");
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stdout, /^FAILED: /);
-      assert.ok(r.stdout.includes("\\x1b[2J"), `expected the escaped id in ${r.stdout}`);
-      assert.doesNotMatch(r.stdout, RAW_CONTROL);
-      assert.doesNotMatch(r.stdout, /^OK/m);
-    });
+    test(
+      "verify's FAILED lines show a tampered record's control characters escaped",
+      { skip: SQLITE_FILE },
+      async () => {
+        const { dir: tampered } = await seededDir([{ type: "backend" }]);
+        const db = rawDatabase(join(tampered, "genlog.db"));
+        try {
+          db.prepare("UPDATE bodies SET record = json_set(record, '$.id', ?) WHERE seq = 0").run(
+            HOSTILE,
+          );
+        } finally {
+          db.close();
+        }
+        const r = await genlog(tampered, "verify");
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stdout, /^FAILED: /);
+        assert.ok(r.stdout.includes("\\x1b[2J"), `expected the escaped id in ${r.stdout}`);
+        assert.doesNotMatch(r.stdout, RAW_CONTROL);
+        assert.doesNotMatch(r.stdout, /^OK/m);
+      },
+    );
 
     test("an error message that quotes the input shows its control characters escaped", async () => {
       const r = await genlog(dir, "log", `Bad${HOSTILE}`);
@@ -1346,102 +1374,114 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assertOneLineError(await genlog(dir, "get", randomUUID()), 2);
     });
 
-    test("status shows the instance, every tenant's log with size, checkpoint and verifier key, the database, keys dir and schema version", async () => {
-      const keys = join(root, `status-keys-${dirs}`);
-      const { dir, key } = await seededDir([{ type: "backend" }, { type: "frontend" }], {
-        instance: "genlog.example.com",
-        keysDir: keys,
-        tenants: ["acme"],
-      });
-      const acme = await ok(genlog(dir, "--keys-dir", keys, "--tenant", "acme", "key"));
-      const raw = new Database(join(dir, "genlog.db"), { readonly: true });
-      const version = raw
-        .prepare("SELECT value FROM settings WHERE key = 'schema_version'")
-        .pluck()
-        .get() as string;
-      const masterKeyId = raw
-        .prepare("SELECT value FROM settings WHERE key = 'master_key_id'")
-        .pluck()
-        .get() as string;
-      raw.close();
-      assert.match(masterKeyId, /^[0-9a-f]{16}$/);
-      const status = JSON.parse(
-        (await ok(genlog(dir, "--keys-dir", keys, "--json", "status"))).stdout,
-      );
-      assert.deepEqual(status, {
-        instance: "genlog.example.com",
-        dataDir: dir,
-        database: join(dir, "genlog.db"),
-        keysDir: keys,
-        schemaVersion: Number(version),
-        masterKeyId,
-        logs: [
-          {
-            origin: "genlog.example.com/default/events",
-            tenant: "default",
-            stream: "events",
-            size: 2,
-            checkpointSize: 2,
-            verifierKey: key,
-          },
-          {
-            origin: "genlog.example.com/acme/events",
-            tenant: "acme",
-            stream: "events",
-            size: 0,
-            checkpointSize: null,
-            verifierKey: acme.stdout.trim(),
-          },
-        ],
-      });
-      const human = (await ok(genlog(dir, "--keys-dir", keys, "status"))).stdout;
-      for (const text of [
-        "genlog.example.com",
-        join(dir, "genlog.db"),
-        keys,
-        `schema version ${version}`,
-        `master key: ${masterKeyId}`,
-        "genlog.example.com/acme/events",
-        key,
-      ]) {
-        assert.ok(human.includes(text), `status does not show ${text}:\n${human}`);
-      }
-      // Without the keys, status still reads (an auditor's view): no verifier key to show.
-      const bare = JSON.parse((await ok(genlog(dir, "--json", "status"))).stdout);
-      assert.deepEqual(
-        bare.logs.map((l: { verifierKey: unknown }) => l.verifierKey),
-        [null, null],
-      );
-    });
+    test(
+      "status shows the instance, every tenant's log with size, checkpoint and verifier key, the database, keys dir and schema version",
+      { skip: SQLITE_FILE },
+      async () => {
+        const keys = join(root, `status-keys-${dirs}`);
+        const { dir, key } = await seededDir([{ type: "backend" }, { type: "frontend" }], {
+          instance: "genlog.example.com",
+          keysDir: keys,
+          tenants: ["acme"],
+        });
+        const acme = await ok(genlog(dir, "--keys-dir", keys, "--tenant", "acme", "key"));
+        const raw = new Database(join(dir, "genlog.db"), { readonly: true });
+        const version = raw
+          .prepare("SELECT value FROM settings WHERE key = 'schema_version'")
+          .pluck()
+          .get() as string;
+        const masterKeyId = raw
+          .prepare("SELECT value FROM settings WHERE key = 'master_key_id'")
+          .pluck()
+          .get() as string;
+        raw.close();
+        assert.match(masterKeyId, /^[0-9a-f]{16}$/);
+        const status = JSON.parse(
+          (await ok(genlog(dir, "--keys-dir", keys, "--json", "status"))).stdout,
+        );
+        assert.deepEqual(status, {
+          instance: "genlog.example.com",
+          dataDir: dir,
+          database: join(dir, "genlog.db"),
+          keysDir: keys,
+          schemaVersion: Number(version),
+          masterKeyId,
+          logs: [
+            {
+              origin: "genlog.example.com/default/events",
+              tenant: "default",
+              stream: "events",
+              size: 2,
+              checkpointSize: 2,
+              verifierKey: key,
+            },
+            {
+              origin: "genlog.example.com/acme/events",
+              tenant: "acme",
+              stream: "events",
+              size: 0,
+              checkpointSize: null,
+              verifierKey: acme.stdout.trim(),
+            },
+          ],
+        });
+        const human = (await ok(genlog(dir, "--keys-dir", keys, "status"))).stdout;
+        for (const text of [
+          "genlog.example.com",
+          join(dir, "genlog.db"),
+          keys,
+          `schema version ${version}`,
+          `master key: ${masterKeyId}`,
+          "genlog.example.com/acme/events",
+          key,
+        ]) {
+          assert.ok(human.includes(text), `status does not show ${text}:\n${human}`);
+        }
+        // Without the keys, status still reads (an auditor's view): no verifier key to show.
+        const bare = JSON.parse((await ok(genlog(dir, "--json", "status"))).stdout);
+        assert.deepEqual(
+          bare.logs.map((l: { verifierKey: unknown }) => l.verifierKey),
+          [null, null],
+        );
+      },
+    );
   });
 
   describe("an auditor's read-only copy", () => {
-    test("verify, query, get and status work on a copy the account cannot write, which stays one unchanged file", async () => {
-      const { dir, key } = await seededDir([
-        { type: "backend", user: "alice" },
-        { type: "frontend" },
-      ]);
-      const audit = auditorCopy(dir);
-      const { user, restricted } = await auditorAccount();
-      const db = join(audit, "genlog.db");
-      const bytes = readFileSync(db);
-      if (restricted) {
-        // Positive control: this account really cannot write there.
-        const denied = await genlogWith(user, audit, "init");
-        assert.notEqual(denied.code, 0, "the auditor's account must not be able to write the copy");
-      }
-      const report = JSON.parse(
-        (await ok(genlogWith(user, audit, "--json", "verify", "--verifier-key", key))).stdout,
-      ) as VerifyReport;
-      assert.equal(report.ok, true);
-      assert.equal(report.entries, 2);
-      const records = JSON.parse((await ok(genlogWith(user, audit, "query", "--json"))).stdout);
-      assert.equal(records.length, 2);
-      await ok(genlogWith(user, audit, "get", "1"));
-      await ok(genlogWith(user, audit, "status"));
-      assert.deepEqual(readdirSync(audit), ["genlog.db"], "no -wal, -shm or journal may appear");
-      assert.deepEqual(readFileSync(db), bytes, "the copy must not change");
-    });
+    test(
+      "verify, query, get and status work on a copy the account cannot write, which stays one unchanged file",
+      { skip: SQLITE_FILE },
+      async () => {
+        const { dir, key } = await seededDir([
+          { type: "backend", user: "alice" },
+          { type: "frontend" },
+        ]);
+        const audit = auditorCopy(dir);
+        const { user, restricted } = await auditorAccount();
+        const db = join(audit, "genlog.db");
+        const bytes = readFileSync(db);
+        if (restricted) {
+          // Positive control: this account really cannot write there.
+          const denied = await genlogWith(user, audit, "init");
+          assert.notEqual(
+            denied.code,
+            0,
+            "the auditor's account must not be able to write the copy",
+          );
+        }
+        const report = JSON.parse(
+          (await ok(genlogWith(user, audit, "--json", "verify", "--verifier-key", key))).stdout,
+        ) as VerifyReport;
+        assert.equal(report.ok, true);
+        assert.equal(report.entries, 2);
+        const records = JSON.parse((await ok(genlogWith(user, audit, "query", "--json"))).stdout);
+        assert.equal(records.length, 2);
+        await ok(genlogWith(user, audit, "get", "1"));
+        await ok(genlogWith(user, audit, "status"));
+        assert.deepEqual(readdirSync(audit), ["genlog.db"], "no -wal, -shm or journal may appear");
+        assert.deepEqual(readFileSync(db), bytes, "the copy must not change");
+      },
+    );
   });
 
   describe("verify --state", () => {
@@ -1475,25 +1515,29 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.deepEqual(readdirSync(state).sort(), ["default.checkpoint", "default.verifier.key"]);
     });
 
-    test("a log rolled back behind the saved checkpoint exits 1, and the saved checkpoint is kept", async () => {
-      const { dir } = await seededDir([{ type: "a" }, { type: "b" }, { type: "c" }]);
-      const state = mkdtempSync(join(root, "state-"));
-      await ok(genlog(dir, "verify", "--state", state));
-      const saved = readFileSync(join(state, "default.checkpoint"), "utf8");
-      const db = rawDatabase(join(dir, "genlog.db"));
-      try {
-        db.exec("DELETE FROM entries WHERE seq = 2; DELETE FROM checkpoints WHERE size = 3;");
-      } finally {
-        db.close();
-      }
-      // Without the saved checkpoint, the shortened log looks whole.
-      await ok(genlog(dir, "verify"));
-      const r = await genlog(dir, "--json", "verify", "--state", state);
-      assert.equal(r.code, 1, r.stderr);
-      const report = JSON.parse(r.stdout) as VerifyReport;
-      assert.ok(report.problems.some((p) => p.kind === "rolled-back-checkpoint"));
-      assert.equal(readFileSync(join(state, "default.checkpoint"), "utf8"), saved);
-    });
+    test(
+      "a log rolled back behind the saved checkpoint exits 1, and the saved checkpoint is kept",
+      { skip: SQLITE_FILE },
+      async () => {
+        const { dir } = await seededDir([{ type: "a" }, { type: "b" }, { type: "c" }]);
+        const state = mkdtempSync(join(root, "state-"));
+        await ok(genlog(dir, "verify", "--state", state));
+        const saved = readFileSync(join(state, "default.checkpoint"), "utf8");
+        const db = rawDatabase(join(dir, "genlog.db"));
+        try {
+          db.exec("DELETE FROM entries WHERE seq = 2; DELETE FROM checkpoints WHERE size = 3;");
+        } finally {
+          db.close();
+        }
+        // Without the saved checkpoint, the shortened log looks whole.
+        await ok(genlog(dir, "verify"));
+        const r = await genlog(dir, "--json", "verify", "--state", state);
+        assert.equal(r.code, 1, r.stderr);
+        const report = JSON.parse(r.stdout) as VerifyReport;
+        assert.ok(report.problems.some((p) => p.kind === "rolled-back-checkpoint"));
+        assert.equal(readFileSync(join(state, "default.checkpoint"), "utf8"), saved);
+      },
+    );
 
     test("a changed verifier key exits 1 with a message naming the pinned key, and nothing is saved", async () => {
       const { dir, key } = await seededDir([{ type: "backend" }]);
@@ -1520,7 +1564,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
       assert.equal(readFileSync(join(state, "default.verifier.key"), "utf8"), `${key}\n`);
     });
 
-    test("setup failures exit 2 or 3, never 1", async () => {
+    test("setup failures exit 2 or 3, never 1", { skip: SQLITE_FILE }, async () => {
       const { dir } = await seededDir([{ type: "backend" }]);
       const missing = await genlog(dir, "verify", "--state", join(root, "no-such-state"));
       assertOneLineError(missing, 2);
@@ -1553,7 +1597,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
 
     test(
       "the script in getting-started.md runs from $HOME with genlog installed as a dependency: exit 0 when intact, 1 after tampering",
-      { skip: noNpx },
+      { skip: SQLITE_FILE || noNpx },
       async () => {
         const guide = readFileSync(join(REPO_ROOT, "docs/guides/getting-started.md"), "utf8");
         const script = [...guide.matchAll(/```sh\n([\s\S]*?)```/g)]
@@ -1616,7 +1660,7 @@ describe("the genlog command", { concurrency: 3 }, () => {
 
   describe(
     "on a terminal",
-    { skip: !HAS_SCRIPT && "needs script(1) for a pseudo-terminal" },
+    { skip: (!HAS_SCRIPT && "needs script(1) for a pseudo-terminal") || SQLITE_FILE },
     () => {
       let intact: string;
       let tampered: string;

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openLog, type GenerationRecord } from "../../src/index.js";
+import { type GenerationRecord } from "../../src/index.js";
+import { openLog } from "../helpers/store-under-test.js";
 import { REPO_ROOT, childEnv } from "../helpers/run-cli.js";
 
 const APPENDER = fileURLToPath(new URL("../helpers/crash-appender.ts", import.meta.url));

@@ -15,9 +15,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Webhook } from "standardwebhooks";
-import { openLog } from "../../src/index.js";
+import { openLog } from "../helpers/store-under-test.js";
 import { CLI_PATH, childEnv, runCli } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { storeEnvOf } from "../helpers/store-under-test.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 const KILL_AT = 40;
@@ -64,7 +65,7 @@ test("a follower killed mid-delivery resumes from its durable cursor: nothing lo
   assert.match(added.stderr, /added follower webhook of tenant default/);
 
   const child = spawn(process.execPath, [CLI_PATH, "followers", "run"], {
-    env: { ...childEnv(), GENLOG_DATA_DIR: dir, ...LOCAL },
+    env: { ...childEnv(), ...(await storeEnvOf(dir)), GENLOG_DATA_DIR: dir, ...LOCAL },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
@@ -128,7 +129,7 @@ test("genlog serve runs the followers: an event appended over HTTP reaches the w
   ).token;
 
   const serve = spawn(process.execPath, [CLI_PATH, "serve", "--port", "0", "--json"], {
-    env: { ...childEnv(), GENLOG_DATA_DIR: dir, ...LOCAL },
+    env: { ...childEnv(), ...(await storeEnvOf(dir)), GENLOG_DATA_DIR: dir, ...LOCAL },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise((resolve) => serve.once("exit", resolve));
@@ -190,7 +191,7 @@ test("a file sink killed while it writes loses no line: lines after its cursor c
   const sink = join(dir, "followers", "default", "soc");
 
   const child = spawn(process.execPath, [CLI_PATH, "followers", "run"], {
-    env: { ...childEnv(), GENLOG_DATA_DIR: dir },
+    env: { ...childEnv(), ...(await storeEnvOf(dir)), GENLOG_DATA_DIR: dir },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -20,6 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI_PATH, REPO_ROOT, childEnv, genlog, type CliResult } from "../helpers/run-cli.js";
+import { storeEnvOf } from "../helpers/store-under-test.js";
 
 const root = mkdtempSync(join(tmpdir(), "genlog-e2e-keys-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -75,7 +76,7 @@ test("after init --keys-dir K, init without it names K and creates nothing; GENL
   assert.ok(r.stderr.includes(`created in ${keys}`), r.stderr);
   assert.equal(existsSync(join(dir, "keys")), false);
 
-  const env = { ...childEnv(), GENLOG_KEYS_DIR: keys };
+  const env = { ...childEnv(), ...(await storeEnvOf(dir)), GENLOG_KEYS_DIR: keys };
   const run = spawnSync(process.execPath, [CLI_PATH, "--data-dir", dir, "log", "backend"], {
     cwd: REPO_ROOT,
     env,
@@ -108,7 +109,12 @@ test("an empty GENLOG_DATA_DIR or GENLOG_KEYS_DIR counts as unset, never as the 
   mkdirSync(cwd);
   const run = spawnSync(process.execPath, [CLI_PATH, "init"], {
     cwd,
-    env: { ...childEnv(), GENLOG_DATA_DIR: "", GENLOG_KEYS_DIR: "" },
+    env: {
+      ...childEnv(),
+      ...(await storeEnvOf(join(cwd, "genlog-data"))),
+      GENLOG_DATA_DIR: "",
+      GENLOG_KEYS_DIR: "",
+    },
     encoding: "utf8",
   });
   assert.equal(run.status, 0, run.stderr);

@@ -7,7 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { isGenlogError, openLog } from "../../src/index.js";
+import { isGenlogError } from "../../src/index.js";
+import { openLog } from "../helpers/store-under-test.js";
 import { runCli } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
 

@@ -8,7 +8,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openLog, type Genlog } from "../../src/index.js";
+import { type Genlog } from "../../src/index.js";
+import { openLog } from "../helpers/store-under-test.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { files, leakedBytes, leaks } from "../helpers/disk-scan.js";
 import Database from "better-sqlite3";

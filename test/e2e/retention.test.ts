@@ -15,11 +15,11 @@ import {
   checkArchive,
   checkInclusionProof,
   isGenlogError,
-  openLog,
   type ArchiveManifest,
   type Genlog,
   type VerifyReport,
 } from "../../src/index.js";
+import { openLog, SQLITE_FILE } from "../helpers/store-under-test.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { rawDatabase } from "../helpers/raw-database.js";
 import { genlog } from "../helpers/run-cli.js";
@@ -57,71 +57,78 @@ function kinds(r: VerifyReport): string[] {
   return r.problems.map((p) => `${p.kind}${p.index !== undefined ? `@${p.index}` : ""}`);
 }
 
-test("a purge deletes old bodies, keeps the tree and system events, and every proof still verifies", async () => {
-  const filledLog = await filled(3000);
-  const { dir } = filledLog;
-  // Closed, the database is one file: its size is the size of the data.
-  await filledLog.log.close();
-  const before = statSync(join(dir, "genlog.db")).size;
-  const log = await openLog({ dataDir: dir });
-  // A purged record's envelope with a value in it (not only the actor): its ciphertext must
-  // be gone from every file once purged.
-  const gone = (await log.get(7)).pii!.ct;
-  assert.deepEqual(leaks(dir, [["envelope", gone]]).length > 0, true, "the scan sees it first");
-  await log.setHold({ subject: "person-3", reason: "case 9" });
-  await log.releaseHold({ subject: "person-3", reason: "closed" });
-  const key = await log.verifierKey();
-  const oldCheckpoint = (await log.checkpoint())!;
-  const oldSize = Number(oldCheckpoint.split("\n")[1]);
+test(
+  "a purge deletes old bodies, keeps the tree and system events, and every proof still verifies",
+  { skip: SQLITE_FILE },
+  async () => {
+    const filledLog = await filled(3000);
+    const { dir } = filledLog;
+    // Closed, the database is one file: its size is the size of the data.
+    await filledLog.log.close();
+    const before = statSync(join(dir, "genlog.db")).size;
+    const log = await openLog({ dataDir: dir });
+    // A purged record's envelope with a value in it (not only the actor): its ciphertext must
+    // be gone from every file once purged.
+    const gone = (await log.get(7)).pii!.ct;
+    assert.deepEqual(leaks(dir, [["envelope", gone]]).length > 0, true, "the scan sees it first");
+    await log.setHold({ subject: "person-3", reason: "case 9" });
+    await log.releaseHold({ subject: "person-3", reason: "closed" });
+    const key = await log.verifierKey();
+    const oldCheckpoint = (await log.checkpoint())!;
+    const oldSize = Number(oldCheckpoint.split("\n")[1]);
 
-  const cutoff = await cutoffNow(log);
-  const dry = await log.purge({ before: cutoff, dryRun: true });
-  assert.equal(dry.purged, 3000);
-  assert.equal(await log.size(), oldSize, "a dry run appends nothing");
+    const cutoff = await cutoffNow(log);
+    const dry = await log.purge({ before: cutoff, dryRun: true });
+    assert.equal(dry.purged, 3000);
+    assert.equal(await log.size(), oldSize, "a dry run appends nothing");
 
-  const r = await log.purge({ before: cutoff });
-  assert.equal(r.purged, 3000);
-  assert.deepEqual(
-    r.ranges.map((x) => [x.fromSeq, x.toSeq, x.kept]),
-    [[0, 3002, [3000, 3001]]],
-  );
-  assert.ok(r.freedBytes > 0);
+    const r = await log.purge({ before: cutoff });
+    assert.equal(r.purged, 3000);
+    assert.deepEqual(
+      r.ranges.map((x) => [x.fromSeq, x.toSeq, x.kept]),
+      [[0, 3002, [3000, 3001]]],
+    );
+    assert.ok(r.freedBytes > 0);
 
-  // Verify: intact, with the range reported as purged.
-  const v = await log.verify();
-  assert.deepEqual(v.problems, []);
-  assert.equal(v.ok, true);
-  assert.deepEqual(v.purged, { entries: 3000, ranges: [[0, 3002]] });
+    // Verify: intact, with the range reported as purged.
+    const v = await log.verify();
+    assert.deepEqual(v.problems, []);
+    assert.equal(v.ok, true);
+    assert.deepEqual(v.purged, { entries: 3000, ranges: [[0, 3002]] });
 
-  // The old checkpoint still proves consistent; a remaining entry still proves included.
-  const c = await log.consistencyProof(oldSize);
-  assert.equal(c.from, oldSize);
-  const proof = await log.inclusionProof(3001);
-  assert.equal(checkInclusionProof(proof, key).size, await log.size());
-  await assert.rejects(
-    log.get(5),
-    (e: unknown) => isGenlogError(e, "GENLOG_E_NOT_FOUND") && /purged/.test(e.message),
-  );
-  // A purge keeps the subjects (a person may appear again): their next record is readable.
-  assert.equal((await log.gdprReport()).subjects.current, 20);
-  const backAgain = await log.append({ type: "backend", user: "person-7" });
-  assert.deepEqual((await log.reveal([backAgain]))[0]!.revealed, { actor: "person-7", values: {} });
-  assert.equal((await log.exportSubject({ subject: "person-7" })).records.length, 1);
-  // Only genlog's own events are left to read.
-  assert.deepEqual(
-    (await log.query({})).records.map((x) => x.type),
-    ["genlog.hold", "genlog.hold-release", "genlog.purge", "backend", "genlog.subject-export"],
-  );
-  await log.close();
-  const after = statSync(join(dir, "genlog.db")).size;
-  assert.ok(after < before / 2, `space was given back: ${before} -> ${after} bytes`);
-  assert.deepEqual(leaks(dir, [["envelope", gone]]), []);
+    // The old checkpoint still proves consistent; a remaining entry still proves included.
+    const c = await log.consistencyProof(oldSize);
+    assert.equal(c.from, oldSize);
+    const proof = await log.inclusionProof(3001);
+    assert.equal(checkInclusionProof(proof, key).size, await log.size());
+    await assert.rejects(
+      log.get(5),
+      (e: unknown) => isGenlogError(e, "GENLOG_E_NOT_FOUND") && /purged/.test(e.message),
+    );
+    // A purge keeps the subjects (a person may appear again): their next record is readable.
+    assert.equal((await log.gdprReport()).subjects.current, 20);
+    const backAgain = await log.append({ type: "backend", user: "person-7" });
+    assert.deepEqual((await log.reveal([backAgain]))[0]!.revealed, {
+      actor: "person-7",
+      values: {},
+    });
+    assert.equal((await log.exportSubject({ subject: "person-7" })).records.length, 1);
+    // Only genlog's own events are left to read.
+    assert.deepEqual(
+      (await log.query({})).records.map((x) => x.type),
+      ["genlog.hold", "genlog.hold-release", "genlog.purge", "backend", "genlog.subject-export"],
+    );
+    await log.close();
+    const after = statSync(join(dir, "genlog.db")).size;
+    assert.ok(after < before / 2, `space was given back: ${before} -> ${after} bytes`);
+    assert.deepEqual(leaks(dir, [["envelope", gone]]), []);
 
-  // Nothing is left to purge up to the same cutoff.
-  const again = await openLog({ dataDir: dir });
-  assert.equal((await again.purge({ before: r.cutoff })).ranges.length, 0);
-  await again.close();
-});
+    // Nothing is left to purge up to the same cutoff.
+    const again = await openLog({ dataDir: dir });
+    assert.equal((await again.purge({ before: r.cutoff })).ranges.length, 0);
+    await again.close();
+  },
+);
 
 test("legal holds refuse a purge; retention is a recorded setting", async () => {
   const { log } = await filled(40);
@@ -168,76 +175,85 @@ test("legal holds refuse a purge; retention is a recorded setting", async () => 
   await log.close();
 });
 
-test("a body deleted outside a purge, a kept event deleted in a purged range, a widened purge: verify names each", async () => {
-  const attacks: [string, (db: ReturnType<typeof rawDatabase>) => void, string[]][] = [
-    [
-      "a record body deleted outside any purge",
-      (db) => db.prepare("DELETE FROM bodies WHERE seq = 250").run(),
-      ["missing@250"],
-    ],
-    [
-      "a kept system event deleted inside the purged range",
-      (db) => db.prepare("DELETE FROM bodies WHERE seq = 200").run(),
-      ["missing@200"],
-    ],
-    [
-      "the purge event's range widened to cover more",
-      (db) =>
-        db
-          .prepare(
-            `UPDATE bodies SET record = replace(record, '"toSeq":202', '"toSeq":260') WHERE type = 'genlog.purge'`,
-          )
-          .run(),
-      ["modified@202"],
-    ],
-    [
-      "a purge range added to the store's table, which would let bodies go and purges skip them",
-      (db) =>
-        db
-          .prepare(
-            "INSERT INTO purges (log_id, from_seq, to_seq, event_id) VALUES (1, 202, 900, 'x')",
-          )
-          .run(),
-      ["store-damaged"],
-    ],
-    [
-      "the purge event deleted: its range is no longer explained",
-      (db) => db.prepare("DELETE FROM bodies WHERE type = 'genlog.purge'").run(),
-      ["missing@0", "missing@202"],
-    ],
-  ];
-  for (const [what, attack, expected] of attacks) {
-    const { dir, log } = await filled(200);
-    await log.setHold({ reason: "x" }); // seq 200, kept by the purge
-    await log.releaseHold({ reason: "y" }); // seq 201
-    await log.purge({ before: await cutoffNow(log) }); // seq 202: purges 0..201, keeps 200, 201
-    for (let i = 0; i < 60; i++) await log.append({ type: "later" }); // 203..262
-    await log.close();
-    const db = rawDatabase(join(dir, "genlog.db"));
-    attack(db);
-    db.close();
-    const reader = await openLog({ dataDir: dir, readOnly: true });
-    const r = await reader.verify();
-    await reader.close();
-    assert.equal(r.ok, false, what);
-    const got = kinds(r);
-    for (const k of expected) assert.ok(got.includes(k), `${what}: ${JSON.stringify(r.problems)}`);
-  }
-});
+test(
+  "a body deleted outside a purge, a kept event deleted in a purged range, a widened purge: verify names each",
+  { skip: SQLITE_FILE },
+  async () => {
+    const attacks: [string, (db: ReturnType<typeof rawDatabase>) => void, string[]][] = [
+      [
+        "a record body deleted outside any purge",
+        (db) => db.prepare("DELETE FROM bodies WHERE seq = 250").run(),
+        ["missing@250"],
+      ],
+      [
+        "a kept system event deleted inside the purged range",
+        (db) => db.prepare("DELETE FROM bodies WHERE seq = 200").run(),
+        ["missing@200"],
+      ],
+      [
+        "the purge event's range widened to cover more",
+        (db) =>
+          db
+            .prepare(
+              `UPDATE bodies SET record = replace(record, '"toSeq":202', '"toSeq":260') WHERE type = 'genlog.purge'`,
+            )
+            .run(),
+        ["modified@202"],
+      ],
+      [
+        "a purge range added to the store's table, which would let bodies go and purges skip them",
+        (db) =>
+          db
+            .prepare(
+              "INSERT INTO purges (log_id, from_seq, to_seq, event_id) VALUES (1, 202, 900, 'x')",
+            )
+            .run(),
+        ["store-damaged"],
+      ],
+      [
+        "the purge event deleted: its range is no longer explained",
+        (db) => db.prepare("DELETE FROM bodies WHERE type = 'genlog.purge'").run(),
+        ["missing@0", "missing@202"],
+      ],
+    ];
+    for (const [what, attack, expected] of attacks) {
+      const { dir, log } = await filled(200);
+      await log.setHold({ reason: "x" }); // seq 200, kept by the purge
+      await log.releaseHold({ reason: "y" }); // seq 201
+      await log.purge({ before: await cutoffNow(log) }); // seq 202: purges 0..201, keeps 200, 201
+      for (let i = 0; i < 60; i++) await log.append({ type: "later" }); // 203..262
+      await log.close();
+      const db = rawDatabase(join(dir, "genlog.db"));
+      attack(db);
+      db.close();
+      const reader = await openLog({ dataDir: dir, readOnly: true });
+      const r = await reader.verify();
+      await reader.close();
+      assert.equal(r.ok, false, what);
+      const got = kinds(r);
+      for (const k of expected)
+        assert.ok(got.includes(k), `${what}: ${JSON.stringify(r.problems)}`);
+    }
+  },
+);
 
-test("the store refuses to delete a body outside a purge, even by hand", async () => {
-  const { dir, log } = await filled(5);
-  await log.close();
-  const Database = (await import("better-sqlite3")).default;
-  const db = new Database(join(dir, "genlog.db"));
-  assert.throws(() => db.prepare("DELETE FROM bodies WHERE seq = 1").run(), /only by a purge/);
-  assert.throws(() => db.prepare("DELETE FROM tree WHERE seq = 1").run(), /append-only/);
-  assert.throws(
-    () => db.prepare("UPDATE bodies SET record = 'x' WHERE seq = 1").run(),
-    /never changed/,
-  );
-  db.close();
-});
+test(
+  "the store refuses to delete a body outside a purge, even by hand",
+  { skip: SQLITE_FILE },
+  async () => {
+    const { dir, log } = await filled(5);
+    await log.close();
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(join(dir, "genlog.db"));
+    assert.throws(() => db.prepare("DELETE FROM bodies WHERE seq = 1").run(), /only by a purge/);
+    assert.throws(() => db.prepare("DELETE FROM tree WHERE seq = 1").run(), /append-only/);
+    assert.throws(
+      () => db.prepare("UPDATE bodies SET record = 'x' WHERE seq = 1").run(),
+      /never changed/,
+    );
+    db.close();
+  },
+);
 
 test("CLI: retention show|set and purge --dry-run, then purge and verify", async () => {
   const dir = tempDir();

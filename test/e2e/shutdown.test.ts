@@ -7,14 +7,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { openLog } from "../../src/index.js";
+import { openLog } from "../helpers/store-under-test.js";
 import { GenlogClient } from "../../src/client/index.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { CLI_PATH, childEnv, runCli } from "../helpers/run-cli.js";
+import { storeEnvOf } from "../helpers/store-under-test.js";
 
 test("SIGTERM under load: every acknowledged event is stored once and the log verifies", async () => {
   const dataDir = tempDir();
-  const env = { ...childEnv(), GENLOG_DATA_DIR: dataDir };
+  const env = { ...childEnv(), ...(await storeEnvOf(dataDir)), GENLOG_DATA_DIR: dataDir };
   assert.equal((await runCli(["init"], { env })).code, 0);
   const created = await runCli(["token", "create", "--role", "writer", "--json"], { env });
   const token = (JSON.parse(created.stdout) as { token: string }).token;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
-import { openLog } from "../../src/index.js";
+import { openLog } from "../helpers/store-under-test.js";
 import { makeQueryColumnsWritable, rawDatabase } from "../helpers/raw-database.js";
 import { runCli } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";

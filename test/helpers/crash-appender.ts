@@ -8,7 +8,7 @@
  * Usage: node --import tsx test/helpers/crash-appender.ts <data-dir> [in-flight] [max-appends]
  */
 import { writeSync } from "node:fs";
-import { openLog } from "../../src/index.js";
+import { openLog } from "./store-under-test.js";
 
 const [dataDir, inFlightArg = "256", maxArg = "1000000"] = process.argv.slice(2);
 if (dataDir === undefined) {

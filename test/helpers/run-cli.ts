@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { storeEnv } from "./store-under-test.js";
 
 /** Root of the repository. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -54,22 +55,30 @@ export interface RunOptions {
   killAfterMs?: number;
 }
 
-/** Runs `node dist/cli/main.js ...args`. */
+/** Runs `node dist/cli/main.js ...args`, on the store under test (store-under-test.ts). */
 export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
-  return runProgram(process.execPath, [CLI_PATH, ...args], options);
+  return runProgram(process.execPath, [CLI_PATH, ...args], options, args);
 }
 
-/** Runs any program with the CLI's test environment and collects what it did. */
-export function runProgram(
+/**
+ * Runs any program with the CLI's test environment and collects what it did; given the
+ * arguments of the `genlog` it runs, on the store under test of their data directory.
+ */
+export async function runProgram(
   file: string,
   args: readonly string[],
   options: RunOptions = {},
+  cliArgs?: readonly string[],
 ): Promise<CliResult> {
   if (!existsSync(CLI_PATH)) {
     throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first (npm test does)`);
   }
   const env = childEnv();
-  for (const [k, v] of Object.entries(options.env ?? {})) {
+  const store =
+    cliArgs === undefined
+      ? {}
+      : await storeEnv(cliArgs, options.env ?? {}, options.cwd ?? REPO_ROOT);
+  for (const [k, v] of Object.entries({ ...store, ...options.env })) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
@@ -134,5 +143,5 @@ export function runInTerminal(
   options: RunOptions = {},
 ): Promise<CliResult> {
   const command = [process.execPath, CLI_PATH, ...args].map(shellQuote).join(" ");
-  return runProgram("script", ["-q", "-e", "-c", command, "/dev/null"], options);
+  return runProgram("script", ["-q", "-e", "-c", command, "/dev/null"], options, args);
 }

@@ -4,10 +4,9 @@
  * role (plus an expired and a revoked one). Nothing is mocked.
  */
 import { after } from "node:test";
-import Database from "better-sqlite3";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { openLog, type Genlog } from "../../src/index.js";
+import type { Genlog } from "../../src/index.js";
+import { execSql, openLog } from "./store-under-test.js";
 import { ROLES, type Role } from "../../src/core/access.js";
 import { buildServer, type ServerOptions } from "../../src/server/app.js";
 import { hashToken, TOKEN_PREFIX } from "../../src/log/tokens.js";
@@ -45,7 +44,7 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
   }
   const revokedToken = await log.createToken({ scope: "acme", role: "auditor" });
   await log.revokeToken(revokedToken.id);
-  const expired = insertExpiredToken(dataDir);
+  const expired = await insertExpiredToken(dataDir);
   // The overload check (503 when the event loop lags) is off: a loaded CI machine would make
   // any request a 503. test/server/overload.test.ts checks the answer it gives.
   const app = await buildServer({ log, logger: false, maxEventLoopDelay: 0, ...options }).catch(
@@ -63,20 +62,17 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
 }
 
 /** An auditor token of acme that expired yesterday, written as a row (no API makes one). */
-function insertExpiredToken(dataDir: string): string {
+async function insertExpiredToken(dataDir: string): Promise<string> {
   const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
-  const db = new Database(join(dataDir, "genlog.db"));
-  try {
-    db.prepare(
-      "INSERT INTO tokens (id, hash, scope, role, label, created, expires, revoked) VALUES (?, ?, 'acme', 'auditor', 'expired', ?, ?, NULL)",
-    ).run(
+  await execSql(
+    dataDir,
+    "INSERT INTO tokens (id, hash, scope, role, label, created, expires, revoked) VALUES (?, ?, 'acme', 'auditor', 'expired', ?, ?, NULL)",
+    [
       "tok_expiredexpiredexpiredexpir",
       Buffer.from(hashToken(token)),
       new Date(Date.now() - 2 * 86_400_000).toISOString(),
       new Date(Date.now() - 86_400_000).toISOString(),
-    );
-  } finally {
-    db.close();
-  }
+    ],
+  );
   return token;
 }

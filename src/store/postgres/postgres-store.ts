@@ -1207,11 +1207,14 @@ async function schemaVersion(c: pg.PoolClient | pg.Pool): Promise<number> {
 async function checkReadable(pool: pg.Pool, location: string): Promise<void> {
   const v = await schemaVersion(pool);
   if (v === PG_SCHEMA_VERSION) return;
+  if (v === 0) {
+    throw new GenlogError("GENLOG_E_NOT_INITIALIZED", `${location} holds no genlog log yet`, {
+      details: { location },
+    });
+  }
   throw new GenlogError(
     "GENLOG_E_STORE",
-    v === 0
-      ? `${location} holds no genlog log`
-      : `${location} has schema version ${v}; this genlog reads ${PG_SCHEMA_VERSION}: ${v < PG_SCHEMA_VERSION ? "start a genlog with write access once to migrate it" : "use a newer genlog"}`,
+    `${location} has schema version ${v}; this genlog reads ${PG_SCHEMA_VERSION}: ${v < PG_SCHEMA_VERSION ? "start a genlog with write access once to migrate it" : "use a newer genlog"}`,
     { details: { location, version: v, expected: PG_SCHEMA_VERSION } },
   );
 }
