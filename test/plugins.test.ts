@@ -327,7 +327,8 @@ test("the configuration file's followers are added when missing, left as they ar
     differs.stderr,
     /follower archive of tenant default is not as .* says .*it runs as it is/,
   );
-  assert.match((await cli(["followers", "list"])).stdout, /NDJSON files \(ecs,/);
+  const listed = await cli(["followers", "list"]);
+  assert.match(listed.stdout, /NDJSON files \(ecs,/, `${listed.code}: ${listed.stderr}`);
 
   // Secrets come from the environment, never the file; every mistake is named.
   const hook = { name: "hook", kind: "webhook", config: { url: "https://hooks.example.com/in" } };

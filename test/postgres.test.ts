@@ -369,12 +369,13 @@ test(
     let killed = 0;
     try {
       let stop = false;
-      // What a restart or a failover does to every open session, many times over.
+      // What a restart or a failover does to every open session, many times over (of this
+      // test's database only: other tests share the server).
       const killer = (async () => {
         while (!stop) {
           const r = await sql(
             databaseUrl,
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'genlog' AND pid <> pg_backend_pid()",
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'genlog' AND datname = current_database() AND pid <> pg_backend_pid()",
           );
           killed += (r.rows[0] as { n: number }).n;
           await new Promise((r) => setTimeout(r, 3));
