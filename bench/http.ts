@@ -43,6 +43,21 @@ export interface HttpResult {
 
 export const BATCH = 100;
 
+/**
+ * Initialises the data directory `env` names (GENLOG_DATA_DIR, and GENLOG_DATABASE_URL if
+ * set) with the built CLI, and returns a writer token for its server.
+ */
+export function initWithWriterToken(env: NodeJS.ProcessEnv): string {
+  const cli = (args: string[]) => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`genlog ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  cli(["init"]);
+  return (JSON.parse(cli(["token", "create", "--role", "writer", "--json"])) as { token: string })
+    .token;
+}
+
 export async function start(
   command: string,
   args: string[],
@@ -118,15 +133,7 @@ export async function measureHttp(
 ): Promise<HttpResult> {
   return withTempDir("http", async (dir) => {
     const env = { ...process.env, GENLOG_DATA_DIR: dir };
-    const cli = (args: string[]) => {
-      const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`genlog ${args.join(" ")}: ${r.stderr}`);
-      return r.stdout;
-    };
-    cli(["init"]);
-    const token = (
-      JSON.parse(cli(["token", "create", "--role", "writer", "--json"])) as { token: string }
-    ).token;
+    const token = initWithWriterToken(env);
     // The rate limiter stays on (its cost is part of the server), with a limit no run reaches.
     const genlog = await start(
       process.execPath,

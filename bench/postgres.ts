@@ -21,7 +21,6 @@
  * Standalone: node --import tsx bench/postgres.ts
  */
 import { randomBytes, hash } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
@@ -32,7 +31,7 @@ import { envInt, fmtFixed, fmtInt, makeEvent, now, windowed, withTempDir } from 
 import { measureIngest, type IngestResult } from "./ingest.js";
 import { measureProofs, type ProofResult } from "./proof.js";
 import { measureQueries, type QueryKindResult } from "./query.js";
-import { BATCH, cannon, start, stop } from "./http.js";
+import { BATCH, cannon, initWithWriterToken, start, stop } from "./http.js";
 
 /** What {@link benchPostgres} measured. */
 export interface PostgresResult {
@@ -67,15 +66,7 @@ async function measureNodes(
     const url = await createDatabase(admin);
     await withTempDir("pg-nodes", async (dir) => {
       const env = { ...process.env, GENLOG_DATA_DIR: dir, GENLOG_DATABASE_URL: url };
-      const cli = (args: string[]) => {
-        const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
-        if (r.status !== 0) throw new Error(`genlog ${args.join(" ")}: ${r.stderr}`);
-        return r.stdout;
-      };
-      cli(["init"]);
-      const token = (
-        JSON.parse(cli(["token", "create", "--role", "writer", "--json"])) as { token: string }
-      ).token;
+      const token = initWithWriterToken(env);
       const servers = await Promise.all(
         Array.from({ length: nodes }, () =>
           start(

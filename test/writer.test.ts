@@ -37,13 +37,18 @@ function losingNextAnswer(store: SqliteStore): LogStore {
   });
 }
 
-test("a commit whose answer was lost is settled by reading back: it landed, so the append succeeds once", async () => {
+/** A new SQLite store with tenant a's events log, and a signer for it. */
+async function newLog() {
   const store = SqliteStore.open({ path: join(tempDir(), "genlog.db") });
   const ref = (await store.openLogRef(
     { origin: "t/a/events", tenant: "a", stream: "events" },
     true,
   ))!;
-  const signer = ed25519Signer("t/a", generateKeyPairSync("ed25519").privateKey);
+  return { store, ref, signer: ed25519Signer("t/a", generateKeyPairSync("ed25519").privateKey) };
+}
+
+test("a commit whose answer was lost is settled by reading back: it landed, so the append succeeds once", async () => {
+  const { store, ref, signer } = await newLog();
   const writer = await LogWriter.open({ store: losingNextAnswer(store), ref, signer });
   const first = await writer.append(prepareRecord({ type: "backend" }, "a", stages), false);
   const second = await writer.append(prepareRecord({ type: "frontend" }, "a", stages), false);
@@ -80,12 +85,7 @@ function cutAtNextCommit(store: SqliteStore): { store: LogStore; back: () => voi
 }
 
 test("a commit lost while the store cannot be read back leaves the writer on the store's tree, not on the batch it sealed", async () => {
-  const store = SqliteStore.open({ path: join(tempDir(), "genlog.db") });
-  const ref = (await store.openLogRef(
-    { origin: "t/a/events", tenant: "a", stream: "events" },
-    true,
-  ))!;
-  const signer = ed25519Signer("t/a", generateKeyPairSync("ed25519").privateKey);
+  const { store, ref, signer } = await newLog();
   const writer = await LogWriter.open({ store, ref, signer });
   const append = (w: LogWriter) => w.append(prepareRecord({ type: "backend" }, "a", stages), false);
   for (let i = 0; i < 5; i++) assert.equal((await append(writer)).record.seq, i);
