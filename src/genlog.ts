@@ -592,17 +592,20 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     makeDir(dataDir, "data directory");
     if (databaseUrl === undefined && !existsSync(dbPath)) makeDir(keysDir, "keys directory");
   }
+  /** A database with no log yet: what to run. */
+  const notInitialized = (location: string) =>
+    new GenlogError(
+      "GENLOG_E_NOT_INITIALIZED",
+      `${location} holds no genlog log yet: run \`${initCommand(dataDir, keysDir, tenant)}\`${databaseUrl !== undefined ? " with this database URL" : ""}`,
+      { details: { location } },
+    );
   const store =
     databaseUrl === undefined
       ? SqliteStore.open({ path: dbPath, readonly: readOnly })
       : await PostgresStore.connect({ url: databaseUrl, readonly: readOnly }).catch(
           (e: unknown) => {
             throw isGenlogError(e, "GENLOG_E_NOT_INITIALIZED")
-              ? new GenlogError(
-                  "GENLOG_E_NOT_INITIALIZED",
-                  `${e.message}: run \`${initCommand(dataDir, keysDir, tenant)}\` with this database URL`,
-                  { details: e.details },
-                )
+              ? notInitialized(redactUrl(databaseUrl))
               : e;
           },
         );
@@ -616,12 +619,7 @@ export async function openLog(options: OpenLogOptions = {}): Promise<Genlog> {
     const instance = create
       ? await store.initSetting("instance", wanted)
       : await store.getSetting("instance");
-    if (instance === undefined) {
-      throw new GenlogError(
-        "GENLOG_E_NOT_INITIALIZED",
-        `${store.location} holds no genlog log yet: run \`${initCommand(dataDir, keysDir, tenant)}\` with this database URL`,
-      );
-    }
+    if (instance === undefined) throw notInitialized(store.location);
     if (options.instance !== undefined && options.instance !== instance) {
       // Origins are fixed once the first log exists; a silent rename would be a surprise.
       throw new GenlogError(
@@ -678,7 +676,7 @@ function databaseUrlOption(
 }
 
 /** The environment variable that gives a region's PostgreSQL URL. */
-export function regionUrlVariable(region: string): string {
+function regionUrlVariable(region: string): string {
   return `GENLOG_DATABASE_URL_${region.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
 

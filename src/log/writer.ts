@@ -686,13 +686,6 @@ export class LogWriter {
   }
 }
 
-/**
- * Nodes that a signed checkpoint says exist, read from the store. One that is missing or is
- * not a hash was deleted or edited outside genlog: that is the log's inconsistency, not a
- * lookup that found nothing.
- *
- * @throws {GenlogError} `GENLOG_E_INCONSISTENT`.
- */
 /** How long a signer (a KMS over the network) may take to sign one checkpoint. */
 const SIGN_TIMEOUT_MS = 30_000;
 
@@ -742,6 +735,13 @@ async function signChecked(signer: Signer, body: string): Promise<string> {
   }
 }
 
+/**
+ * Nodes that a signed checkpoint says exist, read from the store. One that is missing or is
+ * not a hash was deleted or edited outside genlog: that is the log's inconsistency, not a
+ * lookup that found nothing.
+ *
+ * @throws {GenlogError} `GENLOG_E_INCONSISTENT`.
+ */
 export async function readStoredNodes(
   store: LogStore,
   ref: LogRef,
