@@ -12,6 +12,34 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
   {
+    // The web console runs in the browser, as the files are (no build step).
+    files: ["console/**/*.js"],
+    languageOptions: {
+      globals: {
+        window: "readonly",
+        document: "readonly",
+        location: "readonly",
+        history: "readonly",
+        localStorage: "readonly",
+        sessionStorage: "readonly",
+        navigator: "readonly",
+        fetch: "readonly",
+        URL: "readonly",
+        URLSearchParams: "readonly",
+        Blob: "readonly",
+        TextDecoderStream: "readonly",
+        TextEncoder: "readonly",
+        Intl: "readonly",
+        addEventListener: "readonly",
+        removeEventListener: "readonly",
+        setTimeout: "readonly",
+        crypto: "readonly",
+        atob: "readonly",
+        btoa: "readonly",
+      },
+    },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",

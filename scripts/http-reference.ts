@@ -54,6 +54,7 @@ const TAGS: [string, string][] = [
   ["subjects", "Subjects and legal holds"],
   ["reports", "Access log and reports"],
   ["admin", "Administration"],
+  ["session", "Session"],
 ];
 
 /** The page. */
@@ -72,8 +73,9 @@ export function renderHttpReference(doc: OpenApi): string {
     "- **Authentication**: every `/v1` request sends `Authorization: Bearer <token>`, a token made",
     "  by `genlog token create` (see the [access-control guide](../guides/access-control.md)).",
     "  Without one, or with one unknown, expired or revoked: `401` and",
-    "  `WWW-Authenticate: Bearer`. `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and",
-    "  `/docs` need none.",
+    "  `WWW-Authenticate: Bearer`. `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`",
+    "  and the web console's files under `/console/` (see the [console guide](../guides/console.md))",
+    "  need none.",
     "- **Tenant**: a request's tenant is the `{tenant}` of its path. A body that names another",
     "  is refused (`400`, pointer `/tenant`), never obeyed.",
     "- **Purpose**: `X-Genlog-Purpose: <why>` (at most 200 printable characters) is recorded",

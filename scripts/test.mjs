@@ -8,7 +8,7 @@
 // installed (CI's runs on other Node versions: the driver is JavaScript, tested once).
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { postgresBin, startPostgres } from "./postgres.mjs";
@@ -79,6 +79,12 @@ process.stdout.write(
 );
 if (process.env.GENLOG_TEST_DOCS === "off")
   process.stdout.write("# docs tests: skipped (GENLOG_TEST_DOCS=off)\n");
+// The console's tests drive Chromium (test/helpers/browser.ts): GENLOG_TEST_BROWSER=off skips
+// them, =required (CI) fails without it; by default they run when it is installed.
+const chromium = process.env.GENLOG_TEST_CHROMIUM ?? "/usr/bin/chromium";
+process.stdout.write(
+  `# browser tests: ${process.env.GENLOG_TEST_BROWSER === "off" ? "skipped (GENLOG_TEST_BROWSER=off)" : existsSync(chromium) ? `Chromium at ${chromium}` : `skipped (no Chromium at ${chromium}: apt-get install chromium)`}\n`,
+);
 // Which Node runs the tests: CI runs them on several (scripts/ci-node-matrix.sh checks this line).
 process.stdout.write(`# genlog tests: node ${process.version} ${process.execPath}\n`);
 const args = [

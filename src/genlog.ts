@@ -503,6 +503,11 @@ export interface TenantInfo {
   origin: string;
   size: number;
   checkpointSize: number | null;
+  /**
+   * When the latest checkpoint was sealed: the time of the last record it covers (a
+   * checkpoint is signed in the same commit); null for an empty log or a purged record.
+   */
+  checkpointAt: string | null;
 }
 
 /** Hook events and their payloads. */
@@ -1672,6 +1677,10 @@ export class Genlog {
     const log = await this.#tenant(tenant);
     const row = await this.#home.getTenant(log.ref.tenant);
     const state = await log.store.logState(log.ref.logId);
+    const last =
+      state.latest === undefined || state.latest.size === 0
+        ? undefined
+        : await log.store.getEntry(log.ref.logId, state.latest.size - 1);
     return {
       tenant: log.ref.tenant,
       region: row?.region ?? null,
@@ -1679,6 +1688,7 @@ export class Genlog {
       origin: log.ref.origin,
       size: state.size,
       checkpointSize: state.latest?.size ?? null,
+      checkpointAt: last?.ts ?? null,
     };
   }
 

@@ -128,6 +128,12 @@ test("the access report counts by principal and flags denials, erasures, off-hou
   assert.deepEqual(a.purposes, { audit: 1, "(none)": 3 });
   const kinds = r.anomalies.map((x) => `${x.kind}:${x.principal}`).sort();
   assert.deepEqual(kinds, ["denied:tok_b", "erasure:tok_c", "off-hours:tok_b", "volume:tok_a"]);
+  assert.deepEqual(r.byDay, [
+    { day: "2026-12-01", allowed: 1, denied: 0, records: 10 },
+    { day: "2026-12-02", allowed: 1, denied: 0, records: 10 },
+    { day: "2026-12-03", allowed: 1, denied: 0, records: 12 },
+    { day: "2026-12-04", allowed: 2, denied: 1, records: 5001 },
+  ]);
   // The window: from the 4th, tok_a has one day only, too few for a usual.
   const since = await accessReport("acme", "o", { since: "2026-12-04T00:00:00.000Z" }, records);
   assert.equal(since.accesses, 3);

@@ -96,3 +96,24 @@ test("a signed leaf whose record names another tenant than the origin's is refus
   const { proof, verifierKey } = signedProof(records, 1);
   assert.throws(() => checkInclusionProof(proof, verifierKey), badProof("tenant"));
 });
+
+test("a proof's hashes are read as served: base64 with junk after it, or unpadded, is refused", () => {
+  const records = [0, 1, 2, 3, 4].map((s) => record(s));
+  const { proof, verifierKey } = signedProof(records, 3);
+  // Node's lenient decoder reads the 32 bytes and ignores what follows the padding.
+  for (const leafHash of [`${proof.leafHash}AAAA`, proof.leafHash.replace(/=+$/, "")]) {
+    assert.throws(
+      () => checkInclusionProof({ ...proof, leafHash }, verifierKey),
+      badProof("encoding"),
+    );
+  }
+  const hashes = [...proof.hashes];
+  hashes[0] = `${hashes[0]!} `;
+  assert.throws(() => checkInclusionProof({ ...proof, hashes }, verifierKey), badProof("encoding"));
+  // The changed leaf: its own rule.
+  const other = hashLeafText("x").toString("base64");
+  assert.throws(
+    () => checkInclusionProof({ ...proof, leafHash: other }, verifierKey),
+    badProof("leaf"),
+  );
+});

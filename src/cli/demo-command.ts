@@ -73,7 +73,13 @@ async function demo(o: GlobalOptions): Promise<number> {
       }
       throw e;
     });
+    const pin = encodeURIComponent(await log.verifierKey("demo-health"));
+    const consoleUrl = `${url}/console/#/demo-health/events?pin=${pin}`;
     say("");
+    say(`Console:   ${consoleUrl}`);
+    say(
+      "           (log in with the auditor token below; the link pins demo-health's verifier key)",
+    );
     say(`HTTP API:  ${url}/v1/tenants/demo-health/events`);
     say(`API docs:  ${url}/docs   (OpenAPI: ${url}/openapi.json)`);
     say(
@@ -92,7 +98,9 @@ async function demo(o: GlobalOptions): Promise<number> {
       `  curl -s -H "Authorization: Bearer ${tokens.auditor}" ${url}/v1/tenants/demo-health/reports/access`,
     );
     say("Every read is in the tenant's access log. Ctrl-C stops the server.");
-    if (o.json) await printLine(JSON.stringify({ url, docs: `${url}/docs`, tokens }));
+    if (o.json) {
+      await printLine(JSON.stringify({ url, console: consoleUrl, docs: `${url}/docs`, tokens }));
+    }
     await untilStopped();
     await app.close();
     say("genlog stopped");

@@ -7,7 +7,7 @@ import { GenlogError } from "../errors.js";
 import { canonicalize } from "./jcs.js";
 import { hashLeaf, verifyInclusion } from "./merkle.js";
 import { parseCheckpoint, type ParsedCheckpoint } from "./checkpoint.js";
-import { verifyNote } from "./signed-note.js";
+import { decodeBase64Strict, verifyNote } from "./signed-note.js";
 import type { GenerationRecord } from "./record.js";
 
 /** An RFC 9162 inclusion proof with the signed checkpoint it is relative to. */
@@ -61,25 +61,43 @@ export function checkInclusionProof(proof: InclusionProof, verifierKey: string):
     );
   }
   const tenant = originTenant(cp.origin);
-  if (proof.record.tenant !== tenant) {
+  // An origin without a tenant part names no tenant: a record without one must not match it.
+  if (tenant === undefined || proof.record.tenant !== tenant) {
     throw new GenlogError(
       "GENLOG_E_BAD_PROOF",
       `the record is of tenant ${JSON.stringify(proof.record.tenant)}, the checkpoint of ${cp.origin} (tenant ${JSON.stringify(tenant)})`,
       { details: { rule: "tenant" } },
     );
   }
-  const leaf = Buffer.from(proof.leafHash, "base64");
+  const leaf = strictHash(proof.leafHash, "leafHash");
   if (!hashLeaf(Buffer.from(canonicalize(proof.record), "utf8")).equals(leaf)) {
-    throw new GenlogError("GENLOG_E_BAD_PROOF", "the record does not hash to the proof's leafHash");
+    throw new GenlogError(
+      "GENLOG_E_BAD_PROOF",
+      "the record does not hash to the proof's leafHash",
+      {
+        details: { rule: "leaf" },
+      },
+    );
   }
   verifyInclusion(
     leaf,
     proof.leafIndex,
     proof.treeSize,
-    proof.hashes.map((h) => Buffer.from(h, "base64")),
+    proof.hashes.map((h, i) => strictHash(h, `hashes[${i}]`)),
     cp.rootHash,
   );
   return cp;
+}
+
+/** A proof's base64 hash, decoded strictly: one text per hash, as the proof was served. */
+function strictHash(text: unknown, name: string): Buffer {
+  const bytes = typeof text === "string" ? decodeBase64Strict(text) : undefined;
+  if (bytes === undefined) {
+    throw new GenlogError("GENLOG_E_BAD_PROOF", `the proof's ${name} is not canonical base64`, {
+      details: { rule: "encoding" },
+    });
+  }
+  return bytes;
 }
 
 /** The tenant of a log origin `<instance>/<tenant>/<stream>` (the instance may hold slashes). */

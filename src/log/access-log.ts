@@ -147,6 +147,8 @@ export interface AccessReport {
   until: string | null;
   accesses: number;
   denied: number;
+  /** Accesses by UTC day (`2026-12-04`), in order: allowed, denied, and records touched. */
+  byDay: { day: string; allowed: number; denied: number; records: number }[];
   principals: PrincipalAccess[];
   anomalies: AccessAnomaly[];
 }
@@ -180,6 +182,7 @@ export async function accessReport(
     if (a.seqs.length < 20) a.seqs.push(seq);
     flagged.set(key, a);
   };
+  const byDay = new Map<string, AccessReport["byDay"][number]>();
   let accesses = 0;
   let denied = 0;
   for await (const r of records) {
@@ -217,6 +220,12 @@ export async function accessReport(
     p.operations[operation] = (p.operations[operation] ?? 0) + 1;
     p.purposes[purpose] = (p.purposes[purpose] ?? 0) + 1;
     p.last = r.ts;
+    const date = r.ts.slice(0, 10);
+    const totals = byDay.get(date) ?? { day: date, allowed: 0, denied: 0, records: 0 };
+    byDay.set(date, totals);
+    if (isDenied) totals.denied++;
+    else totals.allowed++;
+    totals.records += count;
     if (isDenied) flag("denied", principal, r.seq, `${principal} was denied access`);
     else if (ERASING.has(operation) && m["error"] === undefined)
       flag("erasure", principal, r.seq, `${principal} erased subjects`);
@@ -259,6 +268,8 @@ export async function accessReport(
     until: window.until ?? null,
     accesses,
     denied,
+    // The log is in time order, so its days come in order.
+    byDay: [...byDay.values()],
     principals: [...byPrincipal.values()].sort((a, b) => a.principal.localeCompare(b.principal)),
     anomalies: [...flagged.values()],
   };

@@ -33,6 +33,8 @@ import { subjectRoutes } from "./routes/subjects.js";
 import { reportRoutes } from "./routes/reports.js";
 import { adminRoutes } from "./routes/admin.js";
 import { followerRoutes } from "./routes/followers.js";
+import { sessionRoutes } from "./routes/session.js";
+import { consoleRoutes } from "./console.js";
 import { packageVersion } from "../version.js";
 import { looksLikeJwt, oidcVerifier, type OidcOptions } from "./oidc.js";
 
@@ -210,6 +212,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     reply.type(metrics.contentType).send(await metrics.text()),
   );
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  consoleRoutes(app);
 
   await app.register(
     async (v1) => {
@@ -263,6 +266,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await v1.register(reportRoutes);
       await v1.register(adminRoutes);
       await v1.register(followerRoutes);
+      await v1.register(sessionRoutes);
     },
     { prefix: "/v1" },
   );

@@ -119,6 +119,12 @@ const ROUTES: Route[] = [
     allowed: ["superadmin"],
   },
   { method: "GET", path: "/v1/tenants", allowed: TENANT_READERS },
+  // Who the token is: any valid one may ask (it reads nothing of a tenant).
+  {
+    method: "GET",
+    path: "/v1/session",
+    allowed: ["writer", "auditor", "dpo", "admin", "superadmin"],
+  },
   {
     method: "POST",
     path: "/v1/tenants",

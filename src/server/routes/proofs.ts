@@ -1,6 +1,9 @@
 /** Checkpoints, inclusion and consistency proofs, and verify. */
 import { Type, type Static } from "@sinclair/typebox";
+import { PassThrough } from "node:stream";
 import type { FastifyPluginAsync } from "fastify";
+import { isGenlogError } from "../../errors.js";
+import { clientBody } from "../http-errors.js";
 import type { Metrics } from "../metrics.js";
 import { TenantParams, defined, described, tenantOf } from "./common.js";
 import { typeboxCompiler } from "./validate.js";
@@ -162,15 +165,47 @@ export const proofRoutes: FastifyPluginAsync<{ metrics: Metrics }> = async (app,
           "proofs",
           "proofs.read",
           "Verify a log end to end",
-          "Recomputes every leaf, root and signature of the tenant's events (or access) log and checks every stored copy; the report names each entry changed, dropped, reordered or inserted. Reads the whole log.",
+          'Recomputes every leaf, root and signature of the tenant\'s events (or access) log and checks every stored copy; the report names each entry changed, dropped, reordered or inserted. Reads the whole log. With `Accept: application/x-ndjson`, the answer streams a line `{"progress": {"done", "total"}}` every 4096 entries, then `{"report": …}` (or `{"error": …}` if it fails past the first line).',
         ),
         params: TenantParams,
         body: Type.Optional(VerifyBody),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = (request.body ?? {}) as Static<typeof VerifyBody>;
-      return request.genlog.verify(defined({ tenant: tenantOf(request), ...body }));
+      const options = defined({ tenant: tenantOf(request), ...body });
+      if (!/\bapplication\/x-ndjson\b/.test(request.headers.accept ?? "")) {
+        return request.genlog.verify(options);
+      }
+      // Streamed: a line `{"progress": {done, total}}` every 4096 entries, then `{"report"}`.
+      // The answer starts with the first progress, which comes after the access was
+      // authorised: a refused request is still a plain error with its status.
+      const out = new PassThrough();
+      const start = () => {
+        if (!reply.sent) {
+          void reply.type("application/x-ndjson").header("cache-control", "no-store").send(out);
+        }
+      };
+      try {
+        const report = await request.genlog.verify({
+          ...options,
+          onProgress: (done, total) => {
+            start();
+            out.write(`${JSON.stringify({ progress: { done, total } })}\n`);
+          },
+        });
+        start();
+        out.end(`${JSON.stringify({ report })}\n`);
+      } catch (e) {
+        if (!reply.sent) throw e;
+        // Past the status line: the failure is the stream's last line.
+        const error = isGenlogError(e)
+          ? clientBody(e.toJSON(), request.genlog)
+          : { code: null, message: "unexpected failure", details: {} };
+        if (!isGenlogError(e)) request.log.error({ err: e }, "genlog: verify failed");
+        out.end(`${JSON.stringify({ error })}\n`);
+      }
+      return reply;
     },
   );
 };
