@@ -209,6 +209,11 @@ export const MESSAGES = {
     "tenants.due": "{n} due now",
     "tenants.holds": "Legal holds",
     "tenants.noHolds": "none",
+    "tenants.lastVerify": "Last verify",
+    "tenants.never": "never through the server",
+    "tenants.verifyOk": "ok",
+    "tenants.verifyProblems": "{n} problems",
+    "tenants.verifiedUpTo": "up to size {size}",
   },
   fr: {
     "app.title": "Console genlog",
@@ -410,6 +415,11 @@ export const MESSAGES = {
     "tenants.due": "{n} à purger",
     "tenants.holds": "Conservations légales",
     "tenants.noHolds": "aucune",
+    "tenants.lastVerify": "Dernière vérification",
+    "tenants.never": "jamais par le serveur",
+    "tenants.verifyOk": "ok",
+    "tenants.verifyProblems": "{n} problèmes",
+    "tenants.verifiedUpTo": "jusqu'à la taille {size}",
   },
 };
 

@@ -59,7 +59,9 @@ export function Chart({ title, days, series }) {
       {
         width,
         height: 220,
-        scales: { x: { time: true } },
+        // Half a day either side, so that one day's figures sit mid-chart, not at an
+        // automatic range of years.
+        scales: { x: { time: true, range: (_u, min, max) => [min - 43200, max + 43200] } },
         axes: [{}, { size: 48 }],
         series: [
           {},
@@ -67,7 +69,7 @@ export function Chart({ title, days, series }) {
             label: s.label,
             stroke: s.color,
             width: 2,
-            points: { show: days.length < 40 },
+            points: { show: days.length < 40, size: 7 },
           })),
         ],
       },

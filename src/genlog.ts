@@ -508,6 +508,35 @@ export interface TenantInfo {
    * checkpoint is signed in the same commit); null for an empty log or a purged record.
    */
   checkpointAt: string | null;
+  /** The last verification of its events log (through any surface that could write), or null. */
+  lastVerify: LastVerify | null;
+}
+
+/** What the last verification of a log found, kept as a status beside it. */
+export interface LastVerify {
+  at: string;
+  ok: boolean;
+  entries: number;
+  verifiedSize: number;
+  problems: number;
+  /** The principal who ran it. */
+  by: string;
+}
+
+/** A kept verification, or null when there is none or it does not parse. */
+function parseLastVerify(text: string | undefined): LastVerify | null {
+  if (text === undefined) return null;
+  try {
+    const v = JSON.parse(text) as LastVerify;
+    return typeof v.at === "string" && typeof v.ok === "boolean" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The status setting that keeps a log's last verification. */
+function lastVerifySetting(tenant: string, stream: string): string {
+  return `status.verify.${tenant}.${stream}`;
 }
 
 /** Hook events and their payloads. */
@@ -1689,6 +1718,9 @@ export class Genlog {
       size: state.size,
       checkpointSize: state.latest?.size ?? null,
       checkpointAt: last?.ts ?? null,
+      lastVerify: parseLastVerify(
+        await log.store.getSetting(lastVerifySetting(log.ref.tenant, "events")),
+      ),
     };
   }
 
@@ -2816,15 +2848,39 @@ export class Genlog {
           }
         }
         const verifierKey = options.verifierKey ?? (await this.#verifierKey(log.ref.tenant));
+        let report: VerifyReport;
         if (stream === ACCESS_STREAM) {
           const ref = await this.#accessRef(log);
           await (await log.accessWriter?.catch(() => undefined))?.idle();
-          return verifyLog(log.store, ref, { ...verifyOptions, verifierKey });
+          report = await verifyLog(log.store, ref, { ...verifyOptions, verifierKey });
+        } else {
+          await idle(log);
+          report = await verifyLog(log.store, log.ref, { ...verifyOptions, verifierKey });
         }
-        await idle(log);
-        return verifyLog(log.store, log.ref, { ...verifyOptions, verifierKey });
+        await this.#noteVerified(log, stream, report);
+        return report;
       },
     );
+  }
+
+  /**
+   * Keeps the outcome of a verification beside the log (a status, not a proof: the tenants'
+   * list shows it), unless this handle may not write. A store that cannot take it fails
+   * nothing: the report is what the caller asked for.
+   */
+  async #noteVerified(log: TenantLog, stream: string, report: VerifyReport): Promise<void> {
+    if (this.#readOnly) return;
+    const last: LastVerify = {
+      at: new Date().toISOString(),
+      ok: report.ok,
+      entries: report.entries,
+      verifiedSize: report.verifiedSize,
+      problems: report.problems.length,
+      by: this.#context.principal,
+    };
+    await log.store
+      .putStatus(lastVerifySetting(log.ref.tenant, stream), JSON.stringify(last))
+      .catch((err: unknown) => this.#logger.warn({ err }, "genlog could not keep a verify's outcome"));
   }
 
   /**

@@ -1124,3 +1124,29 @@ test("a validation error describes personal free text instead of quoting it", as
   }
   await log.close();
 });
+
+test("a verification's outcome is kept beside the log and shown with the tenant; a read-only handle keeps none", async () => {
+  const dir = tempDir();
+  const log = await openLog({ dataDir: dir });
+  await log.append({ type: "backend" });
+  await log.append({ type: "frontend" });
+  assert.equal((await log.tenantInfo()).lastVerify, null);
+  const reader = await openLog({ dataDir: dir, readOnly: true });
+  assert.equal((await reader.verify()).ok, true);
+  await reader.close();
+  assert.equal((await log.tenantInfo()).lastVerify, null, "the read-only verify left nothing");
+  const before = Date.now();
+  const report = await log.verify();
+  const last = (await log.tenantInfo()).lastVerify;
+  assert.ok(last !== null);
+  assert.equal(last.ok, report.ok);
+  assert.equal(last.entries, 2);
+  assert.equal(last.verifiedSize, 2);
+  assert.equal(last.problems, 0);
+  assert.equal(last.by, log.context.principal);
+  assert.ok(Date.parse(last.at) >= before - 1000);
+  // The access log's verification is its own, not the events'.
+  await log.verify({ stream: "access" });
+  assert.equal((await log.tenantInfo()).lastVerify?.entries, 2);
+  await log.close();
+});

@@ -61,7 +61,7 @@ export function AccessView({ api, tenant, route }) {
                     ${report.anomalies.map(
                       (a) =>
                         html`<li class=${`anomaly anomaly-${a.kind}`}>
-                          <strong>${t(`anomaly.${a.kind}`, {}, a.kind)}</strong>
+                          <strong>${t(`anomaly.${a.kind}`, {}, a.kind)}</strong>${" "}
                           <span class="mono">${a.principal}</span> — ${a.message}
                           <span class="muted"> (${t("access.entries")} ${a.seqs.join(", ")})</span>
                         </li>`,

@@ -1,6 +1,7 @@
 /**
- * Tenants, for admins: each one's size, latest checkpoint and its age, region and database,
- * retention and next purge, and legal holds. Figures a role may not read are left out.
+ * Tenants, for admins: each one's size, latest checkpoint and its age, last verification,
+ * region and database, retention and next purge, and legal holds. Figures a role may not
+ * read are left out.
  */
 import { html } from "../vendor/preact-htm.js";
 import { tenantPath } from "../api.js";
@@ -14,11 +15,39 @@ export function TenantsView({ api, session }) {
     <h1 id="tenants-title">${t("tenants.title")}</h1>
     <${ErrorNote} error=${error} />
     ${tenants?.length === 0 ? html`<p class="empty">${t("tenants.none")}</p>` : null}
-    ${tenants?.map((info) => html`<${Tenant} key=${info.tenant} api=${api} session=${session} info=${info} />`)}
+    ${
+      tenants?.length > 0
+        ? html`<table class="tenants">
+            <thead>
+              <tr>
+                <th scope="col">${t("field.tenant")}</th>
+                <th scope="col">${t("tenants.size")}</th>
+                <th scope="col">${t("tenants.checkpoint")}</th>
+                <th scope="col">${t("tenants.lastVerify")}</th>
+                <th scope="col">${t("tenants.retention")}</th>
+                <th scope="col">${t("tenants.nextPurge")}</th>
+                <th scope="col">${t("tenants.holds")}</th>
+                <th scope="col">${t("tenants.region")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${tenants.map(
+                (info) =>
+                  html`<${TenantRow}
+                    key=${info.tenant}
+                    api=${api}
+                    session=${session}
+                    info=${info}
+                  />`,
+              )}
+            </tbody>
+          </table>`
+        : null
+    }
   </section>`;
 }
 
-function Tenant({ api, session, info }) {
+function TenantRow({ api, session, info }) {
   const [extra, error] = useLoad(async () => {
     const [retention, holds, gdpr] = await Promise.all([
       api.get(tenantPath(info.tenant, "retention")),
@@ -28,47 +57,66 @@ function Tenant({ api, session, info }) {
     return { retention, holds, gdpr };
   }, [info.tenant]);
   const first = may(session, "events.read") ? "events" : "tenants";
-  return html`<article class="tenant-card" aria-labelledby=${`tenant-${info.tenant}`}>
-    <h2 id=${`tenant-${info.tenant}`}>
+  const v = info.lastVerify;
+  return html`<tr>
+    <th scope="row">
       <a href=${routeHref({ tenant: info.tenant, view: first })}>${info.tenant}</a>
-    </h2>
-    <dl class="fields">
-      <dt>${t("tenants.size")}</dt>
-      <dd>${info.size}</dd>
-      <dt>${t("tenants.checkpoint")}</dt>
-      <dd>
-        ${info.checkpointSize === null ? "—" : html`${info.checkpointSize} · <${Age} at=${info.checkpointAt} />`}
-      </dd>
-      <dt>${t("tenants.region")}</dt>
-      <dd>${info.region ?? t("tenants.home")}</dd>
-      <dt>${t("tenants.database")}</dt>
-      <dd class="mono">${info.database}</dd>
-      <dt>${t("tenants.origin")}</dt>
-      <dd class="mono">${info.origin}</dd>
+      <div class="mono muted small" title=${t("tenants.database")}>${info.origin}</div>
+    </th>
+    <td>${info.size}</td>
+    <td>
+      ${
+        info.checkpointSize === null
+          ? "—"
+          : html`${info.checkpointSize} · <${Age} at=${info.checkpointAt} />`
+      }
+    </td>
+    <td>
+      ${
+        v === null
+          ? html`<span class="muted">${t("tenants.never")}</span>`
+          : html`<span class=${v.ok ? "ok" : "bad"}>
+                ${v.ok ? t("tenants.verifyOk") : t("tenants.verifyProblems", { n: v.problems })}
+              </span>
+              · <${Age} at=${v.at} />
+              <div class="muted small">${t("tenants.verifiedUpTo", { size: v.verifiedSize })}</div>`
+      }
+    </td>
+    <td>
       ${
         extra
-          ? html`<dt>${t("tenants.retention")}</dt>
-              <dd>
-                ${t("tenants.days", { days: extra.retention.days })}${extra.retention.isDefault ? ` (${t("tenants.default")})` : ""}
-              </dd>
-              ${
-                extra.gdpr
-                  ? html`<dt>${t("tenants.nextPurge")}</dt>
-                      <dd>
-                        <${Time} value=${extra.gdpr.retention.nextPurge} />
-                        ${extra.gdpr.retention.due > 0 ? ` · ${t("tenants.due", { n: extra.gdpr.retention.due })}` : ""}
-                      </dd>`
-                  : null
-              }
-              <dt>${t("tenants.holds")}</dt>
-              <dd>
-                ${extra.holds.length === 0 ? t("tenants.noHolds") : extra.holds.map((h) => h.pseudonym ?? t("gdpr.wholeTenant")).join(", ")}
-              </dd>`
-          : null
+          ? html`${t("tenants.days", { days: extra.retention.days })}${
+              extra.retention.isDefault ? ` (${t("tenants.default")})` : ""
+            }`
+          : "…"
       }
-    </dl>
-    <${ErrorNote} error=${error} />
-  </article>`;
+    </td>
+    <td>
+      ${
+        extra?.gdpr
+          ? html`<${Time} value=${extra.gdpr.retention.nextPurge} />${
+                extra.gdpr.retention.due > 0
+                  ? ` · ${t("tenants.due", { n: extra.gdpr.retention.due })}`
+                  : ""
+              }`
+          : "—"
+      }
+    </td>
+    <td>
+      ${
+        extra
+          ? extra.holds.length === 0
+            ? t("tenants.noHolds")
+            : extra.holds.map((h) => h.pseudonym ?? t("gdpr.wholeTenant")).join(", ")
+          : "…"
+      }
+      <${ErrorNote} error=${error} />
+    </td>
+    <td>
+      ${info.region ?? t("tenants.home")}
+      <div class="mono muted small">${info.database}</div>
+    </td>
+  </tr>`;
 }
 
 /** How long ago, in the largest whole unit. */

@@ -3,6 +3,7 @@
  * serve nodes for proofs, read records back), not tables, so that SQLite and PostgreSQL
  * drivers can each store them their own way and pass one conformance suite.
  */
+import { GenlogError } from "../errors.js";
 import type { EventStatus } from "../core/event-schema.js";
 import type { AuditableEntry } from "../core/audit.js";
 import type { NodeId } from "../core/merkle.js";
@@ -43,6 +44,16 @@ export interface PurgeRow {
   fromSeq: number;
   toSeq: number;
   eventId: string;
+}
+
+/** The prefix of the settings {@link LogStore.putStatus} may write. */
+export const STATUS_PREFIX = "status.";
+
+/** Refuses a status key outside {@link STATUS_PREFIX} (a bug, never input). */
+export function checkStatusKey(key: string): void {
+  if (!key.startsWith(STATUS_PREFIX)) {
+    throw new GenlogError("GENLOG_E_USAGE", `putStatus writes ${STATUS_PREFIX}* keys only, not ${key}`);
+  }
 }
 
 /** A signed checkpoint as kept: every checkpoint ever issued is retained. */
@@ -268,6 +279,12 @@ export interface LogStore {
   getSetting(key: string): Promise<string | undefined>;
   /** Sets a setting only if it is absent; returns the value in force. */
   initSetting(key: string, value: string): Promise<string>;
+  /**
+   * Sets (or replaces) a status setting: what genlog reports but never decides on, such as
+   * the last verification's result. Only keys under {@link STATUS_PREFIX}: the settings that
+   * decide (the instance, the keys) are set once, by {@link initSetting}.
+   */
+  putStatus(key: string, value: string): Promise<void>;
 
   /** Returns the log with this origin, creating it when `create` is true. */
   openLogRef(ref: Omit<LogRef, "logId">, create: boolean): Promise<LogRef | undefined>;

@@ -133,6 +133,20 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("statuses are replaced, and only status keys may be", async () => {
+      const { store, reopen } = await driver.make();
+      await store.putStatus("status.verify.acme.events", "one");
+      await store.putStatus("status.verify.acme.events", "two");
+      assert.equal(await (await reopen()).getSetting("status.verify.acme.events"), "two");
+      await store.initSetting("instance", "one");
+      await assert.rejects(
+        store.putStatus("instance", "two"),
+        (e: unknown) => e instanceof GenlogError && e.code === "GENLOG_E_USAGE",
+      );
+      assert.equal(await store.getSetting("instance"), "one");
+      await store.close();
+    });
+
     test("an appended batch is visible to a second handle once the promise resolves", async () => {
       const { store, reopen } = await driver.make();
       const logId = await fill(store, 10, 5);

@@ -379,10 +379,10 @@ test("the reports, tenants and verify views work, by keyboard too", { skip }, as
   await page.getByRole("button", { name: "Log out" }).waitFor();
 
   await page.getByRole("link", { name: "Tenants" }).click();
-  await page.locator(".tenant-card").first().waitFor();
-  assert.equal(await page.locator(".tenant-card").count(), (await server.log.tenants()).length);
+  const tenantRows = page.locator("table.tenants tbody tr");
+  await tenantRows.first().waitFor();
+  assert.equal(await tenantRows.count(), (await server.log.tenants()).length);
   await page.getByText("365 days").first().waitFor();
-  await shot(page, "tenants");
 
   await page.getByRole("link", { name: "Reports" }).click();
   await page.locator(".chart canvas").first().waitFor();
@@ -394,6 +394,13 @@ test("the reports, tenants and verify views work, by keyboard too", { skip }, as
   await page.locator("[data-verify=ok]").waitFor();
   await page.locator("[data-pinned=verified]").waitFor();
   await shot(page, "verify");
+
+  // The tenants' list now shows that verification, kept by the server.
+  await page.getByRole("link", { name: "Tenants" }).click();
+  const acme = page.locator("table.tenants tbody tr", { hasText: "acme/events" });
+  await acme.getByText("ok", { exact: true }).waitFor();
+  assert.match(await acme.innerText(), /up to size \d+/);
+  await shot(page, "tenants");
   assert.deepEqual(problems, []);
 });
 

@@ -36,6 +36,7 @@ import {
   type SubjectRow,
   type TenantRow,
   type TokenRow,
+  checkStatusKey,
 } from "../log-store.js";
 import { ForeignSchemaError, PG_GUARDS, PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.js";
 import {
@@ -202,6 +203,15 @@ export class PostgresStore implements LogStore {
       [key, value],
     );
     return r[0]!.value;
+  }
+
+  async putStatus(key: string, value: string): Promise<void> {
+    checkStatusKey(key);
+    await this.#q(
+      "writing a status",
+      "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+      [key, value],
+    );
   }
 
   async openLogRef(ref: Omit<LogRef, "logId">, create: boolean): Promise<LogRef | undefined> {

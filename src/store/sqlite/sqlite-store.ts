@@ -35,6 +35,7 @@ import {
   type PurgedEntry,
   type PurgeRow,
   type TenantRow,
+  checkStatusKey,
 } from "../log-store.js";
 import type { EventStatus } from "../../core/event-schema.js";
 import {
@@ -233,6 +234,17 @@ export class SqliteStore implements LogStore {
         value: string;
       };
       return row.value;
+    });
+  }
+
+  async putStatus(key: string, value: string): Promise<void> {
+    checkStatusKey(key);
+    return this.#do("writing a status", () => {
+      this.#db
+        .prepare(
+          "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(key, value);
     });
   }
 
