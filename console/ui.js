@@ -55,13 +55,16 @@ export function Chart({ title, days, series }) {
     const uPlot = globalThis.uPlot;
     if (box.current === null || uPlot === undefined || days.length === 0) return undefined;
     const width = Math.max(320, Math.min(box.current.clientWidth || 800, 1100));
+    const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
     const plot = new uPlot(
       {
         width,
         height: 220,
-        // Half a day either side, so that one day's figures sit mid-chart, not at an
-        // automatic range of years.
-        scales: { x: { time: true, range: (_u, min, max) => [min - 43200, max + 43200] } },
+        // The days shown and half a day either side, from the data itself: given one day,
+        // uPlot's own range spans years.
+        scales: { x: { time: true, range: () => [xs[0] - 43200, xs[xs.length - 1] + 43200] } },
+        // Days are UTC days: the axis says UTC times too, whatever the browser's zone.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         axes: [{}, { size: 48 }],
         series: [
           {},
@@ -73,7 +76,7 @@ export function Chart({ title, days, series }) {
           })),
         ],
       },
-      [days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000), ...series.map((s) => s.values)],
+      [xs, ...series.map((s) => s.values)],
       box.current,
     );
     return () => plot.destroy();

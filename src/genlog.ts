@@ -2880,7 +2880,9 @@ export class Genlog {
     };
     await log.store
       .putStatus(lastVerifySetting(log.ref.tenant, stream), JSON.stringify(last))
-      .catch((err: unknown) => this.#logger.warn({ err }, "genlog could not keep a verify's outcome"));
+      .catch((err: unknown) =>
+        this.#logger.warn({ err }, "genlog could not keep a verify's outcome"),
+      );
   }
 
   /**

@@ -48,6 +48,7 @@ export {
   type PurgeResult,
   type Retention,
   type TenantInfo,
+  type LastVerify,
   type TenantPolicies,
   type FollowerInfo,
   type FollowerSummary,

@@ -52,7 +52,10 @@ export const STATUS_PREFIX = "status.";
 /** Refuses a status key outside {@link STATUS_PREFIX} (a bug, never input). */
 export function checkStatusKey(key: string): void {
   if (!key.startsWith(STATUS_PREFIX)) {
-    throw new GenlogError("GENLOG_E_USAGE", `putStatus writes ${STATUS_PREFIX}* keys only, not ${key}`);
+    throw new GenlogError(
+      "GENLOG_E_USAGE",
+      `putStatus writes ${STATUS_PREFIX}* keys only, not ${key}`,
+    );
   }
 }
 
