@@ -74,9 +74,10 @@ function LangSwitch() {
 function Login({ route, onLogin }) {
   const [token, setToken] = useState("");
   const [tenant, setTenant] = useState(route.tenant);
-  const [pins, setPins] = useState(
-    route.query.pin ?? (route.tenant ? pinnedKeys(route.tenant).join("\n") : ""),
-  );
+  // A key pinned before wins over a link's: a link cannot silently replace it.
+  const stored = route.tenant ? pinnedKeys(route.tenant).join("\n") : "";
+  const linkPin = route.query.pin?.trim() ?? "";
+  const [pins, setPins] = useState(stored || linkPin);
   const [purpose, setPurpose] = useState("");
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -88,14 +89,21 @@ function Login({ route, onLogin }) {
     try {
       const api = apiClient({ token: token.trim(), purpose: purpose.trim() });
       const who = await api.get("/v1/session");
+      if (who.scope !== "*" && tenant.trim() !== "" && tenant.trim() !== who.scope) {
+        throw new Error(t("login.otherTenant", { tenant: tenant.trim(), scope: who.scope }));
+      }
       const home = who.scope === "*" ? tenant.trim() : who.scope;
-      if (home !== "" && pins.trim() !== "") pinKeys(home, pins);
+      // The keys are the tenant's of the link, if any: never pinned under another tenant.
+      if (home !== "" && pins.trim() !== "" && (route.tenant === "" || route.tenant === home)) {
+        pinKeys(home, pins);
+      }
       const session = { token: token.trim(), purpose: purpose.trim(), ...who };
       const first = VIEWS.find((v) => may(session, v.permission));
-      location.hash = routeHref({
-        tenant: home,
-        view: home === "" ? "tenants" : (first?.id ?? ""),
-      });
+      // A link to a view of this tenant (a record, a filtered page) opens where it points.
+      location.hash =
+        route.view !== "" && route.tenant === home
+          ? routeHref({ ...route, query: { ...route.query, pin: "" } })
+          : routeHref({ tenant: home, view: home === "" ? "tenants" : (first?.id ?? "") });
       onLogin(session);
     } catch (err) {
       setError(err);
@@ -137,6 +145,17 @@ function Login({ route, onLogin }) {
         onInput=${(e) => setPins(e.currentTarget.value)}
       ></textarea>
       <p class="hint">${t("login.pinsHint")}</p>
+      ${
+        stored !== "" && linkPin !== "" && !stored.split("\n").includes(linkPin)
+          ? html`<div class="warn-box" role="alert">
+              <p>${t("login.otherPin", { tenant: route.tenant })}</p>
+              <p class="mono">${linkPin}</p>
+              <button type="button" onClick=${() => setPins(linkPin)}>
+                ${t("login.useLinkPin")}
+              </button>
+            </div>`
+          : null
+      }
       <label for="purpose">${t("login.purpose")}</label>
       <input
         id="purpose"
@@ -163,10 +182,15 @@ function Shell({ session, route, onLogOut }) {
       ? RecordView
       : current?.view;
   useEffect(() => {
-    document.title = `${current ? t(current.label) : ""} · ${tenant || "genlog"} · genlog`;
+    document.title = [current ? t(current.label) : "", tenant, "genlog"]
+      .filter((part) => part !== "")
+      .join(" · ");
   });
   return html`<div class="shell">
     <header class="top">
+      <button type="button" class="skip" onClick=${() => document.getElementById("main")?.focus()}>
+        ${t("shell.skip")}
+      </button>
       <a class="brand" href=${routeHref({ tenant, view: current?.id ?? "" })}>genlog</a>
       <span class="tenant" title=${t("shell.tenant")}>${tenant || "*"}</span>
       <nav aria-label=${t("nav.label")}>

@@ -50,12 +50,23 @@ export function may(session, permission) {
   return session?.permissions?.includes(permission) === true;
 }
 
+/** The tenant part of a route that names none (a superadmin's tenants list): `#/-/tenants`. */
+const NO_TENANT = "-";
+
 /** The route in the URL's fragment: `#/<tenant>/<view>/<arg>?<query>`. */
 export function parseRoute(hash = location.hash) {
   const [path, search = ""] = hash.replace(/^#\/?/, "").split("?");
-  const [tenant = "", view = "", ...rest] = path.split("/").map(decodeURIComponent);
+  // A malformed escape in a typed URL is kept as typed, not a blank page.
+  const decode = (part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  const [first = "", view = "", ...rest] = path.split("/").map(decode);
   return {
-    tenant,
+    tenant: first === NO_TENANT ? "" : first,
     view,
     arg: rest.join("/"),
     query: Object.fromEntries(new URLSearchParams(search)),
@@ -64,7 +75,7 @@ export function parseRoute(hash = location.hash) {
 
 export function routeHref({ tenant, view, arg = "", query = {} }) {
   const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== "" && v != null));
-  const path = [tenant, view, arg]
+  const path = [tenant === "" ? NO_TENANT : tenant, view, arg]
     .filter((p) => p !== "")
     .map(encodeURIComponent)
     .join("/");

@@ -56,6 +56,11 @@ export function Chart({ title, days, series }) {
     if (box.current === null || uPlot === undefined || days.length === 0) return undefined;
     const width = Math.max(320, Math.min(box.current.clientWidth || 800, 1100));
     const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+    const dayFormat = new Intl.DateTimeFormat(lang(), {
+      timeZone: "UTC",
+      day: "numeric",
+      month: "short",
+    });
     const plot = new uPlot(
       {
         width,
@@ -65,9 +70,19 @@ export function Chart({ title, days, series }) {
         scales: { x: { time: true, range: () => [xs[0] - 43200, xs[xs.length - 1] + 43200] } },
         // Days are UTC days: the axis says UTC times too, whatever the browser's zone.
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-        axes: [{}, { size: 48 }],
+        axes: [
+          {
+            // One tick per day shown (up to a month of them), written in the user's language.
+            ...(xs.length <= 31 ? { splits: () => xs } : {}),
+            values: (_u, splits) => splits.map((ts) => dayFormat.format(ts * 1000)),
+          },
+          { size: 48 },
+        ],
         series: [
-          {},
+          {
+            label: t("chart.day"),
+            value: (_u, ts) => (ts == null ? "—" : dayFormat.format(ts * 1000)),
+          },
           ...series.map((s) => ({
             label: s.label,
             stroke: s.color,

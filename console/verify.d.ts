@@ -1,6 +1,17 @@
 // Types of verify.js, for TypeScript callers (the tests): the project does not set allowJs.
 
-export type Rule = "key" | "note" | "signature" | "checkpoint" | "seq" | "tenant" | "leaf" | "path";
+export type Rule =
+  | "key"
+  | "note"
+  | "signature"
+  | "checkpoint"
+  | "seq"
+  | "tenant"
+  | "leaf"
+  | "path"
+  | "record"
+  | "revealed"
+  | "browser";
 
 export class ProofError extends Error {
   readonly rule: Rule;
@@ -52,6 +63,9 @@ export function checkRecordProof(
   record: unknown,
   proof: RecordProof,
   pinnedKeys: readonly string[],
+  expected?: { tenant?: string; id?: string },
 ): Promise<CheckedProof>;
+export function checkKeyOfOrigin(origin: string, keyName: string, stream?: string): void;
+export function checkRevealed(record: unknown, revealed: unknown, dataKey: string): Promise<void>;
 export function toBase64(bytes: Uint8Array): string;
 export function fromBase64(text: string, rule?: Rule, what?: string): Uint8Array;

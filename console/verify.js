@@ -8,7 +8,10 @@
  * @module
  */
 
-/** @typedef {"key"|"note"|"signature"|"checkpoint"|"seq"|"tenant"|"leaf"|"path"} Rule */
+/**
+ * @typedef {"key"|"note"|"signature"|"checkpoint"|"seq"|"tenant"|"leaf"|"path"|"record"
+ *   |"revealed"|"browser"} Rule
+ */
 
 /** A proof, note, key or record that does not check out; `rule` says which check failed. */
 export class ProofError extends Error {
@@ -229,7 +232,13 @@ async function pinnedKey(vkey) {
   const alg = { name: "Ed25519" };
   const cryptoKey = await subtle()
     .importKey("raw", raw, alg, false, ["verify"])
-    .catch(() => fail("key", `the verifier key of ${name} is not a usable Ed25519 key`));
+    .catch((e) =>
+      // A browser without Ed25519 in WebCrypto (Chrome before 137, Safari before 17) is not a
+      // bad key: say which it is.
+      e?.name === "NotSupportedError"
+        ? fail("browser", "this browser's WebCrypto has no Ed25519: use a current browser")
+        : fail("key", `the verifier key of ${name} is not a usable Ed25519 key`),
+    );
   return { name, keyId, cryptoKey, vkey };
 }
 
@@ -311,6 +320,19 @@ export function parseCheckpoint(body) {
 // The whole check
 
 /**
+ * Checks that a checkpoint's origin is a log of the tenant whose key signed it: genlog names a
+ * tenant's key `<instance>/<tenant>` and its logs `<instance>/<tenant>/<stream>`, so a key
+ * pinned for one tenant vouches for no other tenant's log (nor for a log it merely prefixes).
+ * @param {string} origin @param {string} keyName @param {string} [stream] the log expected
+ */
+export function checkKeyOfOrigin(origin, keyName, stream) {
+  const rest = origin.startsWith(`${keyName}/`) ? origin.slice(keyName.length + 1) : undefined;
+  if (rest === undefined || rest.includes("/") || (stream !== undefined && rest !== stream)) {
+    fail("checkpoint", `the checkpoint of ${origin} is not the ${stream ?? ""} log of ${keyName}`);
+  }
+}
+
+/**
  * Checks a record against an inclusion proof end to end, as the core's
  * `checkInclusionProof` does: the checkpoint is signed by a pinned key and is the one the
  * proof names; the record says it is that entry of that origin's tenant; its own hash (never
@@ -319,17 +341,27 @@ export function parseCheckpoint(body) {
  * @param {{origin: string, leafIndex: number, treeSize: number, leafHash?: string,
  *   hashes: string[], checkpoint: string}} proof
  * @param {string[]} pinnedKeys verifier keys
+ * @param {{tenant?: string, id?: string}} [expected] the tenant and the record (id or seq)
+ *   the user asked for
  * @returns {Promise<{origin: string, treeSize: number, rootHash: string, keyName: string,
  *   leafHash: string}>}
  */
-export async function checkRecordProof(record, proof, pinnedKeys) {
+export async function checkRecordProof(record, proof, pinnedKeys, expected = {}) {
+  // The record asked for, of the tenant asked for: a valid proof of another record would
+  // otherwise turn the badge green under the wrong one.
+  if (expected.tenant !== undefined && record?.tenant !== expected.tenant) {
+    fail("tenant", `the record is of tenant ${record?.tenant}, not of ${expected.tenant}`);
+  }
+  if (
+    expected.id !== undefined &&
+    record?.id !== expected.id &&
+    String(record?.seq) !== expected.id
+  ) {
+    fail("record", `the server sent record ${record?.id} (#${record?.seq}) for ${expected.id}`);
+  }
   const note = await verifyNote(proof?.checkpoint, pinnedKeys);
   const cp = parseCheckpoint(note.body);
-  // genlog names a tenant's key `<instance>/<tenant>` and its logs `<instance>/<tenant>/<stream>`:
-  // a key pinned for one tenant must not vouch for another's checkpoint.
-  if (!cp.origin.startsWith(`${note.keyName}/`)) {
-    fail("checkpoint", `the checkpoint of ${cp.origin} is signed by the key of ${note.keyName}`);
-  }
+  checkKeyOfOrigin(cp.origin, note.keyName, "events");
   if (cp.origin !== proof.origin || cp.size !== proof.treeSize) {
     const claim = `the proof is for ${proof.origin} at size ${proof.treeSize}`;
     fail("checkpoint", `${claim}, its checkpoint for ${cp.origin} at size ${cp.size}`);
@@ -356,4 +388,61 @@ export async function checkRecordProof(record, proof, pinnedKeys) {
   await verifyInclusion(leaf, proof.leafIndex, proof.treeSize, hashes, cp.rootHash);
   const [rootHash, leafHash] = [toBase64(cp.rootHash), toBase64(leaf)];
   return { origin: cp.origin, treeSize: cp.size, rootHash, keyName: note.keyName, leafHash };
+}
+
+const ENVELOPE_RE = /^[A-Za-z0-9_-]+$/;
+
+/** Base64url without padding (the envelopes' encoding), strictly. @param {unknown} text */
+function fromBase64Url(text, what) {
+  if (typeof text !== "string" || !ENVELOPE_RE.test(text) || text.length % 4 === 1) {
+    fail("revealed", `${what} is not base64url`);
+  }
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  return fromBase64(b64 + "=".repeat((4 - (b64.length % 4)) % 4), "revealed", what);
+}
+
+/**
+ * Checks what a subject export shows decrypted against the record's committed envelope, as
+ * the core's `checkSubjectExport` does: the subject's data key (base64, from the export)
+ * derives the envelope key (HKDF-SHA-256, zero salt, info `genlog/v1/envelope-enc`), which
+ * must open the envelope (AES-256-GCM, bound to the tenant and pseudonym) to exactly
+ * `revealed`. A server cannot show a DPO values the record does not hold.
+ * @param {any} record @param {unknown} revealed @param {string} dataKey
+ */
+export async function checkRevealed(record, revealed, dataKey) {
+  const env = record?.pii;
+  if (env?.alg !== "A256GCM" || env.kid !== record.actor) {
+    fail("revealed", `record ${record?.seq} holds no envelope of its actor`);
+  }
+  const raw = fromBase64(dataKey, "revealed", "the data key");
+  if (raw.length !== 32) fail("revealed", "the data key is not 32 bytes");
+  const ikm = await subtle().importKey("raw", raw, "HKDF", false, ["deriveKey"]);
+  const key = await subtle().deriveKey(
+    {
+      name: "HKDF",
+      hash: "SHA-256",
+      salt: new Uint8Array(32),
+      info: utf8("genlog/v1/envelope-enc"),
+    },
+    ikm,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["decrypt"],
+  );
+  const iv = fromBase64Url(env.iv, "the envelope's iv");
+  const additionalData = utf8(`genlog/v1/envelope\u0000${record.tenant}\u0000${env.kid}`);
+  let opened;
+  try {
+    const plain = await subtle().decrypt(
+      { name: "AES-GCM", iv, additionalData },
+      key,
+      fromBase64Url(env.ct, "the envelope's ciphertext"),
+    );
+    opened = JSON.parse(new globalThis.TextDecoder().decode(plain));
+  } catch {
+    fail("revealed", `the envelope of record ${record.seq} does not open with the subject's key`);
+  }
+  if (canonicalize(opened) !== canonicalize(revealed ?? null)) {
+    fail("revealed", `the decrypted view of record ${record.seq} is not what its envelope holds`);
+  }
 }

@@ -46,6 +46,7 @@ import {
   describeValue,
   validateEvent,
   type GenerationEvent,
+  SYSTEM_TYPE_PREFIX,
 } from "./core/event-schema.js";
 import { rfc3339ToEpochMs } from "./core/rfc3339.js";
 import {
@@ -510,6 +511,12 @@ export interface TenantInfo {
   checkpointAt: string | null;
   /** The last verification of its events log (through any surface that could write), or null. */
   lastVerify: LastVerify | null;
+  /**
+   * Its retention, and when its oldest kept record falls due for purge (now, if it is past
+   * due; null when it holds none): the GDPR report says the same, with counts, at the cost of
+   * reading the whole log.
+   */
+  retention: { days: number; isDefault: boolean; nextPurge: string | null };
 }
 
 /** What the last verification of a log found, kept as a status beside it. */
@@ -521,6 +528,26 @@ export interface LastVerify {
   problems: number;
   /** The principal who ran it. */
   by: string;
+}
+
+/** A tenant's retention and next purge, as the GDPR report computes them, from a few rows. */
+async function retentionInfo(log: TenantLog): Promise<TenantInfo["retention"]> {
+  const { days, isDefault } = await retentionOf(log.store, log.ref.tenant);
+  // The oldest kept generation: the first body in seq order that is not a system event
+  // (which a purge keeps). System events are few, so this reads a page or two.
+  let oldest: string | undefined;
+  let afterSeq: number | undefined;
+  while (oldest === undefined) {
+    const rows = await log.store.query(log.ref.logId, { limit: 100, afterSeq });
+    if (rows.length === 0) break;
+    oldest = rows.find((r) => !r.type.startsWith(SYSTEM_TYPE_PREFIX))?.ts;
+    afterSeq = rows[rows.length - 1]!.seq;
+  }
+  const nextPurge =
+    oldest === undefined
+      ? null
+      : new Date(Math.max(Date.parse(oldest) + days * 86_400_000, Date.now())).toISOString();
+  return { days, isDefault, nextPurge };
 }
 
 /** A kept verification, or null when there is none or it does not parse. */
@@ -1721,6 +1748,7 @@ export class Genlog {
       lastVerify: parseLastVerify(
         await log.store.getSetting(lastVerifySetting(log.ref.tenant, "events")),
       ),
+      retention: await retentionInfo(log),
     };
   }
 
@@ -2506,7 +2534,9 @@ export class Genlog {
         "subject" in selector
           ? `tenant ${log.ref.tenant} has no subject with this id: never met, or erased`
           : `tenant ${log.ref.tenant} has no subject ${selector.pseudonym}: never met, or erased`,
-        { details: { tenant: log.ref.tenant } },
+        // `subject` says what is missing: over HTTP a NOT_FOUND naming only a tenant reads as
+        // "no such tenant".
+        { details: { tenant: log.ref.tenant, subject: "not found" } },
       );
     }
     return found;
@@ -2828,11 +2858,11 @@ export class Genlog {
         } catch (e) {
           // A file too damaged to find the log in is a finding, not a failure to verify.
           if (!isGenlogError(e, "GENLOG_E_CORRUPT")) throw e;
-          return verifyUnreadableLog(
-            await this.#storeOf(tenant).catch(() => this.#home),
-            this.origin(tenant),
-            e,
-          );
+          const store = await this.#storeOf(tenant).catch(() => this.#home);
+          const report = await verifyUnreadableLog(store, this.origin(tenant), e);
+          // The worst outcome of all must not leave an older "ok" standing.
+          await this.#noteVerified(store, tenant, stream, report);
+          return report;
         }
         if (options.verifierKey !== undefined) {
           // A key of another tenant or instance matches no signature: every checkpoint would be
@@ -2857,7 +2887,7 @@ export class Genlog {
           await idle(log);
           report = await verifyLog(log.store, log.ref, { ...verifyOptions, verifierKey });
         }
-        await this.#noteVerified(log, stream, report);
+        await this.#noteVerified(log.store, log.ref.tenant, stream, report);
         return report;
       },
     );
@@ -2868,7 +2898,12 @@ export class Genlog {
    * list shows it), unless this handle may not write. A store that cannot take it fails
    * nothing: the report is what the caller asked for.
    */
-  async #noteVerified(log: TenantLog, stream: string, report: VerifyReport): Promise<void> {
+  async #noteVerified(
+    store: LogStore,
+    tenant: string,
+    stream: string,
+    report: VerifyReport,
+  ): Promise<void> {
     if (this.#readOnly) return;
     const last: LastVerify = {
       at: new Date().toISOString(),
@@ -2878,8 +2913,8 @@ export class Genlog {
       problems: report.problems.length,
       by: this.#context.principal,
     };
-    await log.store
-      .putStatus(lastVerifySetting(log.ref.tenant, stream), JSON.stringify(last))
+    await store
+      .putStatus(lastVerifySetting(tenant, stream), JSON.stringify(last))
       .catch((err: unknown) =>
         this.#logger.warn({ err }, "genlog could not keep a verify's outcome"),
       );

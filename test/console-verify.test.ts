@@ -15,6 +15,7 @@ import {
   ProofError,
   canonicalize,
   checkRecordProof,
+  checkRevealed,
   fromBase64,
   hashLeaf,
   parseCheckpoint,
@@ -970,4 +971,82 @@ test("attack: a malformed verifier key is refused before anything is believed", 
     await rejects(() => checkRecordProof(proof.record, proof, [VKEY, vkey]), "key", vkey);
   }
   await rejects(() => checkRecordProof(proof.record, proof, []), "key");
+});
+
+test("attack: a key's checkpoint for a log its name only prefixes is refused", async () => {
+  // acme's key signing `<instance>/acme/globex/events`, over a record of globex.
+  const origin = `${KEY_NAME}/globex/events`;
+  const globex = records.map((r) => ({ ...r, tenant: "globex" }));
+  const proof = coreLog(globex, origin).proof(3);
+  await rejects(() => checkRecordProof(proof.record, proof, [VKEY]), "checkpoint");
+  // And acme's access log is not its events log.
+  const access = coreLog(records, `${KEY_NAME}/access`).proof(3);
+  await rejects(() => checkRecordProof(access.record, access, [VKEY]), "checkpoint");
+});
+
+test("attack: a valid proof of another record than the one asked for, or of another tenant, is refused", async () => {
+  const proof = coreLog(records).proof(3);
+  const asked = records[4]!;
+  assert.equal(
+    (await checkRecordProof(proof.record, proof, [VKEY], { id: records[3]!.id })).treeSize,
+    9,
+  );
+  assert.equal((await checkRecordProof(proof.record, proof, [VKEY], { id: "3" })).treeSize, 9);
+  await rejects(() => checkRecordProof(proof.record, proof, [VKEY], { id: asked.id }), "record");
+  await rejects(() => checkRecordProof(proof.record, proof, [VKEY], { id: "4" }), "record");
+  await rejects(
+    () => checkRecordProof(proof.record, proof, [VKEY], { tenant: "globex" }),
+    "tenant",
+  );
+});
+
+test("a subject export's decrypted values are checked against the committed envelopes", async () => {
+  const log = await openLog({ dataDir: tempDir() });
+  await log.append({
+    type: "backend",
+    user: "alice@example.org",
+    meta: { email: "alice@example.org" },
+  });
+  await log.append({ type: "frontend", user: "bob@example.org" });
+  await log.append({
+    type: "model",
+    user: "alice@example.org",
+    meta: { phone: "+33 6 12 34 56 78" },
+  });
+  const exported = await log.exportSubject({ subject: "alice@example.org" });
+  await log.close();
+  assert.equal(exported.records.length, 2);
+  const key = new Map(exported.subject.keys.map((k) => [k.pseudonym, k.dataKey]));
+  for (const item of exported.records) {
+    await checkRevealed(item.record, item.revealed, key.get(item.record.actor!)!);
+    // A value the envelope does not hold.
+    const forged = { ...item.revealed, values: { ...item.revealed.values, extra: "x" } };
+    await rejects(
+      () => checkRevealed(item.record, forged, key.get(item.record.actor!)!),
+      "revealed",
+    );
+    await rejects(
+      () =>
+        checkRevealed(
+          item.record,
+          { ...item.revealed, actor: "mallory@example.org" },
+          key.get(item.record.actor!)!,
+        ),
+      "revealed",
+    );
+    // Another key, or the envelope moved to another tenant (its binding), does not open it.
+    await rejects(
+      () => checkRevealed(item.record, item.revealed, toBase64(new Uint8Array(32))),
+      "revealed",
+    );
+    await rejects(
+      () =>
+        checkRevealed(
+          { ...item.record, tenant: "globex" },
+          item.revealed,
+          key.get(item.record.actor!)!,
+        ),
+      "revealed",
+    );
+  }
 });

@@ -1130,7 +1130,15 @@ test("a verification's outcome is kept beside the log and shown with the tenant;
   const log = await openLog({ dataDir: dir });
   await log.append({ type: "backend" });
   await log.append({ type: "frontend" });
-  assert.equal((await log.tenantInfo()).lastVerify, null);
+  const info = await log.tenantInfo();
+  assert.equal(info.lastVerify, null);
+  // Retention from a row or two: the first generation's time plus the default 365 days.
+  const first = (await log.query({ limit: 1 })).records[0]!;
+  assert.deepEqual(info.retention, {
+    days: 365,
+    isDefault: true,
+    nextPurge: new Date(Date.parse(first.ts) + 365 * 86_400_000).toISOString(),
+  });
   const reader = await openLog({ dataDir: dir, readOnly: true });
   assert.equal((await reader.verify()).ok, true);
   await reader.close();

@@ -110,6 +110,8 @@ test("a proof's hashes are read as served: base64 with junk after it, or unpadde
   const hashes = [...proof.hashes];
   hashes[0] = `${hashes[0]!} `;
   assert.throws(() => checkInclusionProof({ ...proof, hashes }, verifierKey), badProof("encoding"));
+  const notAList = { ...proof, hashes: "AAAA" as unknown as string[] };
+  assert.throws(() => checkInclusionProof(notAList, verifierKey), badProof("encoding"));
   // The changed leaf: its own rule.
   const other = hashLeafText("x").toString("base64");
   assert.throws(

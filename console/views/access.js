@@ -7,7 +7,7 @@ import { tenantPath } from "../api.js";
 import { t } from "../i18n.js";
 import { routeHref } from "../state.js";
 import { Chart, ErrorNote, Time, useLoad } from "../ui.js";
-import { WindowForm, windowOf } from "./window.js";
+import { WindowForm, formKey, windowOf } from "./window.js";
 
 export function AccessView({ api, tenant, route }) {
   const query = route.query;
@@ -30,7 +30,7 @@ export function AccessView({ api, tenant, route }) {
     (location.hash = routeHref({ tenant, view: "access", query: { ...query, ...q } }));
   return html`<section aria-labelledby="access-title">
     <h1 id="access-title">${t("access.title")}</h1>
-    <${WindowForm} tenant=${tenant} view="access" query=${query} />
+    <${WindowForm} key=${formKey(query)} tenant=${tenant} view="access" query=${query} />
     <${ErrorNote} error=${error} />
     ${
       report
@@ -62,7 +62,8 @@ export function AccessView({ api, tenant, route }) {
                       (a) =>
                         html`<li class=${`anomaly anomaly-${a.kind}`}>
                           <strong>${t(`anomaly.${a.kind}`, {}, a.kind)}</strong>${" "}
-                          <span class="mono">${a.principal}</span> — ${a.message}
+                          <span class="mono">${a.principal}</span>
+                          ${` — ${a.kind === "volume" ? a.message : t(`anomaly.says.${a.kind}`)}`}
                           <span class="muted"> (${t("access.entries")} ${a.seqs.join(", ")})</span>
                         </li>`,
                     )}
@@ -98,7 +99,7 @@ export function AccessView({ api, tenant, route }) {
                       </td>
                       <td>
                         ${Object.entries(p.purposes)
-                          .map(([k, v]) => `${k} ×${v}`)
+                          .map(([k, v]) => `${k === "(none)" ? t("access.noPurpose") : k} ×${v}`)
                           .join(", ")}
                       </td>
                       <td><${Time} value=${p.last} /></td>
@@ -136,10 +137,16 @@ export function AccessView({ api, tenant, route }) {
                     <td>${m.role ?? "—"}</td>
                     <td>${m.operation ?? "—"}</td>
                     <td>
-                      ${m.decision === "deny" ? t("access.deny") : t("access.allow")}${m.reason ? ` — ${m.reason}` : ""}
+                      ${
+                        m.decision === "deny"
+                          ? t("access.deny")
+                          : m.error !== undefined
+                            ? t("access.failed", { code: m.error })
+                            : t("access.allow")
+                      }${m.reason ? ` — ${m.reason}` : ""}
                     </td>
                     <td>${m.records ?? ""}</td>
-                    <td>${m.purpose ?? ""}</td>
+                    <td>${m.purpose ?? "—"}</td>
                     <td>${[m.via, m.route].filter(Boolean).join(" ")}</td>
                   </tr>`;
                 })}

@@ -8,13 +8,18 @@ import { tenantPath } from "../api.js";
 import { t } from "../i18n.js";
 import { routeHref } from "../state.js";
 import { ErrorNote, Time, toLocalInput, toRfc3339, useLoad } from "../ui.js";
+import { formKey } from "./window.js";
 
 const FILTERS = ["type", "actor", "sector", "status", "since", "until"];
 const SECTORS = ["health", "education", "ecommerce"];
 const PAGE = 50;
 
+/** The list a record was opened from, so that "← Events" goes back to that page. */
+export let lastList = { tenant: "", query: {} };
+
 export function EventsView({ api, tenant, route }) {
   const query = route.query;
+  lastList = { tenant, query };
   const [page, error, loading] = useLoad(
     () =>
       api.get(tenantPath(tenant, "events"), {
@@ -28,12 +33,12 @@ export function EventsView({ api, tenant, route }) {
 
   return html`<section aria-labelledby="events-title">
     <h1 id="events-title">${t("events.title")}</h1>
-    <${Filters} query=${query} onApply=${(q) => go(q)} />
+    <${Filters} key=${formKey(query)} query=${query} onApply=${(q) => go(q)} />
     <${ErrorNote} error=${error} />
     ${loading ? html`<p role="status">${t("common.loading")}</p>` : null}
     ${
       page !== undefined
-        ? html`<${Table} tenant=${tenant} records=${page.records} />
+        ? html`<${Table} tenant=${tenant} records=${page.records} afterFirst=${!!query.cursor} />
             <nav class="pager" aria-label=${t("events.pages")}>
               ${
                 query.cursor
@@ -115,8 +120,11 @@ function Filters({ query, onApply }) {
   </form>`;
 }
 
-function Table({ tenant, records }) {
-  if (records.length === 0) return html`<p class="empty" role="status">${t("events.none")}</p>`;
+function Table({ tenant, records, afterFirst }) {
+  if (records.length === 0) {
+    // The page after a full last page is empty: the end of the list, not a filter's miss.
+    return html`<p class="empty" role="status">${t(afterFirst ? "events.end" : "events.none")}</p>`;
+  }
   return html`<table class="records">
     <caption class="sr-only">
       ${t("events.title")}

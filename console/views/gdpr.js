@@ -9,7 +9,7 @@ import { tenantPath } from "../api.js";
 import { t } from "../i18n.js";
 import { pinnedKeys } from "../state.js";
 import { ErrorNote, Time, useLoad } from "../ui.js";
-import { checkRecordProof } from "../verify.js";
+import { checkRecordProof, checkRevealed } from "../verify.js";
 import { RecordDetail } from "./record.js";
 
 const PSEUDONYM = /^sub_[a-z2-7]{26}$/;
@@ -26,12 +26,14 @@ export function GdprView({ api, tenant }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [holdsVersion, setHoldsVersion] = useState(0);
+  const [erased, setErased] = useState(null);
 
   async function find(e) {
     e.preventDefault();
     setBusy(true);
     setError(null);
     setFound(null);
+    setErased(null);
     try {
       const exported = await api.post(tenantPath(tenant, "subjects/export"), selector(who));
       setFound({ who: who.trim(), exported, checks: await checkExport(tenant, exported) });
@@ -59,16 +61,48 @@ export function GdprView({ api, tenant }) {
     </form>
     <p class="hint">${t("gdpr.subjectHint")}</p>
     <${ErrorNote} error=${error} />
-    ${found ? html`<${Subject} api=${api} tenant=${tenant} found=${found} onChanged=${() => setHoldsVersion(holdsVersion + 1)} />` : null}
+    ${
+      erased
+        ? html`<p class="ok" role="status">
+            ${t("gdpr.erased", { pseudonyms: erased.pseudonyms.join(", "), seq: erased.record.seq })}
+          </p>`
+        : null
+    }
+    ${
+      found
+        ? html`<${Subject}
+            api=${api}
+            tenant=${tenant}
+            found=${found}
+            onChanged=${() => setHoldsVersion(holdsVersion + 1)}
+            onErased=${(result) => {
+              // The person's decrypted data leaves the screen with their key.
+              setFound(null);
+              setErased(result);
+              setHoldsVersion(holdsVersion + 1);
+            }}
+          />`
+        : null
+    }
     <${Holds} api=${api} tenant=${tenant} version=${holdsVersion} />
+    <${HoldForm}
+      api=${api}
+      tenant=${tenant}
+      who=""
+      onChanged=${() => setHoldsVersion(holdsVersion + 1)}
+    />
   </section>`;
 }
 
-/** Checks every exported record's proof against the pinned keys: `[{seq, ok, error}]`. */
+/**
+ * Checks every exported record against the pinned keys (its proof) and against its committed
+ * envelope (what it shows decrypted): `[{seq, ok, error}]`.
+ */
 async function checkExport(tenant, exported) {
   const pins = pinnedKeys(tenant);
   if (pins.length === 0) return null;
   const size = Number(exported.checkpoint.split("\n")[1]);
+  const keys = new Map(exported.subject.keys.map((k) => [k.pseudonym, k.dataKey]));
   return Promise.all(
     exported.records.map(async (item) => {
       const proof = {
@@ -79,7 +113,8 @@ async function checkExport(tenant, exported) {
         checkpoint: exported.checkpoint,
       };
       try {
-        await checkRecordProof(item.record, proof, pins);
+        await checkRecordProof(item.record, proof, pins, { tenant });
+        await checkRevealed(item.record, item.revealed, keys.get(item.record.actor) ?? "");
         return { seq: item.record.seq, ok: true };
       } catch (e) {
         return { seq: item.record.seq, ok: false, error: e };
@@ -88,7 +123,7 @@ async function checkExport(tenant, exported) {
   );
 }
 
-function Subject({ api, tenant, found, onChanged }) {
+function Subject({ api, tenant, found, onChanged, onErased }) {
   const { exported, checks } = found;
   const failed = checks?.filter((c) => !c.ok) ?? [];
   const download = () => {
@@ -128,24 +163,25 @@ function Subject({ api, tenant, found, onChanged }) {
           <${RecordDetail} record=${item.record} revealed=${item.revealed} />
         </details>`,
     )}
-    <${Erase} api=${api} tenant=${tenant} who=${found.who} onChanged=${onChanged} />
+    <${Erase} api=${api} tenant=${tenant} who=${found.who} onErased=${onErased} />
     <${HoldForm} api=${api} tenant=${tenant} who=${found.who} onChanged=${onChanged} />
   </div>`;
 }
 
-function Erase({ api, tenant, who, onChanged }) {
+function Erase({ api, tenant, who, onErased }) {
   const [reason, setReason] = useState("");
   const [confirm, setConfirm] = useState("");
-  const [result, setResult] = useState(null);
+  const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
+    setBusy(true);
     try {
-      setResult(await api.post(tenantPath(tenant, "subjects/erase"), { ...selector(who), reason }));
-      onChanged();
+      onErased(await api.post(tenantPath(tenant, "subjects/erase"), { ...selector(who), reason }));
     } catch (err) {
       setError(err);
+      setBusy(false);
     }
   };
   return html`<form class="danger" onSubmit=${submit} aria-labelledby="erase-title">
@@ -169,38 +205,36 @@ function Erase({ api, tenant, who, onChanged }) {
     <button
       type="submit"
       class="danger"
-      disabled=${confirm.trim() !== who || reason.trim() === "" || result !== null}
+      disabled=${confirm.trim() !== who || reason.trim() === "" || busy}
     >
       ${t("gdpr.eraseButton")}
     </button>
     <${ErrorNote} error=${error} />
-    ${
-      result
-        ? html`<p class="ok" role="status">
-            ${t("gdpr.erased", { pseudonyms: result.pseudonyms.join(", "), seq: result.record.seq })}
-          </p>`
-        : null
-    }
   </form>`;
 }
 
+/** Sets or releases a hold on the subject found (`who`), or on the whole tenant (`who` empty). */
 function HoldForm({ api, tenant, who, onChanged }) {
   const [reason, setReason] = useState("");
   const [error, setError] = useState(null);
+  const [done, setDone] = useState(null);
+  const id = who ? "hold-reason" : "tenant-hold-reason";
   const act = (path) => async () => {
     setError(null);
+    setDone(null);
     try {
       await api.post(tenantPath(tenant, path), { ...(who ? selector(who) : {}), reason });
+      setDone(path === "holds" ? "gdpr.holdSet" : "gdpr.holdReleased");
       onChanged();
     } catch (err) {
       setError(err);
     }
   };
   return html`<div class="hold-form">
-    <h2>${t("gdpr.hold")}</h2>
-    <label for="hold-reason">${t("gdpr.reason")}</label>
+    <h2>${t(who ? "gdpr.hold" : "gdpr.tenantHold")}</h2>
+    <label for=${id}>${t("gdpr.reason")}</label>
     <input
-      id="hold-reason"
+      id=${id}
       maxlength="1000"
       value=${reason}
       onInput=${(e) => setReason(e.currentTarget.value)}
@@ -211,6 +245,7 @@ function HoldForm({ api, tenant, who, onChanged }) {
     <button type="button" disabled=${reason.trim() === ""} onClick=${act("holds/release")}>
       ${t("gdpr.releaseHold")}
     </button>
+    ${done ? html`<p class="ok" role="status">${t(done)}</p>` : null}
     <${ErrorNote} error=${error} />
   </div>`;
 }
@@ -229,8 +264,8 @@ export function Holds({ api, tenant, version }) {
               ${holds.map(
                 (h) =>
                   html`<li>
-                    <span class="mono">${h.pseudonym ?? t("gdpr.wholeTenant")}</span> —
-                    ${String(h.reason ?? "")}
+                    <span class="mono">${h.pseudonym ?? t("gdpr.wholeTenant")}</span>
+                    ${` — ${String(h.reason ?? "")}`}
                     <span class="muted"> (#${h.seq}, <${Time} value=${h.since} />)</span>
                   </li>`,
               )}

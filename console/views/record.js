@@ -11,6 +11,7 @@ import { t } from "../i18n.js";
 import { pinKeys, pinnedKeys, routeHref } from "../state.js";
 import { ErrorNote, Json, Time, useLoad } from "../ui.js";
 import { checkRecordProof } from "../verify.js";
+import { lastList } from "./events.js";
 
 export function RecordView({ api, tenant, route }) {
   const [data, error, loading] = useLoad(
@@ -18,7 +19,16 @@ export function RecordView({ api, tenant, route }) {
     [tenant, route.arg],
   );
   return html`<section aria-labelledby="record-title">
-    <p><a href=${routeHref({ tenant, view: "events" })}>← ${t("record.back")}</a></p>
+    <p>
+      <a
+        href=${routeHref({
+          tenant,
+          view: "events",
+          query: lastList.tenant === tenant ? lastList.query : {},
+        })}
+        >← ${t("record.back")}</a
+      >
+    </p>
     <h1 id="record-title">${t("record.title")} ${data ? `#${data.record.seq}` : ""}</h1>
     <${ErrorNote} error=${error} />
     ${loading ? html`<p role="status">${t("common.loading")}</p>` : null}
@@ -29,6 +39,7 @@ export function RecordView({ api, tenant, route }) {
               tenant=${tenant}
               record=${data.record}
               proof=${data.proof}
+              asked=${route.arg}
             />
             <${RecordDetail} record=${data.record} />`
         : null
@@ -120,7 +131,7 @@ export function RecordDetail({ record, revealed }) {
 }
 
 /** Green when the page itself verified the record against a pinned key; red, saying why, otherwise. */
-export function ProofBadge({ api, tenant, record, proof }) {
+export function ProofBadge({ api, tenant, record, proof, asked }) {
   const [pins, setPins] = useState(pinnedKeys(tenant));
   const [result, setResult] = useState({ state: "checking" });
   useEffect(() => {
@@ -130,7 +141,7 @@ export function ProofBadge({ api, tenant, record, proof }) {
     }
     let live = true;
     setResult({ state: "checking" });
-    checkRecordProof(record, proof, pins).then(
+    checkRecordProof(record, proof, pins, { tenant, id: asked }).then(
       (ok) => live && setResult({ state: "verified", ok }),
       (e) => live && setResult({ state: "failed", error: e }),
     );

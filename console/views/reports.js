@@ -1,9 +1,9 @@
 /** The generation report: generations per type, sector, status and day, with a chart. */
 import { html } from "../vendor/preact-htm.js";
 import { tenantPath } from "../api.js";
-import { t } from "../i18n.js";
+import { lang, t } from "../i18n.js";
 import { Chart, ErrorNote, useLoad } from "../ui.js";
-import { WindowForm, windowOf } from "./window.js";
+import { WindowForm, formKey, windowOf } from "./window.js";
 
 export function ReportsView({ api, tenant, route }) {
   const query = route.query;
@@ -13,7 +13,7 @@ export function ReportsView({ api, tenant, route }) {
   );
   return html`<section aria-labelledby="reports-title">
     <h1 id="reports-title">${t("reports.title")}</h1>
-    <${WindowForm} tenant=${tenant} view="reports" query=${query} />
+    <${WindowForm} key=${formKey(query)} tenant=${tenant} view="reports" query=${query} />
     <${ErrorNote} error=${error} />
     ${
       r
@@ -26,17 +26,17 @@ export function ReportsView({ api, tenant, route }) {
               days=${r.byDay.map((d) => d.day)}
               series=${[
                 {
-                  label: t("status.succeeded"),
+                  label: t("reports.succeeded"),
                   values: r.byDay.map((d) => d.succeeded),
                   color: "#1f6f43",
                 },
                 {
-                  label: t("status.failed"),
+                  label: t("reports.failed"),
                   values: r.byDay.map((d) => d.failed),
                   color: "#b3261e",
                 },
                 {
-                  label: t("status.started"),
+                  label: t("reports.started"),
                   values: r.byDay.map((d) => d.started),
                   color: "#5b5b5b",
                 },
@@ -55,7 +55,7 @@ export function ReportsView({ api, tenant, route }) {
                 <tr>
                   <th scope="col">${t("field.actor")}</th>
                   <th scope="col">${t("reports.total")}</th>
-                  <th scope="col">${t("status.failed")}</th>
+                  <th scope="col">${t("reports.failed")}</th>
                 </tr>
               </thead>
               <tbody>
@@ -74,8 +74,11 @@ export function ReportsView({ api, tenant, route }) {
   </section>`;
 }
 
+/** A rate as the user's language writes a percentage (10.9 % / 10,9 %). */
 function percent(rate) {
-  return rate === null ? "—" : `${(rate * 100).toFixed(1)} %`;
+  return rate === null
+    ? "—"
+    : new Intl.NumberFormat(lang(), { style: "percent", minimumFractionDigits: 1 }).format(rate);
 }
 
 function Counts({ title, rows }) {
@@ -86,8 +89,8 @@ function Counts({ title, rows }) {
         <tr>
           <th scope="col"></th>
           <th scope="col">${t("reports.total")}</th>
-          <th scope="col">${t("status.succeeded")}</th>
-          <th scope="col">${t("status.failed")}</th>
+          <th scope="col">${t("reports.succeeded")}</th>
+          <th scope="col">${t("reports.failed")}</th>
           <th scope="col">${t("reports.failureRate")}</th>
         </tr>
       </thead>

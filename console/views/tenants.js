@@ -48,20 +48,14 @@ export function TenantsView({ api, session }) {
 }
 
 function TenantRow({ api, session, info }) {
-  const [extra, error] = useLoad(async () => {
-    const [retention, holds, gdpr] = await Promise.all([
-      api.get(tenantPath(info.tenant, "retention")),
-      api.get(tenantPath(info.tenant, "holds")),
-      may(session, "reports.read") ? api.get(tenantPath(info.tenant, "reports/gdpr")) : null,
-    ]);
-    return { retention, holds, gdpr };
-  }, [info.tenant]);
+  // Everything but the holds comes with the tenant's info, read from a few rows of its log.
+  const [holds, error] = useLoad(() => api.get(tenantPath(info.tenant, "holds")), [info.tenant]);
   const first = may(session, "events.read") ? "events" : "tenants";
   const v = info.lastVerify;
   return html`<tr>
     <th scope="row">
       <a href=${routeHref({ tenant: info.tenant, view: first })}>${info.tenant}</a>
-      <div class="mono muted small" title=${t("tenants.database")}>${info.origin}</div>
+      <div class="mono muted small" title=${t("tenants.origin")}>${info.origin}</div>
     </th>
     <td>${info.size}</td>
     <td>
@@ -78,37 +72,22 @@ function TenantRow({ api, session, info }) {
           : html`<span class=${v.ok ? "ok" : "bad"}>
                 ${v.ok ? t("tenants.verifyOk") : t("tenants.verifyProblems", { n: v.problems })}
               </span>
-              · <${Age} at=${v.at} />
+              ${" "}· <${Age} at=${v.at} />
               <div class="muted small">${t("tenants.verifiedUpTo", { size: v.verifiedSize })}</div>`
       }
     </td>
     <td>
-      ${
-        extra
-          ? html`${t("tenants.days", { days: extra.retention.days })}${
-              extra.retention.isDefault ? ` (${t("tenants.default")})` : ""
-            }`
-          : "…"
-      }
+      ${t("tenants.days", { days: info.retention.days })}
+      ${info.retention.isDefault ? ` (${t("tenants.default")})` : ""}
     </td>
+    <td><${Time} value=${info.retention.nextPurge} /></td>
     <td>
       ${
-        extra?.gdpr
-          ? html`<${Time} value=${extra.gdpr.retention.nextPurge} />${
-                extra.gdpr.retention.due > 0
-                  ? ` · ${t("tenants.due", { n: extra.gdpr.retention.due })}`
-                  : ""
-              }`
-          : "—"
-      }
-    </td>
-    <td>
-      ${
-        extra
-          ? extra.holds.length === 0
+        holds === undefined
+          ? "…"
+          : holds.length === 0
             ? t("tenants.noHolds")
-            : extra.holds.map((h) => h.pseudonym ?? t("gdpr.wholeTenant")).join(", ")
-          : "…"
+            : holds.map((h) => h.pseudonym ?? t("gdpr.wholeTenant")).join(", ")
       }
       <${ErrorNote} error=${error} />
     </td>

@@ -9,7 +9,7 @@ import { tenantPath } from "../api.js";
 import { t } from "../i18n.js";
 import { pinnedKeys, routeHref } from "../state.js";
 import { ErrorNote } from "../ui.js";
-import { parseCheckpoint, toBase64, verifyNote } from "../verify.js";
+import { checkKeyOfOrigin, parseCheckpoint, toBase64, verifyNote } from "../verify.js";
 
 export function VerifyView({ api, tenant }) {
   const [stream, setStream] = useState("events");
@@ -38,8 +38,14 @@ export function VerifyView({ api, tenant }) {
           if (line.report) result = line.report;
         },
       );
+      // A stream cut before its report (a proxy's timeout, a server stopped) says so.
+      if (result === null) throw new Error(t("verify.noReport"));
       setReport(result);
-      if (stream === "events") setPinned(await checkPinned(api, tenant, result));
+      // The API serves the events log's checkpoints only: the access log's report is the
+      // server's word, and the page says so.
+      setPinned(
+        stream === "events" ? await checkPinned(api, tenant, result) : { state: "serverOnly" },
+      );
     } catch (err) {
       setError(err);
     } finally {
@@ -69,9 +75,9 @@ export function VerifyView({ api, tenant }) {
       <button type="submit" disabled=${running}>${t("verify.run")}</button>
     </form>
     ${
-      progress !== null && (running || report === null)
+      progress !== null && running
         ? html`<p>
-            <label for="verify-progress">${t("verify.progress", progress)}</label>
+            <label for="verify-progress">${t("verify.progress", progress)}</label>${" "}
             <progress
               id="verify-progress"
               max=${progress.total || 1}
@@ -93,7 +99,13 @@ async function checkPinned(api, tenant, report) {
     const note = await api.text(tenantPath(tenant, "checkpoint"), { size: report.verifiedSize });
     const signed = await verifyNote(note, pins);
     const cp = parseCheckpoint(signed.body);
-    if (toBase64(cp.rootHash) !== report.root || cp.size !== report.verifiedSize) {
+    // The tenant's events log, the one the report is about, at the size it verified.
+    checkKeyOfOrigin(cp.origin, signed.keyName, "events");
+    if (
+      cp.origin !== report.origin ||
+      toBase64(cp.rootHash) !== report.root ||
+      cp.size !== report.verifiedSize
+    ) {
       return { state: "failed", message: t("verify.rootMismatch") };
     }
     return { state: "verified", key: signed.keyName, size: cp.size };
@@ -117,6 +129,11 @@ function Report({ tenant, report, pinned }) {
       >
       ${report.root ? html`<span class="mono root">${report.root}</span>` : null}
       ${report.purged ? html`<span>${t("verify.purged", { n: report.purged.entries })}</span>` : null}
+      ${
+        report.trustedSize !== undefined
+          ? html`<span>${t("verify.trustedOk", { size: report.trustedSize })}</span>`
+          : null
+      }
     </div>
     ${
       pinned

@@ -12,7 +12,8 @@ export function WindowForm({ tenant, view, query }) {
     location.hash = routeHref({
       tenant,
       view,
-      query: { ...query, since: toRfc3339(since), until: toRfc3339(until) },
+      // A new window starts at its first page.
+      query: { ...query, since: toRfc3339(since), until: toRfc3339(until), cursor: "" },
     });
   };
   return html`<form class="filters" onSubmit=${submit} aria-label=${t("window.label")}>
@@ -32,6 +33,14 @@ export function WindowForm({ tenant, view, query }) {
     /></label>
     <button type="submit">${t("events.apply")}</button>
   </form>`;
+}
+
+/**
+ * The key a filter form takes, so that it shows the URL's filters again after Back or
+ * Forward (its fields are its own state otherwise): the query without its page.
+ */
+export function formKey(query) {
+  return JSON.stringify(Object.entries(query).filter(([k]) => k !== "cursor"));
 }
 
 /** `{since, until}` of the route's query, without empty members. */

@@ -83,7 +83,9 @@ export function checkInclusionProof(proof: InclusionProof, verifierKey: string):
     leaf,
     proof.leafIndex,
     proof.treeSize,
-    proof.hashes.map((h, i) => strictHash(h, `hashes[${i}]`)),
+    (Array.isArray(proof.hashes) ? proof.hashes : [undefined]).map((h, i) =>
+      strictHash(h, Array.isArray(proof.hashes) ? `hashes[${i}]` : "hashes list"),
+    ),
     cp.rootHash,
   );
   return cp;

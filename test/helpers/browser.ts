@@ -59,14 +59,17 @@ export interface ConsolePage {
   problems: string[];
 }
 
-/** A fresh browser profile (its own storage) on a page, in `locale`. */
-export async function openPage(locale = "en-GB"): Promise<ConsolePage> {
+/** A fresh browser profile (its own storage) on a page, in `locale`, at a 1280 px desk. */
+export async function openPage(
+  locale = "en-GB",
+  options: { timezoneId?: string; width?: number } = {},
+): Promise<ConsolePage> {
   const context = await (
     await browser()
   ).newContext({
     locale,
-    viewport: { width: 1280, height: 900 },
-    timezoneId: "UTC",
+    viewport: { width: options.width ?? 1280, height: 900 },
+    timezoneId: options.timezoneId ?? "UTC",
     acceptDownloads: true,
   });
   const page = await context.newPage();

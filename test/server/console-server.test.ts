@@ -6,11 +6,26 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { startServer } from "../helpers/server.js";
 import { CONSOLE_CSP } from "../../src/server/console.js";
 
 const s = await startServer({ rateLimit: false });
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A GET of exactly this path, unnormalised. */
+function rawGet(path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    request({ hostname, port, path, method: "GET" }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += String(c)));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
 
 test("the console's page is revalidated, its files immutable under a digest, all under a strict policy", async () => {
   const page = await fetch(`${s.url}/console/`);
@@ -43,17 +58,20 @@ test("the console's page is revalidated, its files immutable under a digest, all
   assert.equal(lib.status, 200);
   assert.match(await lib.text(), /export\{/);
 
-  // Only the console's own files: no path escapes, no other digest, no source map of a guess.
+  // Only the console's own files: no path escapes, no other digest, no declaration file. Sent
+  // as raw paths (fetch would resolve the dots itself).
   for (const path of [
     `${base}/../../../package.json`,
-    `${base}/%2e%2e/%2e%2e/package.json`,
+    `${base}/%2e%2e/%2e%2e/%2e%2e/package.json`,
+    `${base}/..%2f..%2f..%2fpackage.json`,
+    `${base}/vendor/../../../../package.json`,
     `${base}/verify.d.ts`,
     `/console/assets/0000000000000000/app.js`,
     `${base}/nothing.js`,
   ]) {
-    const r = await fetch(`${s.url}${path}`);
+    const r = await rawGet(path);
     assert.equal(r.status, 404, path);
-    assert.equal(r.headers.get("cache-control") ?? "no-store", "no-store", path);
+    assert.doesNotMatch(r.body, /"name": "genlog"/, path);
   }
   assert.equal((await fetch(`${s.url}/console`, { redirect: "manual" })).status, 301);
 });
@@ -110,9 +128,10 @@ test("verify streams its progress as NDJSON, then the report; a refused request 
     );
   const progress = lines.filter((l) => l.progress !== undefined).map((l) => l.progress!);
   assert.ok(progress.length >= 1, "at least one progress line");
-  assert.ok(
-    progress.every((p, i) => p.done <= p.total && (i === 0 || p.done >= progress[i - 1]!.done)),
-  );
+  // Each line once: as many lines as the progress calls, one report, and it is the last.
+  assert.equal(new Set(lines.map((l) => JSON.stringify(l))).size, lines.length, "no line twice");
+  assert.ok(progress.every((p) => p.done <= p.total && p.total >= size));
+  assert.equal(lines.filter((l) => l.report !== undefined).length, 1);
   const last = lines.at(-1)!;
   assert.equal(last.report?.ok, true);
   assert.equal(last.report?.entries, size);
@@ -136,4 +155,17 @@ test("verify streams its progress as NDJSON, then the report; a refused request 
     body: "{}",
   });
   assert.equal(((await plain.json()) as { ok: boolean }).ok, true);
+});
+
+test("a subject that is not there is said so, not taken for a missing tenant", async () => {
+  const r = await fetch(`${s.url}/v1/tenants/acme/subjects/export`, {
+    method: "POST",
+    headers: { ...auth(s.tokens.dpo), "content-type": "application/json" },
+    body: JSON.stringify({ subject: "nobody@nowhere.example" }),
+  });
+  assert.equal(r.status, 404);
+  const body = (await r.json()) as { code: string; message: string };
+  assert.equal(body.code, "GENLOG_E_NOT_FOUND");
+  assert.match(body.message, /has no subject with this id: never met, or erased/);
+  assert.doesNotMatch(body.message, /does not exist on this server/);
 });

@@ -181,30 +181,39 @@ export const proofRoutes: FastifyPluginAsync<{ metrics: Metrics }> = async (app,
       // The answer starts with the first progress, which comes after the access was
       // authorised: a refused request is still a plain error with its status.
       const out = new PassThrough();
+      // `reply.sent` turns true only once the answer has ended: the stream keeps its own flag.
+      let started = false;
       const start = () => {
-        if (!reply.sent) {
-          void reply.type("application/x-ndjson").header("cache-control", "no-store").send(out);
-        }
+        if (started) return;
+        started = true;
+        void reply.type("application/x-ndjson").header("cache-control", "no-store").send(out);
+      };
+      // A client gone stops the lines, not the verification (a read, bounded by the log).
+      let gone = false;
+      reply.raw.once("close", () => (gone = !reply.raw.writableFinished));
+      const line = (value: unknown) => {
+        if (!gone) out.write(`${JSON.stringify(value)}\n`);
       };
       try {
         const report = await request.genlog.verify({
           ...options,
           onProgress: (done, total) => {
             start();
-            out.write(`${JSON.stringify({ progress: { done, total } })}\n`);
+            line({ progress: { done, total } });
           },
         });
         start();
-        out.end(`${JSON.stringify({ report })}\n`);
+        line({ report });
       } catch (e) {
-        if (!reply.sent) throw e;
+        if (!started) throw e;
         // Past the status line: the failure is the stream's last line.
         const error = isGenlogError(e)
           ? clientBody(e.toJSON(), request.genlog)
           : { code: null, message: "unexpected failure", details: {} };
         if (!isGenlogError(e)) request.log.error({ err: e }, "genlog: verify failed");
-        out.end(`${JSON.stringify({ error })}\n`);
+        line({ error });
       }
+      out.end();
       return reply;
     },
   );
