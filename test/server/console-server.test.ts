@@ -13,6 +13,19 @@ import { CONSOLE_CSP } from "../../src/server/console.js";
 const s = await startServer({ rateLimit: false });
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** `POST verify` on a tenant, asking for `accept` when given. */
+function verifyAs(token: string, tenant: string, accept?: string): Promise<Response> {
+  return fetch(`${s.url}/v1/tenants/${tenant}/verify`, {
+    method: "POST",
+    headers: {
+      ...auth(token),
+      ...(accept !== undefined ? { accept } : {}),
+      "content-type": "application/json",
+    },
+    body: "{}",
+  });
+}
+
 /** A GET of exactly this path, unnormalised. */
 function rawGet(path: string): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(s.url);
@@ -105,15 +118,7 @@ test("verify streams its progress as NDJSON, then the report; a refused request 
   const batch = Array.from({ length: 1000 }, (_, i) => ({ type: "backend", meta: { i } }));
   for (let i = 0; i < 5; i++) await s.log.appendBatch(batch.map((e) => ({ ...e, tenant: "acme" })));
   const size = await s.log.size("acme");
-  const r = await fetch(`${s.url}/v1/tenants/acme/verify`, {
-    method: "POST",
-    headers: {
-      ...auth(s.tokens.auditor),
-      accept: "application/x-ndjson",
-      "content-type": "application/json",
-    },
-    body: "{}",
-  });
+  const r = await verifyAs(s.tokens.auditor, "acme", "application/x-ndjson");
   assert.equal(r.status, 200);
   assert.match(r.headers.get("content-type")!, /^application\/x-ndjson/);
   const lines = (await r.text())
@@ -136,24 +141,12 @@ test("verify streams its progress as NDJSON, then the report; a refused request 
   assert.equal(last.report?.ok, true);
   assert.equal(last.report?.entries, size);
 
-  const denied = await fetch(`${s.url}/v1/tenants/other/verify`, {
-    method: "POST",
-    headers: {
-      ...auth(s.tokens.auditor),
-      accept: "application/x-ndjson",
-      "content-type": "application/json",
-    },
-    body: "{}",
-  });
+  const denied = await verifyAs(s.tokens.auditor, "other", "application/x-ndjson");
   assert.equal(denied.status, 403);
   assert.equal(((await denied.json()) as { code: string }).code, "GENLOG_E_FORBIDDEN");
 
   // Without the header, one JSON answer as before.
-  const plain = await fetch(`${s.url}/v1/tenants/acme/verify`, {
-    method: "POST",
-    headers: { ...auth(s.tokens.auditor), "content-type": "application/json" },
-    body: "{}",
-  });
+  const plain = await verifyAs(s.tokens.auditor, "acme");
   assert.equal(((await plain.json()) as { ok: boolean }).ok, true);
 });
 
