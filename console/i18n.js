@@ -44,7 +44,7 @@ export const MESSAGES = {
     "common.any": "any",
     "error.generic": "The request failed",
     "error.GENLOG_E_FORBIDDEN": "Not allowed for this token",
-    "error.GENLOG_E_UNAUTHENTICATED": "Unknown, expired or revoked token: log out and log in again",
+    "error.GENLOG_E_UNAUTHENTICATED": "Unknown, expired or revoked token: log in with a valid one",
     "error.GENLOG_E_NOT_FOUND": "Not found",
     "error.GENLOG_E_INVALID_INPUT": "Invalid input",
     "error.GENLOG_E_HELD": "Under a legal hold",
@@ -273,7 +273,7 @@ export const MESSAGES = {
     "error.generic": "La requête a échoué",
     "error.GENLOG_E_FORBIDDEN": "Interdit pour ce jeton",
     "error.GENLOG_E_UNAUTHENTICATED":
-      "Jeton inconnu, expiré ou révoqué : déconnectez-vous puis reconnectez-vous",
+      "Jeton inconnu, expiré ou révoqué : connectez-vous avec un jeton valide",
     "error.GENLOG_E_NOT_FOUND": "Introuvable",
     "error.GENLOG_E_INVALID_INPUT": "Saisie invalide",
     "error.GENLOG_E_HELD": "Sous gel juridique",
