@@ -47,6 +47,7 @@ import {
 import { openLog } from "./helpers/store-under-test.js";
 import { tempDir } from "./helpers/temp-dir.js";
 import { RFC8785_APPENDIX_B } from "./vectors/rfc8785.js";
+import { record } from "./helpers/record-fixture.js";
 
 const VECTORS = fileURLToPath(new URL("./vectors/", import.meta.url));
 const GOLDEN = join(VECTORS, "tessera-golden-log");
@@ -634,26 +635,6 @@ const ORIGIN = "genlog.example/eu/acme/events"; // an instance with a "/" in its
 const KEY_NAME = "genlog.example/eu/acme";
 const KEY = newKey().privateKey;
 const VKEY = formatVerifierKey(KEY_NAME, ed25519RawPublicKey(KEY));
-
-function record(seq: number, over: Partial<GenerationRecord> = {}): GenerationRecord {
-  return {
-    v: 1,
-    id: `01937f7e-0000-7000-8000-${String(seq).padStart(12, "0")}`,
-    seq,
-    tenant: "acme",
-    type: "backend",
-    ts: "2026-12-04T00:00:00.000Z",
-    occurredAt: null,
-    actor: null,
-    sector: null,
-    status: "succeeded",
-    meta: {},
-    artifacts: [],
-    redactions: [],
-    pii: null,
-    ...over,
-  };
-}
 
 /** A log of `records` built and signed by the core, and what it serves. */
 function coreLog(records: GenerationRecord[], origin = ORIGIN, key = KEY, keyName = KEY_NAME) {

@@ -20,28 +20,9 @@ import {
 } from "../src/core/merkle.js";
 import { signCheckpoint } from "../src/core/checkpoint.js";
 import { ed25519RawPublicKey } from "../src/core/signed-note.js";
+import { record } from "./helpers/record-fixture.js";
 
 const ORIGIN = "genlog.example/acme/events";
-
-function record(seq: number, over: Partial<GenerationRecord> = {}): GenerationRecord {
-  return {
-    v: 1,
-    id: `01937f7e-0000-7000-8000-${String(seq).padStart(12, "0")}`,
-    seq,
-    tenant: "acme",
-    type: "backend",
-    ts: "2026-12-04T00:00:00.000Z",
-    occurredAt: null,
-    actor: null,
-    sector: null,
-    status: "succeeded",
-    meta: {},
-    artifacts: [],
-    redactions: [],
-    pii: null,
-    ...over,
-  };
-}
 
 /** A signed tree of `records` and the served proof of the one at `index`. */
 function signedProof(records: GenerationRecord[], index: number) {
